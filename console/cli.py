@@ -1,0 +1,213 @@
+"""The command line: parse arguments, call the core, map errors to exit codes.
+
+Kept thin on purpose. Each command's work lives in the package that owns it; this module only
+knows the argument grammar (DESIGN.md, "Commands") and the exit-code contract:
+0 success, 1 a step failed / degraded, 2 invalid input, 3 stopped before completion,
+4 lock held, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from console.errors import DrError, InputError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INPUT = 2
+EXIT_STOPPED = 3
+EXIT_LOCKED = 4
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument as one line and exit 2, never a usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_INPUT, f"drconsole: {message} (see drconsole {self.prog.split()[-1]} -h)\n")
+
+
+def default_audit_path() -> Path:
+    """Where the audit database lives unless ``--audit`` or ``DRCONSOLE_AUDIT`` says otherwise."""
+    env = os.environ.get("DRCONSOLE_AUDIT")
+    if env:
+        return Path(env)
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "drconsole" / "audit.db"
+
+
+def default_operator() -> str:
+    """``$USER@hostname``: who pressed the keys, as the audit log records it."""
+    try:
+        user = os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _add_vars(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="set a playbook parameter (repeatable); values are data, never shell code",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole argument grammar, one sub-parser per command."""
+    parser = _Parser(
+        prog="drconsole",
+        description="Operations console for disaster-recovery drills on stateful backends.",
+    )
+    parser.add_argument(
+        "--audit",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="audit database (env DRCONSOLE_AUDIT; default $XDG_STATE_HOME/drconsole/audit.db)",
+    )
+    parser.add_argument("--operator", default=None, help="who operates (default $USER@hostname)")
+    parser.add_argument(
+        "--mode",
+        choices=("drill", "incident"),
+        default="drill",
+        help="a planned drill or a real incident; recorded and shown everywhere (default drill)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    tui = sub.add_parser("tui", help="the interactive console (default command)")
+    tui.add_argument("-i", "--inventory", type=Path, default=Path("inventory/lab.yaml"))
+    tui.add_argument("-p", "--playbooks", type=Path, default=Path("playbooks"))
+    tui.add_argument("--refresh", type=float, default=2.0, metavar="SECS")
+
+    val = sub.add_parser("validate", help="check inventories and playbooks")
+    val.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+
+    st = sub.add_parser("status", help="replication status per site")
+    st.add_argument("-i", "--inventory", type=Path, required=True)
+    st.add_argument("--json", action="store_true")
+    st.add_argument("--watch", type=float, default=None, metavar="SECS")
+    st.add_argument("--timeout", type=float, default=None, metavar="SECS", help="per-probe timeout")
+    st.add_argument("--accept-new-host-keys", action="store_true")
+
+    plan = sub.add_parser("plan", help="render every step against the live topology; run nothing")
+    plan.add_argument("playbook", type=Path)
+    plan.add_argument("-i", "--inventory", type=Path, required=True)
+    _add_vars(plan)
+    plan.add_argument("--json", action="store_true")
+    plan.add_argument("--accept-new-host-keys", action="store_true")
+
+    run = sub.add_parser("run", help="execute a playbook headless")
+    run.add_argument("playbook", type=Path)
+    run.add_argument("-i", "--inventory", type=Path, required=True)
+    _add_vars(run)
+    run.add_argument("--yes", action="store_true", help="approve confirm and manual steps")
+    run.add_argument("--json", action="store_true", help="one JSON event per line")
+    run.add_argument("--resume", default=None, metavar="RUN_ID")
+    run.add_argument("--break-lock", action="store_true", help="break a stale lock (audited)")
+    run.add_argument("--accept-new-host-keys", action="store_true")
+
+    audit = sub.add_parser("audit", help="read and verify the audit log")
+    asub = audit.add_subparsers(dest="audit_command", metavar="ACTION", parser_class=_Parser)
+    al = asub.add_parser("list", help="the runs")
+    al.add_argument("--json", action="store_true")
+    ash = asub.add_parser("show", help="a run's timeline")
+    ash.add_argument("run_id")
+    ash.add_argument("--json", action="store_true")
+    av = asub.add_parser("verify", help="recompute the hash chain")
+    av.add_argument("run_id", nargs="?")
+
+    rep = sub.add_parser("report", help="drill report")
+    rep.add_argument("run_id", nargs="?")
+    rep.add_argument("--latest", action="store_true")
+    rep.add_argument("--history", action="store_true")
+    rep.add_argument("--playbook", default=None)
+    rep.add_argument("--since", default=None, metavar="DURATION", help="e.g. 90d")
+    rep.add_argument("--format", choices=("md", "html", "json", "junit"), default="md")
+    rep.add_argument("-o", "--output", type=Path, default=None)
+
+    lab = sub.add_parser("lab", help="a local DR lab of real servers on loopback")
+    lab.add_argument("--dir", type=Path, default=Path(".lab"), help="lab directory (default .lab)")
+    lsub = lab.add_subparsers(dest="lab_command", metavar="ACTION", parser_class=_Parser)
+    lup = lsub.add_parser("up", help="start the lab and write its inventory")
+    lup.add_argument("--net", type=int, default=0, help="second octet of the sites' 127.N.S.1")
+    lup.add_argument("--inventory", type=Path, default=Path("inventory/lab.yaml"))
+    lsub.add_parser("status", help="what runs")
+    lsub.add_parser("down", help="stop everything the lab started")
+    chaos = lsub.add_parser("chaos", help="take a site dark or back, or slow its links")
+    chaos.add_argument("action", choices=("down", "up", "latency"))
+    chaos.add_argument("site")
+    chaos.add_argument("ms", nargs="?", type=int, default=None)
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    command = args.command or "tui"
+    if command == "validate":
+        from console.model.validate import validate_command
+
+        return validate_command(args.paths)
+    if command == "lab":
+        if not args.lab_command:
+            raise InputError("lab needs an action: up, status, down or chaos")
+        from console.lab.commands import main as lab_main
+
+        return lab_main(args)
+    if command == "tui":
+        from console.tui.app import main as tui_main
+
+        return tui_main(args)
+    if command == "status":
+        from console.status_cli import status_command
+
+        return status_command(args)
+    if command in ("run", "plan"):
+        from console.engine.headless import plan_command, run_command
+
+        return run_command(args) if command == "run" else plan_command(args)
+    if command == "audit":
+        if not args.audit_command:
+            raise InputError("audit needs an action: list, show or verify")
+        from console.audit.commands import main as audit_main
+
+        return audit_main(args)
+    if command == "report":
+        from console.report.commands import main as report_main
+
+        return report_main(args)
+    raise InputError(f"unknown command {command!r}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``drconsole`` script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "command", None) is None:
+        args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "tui"])
+    if args.audit is None:
+        args.audit = default_audit_path()
+    if args.operator is None:
+        args.operator = default_operator()
+    try:
+        return _dispatch(args)
+    except InputError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INPUT
+    except DrError as exc:
+        print(f"drconsole: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("drconsole: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""drconsole lab package."""

@@ -1,0 +1,1 @@
+"""drconsole probes package."""

@@ -1,0 +1,1 @@
+"""drconsole report package."""

@@ -1,0 +1,1 @@
+"""drconsole ssh package."""
