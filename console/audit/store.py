@@ -1,0 +1,667 @@
+"""The audit store: an append-only, hash-chained log of runs in one SQLite file.
+
+One ``AuditStore`` per process, each with its own connection; several processes (two consoles,
+a cron run) may write the same file at once. Every append is one ``BEGIN IMMEDIATE``
+transaction (read the chain's last hash, insert, commit), so the global chain stays a single
+line however writers interleave, and a process killed at any instant leaves either the whole
+event or none of it. The database is in WAL mode; an append that records an intent ("about to
+run X on H") is committed with ``synchronous=FULL`` so it is on disk before the command is
+sent, the rest with ``NORMAL`` (durable at the next checkpoint, never corrupt).
+
+sqlite-utils creates the schema and serves the simple queries; the transactional writes are
+plain ``sqlite3`` because their exact statements are the point.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from console.audit import locks
+from console.audit.chain import GENESIS_HASH, canonical_json, event_hash, normalize_data
+from console.audit.errors import (
+    AmbiguousRunId,
+    AuditError,
+    NoAuditDatabase,
+    NotAnAuditDatabase,
+    UnknownRun,
+)
+from console.audit.ids import normalize_run_id
+from console.audit.model import (
+    MODES,
+    RUN_OUTCOMES,
+    Event,
+    EventDraft,
+    LockInfo,
+    RunRecord,
+    RunStart,
+    VerifyResult,
+    derive_status,
+    format_ts,
+    utc_now_ts,
+)
+from console.audit.projection import RunRow, apply_event, run_started_data
+from console.audit.schema import (
+    EVENT_SELECT,
+    RUN_COLUMNS,
+    RUN_INSERT,
+    RUN_SELECT,
+    check_schema,
+    create_schema,
+    row_to_event,
+)
+from console.audit.verify import verify_all, verify_run
+from console.errors import DrError, LockHeld
+
+LIFECYCLE_KINDS = frozenset({"run_started", "run_resumed", "run_finished"})
+"""Kinds only the store's own methods append, because they change the ``runs`` row."""
+
+DEFAULT_BUSY_TIMEOUT = 30.0
+"""Seconds a writer waits for another process's transaction before giving up."""
+
+
+class AuditStore:
+    """The audit log of one database file. Safe to share between threads of one process.
+
+    Args:
+        path: The database file. Its parent directories are created if ``create``.
+        create: Create the file and schema if missing (False: the file must exist and be an
+            audit database; the read-only commands use this so they never create one).
+        busy_timeout: Seconds to wait for another writer.
+
+    Raises:
+        NoAuditDatabase: ``create`` is False and the file does not exist.
+        NotAnAuditDatabase: The file is not a drconsole audit database.
+        AuditError: The file cannot be opened or written.
+    """
+
+    def __init__(
+        self, path: Path, *, create: bool = True, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    ) -> None:
+        self.path = Path(path)
+        """The database file."""
+        self.hostname = socket.gethostname()
+        """This machine's name, recorded with runs and locks and used to judge liveness."""
+        self._mutex = threading.RLock()
+        self._synchronous: str | None = None
+        if not create and not self.path.is_file():
+            raise NoAuditDatabase(self.path)
+        try:
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                str(self.path),
+                timeout=busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise AuditError(f"{self.path}: cannot open the audit database: {exc}") from None
+        self._db = sqlite_utils.Database(self._conn, execute_plugins=False)
+        try:
+            self._open(create)
+        except DrError:
+            self._conn.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise NotAnAuditDatabase(self.path, str(exc)) from None
+
+    def _open(self, create: bool) -> None:
+        self._conn.execute(f"PRAGMA busy_timeout = {int(DEFAULT_BUSY_TIMEOUT * 1000):d}")
+        if create:
+            self._db.enable_wal()
+            with self._write(durable=True):
+                create_schema(self._db)
+        problem = check_schema(self._db)
+        if problem is not None:
+            raise NotAnAuditDatabase(self.path, problem)
+        self._set_synchronous("NORMAL")
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection. The store cannot be used afterwards."""
+        with self._mutex:
+            self._conn.close()
+
+    def __enter__(self) -> AuditStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _set_synchronous(self, level: str) -> None:
+        if self._synchronous != level:
+            self._conn.execute(f"PRAGMA synchronous = {level}")
+            self._synchronous = level
+
+    @contextmanager
+    def _write(self, *, durable: bool) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction, committed at the end, rolled back on error."""
+        with self._mutex:
+            try:
+                self._set_synchronous("FULL" if durable else "NORMAL")
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise AuditError(f"{self.path}: cannot write the audit log: {exc}") from None
+            try:
+                yield self._conn
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise AuditError(f"{self.path}: cannot commit to the audit log: {exc}") from None
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query inside sees the same snapshot."""
+        with self._mutex:
+            try:
+                self._conn.execute("BEGIN")
+            except sqlite3.Error as exc:
+                raise AuditError(f"{self.path}: cannot read the audit log: {exc}") from None
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise AuditError(f"{self.path}: cannot read the audit log: {exc}") from None
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+
+    def _append_in(
+        self, conn: sqlite3.Connection, run_id: str, draft: EventDraft, *, new_run: bool = False
+    ) -> Event:
+        """Append one event inside an open write transaction (``new_run``: the run's first)."""
+        if not isinstance(draft.kind, str) or not draft.kind:
+            raise ValueError("an event needs a kind")
+        if not isinstance(draft.operator, str) or not draft.operator:
+            raise ValueError("an event needs an operator")
+        data = normalize_data(draft.data)
+        if new_run:
+            if conn.execute("SELECT 1 FROM events WHERE run_id = ?", (run_id,)).fetchone():
+                raise ValueError(f"run {run_id} has events already")
+        elif conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+            raise UnknownRun(run_id)
+        last = conn.execute("SELECT gid, hash FROM events ORDER BY gid DESC LIMIT 1").fetchone()
+        gid, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+        seq_row = conn.execute("SELECT MAX(seq) FROM events WHERE run_id = ?", (run_id,)).fetchone()
+        seq = (seq_row[0] or 0) + 1
+        fields: dict[str, Any] = {
+            "gid": gid,
+            "run_id": run_id,
+            "seq": seq,
+            "ts": utc_now_ts(),
+            "kind": draft.kind,
+            "operator": draft.operator,
+            "host": draft.host,
+            "step_id": draft.step_id,
+            "data": data,
+        }
+        digest = event_hash(prev_hash, fields)
+        conn.execute(
+            "INSERT INTO events (gid, run_id, seq, ts, kind, operator, host, step_id, data, "
+            "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                gid,
+                run_id,
+                seq,
+                fields["ts"],
+                draft.kind,
+                draft.operator,
+                draft.host,
+                draft.step_id,
+                canonical_json(data),
+                prev_hash,
+                digest,
+            ),
+        )
+        return Event(**fields, prev_hash=prev_hash, hash=digest)
+
+    def _row(self, conn: sqlite3.Connection, run_id: str) -> RunRow | None:
+        row = conn.execute(RUN_SELECT + " WHERE run_id = ?", (run_id,)).fetchone()
+        return None if row is None else dict(zip(RUN_COLUMNS, row, strict=True))
+
+    def _put_row(self, conn: sqlite3.Connection, row: RunRow) -> None:
+        assignments = ", ".join(f"{c} = ?" for c in RUN_COLUMNS[1:])
+        conn.execute(
+            f"UPDATE runs SET {assignments} WHERE run_id = ?",  # noqa: S608 - constant columns
+            [row[c] for c in RUN_COLUMNS[1:]] + [row["run_id"]],
+        )
+
+    def _record(self, row: RunRow) -> RunRecord:
+        return RunRecord(
+            run_id=row["run_id"],
+            playbook_name=row["playbook_name"],
+            playbook_kind=row["playbook_kind"],
+            playbook_title=row["playbook_title"],
+            playbook_path=row["playbook_path"],
+            playbook_digest=row["playbook_digest"],
+            inventory_name=row["inventory_name"],
+            inventory_path=row["inventory_path"],
+            inventory_digest=row["inventory_digest"],
+            mode=row["mode"],
+            operator=row["operator"],
+            services=tuple(_json(row["services"], [])),
+            params=_json(row["params"], {}),
+            objectives=_json(row["objectives"], {}),
+            pid=int(row["pid"]),
+            hostname=row["hostname"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            outcome=row["outcome"],
+            finish_data=_json(row["finish_data"], {}),
+            status=derive_status(row["outcome"], int(row["pid"]), row["hostname"], self.hostname),
+        )
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def create_run(self, run: RunStart) -> Event:
+        """Insert the run's row and append its ``run_started`` event (durably).
+
+        Returns:
+            The ``run_started`` event.
+
+        Raises:
+            ValueError: The run id exists already, or the mode is not drill/incident.
+        """
+        if not run.run_id:
+            raise ValueError("a run needs an id")
+        if run.mode not in MODES:
+            raise ValueError(f"mode must be drill or incident, not {run.mode!r}")
+        data = run_started_data(
+            playbook={
+                "name": run.playbook_name,
+                "kind": run.playbook_kind,
+                "title": run.playbook_title,
+                "path": str(run.playbook_path),
+                "digest": run.playbook_digest,
+            },
+            inventory={
+                "name": run.inventory_name,
+                "path": str(run.inventory_path),
+                "digest": run.inventory_digest,
+            },
+            mode=run.mode,
+            params=dict(run.params),
+            objectives=dict(run.objectives),
+            services=list(run.services),
+            pid=run.pid,
+            hostname=run.hostname,
+        )
+        with self._write(durable=True) as conn:
+            if self._row(conn, run.run_id) is not None:
+                raise ValueError(f"run {run.run_id} exists already")
+            event = self._append_in(
+                conn,
+                run.run_id,
+                EventDraft(kind="run_started", data=data, operator=run.operator),
+                new_run=True,
+            )
+            row = apply_event(None, event)
+            assert row is not None
+            self._insert_row(conn, row)
+        return event
+
+    def _insert_row(self, conn: sqlite3.Connection, row: RunRow) -> None:
+        conn.execute(
+            RUN_INSERT,
+            [row.get(c) for c in RUN_COLUMNS],
+        )
+
+    def resume_run(
+        self,
+        run_id: str,
+        *,
+        operator: str,
+        pid: int | None = None,
+        hostname: str | None = None,
+    ) -> Event:
+        """Append ``run_resumed`` and make this process the run's owner again.
+
+        The run's outcome (if it had stopped) is cleared: it is running again.
+
+        Args:
+            run_id: The exact run id.
+            operator: Who resumes it.
+            pid: The resuming process (default this one).
+            hostname: Its machine (default this one).
+
+        Returns:
+            The ``run_resumed`` event; its data carries ``previous_status``.
+
+        Raises:
+            UnknownRun: No such run.
+            LockHeld: The run's process is still alive on this host.
+        """
+        pid = os.getpid() if pid is None else pid
+        hostname = self.hostname if hostname is None else hostname
+        with self._write(durable=True) as conn:
+            row = self._row(conn, run_id)
+            if row is None:
+                raise UnknownRun(run_id)
+            previous = derive_status(row["outcome"], row["pid"], row["hostname"], self.hostname)
+            if previous == "running" and (row["pid"], row["hostname"]) != (pid, hostname):
+                raise LockHeld(
+                    f"run {run_id} is still running (pid {row['pid']} on {row['hostname']}); "
+                    "it cannot be resumed until that process ends"
+                )
+            data = {"previous_status": previous, "pid": pid, "hostname": hostname}
+            event = self._append_in(
+                conn, run_id, EventDraft(kind="run_resumed", data=data, operator=operator)
+            )
+            new_row = apply_event(row, event)
+            assert new_row is not None
+            self._put_row(conn, new_row)
+        return event
+
+    def finish_run(
+        self,
+        run_id: str,
+        outcome: str,
+        data: Mapping[str, Any],
+        *,
+        operator: str | None = None,
+    ) -> Event:
+        """Append ``run_finished`` (durably) and record the outcome in the run's row.
+
+        Args:
+            run_id: The exact run id.
+            outcome: One of ``RUN_OUTCOMES``.
+            data: exit_code, rto_seconds, rpo_seconds, rpo_writes, summary...; ``outcome`` is
+                added (it must agree if present).
+            operator: Who finished it (default the operator who started it).
+
+        Returns:
+            The ``run_finished`` event.
+
+        Raises:
+            ValueError: Unknown outcome, or the run has finished already.
+            UnknownRun: No such run.
+        """
+        if outcome not in RUN_OUTCOMES:
+            raise ValueError(f"outcome must be one of {', '.join(RUN_OUTCOMES)}, not {outcome!r}")
+        if "outcome" in data and data["outcome"] != outcome:
+            raise ValueError(f"data says outcome {data['outcome']!r} but outcome is {outcome!r}")
+        with self._write(durable=True) as conn:
+            row = self._row(conn, run_id)
+            if row is None:
+                raise UnknownRun(run_id)
+            if row["outcome"] is not None:
+                raise ValueError(f"run {run_id} has finished already ({row['outcome']})")
+            event = self._append_in(
+                conn,
+                run_id,
+                EventDraft(
+                    kind="run_finished",
+                    data={**data, "outcome": outcome},
+                    operator=operator or row["operator"],
+                ),
+            )
+            new_row = apply_event(row, event)
+            assert new_row is not None
+            self._put_row(conn, new_row)
+        return event
+
+    # -- events ----------------------------------------------------------------------------
+
+    def append(
+        self,
+        run_id: str,
+        kind: str,
+        data: Mapping[str, Any],
+        *,
+        operator: str,
+        host: str | None = None,
+        step_id: str | None = None,
+        durable: bool = False,
+    ) -> Event:
+        """Append one event to a run.
+
+        Args:
+            run_id: The exact run id.
+            kind: What happened (see the kinds in ``console.audit.render``).
+            data: The payload; plain JSON values (datetimes, paths, enums are converted).
+            operator: Who was operating.
+            host: The inventory host concerned.
+            step_id: The playbook step concerned.
+            durable: Commit with ``synchronous=FULL``: on disk when this returns. Use it for
+                every intent recorded before acting.
+
+        Returns:
+            The event as stored, with its gid, seq, ts and hash.
+
+        Raises:
+            ValueError: A lifecycle kind (use create_run, resume_run, finish_run), NaN, or
+                a missing kind or operator.
+            TypeError: Data that has no JSON form.
+            UnknownRun: No such run.
+            AuditError: The database cannot be written.
+        """
+        return self.append_batch(
+            run_id,
+            [EventDraft(kind=kind, data=data, operator=operator, host=host, step_id=step_id)],
+            durable=durable,
+        )[0]
+
+    def append_batch(
+        self, run_id: str, drafts: Sequence[EventDraft], *, durable: bool = False
+    ) -> list[Event]:
+        """Append several events to a run in one transaction (e.g. a burst of output lines).
+
+        All or none are stored; they get consecutive gids and seqs. Raises as ``append``.
+        """
+        for draft in drafts:
+            if draft.kind in LIFECYCLE_KINDS:
+                raise ValueError(f"{draft.kind} is appended by create/resume/finish_run only")
+        with self._write(durable=durable) as conn:
+            return [self._append_in(conn, run_id, draft) for draft in drafts]
+
+    def events(
+        self, run_id: str, *, kinds: Collection[str] | None = None, after_seq: int = 0
+    ) -> list[Event]:
+        """A run's events in order, optionally only some kinds, or only after a seq.
+
+        Args:
+            run_id: The exact run id (use ``resolve_run_id`` for a prefix).
+            kinds: Only these kinds.
+            after_seq: Only events with a larger seq.
+
+        Raises:
+            AuditError: A stored event's data is not valid JSON (run ``verify``).
+        """
+        where = "run_id = ? AND seq > ?"
+        params: list[Any] = [run_id, after_seq]
+        if kinds is not None:
+            kinds = list(kinds)
+            if not kinds:
+                return []
+            where += " AND kind IN (" + ", ".join("?" for _ in kinds) + ")"
+            params.extend(kinds)
+        with self._read() as conn:
+            raws = conn.execute(
+                EVENT_SELECT + " WHERE " + where + " ORDER BY gid",
+                params,
+            ).fetchall()
+        try:
+            return [row_to_event(raw) for raw in raws]
+        except ValueError as exc:
+            raise AuditError(
+                f"{self.path}: run {run_id} has an unreadable event: {exc}; "
+                "run drconsole audit verify"
+            ) from None
+
+    # -- reading runs ----------------------------------------------------------------------
+
+    def resolve_run_id(self, text: str) -> str:
+        """The full id of the one run whose id starts with ``text`` (case-insensitive).
+
+        Raises:
+            UnknownRun: No run matches.
+            AmbiguousRunId: Several runs match.
+        """
+        prefix = normalize_run_id(text)
+        if not prefix:
+            raise UnknownRun(text)
+        with self._read():
+            exact = list(
+                self._db.table("runs").rows_where("run_id = ?", [text.strip()], select="run_id")
+            )
+            if exact:
+                return str(exact[0]["run_id"])
+            matches = [
+                str(r["run_id"])
+                for r in self._db.table("runs").rows_where(
+                    "substr(run_id, 1, ?) = ?",
+                    [len(prefix), prefix],
+                    select="run_id",
+                    order_by="run_id",
+                    limit=20,
+                )
+            ]
+        if not matches:
+            raise UnknownRun(text)
+        if len(matches) > 1:
+            raise AmbiguousRunId(text, matches)
+        return matches[0]
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """The run with this id or unique id prefix; None if there is none.
+
+        Raises:
+            AmbiguousRunId: The prefix matches several runs.
+        """
+        try:
+            full = self.resolve_run_id(run_id)
+        except UnknownRun:
+            return None
+        with self._read() as conn:
+            row = self._row(conn, full)
+        return None if row is None else self._record(row)
+
+    def runs(
+        self,
+        limit: int | None = None,
+        playbook: str | None = None,
+        since: datetime | None = None,
+    ) -> list[RunRecord]:
+        """Runs, newest first.
+
+        Args:
+            limit: At most this many.
+            playbook: Only runs of the playbook with this name.
+            since: Only runs started at or after this moment (naive means UTC).
+        """
+        clauses: list[str] = []
+        params: list[Any] = []
+        if playbook is not None:
+            clauses.append("playbook_name = ?")
+            params.append(playbook)
+        if since is not None:
+            clauses.append("started_at >= ?")
+            params.append(format_ts(since))
+        with self._read():
+            rows = list(
+                self._db.table("runs").rows_where(
+                    " AND ".join(clauses) or None,
+                    params,
+                    order_by="started_at DESC, run_id DESC",
+                    limit=limit,
+                )
+            )
+        return [self._record(row) for row in rows]
+
+    def latest_run_id(self) -> str | None:
+        """The id of the most recently started run, or None if there are no runs."""
+        with self._read():
+            rows = list(
+                self._db.table("runs").rows_where(
+                    select="run_id", order_by="started_at DESC, run_id DESC", limit=1
+                )
+            )
+        return str(rows[0]["run_id"]) if rows else None
+
+    # -- verification ----------------------------------------------------------------------
+
+    def verify(self, run_id: str | None = None) -> VerifyResult:
+        """Recompute the chain: of the whole database, or of one run (exact id or prefix).
+
+        Raises:
+            UnknownRun: ``run_id`` names nothing, neither a runs row nor any event.
+            AmbiguousRunId: ``run_id`` is an ambiguous prefix.
+        """
+        if run_id is None:
+            with self._read() as conn:
+                return verify_all(conn)
+        try:
+            full = self.resolve_run_id(run_id)
+        except UnknownRun:
+            full = run_id.strip()  # its runs row may be gone while its events remain
+        with self._read() as conn:
+            return verify_run(conn, full)
+
+    # -- locks -----------------------------------------------------------------------------
+
+    def acquire_lock(self, service: str, run_id: str, operator: str) -> LockInfo:
+        """Lock ``service`` for ``run_id`` (this process); atomic across processes.
+
+        Raises:
+            LockHeld: Another run holds it; the message names operator, run, since when, and
+                "stale: its process is gone" when that holder is dead on this host.
+        """
+        with self._write(durable=True) as conn:
+            return locks.acquire(
+                conn,
+                service,
+                run_id,
+                operator,
+                pid=os.getpid(),
+                hostname=self.hostname,
+                since=utc_now_ts(),
+            )
+
+    def release_lock(self, service: str, run_id: str) -> bool:
+        """Release ``service`` if ``run_id`` holds it. True if released, False otherwise."""
+        with self._write(durable=True) as conn:
+            return locks.release(conn, service, run_id)
+
+    def break_lock(self, service: str, by: str) -> LockInfo:
+        """Remove the lock on ``service`` (a stale one, or one held from another host).
+
+        The caller records a ``lock_broken`` event with the returned holder.
+
+        Raises:
+            NoSuchLock: Nothing holds it.
+            LockHeld: The holder's process is alive on this host.
+        """
+        with self._write(durable=True) as conn:
+            return locks.break_(conn, service, by, hostname=self.hostname)
+
+    def lock_holder(self, service: str) -> LockInfo | None:
+        """Who holds the lock on ``service``, or None."""
+        with self._read() as conn:
+            return locks.holder(conn, service)
+
+
+def _json(text: Any, default: Any) -> Any:
+    if not isinstance(text, str) or not text:
+        return default
+    try:
+        return json.loads(text)
+    except ValueError:
+        return default
