@@ -19,7 +19,7 @@ from console.model.templates import Template, compile_template
 KEYS = ("host", "site", "tag", "service", "role")
 ROLES = ("primary", "replica")
 
-_AND = re.compile(r"\s+and\s+")
+_AND = re.compile(r"\s+and\s+|\s+and$|^and\s+")
 _TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
 

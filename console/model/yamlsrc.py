@@ -145,7 +145,9 @@ class _Converter:
                 return self._mapping(node, loc, depth)
             if isinstance(node, yaml.SequenceNode):
                 if node.tag != _SEQ_TAG:
-                    raise InputError(f"tag {node.tag} is not allowed here", loc)
+                    raise InputError(
+                        f"tag {_short_tag(node.tag)} is not allowed (only plain YAML)", loc
+                    )
                 return Node([self.convert(n, depth + 1) for n in node.value], loc)
         finally:
             self.active.discard(id(node))
