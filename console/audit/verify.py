@@ -235,6 +235,34 @@ def _neighbour(conn: sqlite3.Connection, gid: int) -> Event | None:
     return None if raw is None else _load(raw)
 
 
+def _check_complete(conn: sqlite3.Connection, run_id: str) -> None:
+    """No event is missing anywhere: a removed event might have been this run's last ones.
+
+    A run's own events cannot show that its newest events were cut out (with its runs row
+    edited to match); only the hole they leave in the global numbering can.
+    """
+    count, top = conn.execute("SELECT COUNT(*), COALESCE(MAX(gid), 0) FROM events").fetchone()
+    issued = max(_issued_max(conn), top)
+    if count == issued:
+        return
+    row = conn.execute(
+        "SELECT e.gid + 1 FROM events AS e WHERE e.gid < ? AND NOT EXISTS "
+        "(SELECT 1 FROM events AS n WHERE n.gid = e.gid + 1) ORDER BY e.gid LIMIT 1",
+        (top,),
+    ).fetchone()
+    first_missing = (
+        1 if conn.execute("SELECT 1 FROM events WHERE gid = 1").fetchone() is None else None
+    )
+    if first_missing is None:
+        first_missing = int(row[0]) if row is not None else top + 1
+    raise _Broken(
+        BrokenEvent(gid=first_missing, run_id=None, seq=None, kind=None),
+        f"run {run_id}'s own events verify, but {issued - count} event(s) are missing from the "
+        f"database, the first at gid {first_missing}: they were removed and may have been this "
+        "run's (run drconsole audit verify for the whole chain)",
+    )
+
+
 def verify_run(conn: sqlite3.Connection, run_id: str) -> VerifyResult:
     """Verify one run's events, the links into and out of each, and its ``runs`` row.
 
@@ -293,6 +321,7 @@ def verify_run(conn: sqlite3.Connection, run_id: str) -> VerifyResult:
                     "an event was removed, inserted or modified between them",
                 )
         _check_row(run_id, state.row, stored.get(run_id))
+        _check_complete(conn, run_id)
     except _Broken as broken:
         return VerifyResult(
             ok=False,
