@@ -166,7 +166,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return tui_main(args)
     if command == "status":
-        from console.status_cli import status_command
+        from console.status.command import status_command
 
         return status_command(args)
     if command in ("run", "plan"):

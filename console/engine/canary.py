@@ -1,0 +1,177 @@
+"""Measured data loss: numbered canary writes on the observed primary during a run.
+
+The runner writes canary 1, 2, 3... every ``every`` seconds on whichever member is the
+writable primary right now, and reports each write (acknowledged or not) as an event, so the
+audit log holds the proof. When a write fails it re-probes the service before the next one,
+so it follows the primary through a failover by itself. At the end, :meth:`check` reads the
+canaries on the primary of that moment; the acknowledged ones missing there are the measured
+RPO (``console.probes.canary.data_loss``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+from console.engine.events import CanaryCheck, CanaryWrite, Event
+from console.engine.targets import probe_target, ssh_target
+from console.errors import DrError
+from console.model.inventory import Inventory
+from console.probes import canary as kinds
+from console.ssh.transport import Transport
+from console.status.collector import StatusCollector
+
+
+class CanaryRunner:
+    """Writes canaries in the background for one service of one run."""
+
+    def __init__(
+        self,
+        *,
+        inventory: Inventory,
+        transport: Transport,
+        collector: StatusCollector,
+        service: str,
+        run_id: str,
+        every: float,
+        emit: Callable[[Event], None],
+        acknowledged: dict[int, float] | None = None,
+        next_n: int = 1,
+    ) -> None:
+        self.inventory = inventory
+        self.transport = transport
+        self.collector = collector
+        self.service = inventory.services[service]
+        self.run_id = run_id
+        self.every = every
+        self.emit = emit
+        self.acknowledged: dict[int, float] = dict(acknowledged or {})
+        """Canary number -> ``time.time()`` when the server acknowledged it."""
+        self.next_n = next_n
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self._prepared: set[str] = set()
+        self.write_timeout = max(3.0, 3 * every)
+
+    def start(self) -> None:
+        """Start writing in the background."""
+        self._task = asyncio.ensure_future(self._loop())
+
+    async def stop(self) -> None:
+        """Stop writing (the write in flight finishes or times out first)."""
+        self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _primary_target(self) -> tuple[str, kinds.ProbeTarget] | None:
+        status = self.collector.snapshot().primary(self.service.name)
+        if status is None:
+            return None
+        member = self.service.members[status.host]
+        return status.host, probe_target(self.inventory, self.service, member)
+
+    async def _exec(self, host: str, command: str, timeout: float) -> tuple[int | None, str, str]:
+        result = await self.transport.run(
+            ssh_target(self.inventory, host), command, timeout=timeout, max_lines=100_000
+        )
+        if result.timed_out:
+            raise TimeoutError(f"no answer within {timeout:g}s")
+        return result.exit_status, "\n".join(result.stdout), "\n".join(result.stderr)
+
+    async def _write_one(self, host: str, target: kinds.ProbeTarget) -> bool:
+        kind = self.service.kind
+        if host not in self._prepared:
+            code, out, err = await self._exec(
+                host, kinds.setup_command(kind, target), self.write_timeout
+            )
+            kinds.parse_setup(kind, code, out, err)
+            self._prepared.add(host)
+        n = self.next_n
+        self.next_n += 1
+        written_at = time.time()
+        try:
+            code, out, err = await self._exec(
+                host, kinds.write_command(kind, target, self.run_id, n), self.write_timeout
+            )
+            ok = kinds.parse_write(kind, n, code, out, err)
+            error = None if ok else (err.strip().splitlines() or [f"exit {code}"])[-1][:200]
+        except (DrError, TimeoutError, OSError) as exc:
+            ok, error = False, str(exc)[:200]
+        if ok:
+            self.acknowledged[n] = time.time()
+        self.emit(
+            CanaryWrite(
+                service=self.service.name, n=n, ok=ok, written_at=written_at, error=error, host=host
+            )
+        )
+        return ok
+
+    async def _loop(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            found = self._primary_target()
+            ok = False
+            if found is not None:
+                host, target = found
+                try:
+                    ok = await self._write_one(host, target)
+                except (DrError, TimeoutError, OSError):
+                    ok = False
+            if not ok:
+                # Follow the primary: re-probe before the next write.
+                with contextlib.suppress(DrError, OSError):
+                    await self.collector.sweep([self.service.name])
+            delay = max(0.0, self.every - (time.monotonic() - started))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+
+    async def check(self) -> CanaryCheck:
+        """Read the canaries on the current primary and measure what was lost."""
+        name = self.service.name
+        acked = len(self.acknowledged)
+        with contextlib.suppress(DrError, OSError):
+            await self.collector.sweep([name])
+        found = self._primary_target()
+        if found is None:
+            return CanaryCheck(
+                service=name,
+                acknowledged=acked,
+                present=0,
+                missing=(),
+                newest_present=None,
+                rpo_writes=None,
+                rpo_seconds=None,
+                error="no writable primary to read canaries from",
+            )
+        host, target = found
+        try:
+            code, out, err = await self._exec(
+                host, kinds.read_command(self.service.kind, target, self.run_id), 30.0
+            )
+            state = kinds.parse_read(self.service.kind, code, out, err)
+            loss = kinds.data_loss(self.acknowledged, state)
+        except (DrError, TimeoutError, OSError) as exc:
+            return CanaryCheck(
+                service=name,
+                acknowledged=acked,
+                present=0,
+                missing=(),
+                newest_present=None,
+                rpo_writes=None,
+                rpo_seconds=None,
+                error=str(exc)[:300],
+                host=host,
+            )
+        return CanaryCheck(
+            service=name,
+            acknowledged=acked,
+            present=len(state.numbers or ()),
+            missing=loss.missing,
+            newest_present=state.max_n,
+            rpo_writes=loss.writes,
+            rpo_seconds=round(loss.seconds, 3),
+            host=host,
+        )

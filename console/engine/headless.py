@@ -1,0 +1,310 @@
+"""``drconsole run`` and ``drconsole plan``: the engine from a shell, cron or CI.
+
+Human output is one line per step with its status and duration, host-prefixed output lines,
+and a summary with the objectives next to the measured RTO and RPO; ``--json`` prints one JSON
+object per event instead. Ctrl-C (or SIGTERM) stops the running command on the host, records
+where the run stopped, and exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.markup import escape
+
+from console.audit.store import AuditStore
+from console.engine import events as ev
+from console.engine.decider import HeadlessDecider
+from console.engine.plan import Plan, make_plan
+from console.engine.prepare import Prepared, prepare
+from console.engine.runner import Engine, RunConfig, RunResult
+from console.model.durations import format_duration
+from console.ssh.pool import SshPool
+from console.status.collector import StatusCollector
+
+_ICONS = {
+    "ok": ("✓", "green"),
+    "failed": ("✗", "red"),
+    "skipped": ("↷", "yellow"),
+    "unknown": ("?", "magenta"),
+    "aborted": ("■", "red"),
+}
+
+
+class HumanPrinter:
+    """Readable progress on a terminal (or a CI log)."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.console = Console(file=out or sys.stdout, highlight=False, soft_wrap=True)
+        self.run_started = time.monotonic()
+        self.total_steps = 0
+        self.step_no: dict[str, int] = {}
+
+    def __call__(self, event: ev.Event) -> None:
+        c = self.console
+        if isinstance(event, ev.RunStarted):
+            self.total_steps = len(event.steps)
+            self.step_no = {sid: i + 1 for i, sid in enumerate(event.steps)}
+            word = "resumed" if event.resumed else "started"
+            c.print(f"run {event.run_id}")
+            c.print(
+                f"[bold]{escape(event.title)}[/] ({event.playbook}) {word} in "
+                f"[bold]{event.mode.upper()}[/] mode by {escape(event.operator)}"
+            )
+        elif isinstance(event, ev.GateResult):
+            mark = "[green]✓[/]" if event.ok else "[red]✗[/]"
+            c.print(f"  gate {event.index} {mark} {escape(event.gate)}")
+            if not event.ok:
+                for line in event.detail.splitlines():
+                    c.print(f"      {escape(line)}")
+        elif isinstance(event, ev.StepStarted):
+            n = self.step_no.get(event.step_id or "", 0)
+            where = f" on {', '.join(event.targets)}" if event.targets else ""
+            label = "rollback" if event.rollback else f"step {n}/{self.total_steps}"
+            again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+            c.print(f"[bold]{label} {event.step_id}[/]{again}: {escape(event.title)}{where}")
+            if event.instructions:
+                c.print(f"  [cyan]manual:[/] {escape(event.instructions)}")
+        elif isinstance(event, ev.CommandIntent):
+            first = event.command.strip().splitlines()[0] if event.command.strip() else ""
+            more = " …" if len(event.command.strip().splitlines()) > 1 else ""
+            c.print(f"  [dim]{event.host} $ {escape(first[:160])}{more}[/]")
+        elif isinstance(event, ev.OutputLines):
+            style = "red" if event.stream == "stderr" else ""
+            for line in event.lines:
+                text = f"  {event.host} | {escape(line)}"
+                c.print(f"[{style}]{text}[/]" if style else text)
+        elif isinstance(event, ev.CommandFinished) and not event.ok:
+            c.print(f"  [red]{event.host}: {escape(event.reason or 'failed')}[/]")
+        elif isinstance(event, ev.Decision):
+            who = "auto" if event.auto else event.by
+            why = f": {escape(event.reason)}" if event.reason else ""
+            c.print(f"  [yellow]decision[/] {event.action} ({escape(who)}){why}")
+        elif isinstance(event, ev.StepFinished):
+            icon, colour = _ICONS.get(event.outcome, ("·", "white"))
+            why = f" — {escape(event.reason)}" if event.reason else ""
+            c.print(
+                f"  [{colour}]{icon} {event.step_id} {event.outcome}[/] "
+                f"{format_duration(event.duration)}{why}"
+            )
+        elif isinstance(event, ev.RtoMark):
+            c.print(f"  [magenta]RTO clock {event.mark}[/]")
+        elif isinstance(event, ev.Notice):
+            colour = {"warning": "yellow", "error": "red"}.get(event.level, "cyan")
+            c.print(f"  [{colour}]{event.level}:[/] {escape(event.message)}")
+        elif isinstance(event, ev.HostKeyAccepted):
+            c.print(
+                f"  [yellow]accepted new host key of {event.host}: {event.key_type} "
+                f"{event.fingerprint}[/]"
+            )
+        elif isinstance(event, ev.CanaryWrite) and not event.ok and event.n % 5 == 1:
+            c.print(f"  [dim]canary {event.n} not acknowledged: {escape(event.error or '')}[/]")
+        elif isinstance(event, ev.CanaryCheck):
+            if event.error:
+                c.print(f"  [red]canary check failed: {escape(event.error)}[/]")
+            else:
+                c.print(
+                    f"  canary: {event.acknowledged} acknowledged, {event.present} present on "
+                    f"{event.host}, {event.rpo_writes} lost"
+                )
+        elif isinstance(event, ev.RollbackStarted):
+            c.print(f"[bold red]rollback[/]: {escape(event.reason)}")
+        elif isinstance(event, ev.NoteAdded):
+            c.print(f"  [cyan]note ({escape(event.by)}):[/] {escape(event.text)}")
+        elif isinstance(event, ev.RunFinished):
+            self._summary(event)
+
+    def _summary(self, event: ev.RunFinished) -> None:
+        c = self.console
+        colour = "green" if event.outcome == "succeeded" else "red"
+        took = format_duration(time.monotonic() - self.run_started)
+        c.print(f"[bold {colour}]{event.outcome}[/] in {took}: {escape(event.summary)}")
+        c.print(f"  RTO {_measure(event.rto_seconds, event.rto_met)}")
+        rpo = _measure(event.rpo_seconds, event.rpo_met)
+        if event.rpo_writes is not None:
+            rpo += f", {event.rpo_writes} acknowledged write(s) lost"
+        c.print(f"  RPO {rpo}")
+        c.print(f"  exit {event.exit_code}")
+
+
+def _measure(value: float | None, met: bool | None) -> str:
+    if value is None:
+        return "not measured"
+    verdict = {True: " (objective met)", False: " (objective MISSED)", None: ""}[met]
+    return f"{format_duration(value)}{verdict}"
+
+
+class JsonPrinter:
+    """One JSON object per event line: ``run_id``, ``seq``, ``ts``, ``kind`` and the payload."""
+
+    def __init__(self, run_id: Callable[[], str | None], out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self.run_id = run_id
+
+    def __call__(self, event: ev.Event) -> None:
+        record: dict[str, Any] = {
+            "run_id": self.run_id(),
+            "seq": event.seq,
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(event.ts))
+            + f".{int((event.ts % 1) * 1e6):06d}Z",
+            "kind": event.kind,
+            "step_id": event.step_id,
+            "host": event.host,
+        }
+        record.update(event.data())
+        self.out.write(json.dumps(record, default=str) + "\n")
+        self.out.flush()
+
+
+def _pool(args: argparse.Namespace, engine_ref: list[Engine]) -> SshPool:
+    def accepted(host: str, key_type: str, fingerprint: str) -> None:
+        event = ev.HostKeyAccepted(host=host, key_type=key_type, fingerprint=fingerprint)
+        if engine_ref:
+            engine_ref[0].emit(event)
+        else:
+            print(f"accepted new host key of {host}: {key_type} {fingerprint}", file=sys.stderr)
+
+    def reconnected(host: str, reason: str) -> None:
+        if engine_ref:
+            engine_ref[0].emit(
+                ev.Notice(
+                    level="warning", host=host, message=f"{host}: reconnected once ({reason})"
+                )
+            )
+
+    return SshPool(
+        accept_new_host_keys=bool(getattr(args, "accept_new_host_keys", False)),
+        on_host_key_accepted=accepted,
+        on_reconnect=reconnected,
+    )
+
+
+async def _run(args: argparse.Namespace, prepared: Prepared, audit: AuditStore) -> RunResult:
+    engine_ref: list[Engine] = []
+    pool = _pool(args, engine_ref)
+    try:
+        engine = Engine(
+            RunConfig(
+                inventory=prepared.inventory,
+                playbook=prepared.playbook,
+                params=prepared.params,
+                mode=prepared.resume.mode if prepared.resume else args.mode,
+                operator=args.operator,
+                audit=audit,
+                transport=pool,
+                decider=HeadlessDecider(args.operator, yes=args.yes),
+                resume=prepared.resume,
+                break_lock=args.break_lock,
+            )
+        )
+        engine_ref.append(engine)
+        engine.listeners.append(JsonPrinter(lambda: engine.run_id) if args.json else HumanPrinter())
+        for warning in prepared.warnings:
+            engine.listeners.append(_late_notice(engine, warning))
+        task = asyncio.ensure_future(engine.run())
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            return await task
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+    finally:
+        await pool.close()
+
+
+def _late_notice(engine: Engine, message: str) -> Callable[[ev.Event], None]:
+    """Record a preparation warning once the run exists (after its run_started)."""
+    done = [False]
+
+    def listener(event: ev.Event) -> None:
+        if not done[0] and isinstance(event, ev.RunStarted):
+            done[0] = True
+            engine.emit(ev.Notice(level="warning", message=message))
+
+    return listener
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``drconsole run``; returns the exit code."""
+    audit = AuditStore(args.audit)
+    try:
+        prepared = prepare(args.playbook, args.inventory, args.var, audit=audit, resume=args.resume)
+        result = asyncio.run(_run(args, prepared, audit))
+    finally:
+        audit.close()
+    return result.exit_code
+
+
+async def _plan(args: argparse.Namespace, prepared: Prepared) -> Plan:
+    async with _pool(args, []) as pool:
+        collector = StatusCollector(prepared.inventory, pool)
+        services = [
+            s for s in prepared.playbook.services_touched() if s in prepared.inventory.services
+        ]
+        snapshot = await collector.sweep(services)
+        await collector.close()
+    return make_plan(
+        inventory=prepared.inventory,
+        playbook=prepared.playbook,
+        params=prepared.params,
+        mode=args.mode,
+        operator=args.operator,
+        snapshot=snapshot,
+    )
+
+
+def plan_command(args: argparse.Namespace) -> int:
+    """``drconsole plan``: render against the live topology; exit 0, or 1 when a gate fails or
+    a step cannot be rendered now."""
+    prepared = prepare(args.playbook, args.inventory, args.var)
+    plan = asyncio.run(_plan(args, prepared))
+    if args.json:
+        print(json.dumps(asdict(plan), indent=2, default=str))
+    else:
+        print_plan(plan, Console(highlight=False, soft_wrap=True))
+    bad = any(g.ok is False for g in plan.gates) or any(s.problem for s in plan.steps)
+    return 1 if bad else 0
+
+
+def print_plan(plan: Plan, c: Console) -> None:
+    """The plan as text."""
+    c.print(f"[bold]{escape(plan.title)}[/] ({plan.playbook})")
+    if plan.gates:
+        c.print("preflight")
+    for g in plan.gates:
+        mark = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[dim]·[/]"}[g.ok]
+        c.print(f"  {mark} {escape(g.title)}")
+        if g.ok is not True:
+            for line in g.detail.splitlines():
+                c.print(f"      {escape(line)}")
+    for i, s in enumerate(plan.steps, start=1):
+        flags = " ".join(
+            x
+            for x in (
+                "[yellow]confirm[/]" if s.confirm else "",
+                f"[magenta]rto:{s.rto}[/]" if s.rto else "",
+                "[red]rollback[/]" if s.rollback else "",
+            )
+            if x
+        )
+        where = f" on {', '.join(s.targets)}" if s.targets else ""
+        c.print(f"[bold]{i}. {s.id}[/] [{s.kind}] {escape(s.title)}{where} {flags}")
+        if s.problem:
+            c.print(f"   [red]cannot render now: {escape(s.problem)}[/]")
+        if s.wait:
+            c.print(f"   waits {escape(s.wait)}")
+        if s.instructions:
+            c.print(f"   [cyan]{escape(s.instructions)}[/]")
+        for host, cmd in s.commands:
+            c.print(f"   [dim]{host} $[/] {escape(cmd)}")

@@ -1,0 +1,158 @@
+"""Service locks: one run per service at a time, across consoles and laptops.
+
+Two halves. The local half is a row in the audit database (two runs from this machine, or from
+machines sharing the database). The remote half is an atomic ``mkdir`` of
+``<lock_dir>/<service>`` on every member host of the service that answers, with an ``owner``
+file naming the run: two consoles on two laptops, each with its own audit database, still
+exclude each other. A member host that does not answer (a dark site, the very reason for an
+unplanned failover) cannot hold a lock and is reported, not waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+from dataclasses import dataclass
+
+from console.engine.targets import ssh_target
+from console.errors import DrError, LockHeld
+from console.model.inventory import Inventory
+from console.ssh.transport import Transport
+
+REMOTE_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class RemoteLockResult:
+    """What happened on one host."""
+
+    host: str
+    taken: bool
+    holder: dict[str, str] | None = None
+    """The owner file of another run, when the lock is held."""
+    error: str | None = None
+
+
+def _lock_path(inventory: Inventory, host: str, service: str) -> str:
+    base = inventory.hosts[host].ssh.lock_dir.rstrip("/")
+    return f"{base}/{service}"
+
+
+def _acquire_command(path: str, owner: dict[str, str]) -> str:
+    p = shlex.quote(path)
+    parent = shlex.quote(path.rsplit("/", 1)[0] or "/")
+    body = shlex.quote(json.dumps(owner, sort_keys=True))
+    run_id = shlex.quote(owner["run_id"])
+    # mkdir is atomic: exactly one of two racing consoles creates the directory.
+    return (
+        f"mkdir -p {parent} && if mkdir {p} 2>/dev/null; then printf %s {body} > {p}/owner && "
+        f"echo TAKEN; elif grep -q {run_id} {p}/owner 2>/dev/null; then echo TAKEN; "
+        f"else echo HELD; cat {p}/owner 2>/dev/null; echo; fi"
+    )
+
+
+def _release_command(path: str, run_id: str) -> str:
+    p = shlex.quote(path)
+    return (
+        f"if grep -q {shlex.quote(run_id)} {p}/owner 2>/dev/null; then rm -rf {p} && "
+        "echo RELEASED; else echo NOT-OURS; fi"
+    )
+
+
+def _break_command(path: str) -> str:
+    p = shlex.quote(path)
+    return f"cat {p}/owner 2>/dev/null; echo; rm -rf {p} && echo BROKEN"
+
+
+async def _on_host(transport: Transport, inventory: Inventory, host: str, command: str) -> str:
+    result = await transport.run(
+        ssh_target(inventory, host), command, timeout=REMOTE_TIMEOUT, max_lines=200
+    )
+    if result.timed_out:
+        raise TimeoutError(f"no answer within {REMOTE_TIMEOUT:g}s")
+    if result.exit_status != 0:
+        said = (list(result.stderr) or [f"exit {result.exit_status}"])[-1]
+        raise OSError(said)
+    return "\n".join(result.stdout)
+
+
+async def acquire_remote(
+    transport: Transport, inventory: Inventory, service: str, owner: dict[str, str]
+) -> list[RemoteLockResult]:
+    """Take the remote lock on every member host of ``service`` that answers.
+
+    Raises:
+        LockHeld: another run holds it on some host (the locks this call took are released).
+    """
+    hosts = list(inventory.services[service].members)
+
+    async def one(host: str) -> RemoteLockResult:
+        path = _lock_path(inventory, host, service)
+        try:
+            out = await _on_host(transport, inventory, host, _acquire_command(path, owner))
+        except (DrError, TimeoutError, OSError) as exc:
+            return RemoteLockResult(host, False, error=str(exc))
+        lines = out.splitlines()
+        if lines and lines[0] == "TAKEN":
+            return RemoteLockResult(host, True)
+        holder: dict[str, str] = {}
+        try:
+            holder = json.loads("\n".join(lines[1:]) or "{}")
+        except json.JSONDecodeError:
+            holder = {"owner": "\n".join(lines[1:])[:200]}
+        return RemoteLockResult(host, False, holder=holder)
+
+    results = list(await asyncio.gather(*(one(h) for h in hosts)))
+    held = [r for r in results if r.holder is not None]
+    if held:
+        await release_remote(
+            transport, inventory, service, owner["run_id"], [r.host for r in results if r.taken]
+        )
+        h = held[0]
+        who = h.holder or {}
+        raise LockHeld(
+            f"service {service} is locked on {h.host} by run {who.get('run_id', '?')} "
+            f"of {who.get('operator', '?')} (pid {who.get('pid', '?')} on "
+            f"{who.get('hostname', '?')}) since {who.get('since', '?')}; if that run is gone, "
+            "run again with --break-lock"
+        )
+    return results
+
+
+async def release_remote(
+    transport: Transport, inventory: Inventory, service: str, run_id: str, hosts: list[str]
+) -> None:
+    """Remove the remote lock directories this run owns (best effort)."""
+
+    async def one(host: str) -> None:
+        try:
+            await _on_host(
+                transport,
+                inventory,
+                host,
+                _release_command(_lock_path(inventory, host, service), run_id),
+            )
+        except (DrError, TimeoutError, OSError):
+            return
+
+    await asyncio.gather(*(one(h) for h in hosts))
+
+
+async def break_remote(
+    transport: Transport, inventory: Inventory, service: str
+) -> list[tuple[str, str]]:
+    """Remove the remote lock directories whoever owns them; returns (host, former owner)."""
+
+    async def one(host: str) -> tuple[str, str] | None:
+        try:
+            out = await _on_host(
+                transport, inventory, host, _break_command(_lock_path(inventory, host, service))
+            )
+        except (DrError, TimeoutError, OSError):
+            return None
+        owner = out.rsplit("BROKEN", 1)[0].strip()
+        return (host, owner) if owner else None
+
+    found = await asyncio.gather(*(one(h) for h in inventory.services[service].members))
+    return [f for f in found if f is not None]

@@ -1,0 +1,45 @@
+"""Secrets never leave the engine in the clear.
+
+A parameter marked ``secret: true`` is used for real in the command sent to the host, and
+replaced by ``****`` in everything else: events, the audit log, console output, the report.
+Scrubbing works on text, so a secret is caught wherever it ends up (a rendered command, a
+quoted form of it, a line of output that echoes it).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable, Mapping
+
+MASK = "****"
+
+
+class Masker:
+    """Replaces secret values with ``****``."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        forms: set[str] = set()
+        for value in secrets:
+            if not value:
+                continue
+            forms.add(value)
+            quoted = shlex.quote(value)
+            if quoted != value:
+                forms.add(quoted)
+        # Longest first, so a quoted form is replaced whole before its inner value.
+        self._forms = sorted(forms, key=len, reverse=True)
+
+    def __bool__(self) -> bool:
+        return bool(self._forms)
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every secret replaced."""
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, MASK)
+        return text
+
+    def params(self, values: Mapping[str, str], secret_names: Iterable[str]) -> dict[str, str]:
+        """Parameter values fit to show: the secret ones masked."""
+        secret = set(secret_names)
+        return {k: (MASK if k in secret else v) for k, v in values.items()}

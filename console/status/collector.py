@@ -1,0 +1,218 @@
+"""Collect replication samples for every member of every service, all hosts at once.
+
+Each member is probed over the shared SSH pool on its own host with the server's own client.
+Probes run concurrently, each with its own deadline, so a dark site delays only its own rows
+and turns into DOWN/UNKNOWN when its deadline passes; the command never hangs. A probe that is
+still in flight (a hung host) is never started a second time: the next sweep waits on the same
+attempt, so polls never pile up (STYLE rule 5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from console.engine.targets import probe_target, probe_thresholds, ssh_target
+from console.errors import DrError
+from console.model.inventory import Inventory, Member, Service
+from console.probes.health import MemberHealth, assess
+from console.probes.registry import probe_for
+from console.probes.sample import ProbeTarget, ReplicationSample, Role, unreachable
+from console.probes.topology import ServiceTopology, reconcile, topology
+from console.ssh.transport import Transport
+
+
+@dataclass(frozen=True)
+class MemberStatus:
+    """One member's latest sample with its judgement."""
+
+    service: str
+    host: str
+    site: str
+    kind: str
+    expected_role: str
+    sample: ReplicationSample
+    health: MemberHealth
+
+    @property
+    def role(self) -> str:
+        """The observed role as a word."""
+        return self.sample.role.value
+
+
+@dataclass(frozen=True)
+class StatusSnapshot:
+    """Every member's latest status at one moment."""
+
+    taken_at: float
+    members: tuple[MemberStatus, ...]
+    topologies: dict[str, ServiceTopology] = field(default_factory=dict)
+
+    def for_service(self, service: str) -> tuple[MemberStatus, ...]:
+        """The members of one service, in inventory order."""
+        return tuple(m for m in self.members if m.service == service)
+
+    def get(self, service: str, host: str) -> MemberStatus | None:
+        """One member's status."""
+        for m in self.members:
+            if m.service == service and m.host == host:
+                return m
+        return None
+
+    def observed_role(self, service: str, host: str) -> str:
+        """``primary``, ``replica``, ``down`` or ``unknown`` (never sampled)."""
+        m = self.get(service, host)
+        return m.role if m is not None else "unknown"
+
+    def primary(self, service: str) -> MemberStatus | None:
+        """The one writable primary of a service as observed, or None."""
+        topo = self.topologies.get(service)
+        host = topo.primary_host if topo is not None else None
+        return self.get(service, host) if host else None
+
+    @property
+    def healthy(self) -> bool:
+        """Every member OK."""
+        return all(m.health.health.value == "ok" for m in self.members)
+
+
+class StatusCollector:
+    """Probes members over a transport and keeps the latest sample of each.
+
+    Args:
+        inventory: The estate.
+        transport: The shared SSH pool.
+        timeout: Seconds each probe may take in all (connect and run); default each
+            service's ``probe.timeout``.
+        on_sample: Called with each new :class:`MemberStatus` as it arrives (a view that
+            updates row by row).
+    """
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        transport: Transport,
+        *,
+        timeout: float | None = None,
+        on_sample: Callable[[MemberStatus], None] | None = None,
+    ) -> None:
+        self.inventory = inventory
+        self.transport = transport
+        self.timeout = timeout
+        self.on_sample = on_sample
+        self._latest: dict[tuple[str, str], ReplicationSample] = {}
+        self._inflight: dict[tuple[str, str], asyncio.Task[ReplicationSample]] = {}
+
+    def _deadline(self, service: Service) -> float:
+        return self.timeout if self.timeout is not None else service.probe.timeout
+
+    async def _probe(
+        self, service: Service, member: Member, target: ProbeTarget
+    ) -> ReplicationSample:
+        probe = probe_for(service.kind, timeout=self._deadline(service))
+        host = self.inventory.hosts[member.host]
+        try:
+            result = await self.transport.run(
+                ssh_target(self.inventory, host),
+                probe.command(target),
+                timeout=self._deadline(service) + 2,
+                max_lines=5000,
+            )
+        except DrError as exc:
+            return unreachable(target, exc.message, time.time())
+        except OSError as exc:
+            return unreachable(target, str(exc) or type(exc).__name__, time.time())
+        if result.timed_out:
+            return unreachable(
+                target, f"no answer within {self._deadline(service):g}s", time.time(), Role.DOWN
+            )
+        return probe.parse(
+            target,
+            result.exit_status,
+            "\n".join(result.stdout),
+            "\n".join(result.stderr),
+            time.time(),
+        )
+
+    async def _member(self, service: Service, member: Member) -> ReplicationSample:
+        key = (service.name, member.host)
+        target = probe_target(self.inventory, service, member)
+        task = self._inflight.get(key)
+        if task is None or task.done():
+            task = asyncio.ensure_future(self._probe(service, member, target))
+            self._inflight[key] = task
+        deadline = self._deadline(service)
+        try:
+            sample = await asyncio.wait_for(asyncio.shield(task), deadline + 3)
+        except TimeoutError:
+            sample = unreachable(
+                target, f"no answer within {deadline:g}s (host hung?)", time.time(), Role.DOWN
+            )
+        self._latest[key] = sample
+        if self.on_sample is not None:
+            self.on_sample(self._status(service, member, sample, time.time()))
+        return sample
+
+    async def sweep(self, services: Iterable[str] | None = None) -> StatusSnapshot:
+        """Probe every member of ``services`` (default all) at once; return the snapshot."""
+        names = list(services) if services is not None else list(self.inventory.services)
+        jobs = [
+            self._member(self.inventory.services[name], member)
+            for name in names
+            for member in self.inventory.services[name].members.values()
+        ]
+        await asyncio.gather(*jobs)
+        return self.snapshot()
+
+    def _status(
+        self, service: Service, member: Member, sample: ReplicationSample, now: float
+    ) -> MemberStatus:
+        return MemberStatus(
+            service=service.name,
+            host=member.host,
+            site=self.inventory.hosts[member.host].site,
+            kind=service.kind,
+            expected_role=member.role,
+            sample=sample,
+            health=assess(
+                sample,
+                probe_thresholds(service),
+                member.role,
+                now,
+                service.thresholds.stale_after,
+            ),
+        )
+
+    def snapshot(self, now: float | None = None) -> StatusSnapshot:
+        """The latest sample of every member sampled so far, judged at ``now``."""
+        now = time.time() if now is None else now
+        members: list[MemberStatus] = []
+        topologies: dict[str, ServiceTopology] = {}
+        for service in self.inventory.services.values():
+            samples = [
+                self._latest[(service.name, m.host)]
+                for m in service.members.values()
+                if (service.name, m.host) in self._latest
+            ]
+            if not samples:
+                continue
+            samples = list(reconcile(samples))
+            by_host = {s.host: s for s in samples}
+            for m in service.members.values():
+                if m.host in by_host:
+                    members.append(self._status(service, m, by_host[m.host], now))
+            for topo in topology(samples):
+                topologies[topo.service] = topo
+        return StatusSnapshot(now, tuple(members), topologies)
+
+    async def close(self) -> None:
+        """Cancel probes still in flight."""
+        for task in self._inflight.values():
+            task.cancel()
+        for task in self._inflight.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._inflight.clear()
