@@ -70,6 +70,8 @@ def format_status(rows: list[ProcessStatus]) -> list[str]:
     table: list[tuple[str, ...]] = [header]
     for row in rows:
         note = f"restarted (was pid {row.record.pid})" if row.restarted else ""
+        if row.record.target:
+            note = f"-> {row.record.target} +{row.record.delay_ms} ms"
         table.append(
             (
                 row.record.site,
@@ -143,6 +145,16 @@ def _chaos(lab: Lab, args: argparse.Namespace, out: TextIO) -> int:
         print(f"site {site} is back: SIGCONT sent to {len(pids)} process(es)", file=out)
         return 0
     if action == "latency":
-        print("drconsole: lab chaos latency is not implemented yet", file=sys.stderr)
-        return 2
+        if args.ms is None:
+            raise InputError("lab chaos latency needs a delay: lab chaos latency SITE MS")
+        relays = lab.chaos_latency(site, args.ms)
+        if not relays:
+            print(f"site {site}: replication links direct again, relays stopped", file=out)
+        for rec in relays:
+            print(
+                f"site {site}: {rec.name.removeprefix('relay:')} replicates through "
+                f"{rec.endpoint} -> {rec.target} (+{rec.delay_ms} ms each way)",
+                file=out,
+            )
+        return 0
     raise InputError(f"unknown chaos action {action!r}: use down, up or latency")

@@ -25,19 +25,21 @@ from pathlib import Path
 
 from console.errors import InputError
 from console.lab import inventory as inventory_file
-from console.lab import mariadb, postgres, redis
+from console.lab import latency, mariadb, postgres, redis
 from console.lab.binaries import Binaries, find_binaries
 from console.lab.errors import LabError, LabHalfStarted
 from console.lab.layout import DB_SITES, SITES, SSH_PORT, LabLayout
 from console.lab.osuser import LabUser, chown_tree, ensure_lab_user
 from console.lab.procs import (
     ProcState,
+    cmdline,
     descendants,
     is_listening,
     listener_inode,
     listener_pids,
     proc_info,
     proc_state,
+    processes_naming,
     read_pidfile,
     reap,
     signal_tree,
@@ -422,7 +424,8 @@ class Lab:
             pid, st = self._current(rec, uid)
             listening = (rec.address, rec.port) in listeners
             out.append(ProcessStatus(rec, pid, st, listening))
-        return out
+        order = {name: i for i, name in enumerate(SITES)}
+        return sorted(out, key=lambda s: order.get(s.record.site, len(order)))
 
     def _current(self, rec: ProcessRecord, uid: int | None) -> tuple[int, ProcState]:
         st = proc_state(rec.pid, rec.start_time)
@@ -500,6 +503,60 @@ class Lab:
                 done.extend(signal_tree(pid, signal.SIGCONT))
             return done
 
+    def chaos_latency(self, site: str, ms: int) -> list[ProcessRecord]:
+        """Delay the replication links into ``site`` by ``ms`` milliseconds each way.
+
+        Every replica in the site (asked of the servers, so it follows a failover) is
+        repointed at a relay on the site's address that forwards to its real upstream with
+        the delay. ``ms = 0`` removes the relays and repoints the replicas back.
+
+        Returns:
+            The relays now running for the site (empty after ``ms = 0``).
+
+        Raises:
+            InputError: Unknown site or a negative delay.
+            LabError: The site is dark, holds no replica, or a step failed.
+        """
+        self._check_site(site)
+        if ms < 0:
+            raise InputError(f"latency must be 0 or more milliseconds, got {ms}")
+        state = self._require_state()
+        layout = LabLayout.create(Path(state.directory), state.net)
+        bins = self._binaries or find_binaries()
+        runner = Runner(ensure_lab_user(state.user), self.timeout_scale)
+        with self._locked(layout):
+            self._state = state
+            if any(
+                s.state is ProcState.STOPPED for s in self._statuses(state) if s.record.site == site
+            ):
+                raise LabError(f"site {site} is dark; run `lab chaos up {site}` first")
+            old = latency.relays_of(state.processes, site)
+            latency.remove_relays(runner, layout, bins, old, self._stop_relay)
+            self._set(processes=tuple(p for p in state.processes if p not in old))
+            if ms == 0:
+                return []
+            links = latency.find_links(runner, layout, bins, site)
+            if not links:
+                raise LabError(f"no replication link into {site}: it holds no replica now")
+            started: list[ProcessRecord] = []
+            for link in links:
+                rec = latency.start_relay(runner, layout, site, link, ms)
+                self._record(rec)
+                started.append(rec)
+                relay_at = latency.Endpoint(rec.address, rec.port)
+                latency.repoint(runner, layout, bins, site, service=link.service, to=relay_at)
+            return started
+
+    def _stop_relay(self, rec: ProcessRecord) -> None:
+        if proc_state(rec.pid, rec.start_time) is ProcState.DEAD:
+            return
+        signal_tree(rec.pid, signal.SIGCONT)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(rec.pid, signal.SIGTERM)
+        if wait_gone([rec.pid], 10 * self.timeout_scale):
+            signal_tree(rec.pid, signal.SIGKILL)
+            wait_gone([rec.pid], 5)
+
     # ------------------------------------------------------------------- down
 
     def down(self, timeout: float = 60.0) -> DownResult:
@@ -536,7 +593,13 @@ class Lab:
         for pid in listener_pids(inodes).values():
             info = proc_info(pid)
             if info is not None and info.uid == uid:
-                roots.setdefault(pid, "listener")
+                roots.setdefault(pid, _kind_of(pid))
+        if uid is not None:
+            strays = set(processes_naming(layout.directory, uid))
+            for pid in strays:
+                info = proc_info(pid)
+                if info is not None and info.ppid not in strays:
+                    roots.setdefault(pid, _kind_of(pid))
         everyone: set[int] = set(roots)
         for pid in roots:
             signal_tree(pid, signal.SIGCONT)
@@ -583,3 +646,12 @@ class Lab:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _kind_of(pid: int) -> str:
+    """What a process found on the lab's ports or naming its directory is, by its program."""
+    argv = cmdline(pid)
+    program = Path(argv[0].split(":")[0]).name if argv else ""
+    return {"postgres": "postgres", "sshd": "sshd", "mariadbd": "mariadb"}.get(
+        program, program or "process"
+    )

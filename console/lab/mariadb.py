@@ -103,9 +103,14 @@ class MariaMember:
         """Stops the server (SIGTERM to the pid in its pid file)."""
         return f"kill $(cat {shlex.quote(str(self.site.maria_pidfile))})"
 
-    def client(self, sql: str, *, socket: bool = True) -> list[str]:
-        """argv running SQL through the client: over the socket (as the OS user) or TCP."""
-        argv = [str(self.bins.mariadb), "--no-defaults", "-N", "-B"]
+    def client(self, sql: str, *, socket: bool = True, names: bool = False) -> list[str]:
+        """argv running SQL through the client: over the socket (as the OS user) or TCP.
+
+        Batch output without column names unless ``names`` (``\\G`` output needs them).
+        """
+        argv = [str(self.bins.mariadb), "--no-defaults", "-B"]
+        if not names:
+            argv.append("-N")
         if socket:
             argv += ["-S", str(self.site.maria_socket)]
         else:
@@ -217,7 +222,9 @@ def setup(
         timeout=wait + 30,
     ).strip()
     if got != "0":
-        status = runner.run(replica.client("SHOW SLAVE STATUS\\G"), what="slave status", timeout=30)
+        status = runner.run(
+            replica.client("SHOW SLAVE STATUS\\G", names=True), what="slave status", timeout=30
+        )
         raise LabError(
             f"MariaDB replica on west did not reach {pos} within {wait} s: {status[-1500:]}"
         )

@@ -116,6 +116,23 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def processes_naming(directory: Path, uid: int | None) -> list[int]:
+    """Live processes of ``uid`` whose command line names a path under ``directory``.
+
+    Every server of a lab has its lab directory on its command line (data directory, config,
+    socket), so this finds servers started by an ``up`` that died before recording them.
+    """
+    prefix = str(directory).rstrip("/") + "/"
+    me = os.getpid()
+    out: list[int] = []
+    for info in _all_infos():
+        if info.pid == me or info.state in ("Z", "X") or (uid is not None and info.uid != uid):
+            continue
+        if any(prefix in arg for arg in cmdline(info.pid)):
+            out.append(info.pid)
+    return out
+
+
 def _send(pid: int, sig: int) -> bool:
     try:
         os.kill(pid, sig)
@@ -127,8 +144,10 @@ def _send(pid: int, sig: int) -> bool:
 def signal_tree(pid: int, sig: int, start_time: int | None = None) -> list[int]:
     """Send ``sig`` to ``pid`` and every descendant, parent first.
 
-    The parent is signalled first so that a SIGSTOP freezes it before it can fork again; the
-    descendants are listed again until no new one appears.
+    The descendants are listed before anything is sent (a killed parent's children are
+    re-parented and would no longer be found), then the parent is signalled first so that a
+    SIGSTOP freezes it before it can fork again, then the listed descendants, and the tree is
+    listed again until no new one appears.
 
     Args:
         pid: The root of the tree.
@@ -140,12 +159,16 @@ def signal_tree(pid: int, sig: int, start_time: int | None = None) -> list[int]:
     """
     if proc_state(pid, start_time) is ProcState.DEAD:
         return []
+    tree = descendants(pid)
     done: list[int] = [pid] if _send(pid, sig) else []
+    seen = {pid}
     for _ in range(5):
-        fresh = [p for p in descendants(pid) if p not in done]
+        fresh = [p for p in tree if p not in seen]
         if not fresh:
             break
+        seen.update(fresh)
         done.extend(p for p in fresh if _send(p, sig))
+        tree = descendants(pid)
     return done
 
 

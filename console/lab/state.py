@@ -44,6 +44,10 @@ class ProcessRecord:
     """The port it listens on."""
     pidfile: str | None = None
     """Its pid file, if any: a drill that restarts the server writes the new pid there."""
+    target: str | None = None
+    """For a latency relay: the ``address:port`` it forwards to."""
+    delay_ms: int | None = None
+    """For a latency relay: the delay it adds in each direction."""
 
     @property
     def endpoint(self) -> str:
