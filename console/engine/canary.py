@@ -53,6 +53,10 @@ class CanaryRunner:
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._prepared: set[str] = set()
+        self._lock = asyncio.Lock()
+        self._first_ack = asyncio.Event()
+        if self.acknowledged:
+            self._first_ack.set()
         self.write_timeout = max(3.0, 3 * every)
 
     def start(self) -> None:
@@ -102,6 +106,7 @@ class CanaryRunner:
             ok, error = False, str(exc)[:200]
         if ok:
             self.acknowledged[n] = time.time()
+            self._first_ack.set()
         self.emit(
             CanaryWrite(
                 service=self.service.name, n=n, ok=ok, written_at=written_at, error=error, host=host
@@ -109,17 +114,40 @@ class CanaryRunner:
         )
         return ok
 
+    async def wait_first_ack(self, timeout: float) -> bool:
+        """Wait until some canary has been acknowledged (so that a loss can be seen at all)."""
+        try:
+            await asyncio.wait_for(self._first_ack.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def write_now(self) -> bool:
+        """Write one canary at once (the engine does this just before the outage starts, so the
+        last write before it is on record even in a drill faster than the interval)."""
+        found = self._primary_target()
+        if found is None:
+            return False
+        async with self._lock:
+            try:
+                return await self._write_one(*found)
+            except (DrError, TimeoutError, OSError):
+                return False
+
+    async def _tick(self) -> bool:
+        found = self._primary_target()
+        if found is None:
+            return False
+        async with self._lock:
+            try:
+                return await self._write_one(*found)
+            except (DrError, TimeoutError, OSError):
+                return False
+
     async def _loop(self) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
-            found = self._primary_target()
-            ok = False
-            if found is not None:
-                host, target = found
-                try:
-                    ok = await self._write_one(host, target)
-                except (DrError, TimeoutError, OSError):
-                    ok = False
+            ok = await self._tick()
             if not ok:
                 # Follow the primary: re-probe before the next write.
                 with contextlib.suppress(DrError, OSError):

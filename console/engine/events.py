@@ -138,6 +138,12 @@ class StepStarted(Event):
     rollback: bool = False
     """True for a step of the rollback list."""
 
+    def data(self) -> dict[str, Any]:
+        """The payload, with the step's kind also under ``kind`` as the audit renderer reads it."""
+        out = super().data()
+        out["kind"] = self.step_kind
+        return out
+
 
 @dataclass(frozen=True, kw_only=True)
 class Decision(Event):

@@ -388,6 +388,17 @@ class Engine:
                 next_n=resumed.canary_next if resumed else 1,
             )
             self._canary.start()
+            wait = max(10.0, 5 * pb.canary.every)
+            if not await self._canary.wait_first_ack(wait):
+                self.emit(
+                    ev.Notice(
+                        level="warning",
+                        message=(
+                            f"canary on {pb.canary.service}: no write acknowledged within {wait:g}s; "
+                            "the measured RPO will not be meaningful"
+                        ),
+                    )
+                )
         self._monitor = asyncio.ensure_future(self._monitor_loop(services))
         for step in pb.steps:
             state = self.states[step.id]
@@ -669,6 +680,8 @@ class Engine:
                     self._abort = _AbortRequested(answer.reason or "declined", answer.rollback)
                     raise asyncio.CancelledError
             if step.rto == "start" and self.rto_start is None and problem is None:
+                if self._canary is not None:
+                    await self._canary.write_now()
                 self.rto_start = time.time()
                 self.emit(ev.RtoMark(step_id=step.id, mark="start"))
             if problem is None:

@@ -50,6 +50,8 @@ def format_duration(seconds: float | None) -> str:
     """Short human form: ``850ms``, ``12.3s``, ``4m05s``, ``2h03m``; ``-`` for unknown."""
     if seconds is None:
         return "-"
+    if seconds == 0:
+        return "0s"
     if seconds < 1:
         return f"{seconds * 1000:.0f}ms"
     if seconds < 60:

@@ -48,8 +48,9 @@ def test_bad_durations(text: object) -> None:
 
 
 def test_format_duration() -> None:
-    assert [format_duration(x) for x in (None, 0.25, 12.34, 245, 7380)] == [
+    assert [format_duration(x) for x in (None, 0, 0.25, 12.34, 245, 7380)] == [
         "-",
+        "0s",
         "250ms",
         "12.3s",
         "4m05s",
