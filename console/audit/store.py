@@ -19,6 +19,7 @@ import os
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -108,14 +109,31 @@ class AuditStore:
         except (OSError, sqlite3.Error) as exc:
             raise AuditError(f"{self.path}: cannot open the audit database: {exc}") from None
         self._db = sqlite_utils.Database(self._conn, execute_plugins=False)
-        try:
-            self._open(create)
-        except DrError:
-            self._conn.close()
-            raise
-        except sqlite3.DatabaseError as exc:
-            self._conn.close()
-            raise NotAnAuditDatabase(self.path, str(exc)) from None
+        deadline = time.monotonic() + busy_timeout
+        while True:
+            try:
+                self._open(create)
+                break
+            except sqlite3.OperationalError as exc:
+                # Two consoles creating the same new file race for the switch to WAL, which
+                # SQLite does not always retry on its own: retry it here, as a busy handler would.
+                if _is_busy(exc) and time.monotonic() < deadline:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    time.sleep(0.02)
+                    continue
+                self._conn.close()
+                if _is_busy(exc):
+                    raise AuditError(
+                        f"{self.path}: the audit database stays locked: {exc}"
+                    ) from None
+                raise NotAnAuditDatabase(self.path, str(exc)) from None
+            except DrError:
+                self._conn.close()
+                raise
+            except sqlite3.DatabaseError as exc:
+                self._conn.close()
+                raise NotAnAuditDatabase(self.path, str(exc)) from None
 
     def _open(self, create: bool) -> None:
         self._conn.execute(f"PRAGMA busy_timeout = {int(DEFAULT_BUSY_TIMEOUT * 1000):d}")
@@ -656,6 +674,11 @@ class AuditStore:
         """Who holds the lock on ``service``, or None."""
         with self._read() as conn:
             return locks.holder(conn, service)
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
 
 def _json(text: Any, default: Any) -> Any:

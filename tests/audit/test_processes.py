@@ -89,3 +89,23 @@ def test_kill_9_in_the_middle_of_appending_leaves_a_log_that_verifies(
         assert {r.run_id: r.status for r in after.runs()} == dict.fromkeys(
             killed_runs, "interrupted"
         )
+
+
+@pytest.mark.timeout(300)
+def test_several_consoles_creating_the_same_new_database_at_once(tmp_path: Path) -> None:
+    for round_ in range(3):
+        db = tmp_path / f"round{round_}" / "state" / "audit.db"
+        start_at = time.time() + 3.0
+        procs = [spawn("create", str(db), str(start_at)) for _ in range(6)]
+        try:
+            for proc in procs:
+                assert read_line(proc, 60) == "ready"
+            for proc in procs:
+                assert read_line(proc, 90) == "ok"
+        finally:
+            for proc in procs:
+                stop(proc)
+        with AuditStore(db, create=False) as store:
+            result = store.verify()
+            assert result.ok and result.events_checked == 12, result.reason
+            assert len(store.runs()) == 6

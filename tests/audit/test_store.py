@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -26,6 +27,7 @@ from console.audit import (
 from console.audit.model import pid_alive
 from console.errors import LockHeld
 from tests.audit.conftest import run_start
+from tests.audit.procs import REPO
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
@@ -342,3 +344,37 @@ def test_durable_appends_commit_with_synchronous_full(
             commits.append(level)
     assert commits == ["NORMAL", "FULL", "FULL", "NORMAL"]
     assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL again
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+@pytest.mark.parametrize(("mode", "expected"), [("durable", 40), ("normal", 0)])
+def test_durable_appends_fsync_before_returning(tmp_path: Path, mode: str, expected: int) -> None:
+    """Counted for real with strace: one fsync per durable append, none otherwise."""
+    trace = tmp_path / "strace.txt"
+    subprocess.run(
+        [
+            "strace",
+            "-f",
+            "-e",
+            "trace=fsync,fdatasync,write",
+            "-o",
+            str(trace),
+            sys.executable,
+            "-m",
+            "tests.audit.workers",
+            "sync",
+            str(tmp_path / "audit.db"),
+            mode,
+            "40",
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=90,
+    )
+    lines = trace.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if "MARK-START" in line)
+    end = next(i for i, line in enumerate(lines) if "MARK-END" in line)
+    syncs = [line for line in lines[start:end] if "fsync(" in line or "fdatasync(" in line]
+    assert len(syncs) == expected

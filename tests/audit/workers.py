@@ -6,6 +6,7 @@ milestone, flushed, so the test can synchronise on it.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -73,6 +74,28 @@ def _race(db: Path, service: str, run_id: str, start_at: float) -> None:
             print("won", info.run_id, flush=True)
 
 
+def _sync(db: Path, durable: bool, count: int) -> None:
+    """Append ``count`` events between two marks written to stderr (for an strace count)."""
+    with AuditStore(db) as store:
+        run = run_start()
+        store.create_run(run)
+        os.write(2, b"MARK-START\n")
+        for i in range(count):
+            store.append(run.run_id, "note", {"i": i}, operator="o", durable=durable)
+        os.write(2, b"MARK-END\n")
+
+
+def _create(db: Path, start_at: float) -> None:
+    """Open (and so create) the database at a wall-clock instant, start a run, append once."""
+    print("ready", flush=True)
+    time.sleep(max(0.0, start_at - time.time()))
+    with AuditStore(db) as store:
+        run = run_start()
+        store.create_run(run)
+        store.append(run.run_id, "note", {"text": "first"}, operator="o")
+    print("ok", flush=True)
+
+
 def main(argv: list[str]) -> None:
     """Dispatch a sub-command."""
     command, db = argv[0], Path(argv[1])
@@ -82,6 +105,10 @@ def main(argv: list[str]) -> None:
         _loop(db)
     elif command == "hold":
         _hold(db, argv[2], argv[3])
+    elif command == "create":
+        _create(db, float(argv[2]))
+    elif command == "sync":
+        _sync(db, argv[2] == "durable", int(argv[3]))
     elif command == "race":
         _race(db, argv[2], argv[3], float(argv[4]))
     else:
