@@ -241,19 +241,30 @@ class RunRecord:
 
     @property
     def started(self) -> datetime:
-        """``started_at`` as an aware datetime."""
+        """``started_at`` as an aware datetime.
+
+        Raises:
+            ValueError: If the stored text is not a log timestamp (an edited row).
+        """
         return parse_ts(self.started_at)
 
     @property
     def finished(self) -> datetime | None:
-        """``finished_at`` as an aware datetime."""
+        """``finished_at`` as an aware datetime.
+
+        Raises:
+            ValueError: If the stored text is not a log timestamp (an edited row).
+        """
         return parse_ts(self.finished_at) if self.finished_at else None
 
     @property
     def duration_seconds(self) -> float | None:
-        """Seconds from start to finish; None while it has not finished."""
-        end = self.finished
-        return None if end is None else (end - self.started).total_seconds()
+        """Seconds from start to finish; None while it has not finished (or if unreadable)."""
+        try:
+            end = self.finished
+            return None if end is None else (end - self.started).total_seconds()
+        except ValueError:
+            return None
 
     @property
     def rto_seconds(self) -> float | None:

@@ -263,28 +263,32 @@ class AuditStore:
         )
 
     def _record(self, row: RunRow) -> RunRecord:
+        """A runs row as a RunRecord, tolerating a row edited by hand (verify will flag it)."""
+        pid = _int(row["pid"])
+        hostname = _str(row["hostname"])
+        outcome = None if row["outcome"] is None else _str(row["outcome"])
         return RunRecord(
-            run_id=row["run_id"],
-            playbook_name=row["playbook_name"],
-            playbook_kind=row["playbook_kind"],
-            playbook_title=row["playbook_title"],
-            playbook_path=row["playbook_path"],
-            playbook_digest=row["playbook_digest"],
-            inventory_name=row["inventory_name"],
-            inventory_path=row["inventory_path"],
-            inventory_digest=row["inventory_digest"],
-            mode=row["mode"],
-            operator=row["operator"],
-            services=tuple(_json(row["services"], [])),
-            params=_json(row["params"], {}),
-            objectives=_json(row["objectives"], {}),
-            pid=int(row["pid"]),
-            hostname=row["hostname"],
-            started_at=row["started_at"],
-            finished_at=row["finished_at"],
-            outcome=row["outcome"],
-            finish_data=_json(row["finish_data"], {}),
-            status=derive_status(row["outcome"], int(row["pid"]), row["hostname"], self.hostname),
+            run_id=_str(row["run_id"]),
+            playbook_name=_str(row["playbook_name"]),
+            playbook_kind=_str(row["playbook_kind"]),
+            playbook_title=_str(row["playbook_title"]),
+            playbook_path=_str(row["playbook_path"]),
+            playbook_digest=_str(row["playbook_digest"]),
+            inventory_name=_str(row["inventory_name"]),
+            inventory_path=_str(row["inventory_path"]),
+            inventory_digest=_str(row["inventory_digest"]),
+            mode=_str(row["mode"]),
+            operator=_str(row["operator"]),
+            services=tuple(str(s) for s in _json(row["services"], list)),
+            params=_json(row["params"], dict),
+            objectives=_json(row["objectives"], dict),
+            pid=pid,
+            hostname=hostname,
+            started_at=_str(row["started_at"]),
+            finished_at=None if row["finished_at"] is None else _str(row["finished_at"]),
+            outcome=outcome,
+            finish_data=_json(row["finish_data"], dict),
+            status=derive_status(outcome, pid, hostname, self.hostname),
         )
 
     # -- runs ------------------------------------------------------------------------------
@@ -681,10 +685,24 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return "locked" in text or "busy" in text
 
 
-def _json(text: Any, default: Any) -> Any:
-    if not isinstance(text, str) or not text:
-        return default
+def _json(text: Any, kind: type) -> Any:
+    """A JSON column's value if it holds a ``kind`` (list or dict), else an empty one."""
+    if isinstance(text, str) and text:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return kind()
+        if isinstance(value, kind):
+            return value
+    return kind()
+
+
+def _int(value: Any) -> int:
     try:
-        return json.loads(text)
-    except ValueError:
-        return default
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _str(value: Any) -> str:
+    return "" if value is None else str(value)

@@ -313,3 +313,38 @@ def test_env_variable_names_the_database(
     monkeypatch.setenv("DRCONSOLE_AUDIT", str(db))
     assert main(["audit", "verify", rid]) == 0
     assert "intact" in capsys.readouterr().out
+
+
+def test_hand_edited_rows_and_events_never_produce_a_traceback(
+    populated: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, rid, _ = populated
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute(
+            "UPDATE runs SET pid = 'abc', started_at = 'yesterday', services = 'not json', "
+            "finish_data = '[1]', finished_at = 42 WHERE run_id = ?",
+            (rid,),
+        )
+        conn.execute("UPDATE events SET data = '{bad' WHERE run_id = ? AND seq = 3", (rid,))
+    conn.close()
+    seen: list[str] = []
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = _cli(db, *args)
+        captured = capsys.readouterr()
+        seen.extend((captured.out, captured.err))
+        return code, captured.out, captured.err
+
+    code, out, _ = run("list")
+    assert code == 0 and "yesterday" in out
+    code, out, _ = run("list", "--json")
+    assert code == 0
+    assert {r["run_id"]: r["pid"] for r in json.loads(out)}[rid] == 0
+    code, _, err = run("show", rid)
+    assert code == 1
+    assert "has an unreadable event" in err and "drconsole audit verify" in err
+    code, out, _ = run("verify")
+    assert code == 1
+    assert f"event 3 (run {rid} seq 3, lock_acquired): its data is not valid JSON" in out
+    assert not any("Traceback" in text for text in seen)
