@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from console.audit.errors import AuditError, UnknownRun
 from console.audit.model import VerifyResult
-from console.audit.render import STATUS_STYLES, run_header, runs_table, timeline_table
+from console.audit.render import STATUS_STYLES, run_header, runs_table, timeline_rows
 from console.audit.store import AuditStore
 from console.errors import InputError
 
@@ -71,7 +72,9 @@ def _show(store: AuditStore, run_id: str, as_json: bool) -> int:
     console = _console()
     console.print(run_header(run))
     console.print()
-    console.print(timeline_table(events, run.started_at))
+    rows = timeline_rows(events, run.started_at)
+    for start in range(0, len(rows), 500):
+        console.print(Text("\n").join(rows[start : start + 500]), no_wrap=True, overflow="ellipsis")
     console.print()
     console.print(f"{len(events)} events; verify with: drconsole audit verify {full}")
     return 0

@@ -301,32 +301,42 @@ def run_header(run: RunRecord) -> Text:
     return text
 
 
-def timeline_table(events: Sequence[Event], start_ts: str | None = None) -> Table:
-    """The ``audit show`` timeline: offset from the start, kind, step, host, summary."""
-    table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
-    table.add_column("time", justify="right", no_wrap=True)
-    table.add_column("seq", justify="right", no_wrap=True, style="dim")
-    table.add_column("kind", no_wrap=True)
-    table.add_column("step", no_wrap=True)
-    table.add_column("host", no_wrap=True)
-    table.add_column("what", no_wrap=True, overflow="ellipsis")
+def timeline_rows(events: Sequence[Event], start_ts: str | None = None) -> list[Text]:
+    """The ``audit show`` timeline, one line per event: offset from the start, seq, kind, step,
+    host, summary, in aligned columns.
+
+    Plain aligned lines rather than a Rich table: a long drill has tens of thousands of events
+    and a table measures every cell before printing the first.
+    """
     origin = start_ts or (events[0].ts if events else None)
+    cells: list[tuple[tuple[str, str, str, str, str], Event]] = []
     for event in events:
         try:
-            offset = format_offset(
-                (parse_ts(event.ts) - parse_ts(origin or event.ts)).total_seconds()
-            )
+            elapsed = parse_ts(event.ts) - parse_ts(origin or event.ts)
+            offset = format_offset(elapsed.total_seconds())
         except ValueError:
-            offset = event.ts
-        table.add_row(
-            offset,
-            str(event.seq),
-            Text(event.kind, style=_kind_style(event)),
-            event.step_id or "",
-            event.host or "",
-            Text(summarize(event)),
+            offset = str(event.ts)
+        cells.append(
+            ((offset, str(event.seq), event.kind, event.step_id or "", event.host or ""), event)
         )
-    return table
+    header = ("time", "seq", "kind", "step", "host")
+    widths = [
+        max([len(header[i])] + [len(parts[i]) for parts, _ in cells]) for i in range(len(header))
+    ]
+
+    def line(parts: Sequence[str], kind_style: str, summary: str, style: str = "") -> Text:
+        text = Text(style=style)
+        text.append(parts[0].rjust(widths[0]) + "  ")
+        text.append(parts[1].rjust(widths[1]) + "  ", style="dim" if not style else "")
+        text.append(parts[2].ljust(widths[2]), style=kind_style)
+        text.append("  " + parts[3].ljust(widths[3]) + "  " + parts[4].ljust(widths[4]) + "  ")
+        text.append(summary)
+        return text
+
+    rows = [line(header, "", "what", style="bold")]
+    for parts, event in cells:
+        rows.append(line(parts, _kind_style(event), summarize(event)))
+    return rows
 
 
 def _kind_style(event: Event) -> str:
