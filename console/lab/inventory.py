@@ -19,10 +19,13 @@ from console.lab.binaries import Binaries
 from console.lab.layout import (
     MARIADB_PORT,
     MARIADB_SCRATCH_PORT,
+    MYSQL_SERVICE,
     PG_PORT,
     PG_SCRATCH_PORT,
+    PG_SERVICE,
     REDIS_PORT,
     REDIS_SCRATCH_PORT,
+    REDIS_SERVICE,
     SITE_ROLE,
     SSH_PORT,
     LabLayout,
@@ -246,7 +249,7 @@ def render(
     rd_east, rd_west = redis.members(layout, bins)
     w.line(0, "services:")
 
-    w.line(1, "app-pg:")
+    w.line(1, f"{PG_SERVICE}:")
     w.line(2, "kind: postgres")
     w.line(2, "description: " + _q("PostgreSQL 15 streaming replication, slot per standby site"))
     w.line(2, "members:")
@@ -258,7 +261,7 @@ def render(
     w.line(2, f"probe: {{user: {postgres.SUPERUSER}, database: postgres}}")
     w.line(2, "thresholds: {lag_warn: 5s, lag_crit: 30s}")
 
-    w.line(1, "app-mariadb:")
+    w.line(1, f"{MYSQL_SERVICE}:")
     w.line(2, "kind: mysql")
     w.line(2, "description: " + _q("MariaDB GTID replication, replica read_only"))
     w.line(2, "members:")
@@ -270,7 +273,7 @@ def render(
     w.line(2, f"probe: {{user: {_q(user)}}}")
     w.line(2, "thresholds: {lag_warn: 5s, lag_crit: 30s}")
 
-    w.line(1, "app-redis:")
+    w.line(1, f"{REDIS_SERVICE}:")
     w.line(2, "kind: redis")
     w.line(2, "description: " + _q("Redis primary and replica, no persistence (BGSAVE works)"))
     w.line(2, "members:")

@@ -21,7 +21,16 @@ from console.lab import mariadb, postgres, redis
 from console.lab import relay as relay_module
 from console.lab.binaries import Binaries
 from console.lab.errors import LabError
-from console.lab.layout import DB_SITES, MARIADB_PORT, PG_PORT, REDIS_PORT, LabLayout
+from console.lab.layout import (
+    DB_SITES,
+    MARIADB_PORT,
+    MYSQL_SERVICE,
+    PG_PORT,
+    PG_SERVICE,
+    REDIS_PORT,
+    REDIS_SERVICE,
+    LabLayout,
+)
 from console.lab.osuser import popen_as
 from console.lab.procs import proc_info, wait_listening
 from console.lab.relay import Endpoint
@@ -40,7 +49,7 @@ class Link:
     """One replication link whose replica lives in the site."""
 
     service: str
-    """The inventory service (``app-pg``, ``app-mariadb``, ``app-redis``)."""
+    """The inventory service (``orders-db``, ``catalog-db``, ``sessions``)."""
     replica: Endpoint
     """The replica's own address and port."""
     upstream: Endpoint
@@ -104,13 +113,13 @@ def find_links(runner: Runner, layout: LabLayout, bins: Binaries, site: str) -> 
     if in_recovery == "t":
         up = _conninfo_endpoint(_pg_conninfo(runner, pg))
         if up is not None:
-            links.append(Link("app-pg", Endpoint(s.address, PG_PORT), up))
+            links.append(Link(PG_SERVICE, Endpoint(s.address, PG_PORT), up))
     my_up = _maria_upstream(runner, mariadb.MariaMember(s, bins))
     if my_up is not None:
-        links.append(Link("app-mariadb", Endpoint(s.address, MARIADB_PORT), my_up))
+        links.append(Link(MYSQL_SERVICE, Endpoint(s.address, MARIADB_PORT), my_up))
     rd_up = _redis_upstream(runner, redis.RedisMember(s, bins))
     if rd_up is not None:
-        links.append(Link("app-redis", Endpoint(s.address, REDIS_PORT), rd_up))
+        links.append(Link(REDIS_SERVICE, Endpoint(s.address, REDIS_PORT), rd_up))
     return links
 
 
@@ -119,7 +128,7 @@ def repoint(
 ) -> None:
     """Make the replica of ``service`` in ``site`` replicate from ``to``."""
     s = layout.site(site)
-    if service == "app-pg":
+    if service == PG_SERVICE:
         pg = postgres.PgMember(s, bins.pgbin)
         conninfo = _with_endpoint(_pg_conninfo(runner, pg), to).replace("'", "''")
         runner.run(
@@ -128,7 +137,7 @@ def repoint(
             timeout=30,
         )
         runner.run(pg.psql("SELECT pg_reload_conf()"), what="reload PostgreSQL", timeout=30)
-    elif service == "app-mariadb":
+    elif service == MYSQL_SERVICE:
         runner.run(
             mariadb.MariaMember(s, bins).client(
                 "STOP SLAVE; "
@@ -138,7 +147,7 @@ def repoint(
             what="repoint the MariaDB replica",
             timeout=60,
         )
-    elif service == "app-redis":
+    elif service == REDIS_SERVICE:
         runner.run(
             redis.RedisMember(s, bins).cli("REPLICAOF", to.address, str(to.port)),
             what="repoint the Redis replica",

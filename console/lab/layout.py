@@ -27,6 +27,13 @@ SITE_OCTET: dict[str, int] = {"east": 1, "west": 2, "dr": 3}
 SITE_ROLE: dict[str, str] = {"east": "primary", "west": "standby", "dr": "dr"}
 """The role each site has in the inventory."""
 
+PG_SERVICE = "orders-db"
+"""The inventory service of the PostgreSQL pair (the playbooks and tests know it by this)."""
+MYSQL_SERVICE = "catalog-db"
+"""The inventory service of the MariaDB pair (kind ``mysql``)."""
+REDIS_SERVICE = "sessions"
+"""The inventory service of the Redis pair."""
+
 SSH_PORT = 2222
 """Every site's sshd listens on its own address, this port."""
 PG_PORT = 15432

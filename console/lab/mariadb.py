@@ -193,6 +193,7 @@ def setup(
             what=f"copy the MariaDB template to {m.site.name}",
             timeout=60,
         )
+    runner.run(["rm", "-rf", str(layout.maria_template)], what="remove the template", timeout=60)
     record(_start(runner, primary, read_only=False))
     record(_start(runner, replica, read_only=True))
 

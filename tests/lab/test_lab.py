@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from console.lab.lab import Lab
-from console.lab.procs import ProcState
+from console.lab.procs import ProcState, is_listening
 from console.model.inventory import load_inventory
 from tests.support.lab import RunningLab, requires_lab
 
@@ -75,8 +75,8 @@ def test_up_writes_inventory_and_known_hosts(lab: RunningLab) -> None:
     hosts = {h: s["hosts"][h]["address"] for s in data["sites"].values() for h in s["hosts"]}
     assert hosts == {f"lab-{s}": a for s, a in lab.addresses.items()}
     loaded = load_inventory(lab.inventory)
-    assert loaded.services["app-mariadb"].expected_primary == "lab-east"
-    for service in ("app-pg", "app-mariadb", "app-redis"):
+    assert loaded.services["catalog-db"].expected_primary == "lab-east"
+    for service in ("orders-db", "catalog-db", "sessions"):
         for host in ("lab-east", "lab-west"):
             for value in _member(lab, service, host)["vars"].values():
                 if isinstance(value, str) and value.startswith("/"):
@@ -104,7 +104,7 @@ def test_each_site_answers_as_itself(lab: RunningLab) -> None:
 
 
 def _psql(lab: RunningLab, site: str, sql: str) -> str:
-    m = _member(lab, "app-pg", f"lab-{site}")
+    m = _member(lab, "orders-db", f"lab-{site}")
     cmd = (
         f"psql -X -v ON_ERROR_STOP=1 -h {lab.addresses[site]} -p {m['port']} -U postgres "
         f"-d app -Atc {shlex.quote(sql)}"
@@ -113,7 +113,7 @@ def _psql(lab: RunningLab, site: str, sql: str) -> str:
 
 
 def _maria(lab: RunningLab, site: str, sql: str) -> str:
-    m = _member(lab, "app-mariadb", f"lab-{site}")
+    m = _member(lab, "catalog-db", f"lab-{site}")
     cmd = (
         f"mariadb --no-defaults -N -B -h {lab.addresses[site]} -P {m['port']} -u {lab.user} "
         f"-e {shlex.quote(sql)}"
@@ -122,7 +122,7 @@ def _maria(lab: RunningLab, site: str, sql: str) -> str:
 
 
 def _redis(lab: RunningLab, site: str, *args: str) -> str:
-    m = _member(lab, "app-redis", f"lab-{site}")
+    m = _member(lab, "sessions", f"lab-{site}")
     cmd = shlex.join(["redis-cli", "-h", lab.addresses[site], "-p", str(m["port"]), *args])
     return lab.ssh(site, cmd).stdout.strip()
 
@@ -173,6 +173,30 @@ def test_redis_replicates_east_to_west(lab: RunningLab) -> None:
     _eventually(lambda: _redis(lab, "west", "GET", f"t:{token}") == token)
     primary = _redis(lab, "east", "INFO", "replication")
     assert f"ip={lab.addresses['west']},port=16379" in primary  # replica-announce-ip
+
+
+def test_inventory_commands_restart_the_replicas(lab: RunningLab) -> None:
+    """stop_cmd / start_cmd from the member vars, run over SSH as a playbook would."""
+    before = {s.record.name: s.pid for s in lab.lab.status() if s.record.site == "west"}
+    for service in ("orders-db", "catalog-db", "sessions"):
+        v = _member(lab, service, "lab-west")["vars"]
+        port = _member(lab, service, "lab-west")["port"]
+        lab.ssh("west", v["stop_cmd"])
+        _eventually(lambda p=port: not is_listening(lab.addresses["west"], p))
+        lab.ssh("west", v["start_cmd"], timeout=180)
+        _eventually(lambda p=port: is_listening(lab.addresses["west"], p))
+    rows = {s.record.name: s for s in lab.lab.status() if s.record.site == "west"}
+    for name in ("postgres", "mariadb", "redis"):
+        assert rows[name].state is ProcState.ALIVE
+        assert rows[name].restarted and rows[name].pid != before[name]
+    _eventually(lambda: _psql(lab, "east", "SELECT count(*) FROM pg_stat_replication "
+                              "WHERE state = 'streaming'") == "1")  # fmt: skip
+    _eventually(lambda: "Slave_SQL_Running: Yes" in _maria_status(lab))
+    _eventually(lambda: "Slave_IO_Running: Yes" in _maria_status(lab))
+    assert _maria(lab, "west", "SELECT @@global.read_only") == "1"
+    token = secrets.token_hex(8)
+    _redis(lab, "east", "SET", f"restart:{token}", token)
+    _eventually(lambda: _redis(lab, "west", "GET", f"restart:{token}") == token)
 
 
 # --------------------------------------------------------------------- idempotent up
@@ -266,9 +290,9 @@ def test_chaos_latency_delays_the_links_into_a_site(lab: RunningLab) -> None:
     try:
         relays = lab.lab.chaos_latency("west", delay_ms)
         assert sorted(r.name for r in relays) == [
-            "relay:app-mariadb",
-            "relay:app-pg",
-            "relay:app-redis",
+            "relay:catalog-db",
+            "relay:orders-db",
+            "relay:sessions",
         ]
         assert all(r.target and r.target.startswith(lab.addresses["east"]) for r in relays)
         _eventually(lambda: "master_link_status:up" in _redis(lab, "west", "INFO", "replication"))
@@ -302,7 +326,7 @@ def test_chaos_latency_delays_the_links_into_a_site(lab: RunningLab) -> None:
 
 
 def _maria_status(lab: RunningLab) -> str:
-    m = _member(lab, "app-mariadb", "lab-west")
+    m = _member(lab, "catalog-db", "lab-west")
     cmd = (
         f"mariadb --no-defaults -h {lab.addresses['west']} -P {m['port']} -u {lab.user} "
         "-e 'SHOW SLAVE STATUS\\G'"

@@ -86,7 +86,7 @@ def test_layout_relative_directory_becomes_absolute() -> None:
 def test_state_round_trip(tmp_path: Path) -> None:
     rec = ProcessRecord("east", "postgres", 123, 456, "127.0.1.1", 15432, "/x/postmaster.pid")
     relay = ProcessRecord(
-        "west", "relay:app-pg", 9, 10, "127.0.2.1", 25432, target="127.0.1.1:15432", delay_ms=50
+        "west", "relay:orders-db", 9, 10, "127.0.2.1", 25432, target="127.0.1.1:15432", delay_ms=50
     )
     state = LabState(directory="/x", net=3, user="drlab", phase="up").with_process(rec)
     state = state.with_process(relay)
@@ -140,23 +140,23 @@ def test_inventory_has_the_contract_shape(tmp_path: Path) -> None:
     assert dr["vars"]["backup_dir"] == str(tmp_path / "lab" / "dr" / "backups")
     services = data["services"]
     assert {k: v["kind"] for k, v in services.items()} == {
-        "app-pg": "postgres",
-        "app-mariadb": "mysql",
-        "app-redis": "redis",
+        "orders-db": "postgres",
+        "catalog-db": "mysql",
+        "sessions": "redis",
     }
-    pg = services["app-pg"]["members"]
+    pg = services["orders-db"]["members"]
     assert pg["lab-east"]["role"] == "primary" and pg["lab-west"]["role"] == "replica"
     assert pg["lab-east"]["port"] == pg["lab-west"]["port"] == 15432
     assert pg["lab-west"]["vars"]["slot"] == "west"
     assert "-p 15432 -h 127.14.2.1" in pg["lab-west"]["vars"]["pg_ctl_opts"]
-    assert services["app-pg"]["probe"] == {"user": "postgres", "database": "postgres"}
-    my = services["app-mariadb"]["members"]
+    assert services["orders-db"]["probe"] == {"user": "postgres", "database": "postgres"}
+    my = services["catalog-db"]["members"]
     assert my["lab-east"]["vars"]["server_id"] == 1 and my["lab-west"]["vars"]["server_id"] == 2
     assert "--read-only=1" in my["lab-west"]["vars"]["start_cmd"]
     assert "--read-only=1" not in my["lab-east"]["vars"]["start_cmd"]
     assert my["lab-east"]["vars"]["server_cmd"].split()[1] == "--no-defaults"
-    assert services["app-mariadb"]["probe"] == {"user": "drlab"}
-    rd = services["app-redis"]["members"]
+    assert services["catalog-db"]["probe"] == {"user": "drlab"}
+    rd = services["sessions"]["members"]
     assert "--replicaof 127.14.1.1 16379" in rd["lab-west"]["vars"]["start_cmd"]
     assert "--replicaof" not in rd["lab-east"]["vars"]["start_cmd"]
     for svc in services.values():
@@ -183,9 +183,9 @@ def test_inventory_loads_with_the_model_loader(tmp_path: Path) -> None:
     inv.write_text(text)
     loaded = load_inventory(inv)
     assert set(loaded.sites) == {"east", "west", "dr"}
-    assert loaded.services["app-pg"].expected_primary == "lab-east"
+    assert loaded.services["orders-db"].expected_primary == "lab-east"
     assert loaded.hosts["lab-west"].address == "127.14.2.1"
-    assert loaded.services["app-redis"].members["lab-west"].port == 16379
+    assert loaded.services["sessions"].members["lab-west"].port == 16379
     assert loaded.ssh.known_hosts == str(tmp_path / "inventory" / "lab_known_hosts")
 
 
