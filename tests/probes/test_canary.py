@@ -1,0 +1,180 @@
+"""The canary writers: commands, and parsers on recorded real outputs.
+
+Recorded by ``record.py`` against the real servers (``data/canary/``). The same commands are
+run against live servers, including a failover that loses writes, in
+``test_integration.py``.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from console.errors import InputError
+from console.probes import ProbeTarget
+from console.probes import canary as c
+from tests.probes.recordings import load
+
+TIMES = {
+    "postgres": (1795730979.199290, 1795730979.224876, 1795730979.248777),
+    "mysql": (1795731057.999194, 1795731058.008118, 1795731058.018045),
+    "redis": (1795731064.362975, 1795731064.372625, 1795731064.382297),
+}
+KINDS = sorted(TIMES)
+
+
+def _result(name: str) -> tuple[int | None, str, str]:
+    return load(f"canary/{name}").result()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_recorded_setup_succeeded(kind: str) -> None:
+    c.parse_setup(kind, *_result(f"{kind}_setup"))  # does not raise
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_recorded_writes_acknowledged(kind: str, n: int) -> None:
+    assert c.parse_write(kind, n, *_result(f"{kind}_write_{n}")) is True
+    # the echo must be of this canary, not any canary
+    assert c.parse_write(kind, n + 1, *_result(f"{kind}_write_{n}")) is False
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_recorded_write_on_replica_refused(kind: str) -> None:
+    assert c.parse_write(kind, 4, *_result(f"{kind}_write_refused")) is False
+
+
+def test_recorded_redis_duplicate_refused() -> None:
+    assert c.parse_write("redis", 3, *_result("redis_write_duplicate")) is False
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_recorded_read(kind: str) -> None:
+    state = c.parse_read(kind, *_result(f"{kind}_read"))
+    assert state.max_n == 3
+    assert state.numbers == frozenset({1, 2, 3})
+    assert state.newest_written_at == pytest.approx(TIMES[kind][2], abs=1e-6)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_recorded_read_without_store_means_no_canary(kind: str) -> None:
+    state = c.parse_read(kind, *_result(f"{kind}_read_absent"))
+    assert state == c.CanaryState(max_n=None, numbers=frozenset(), newest_written_at=None)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_failed_read_raises(kind: str) -> None:
+    with pytest.raises(c.CanaryError, match=r"canary read failed: .*exited 1: boom"):
+        c.parse_read(kind, 1, "", "boom\n")
+    with pytest.raises(c.CanaryError, match="not installed"):
+        c.parse_read(kind, 127, "", "bash: line 1: psql: command not found\n")
+    with pytest.raises(c.CanaryError, match="cut off"):
+        c.parse_read(kind, None, "", "")
+
+
+def test_failed_setup_raises_with_reason() -> None:
+    with pytest.raises(c.CanaryError, match="read-only transaction"):
+        c.parse_setup(
+            "postgres", 1, "", "ERROR:  cannot execute CREATE SCHEMA in a read-only transaction\n"
+        )
+    with pytest.raises(c.CanaryError, match="setup failed"):
+        c.parse_setup("redis", 0, "NOAUTH Authentication required.\n", "")
+
+
+def test_unparseable_read_raises() -> None:
+    with pytest.raises(c.CanaryError, match="unexpected canary line"):
+        c.parse_read("postgres", 0, "hello\n", "")
+
+
+TARGETS = {
+    "postgres": ProbeTarget("db", "east", "h1", "postgres", "10.0.0.1", 5432, user="postgres"),
+    "mysql": ProbeTarget(
+        "db", "east", "h1", "mysql", "10.0.0.1", 3306, user="drprobe", password_env="DB_PW"
+    ),
+    "redis": ProbeTarget("db", "east", "h1", "redis", "10.0.0.1", 6379, password_env="R_PW"),
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_commands_are_one_quoted_shell_line(kind: str) -> None:
+    target = TARGETS[kind]
+    for command in (
+        c.setup_command(kind, target),
+        c.write_command(kind, target, "01JABC", 7),
+        c.read_command(kind, target, "01JABC"),
+    ):
+        words = shlex.split(command)  # parses: quoting is balanced
+        assert "\n" not in command
+        assert words[words.index("timeout") + 1 : words.index("timeout") + 3] == ["-k", "2"]
+        if target.password_env:
+            assert f"${{{target.password_env}-}}" in command
+    assert "01JABC" in c.write_command(kind, target, "01JABC", 7)
+    assert "7" in shlex.split(c.write_command(kind, target, "01JABC", 7))[-1]
+
+
+def test_redis_key_prefix() -> None:
+    words = shlex.split(c.write_command("redis", TARGETS["redis"], "01JABC", 5))
+    assert words[-3:] == ["1", "drconsole:canary:01JABC", "5"]
+    assert shlex.split(c.read_command("redis", TARGETS["redis"], "01JABC"))[-4:] == [
+        "ZRANGE",
+        "drconsole:canary:01JABC",
+        "0",
+        "-1",
+    ]
+
+
+@pytest.mark.parametrize("bad", ["", "x'; DROP TABLE t; --", "a b", "$(reboot)", "x" * 65])
+def test_run_id_that_needs_escaping_is_refused(bad: str) -> None:
+    for kind in KINDS:
+        with pytest.raises(InputError):
+            c.write_command(kind, TARGETS[kind], bad, 1)
+        with pytest.raises(InputError):
+            c.read_command(kind, TARGETS[kind], bad)
+
+
+@pytest.mark.parametrize("n", [0, -1, True])
+def test_canary_number_must_be_positive(n: int) -> None:
+    with pytest.raises(InputError):
+        c.write_command("postgres", TARGETS["postgres"], "run1", n)
+
+
+def test_custom_kind_has_no_writer() -> None:
+    with pytest.raises(InputError, match="no canary writer for kind 'custom'"):
+        c.writer_for("custom")
+
+
+def test_data_loss_none_missing() -> None:
+    acked = {1: 100.0, 2: 101.0, 3: 102.0}
+    state = c.CanaryState(3, frozenset({1, 2, 3}), 102.0)
+    assert c.data_loss(acked, state) == c.DataLoss((), 0, 0.0)
+
+
+def test_data_loss_tail_missing() -> None:
+    acked = {n: 100.0 + n for n in range(1, 11)}
+    state = c.CanaryState(6, frozenset(range(1, 7)), 106.0)
+    loss = c.data_loss(acked, state)
+    assert loss.missing == (7, 8, 9, 10)
+    assert loss.writes == 4
+    assert loss.seconds == pytest.approx(110.0 - 106.0)
+
+
+def test_data_loss_everything_missing() -> None:
+    acked = {1: 50.0, 2: 52.5}
+    loss = c.data_loss(acked, c.CanaryState(None, frozenset(), None))
+    assert loss.missing == (1, 2)
+    assert loss.seconds == pytest.approx(2.5)
+
+
+def test_data_loss_ignores_unacknowledged_canaries_present() -> None:
+    # canary 4 was written but its acknowledgement never arrived: present, not counted
+    acked = {1: 10.0, 2: 11.0, 3: 12.0}
+    loss = c.data_loss(acked, c.CanaryState(4, frozenset({1, 2, 4}), 13.0))
+    assert loss.missing == (3,)
+    assert loss.seconds == pytest.approx(1.0)
+
+
+def test_data_loss_unknown_state_raises() -> None:
+    with pytest.raises(c.CanaryError):
+        c.data_loss({1: 1.0}, c.CanaryState(None, None, None))
