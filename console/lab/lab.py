@@ -229,8 +229,8 @@ class Lab:
             except Exception as exc:
                 self._fail(layout, str(exc))
                 raise
-            except BaseException:
-                self._set(phase=PHASE_FAILED, error="interrupted")
+            except BaseException:  # Ctrl-C: the setup threads have finished; clean up too
+                self._fail(layout, "interrupted")
                 raise
             state = self._set(
                 phase=PHASE_UP,

@@ -6,7 +6,7 @@ lab with :class:`console.lab.lab.Lab` in a fresh directory under /tmp (pytest's 
 root-only and the lab user must read it) on a free ``--net`` between 10 and 19, yields a
 :class:`RunningLab`, and takes the lab down at the end of the session, even when tests failed.
 
-Use it from a test module or a conftest::
+Use it from a test module or a conftest (or :func:`running_lab` for a lab of your own)::
 
     from tests.support.lab import lab, requires_lab, RunningLab  # noqa: F401  (the fixture)
 
@@ -28,6 +28,7 @@ the lab is shared by the whole session. Environment knobs:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -192,19 +193,27 @@ def start_test_lab(root: Path, net: int, scale: float) -> RunningLab:
     )
 
 
-@pytest.fixture(scope="session")
-def lab() -> Iterator[RunningLab]:
-    """A running three-site lab for the whole test session (see the module docstring)."""
-    if _MISSING is not None:
-        pytest.skip(_MISSING)
+@contextlib.contextmanager
+def running_lab(net: int | None = None, scale: float | None = None) -> Iterator[RunningLab]:
+    """Bring up a lab of your own for a ``with`` block, and always take it down after.
+
+    For tests that break the lab on purpose (a failover that is not undone, a killed server):
+    use this in a module-scoped fixture instead of sharing the session's ``lab``.
+
+    Args:
+        net: A net to use (default: the first free one in 10..19, reserved for the block).
+        scale: Timeout multiplier (default ``$DRCONSOLE_TEST_LAB_SCALE`` or 3).
+
+    Raises:
+        RuntimeError: When ``down`` leaves a listener behind.
+    """
     forced = os.environ.get("DRCONSOLE_TEST_LAB_NET")
-    net, lock = reserve_net(int(forced) if forced else None)
-    scale = float(os.environ.get("DRCONSOLE_TEST_LAB_SCALE", "3"))
+    chosen, lock = reserve_net(net if net is not None else int(forced) if forced else None)
+    factor = scale if scale is not None else float(os.environ.get("DRCONSOLE_TEST_LAB_SCALE", "3"))
     root = make_lab_dir()
-    lab_api = Lab(root / "lab", net, timeout_scale=scale)
+    lab_api = Lab(root / "lab", chosen, timeout_scale=factor)
     try:
-        running = start_test_lab(root, net, scale)
-        yield running
+        yield start_test_lab(root, chosen, factor)
     finally:
         try:
             if lab_api.state() is not None:
@@ -215,3 +224,12 @@ def lab() -> Iterator[RunningLab]:
             lock.close()
             if not os.environ.get("DRCONSOLE_TEST_LAB_KEEP"):
                 shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[RunningLab]:
+    """A running three-site lab for the whole test session (see the module docstring)."""
+    if _MISSING is not None:
+        pytest.skip(_MISSING)
+    with running_lab() as running:
+        yield running
