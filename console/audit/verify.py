@@ -127,7 +127,6 @@ class _RunFold:
 
     last_seq: int = 0
     row: RunRow | None = None
-    first: Event | None = None
 
 
 def _fold(state: _RunFold, event: Event) -> None:
@@ -137,8 +136,6 @@ def _fold(state: _RunFold, event: Event) -> None:
     except KeyError as exc:
         raise _fail(event, f"its data lacks {exc.args[0]} — the event was modified") from None
     state.last_seq = event.seq
-    if state.first is None:
-        state.first = event
 
 
 def _check_row(run_id: str, implied: RunRow | None, stored: dict[str, Any] | None) -> None:
