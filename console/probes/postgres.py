@@ -82,7 +82,7 @@ def _fmt_seconds(value: float) -> str:
 
 
 class PostgresProbe(Probe):
-    """PostgreSQL 12+ (uses ``pg_get_wal_replay_pause_state``, so 14+ for the full query)."""
+    """PostgreSQL 14+ (the query uses ``pg_get_wal_replay_pause_state``)."""
 
     kind = "postgres"
     tool = "psql"

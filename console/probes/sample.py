@@ -168,7 +168,8 @@ class ReplicationSample:
     sampled_at: float
     """``time.time()`` when the probe finished."""
     details: Mapping[str, str] = field(default_factory=dict, hash=False)
-    """Kind-specific extras: timeline, io_running, gtid_io_pos, wal_receiver_status, idle ..."""
+    """Kind-specific extras: timeline, io_running, gtid_io_pos, wal_receiver_status, idle ...
+    Always ``endpoint`` (the target's ``address:port``); ``reason`` when unreachable."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "details", _frozen_details(self.details))

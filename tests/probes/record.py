@@ -12,6 +12,7 @@ Run from the repository root, as root (PostgreSQL runs as ``postgres``, MariaDB 
 
     .venv/bin/python -m tests.probes.record            # all kinds
     .venv/bin/python -m tests.probes.record redis      # one kind
+    .venv/bin/python -m tests.probes.record --out /tmp/probe-rec/out   # elsewhere
 
 Recorded numbers (LSNs, offsets, lags) change on every run; the tests assert the values in
 the files, so after re-recording, update the expected values in ``test_parsers.py``.
@@ -37,10 +38,12 @@ from console.probes.base import Probe
 from tests.probes import servers as srv
 
 DATA = Path(__file__).parent / "data"
+"""Where recordings go; ``--out DIR`` changes it (to re-record without overwriting)."""
 BASE = Path("/tmp/probe-rec")
 PASSWORD_ENV = "DRPROBE_PW"
 PASSWORD = "probe-secret"
 NO_CLIENTS_PATH = BASE / "bin-without-clients"
+OUT = [DATA]
 
 PG = ("127.0.60.1", 25432, "127.0.60.2", 25433)
 MARIA = ("127.0.60.3", 23306, "127.0.60.4", 23307)
@@ -109,7 +112,7 @@ def save(
         record["probe"] = {"timeout": probe.timeout, "connect_timeout": probe.connect_timeout}
     if extra:
         record.update(extra)
-    out = DATA / kind / f"{scenario}.json"
+    out = OUT[0] / kind / f"{scenario}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n")
     print(f"  {kind}/{scenario}: exit {status}")
@@ -631,7 +634,10 @@ def record_custom() -> None:
 
 
 def main(argv: list[str]) -> int:
-    """Record the kinds named in ``argv`` (all when empty)."""
+    """Record the kinds named in ``argv`` (all when empty); ``--out DIR`` first, optionally."""
+    if argv[:1] == ["--out"]:
+        OUT[0] = Path(argv[1])
+        argv = argv[2:]
     kinds = argv or ["postgres", "mysql", "redis", "custom"]
     for kind in kinds:
         if kind != "custom":

@@ -203,6 +203,22 @@ def test_redis_parse_never_raises_on_mangled_info(lines: list[str]) -> None:
     assert s.role in set(Role)
 
 
+def test_mysql_missing_privilege_is_unknown_and_named() -> None:
+    # exactly what MariaDB 10.11 printed for a probe user without SLAVE MONITOR (seen by
+    # hand against a live replica; not kept as a recording)
+    stderr = (
+        "--------------\nSHOW REPLICA STATUS\n--------------\n\n"
+        "ERROR 1227 (42000) at line 1: Access denied; you need (at least one of) the SUPER, "
+        "SLAVE MONITOR privilege(s) for this operation\n"
+    )
+    s = probe_for("mysql").parse(target("mysql", user="drprobe"), 1, "", stderr, 1.0)
+    assert s.role is Role.UNKNOWN
+    assert s.error == (
+        "the probe user lacks a privilege: Access denied; you need (at least one of) the "
+        "SUPER, SLAVE MONITOR privilege(s) for this operation"
+    )
+
+
 def test_error_line_skips_mysql_banners() -> None:
     text = "--------------\nINSERT INTO t VALUES (1)\n--------------\n\nERROR 1290 (HY000): ro\n"
     assert error_line(text) == "ERROR 1290 (HY000): ro"
