@@ -248,6 +248,10 @@ def render(
     my_east, my_west = mariadb.members(layout, bins)
     rd_east, rd_west = redis.members(layout, bins)
     w.line(0, "services:")
+    # Member vars are documented once per service: the same name means a different command.
+    pg_documented: set[str] = set()
+    my_documented: set[str] = set()
+    rd_documented: set[str] = set()
 
     w.line(1, f"{PG_SERVICE}:")
     w.line(2, "kind: postgres")
@@ -257,7 +261,7 @@ def render(
         w.line(3, f"{member.site.host}:")
         w.line(4, f"port: {PG_PORT}")
         w.line(4, f"role: {role}")
-        w.vars(4, _pg_vars(member), documented)
+        w.vars(4, _pg_vars(member), pg_documented)
     w.line(2, f"probe: {{user: {postgres.SUPERUSER}, database: postgres}}")
     w.line(2, "thresholds: {lag_warn: 5s, lag_crit: 30s}")
 
@@ -269,7 +273,7 @@ def render(
         w.line(3, f"{mm.site.host}:")
         w.line(4, f"port: {MARIADB_PORT}")
         w.line(4, f"role: {role}")
-        w.vars(4, _maria_vars(mm, ro), documented)
+        w.vars(4, _maria_vars(mm, ro), my_documented)
     w.line(2, f"probe: {{user: {_q(user)}}}")
     w.line(2, "thresholds: {lag_warn: 5s, lag_crit: 30s}")
 
@@ -281,7 +285,7 @@ def render(
         w.line(3, f"{rm.site.host}:")
         w.line(4, f"port: {REDIS_PORT}")
         w.line(4, f"role: {role}")
-        w.vars(4, _redis_vars(rm, upstream), documented)
+        w.vars(4, _redis_vars(rm, upstream), rd_documented)
     w.line(2, "thresholds: {lag_warn: 5s, lag_crit: 30s}")
     return w.text()
 

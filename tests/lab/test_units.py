@@ -175,6 +175,9 @@ def test_every_var_is_documented_by_a_comment(tmp_path: Path) -> None:
             names |= set(member.get("vars", {}))
     undocumented = sorted(n for n in names if f"# {n}: " not in text)
     assert not undocumented
+    for service in data["services"]:  # each service documents its own commands
+        block = text.split(f"\n  {service}:\n", 1)[1].split("\n    thresholds:", 1)[0]
+        assert "# start_cmd: " in block and "# stop_cmd: " in block
 
 
 def test_inventory_loads_with_the_model_loader(tmp_path: Path) -> None:
