@@ -21,7 +21,8 @@ _SEVERITY = {Health.OK: 0, Health.WARN: 1, Health.UNKNOWN: 2, Health.CRIT: 3, He
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """A service's lag limits; None means "no limit of this kind"."""
+    """A service's lag limits; None means "no limit of this kind". A lag must be above a
+    limit (not equal to it) to count."""
 
     lag_warn: float | None
     """Seconds of lag above which a replica is WARN."""

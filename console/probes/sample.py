@@ -144,9 +144,13 @@ class ReplicationSample:
     """What one probe observed on one member."""
 
     service: str
+    """The service (replication group) the member belongs to."""
     site: str
+    """The member's site."""
     host: str
+    """The member's inventory host name."""
     kind: str
+    """``postgres``, ``mysql``, ``redis`` or ``custom``."""
     role: Role
     """The observed role: the truth the console acts on."""
     upstream: str | None

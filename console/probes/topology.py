@@ -25,7 +25,9 @@ class ServiceTopology:
     """One service's shape as observed in one sweep."""
 
     service: str
+    """The service name."""
     kind: str
+    """The service's database kind."""
     writers: tuple[ReplicationSample, ...]
     """Primaries that accept writes (``read_only`` is not True)."""
     fenced: tuple[ReplicationSample, ...]
