@@ -167,6 +167,20 @@ class StatusCollector:
         await asyncio.gather(*jobs)
         return self.snapshot()
 
+    async def sample_member(self, service: str, host: str) -> MemberStatus:
+        """Probe one member now (or join its probe in flight) and return its judged status.
+
+        A live view polls each member on its own schedule with this, so that a dark host
+        delays only its own row instead of holding a whole sweep back (STYLE rule 5).
+
+        Raises:
+            KeyError: ``service`` or its member ``host`` is not in the inventory.
+        """
+        svc = self.inventory.services[service]
+        member = svc.members[host]
+        sample = await self._member(svc, member)
+        return self._status(svc, member, sample, time.time())
+
     def _status(
         self, service: Service, member: Member, sample: ReplicationSample, now: float
     ) -> MemberStatus:

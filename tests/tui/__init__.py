@@ -1,0 +1,1 @@
+"""Tests of the TUI: pure formatting, Pilot flows against a real lab, SVG snapshots."""

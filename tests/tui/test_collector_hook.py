@@ -1,0 +1,58 @@
+"""``StatusCollector.sample_member``: the hook the board polls each member with.
+
+Against the real lab: one member is sampled on its own, and while a site is dark (SIGSTOP)
+sampling a member of the other site still answers at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from console.model.inventory import load_inventory
+from console.ssh.pool import SshPool
+from console.status.collector import StatusCollector
+from tests.support.lab import RunningLab, requires_lab
+
+pytestmark = [requires_lab, pytest.mark.lab]
+
+
+@pytest.mark.timeout(180)
+async def test_sample_member_returns_one_judged_member(tui_lab: RunningLab) -> None:
+    inventory = load_inventory(tui_lab.inventory)
+    async with SshPool() as pool:
+        collector = StatusCollector(inventory, pool, timeout=10)
+        status = await collector.sample_member("orders-db", "lab-east")
+        await collector.close()
+    assert (status.service, status.host, status.site) == ("orders-db", "lab-east", "east")
+    assert status.role == "primary"
+    assert status.health.health.value == "ok"
+    snap = collector.snapshot()
+    assert [(m.service, m.host) for m in snap.members] == [("orders-db", "lab-east")]
+
+
+@pytest.mark.timeout(240)
+async def test_a_dark_site_delays_only_its_own_member(tui_lab: RunningLab) -> None:
+    inventory = load_inventory(tui_lab.inventory)
+    async with SshPool() as pool:
+        collector = StatusCollector(inventory, pool, timeout=4)
+        await collector.sample_member("sessions", "lab-west")  # connection is up before
+        tui_lab.lab.chaos_down("west")
+        try:
+            started = time.monotonic()
+            west = asyncio.ensure_future(collector.sample_member("sessions", "lab-west"))
+            east = await asyncio.wait_for(collector.sample_member("sessions", "lab-east"), 30)
+            east_took = time.monotonic() - started
+            assert not west.done(), "the dark member answered as fast as the live one"
+            west_status = await asyncio.wait_for(west, 60)
+            west_took = time.monotonic() - started
+        finally:
+            tui_lab.lab.chaos_up("west")
+        await collector.close()
+    assert east.role == "primary"
+    assert east_took < 3.0
+    assert west_status.role == "down"
+    assert west_status.health.health.value == "down"
+    assert west_took >= 4.0
