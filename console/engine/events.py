@@ -214,7 +214,9 @@ class StepFinished(Event):
     kind: ClassVar[str] = "step_finished"
     durable: ClassVar[bool] = True
     outcome: str
-    """``ok``, ``failed``, ``skipped``, ``unknown`` or ``aborted``."""
+    """``ok``, ``failed``, ``skipped``, ``unknown`` (it may or may not have acted),
+    ``aborted``, or ``stopped`` (the run stopped before the step did anything: waiting for an
+    operator who was not there)."""
     duration: float
     attempts: int
     reason: str | None = None

@@ -111,6 +111,8 @@ def load_resume_state(audit: AuditStore, run_text: str, playbook: Playbook) -> R
             later = started_order[started_order.index(sid) + 1 :] if sid in started_order else []
             if outcome in ("ok", "skipped"):
                 status = outcome
+            elif outcome == "stopped":
+                status = "pending"
             elif outcome == "failed":
                 status = "continued" if any(x != sid for x in later) else "pending"
             else:

@@ -555,6 +555,19 @@ class Engine:
         )
         return answer
 
+    async def _ask_before(self, step: Step, question: Question) -> Answer:
+        """Ask before a step does anything; if nobody can answer, the step did not run."""
+        try:
+            return await self._ask(question)
+        except Stopped as exc:
+            self.states[step.id].status = "pending"
+            self.emit(
+                ev.StepFinished(
+                    step_id=step.id, outcome="stopped", duration=0.0, attempts=0, reason=str(exc)
+                )
+            )
+            raise
+
     def _finish_step(
         self,
         step: Step,
@@ -655,7 +668,8 @@ class Engine:
                 )
             )
             if problem is None and attempt == 1 and (step.confirm or step.kind == "manual"):
-                answer = await self._ask(
+                answer = await self._ask_before(
+                    step,
                     Question(
                         step.id,
                         title,
@@ -664,7 +678,7 @@ class Engine:
                         commands=tuple((h, c[1]) for h, c in commands.items()),
                         instructions=instructions,
                         has_rollback=bool(self.playbook.rollback),
-                    )
+                    ),
                 )
                 if answer.action == "skip":
                     self._finish_step(

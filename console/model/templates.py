@@ -1,10 +1,12 @@
 """Jinja2 templates in playbooks, compiled at load time and safe for the shell.
 
-Every ``{{ }}`` in a ``run:`` command is shell-quoted automatically (a ``finalize`` hook, the
-shell's equivalent of HTML auto-escaping), so a ``--var`` value is always one word of data and
-can never become a command, even where the playbook author forgot ``| quote``. ``quote``
+Every ``{{ }}`` in a ``run:`` command is escaped automatically for the shell context it
+lands in (``console.model.shellctx``: a bare word is shell-quoted, a value inside double quotes
+has ``\\ $ ` "`` escaped, inside single quotes ``'`` is escaped), the shell's equivalent of
+context-aware HTML auto-escaping. So a ``--var`` value is always data and can never become a
+command, even where the playbook author forgot ``| quote`` or wrote ``"{{ x }}"``. ``quote``
 returns a value marked as already quoted, so it is not quoted twice. The one way to splice
-text unquoted is ``| raw``, and a playbook may apply it only to values that come from the
+text unescaped is ``| raw``, and a playbook may apply it only to values that come from the
 inventory (``target``, ``vars``, ``service``, ``services``, ``inventory``); the loader checks
 that statically, so no parameter can reach it.
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +28,14 @@ from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from console.errors import InputError, Location
+from console.model.shellctx import (
+    SLOT_CLOSE,
+    SLOT_OPEN,
+    Quoted,
+    Raw,
+    ShellContextError,
+    splice,
+)
 
 CONTEXT_NAMES = frozenset(
     {
@@ -49,21 +60,18 @@ TRUSTED_ROOTS = frozenset({"target", "vars", "service", "services", "inventory",
 """Names whose values come from the inventory, the only ones ``| raw`` accepts."""
 
 
-class ShellSafe(str):
-    """Text already fit for the shell: the output of ``quote`` or an inventory ``raw`` value."""
-
-    __slots__ = ()
+_SLOTS: ContextVar[list[str] | None] = ContextVar("drconsole_shell_slots", default=None)
 
 
-def shell_quote(value: object) -> ShellSafe:
+def shell_quote(value: object) -> Quoted:
     """The ``quote`` filter: one shell word, whatever ``value`` holds."""
-    if isinstance(value, ShellSafe):
-        return value
-    return ShellSafe(shlex.quote(_text(value)))
+    if isinstance(value, Quoted | Raw):
+        return Quoted(value)
+    return Quoted(shlex.quote(_text(value)))
 
 
-def _raw(value: object) -> ShellSafe:
-    return ShellSafe(_text(value))
+def _raw(value: object) -> Raw:
+    return Raw(_text(value))
 
 
 def _text(value: object) -> str:
@@ -75,11 +83,14 @@ def _text(value: object) -> str:
 
 
 def _finalize_shell(value: object) -> object:
-    if isinstance(value, ShellSafe):
-        return value
+    """Park each value in a slot; ``Template.render`` escapes it for where it lands."""
+    slots = _SLOTS.get()
     if isinstance(value, jinja2.Undefined):
-        return value
-    return shell_quote(value)
+        str(value)  # StrictUndefined raises here, inside the render, with its message
+    if slots is None:  # rendered outside Template.render: quote as a bare word
+        return shell_quote(value)
+    slots.append(value if isinstance(value, Quoted | Raw) else _text(value))
+    return f"{SLOT_OPEN}{len(slots) - 1}{SLOT_CLOSE}"
 
 
 def _make_env(shell: bool) -> jinja2.Environment:
@@ -126,14 +137,26 @@ class Template:
         Raises:
             RenderError: an undefined name or another template failure, with the location.
         """
+        token = _SLOTS.set([]) if self.shell else None
         try:
-            return self.compiled.render(context)
+            text = self.compiled.render(context)
+            if token is None:
+                return text
+            slots = _SLOTS.get() or []
+            if SLOT_OPEN in self.source or SLOT_CLOSE in self.source:
+                raise RenderError(f"{self.loc}: control characters \\x1e/\\x1f in a command")
+            return splice(text, slots)
+        except ShellContextError as exc:
+            raise RenderError(f"{self.loc}: {exc}") from None
         except jinja2.UndefinedError as exc:
             raise RenderError(f"{self.loc}: {exc.message}") from None
         except jinja2.TemplateError as exc:
             raise RenderError(f"{self.loc}: {exc}") from None
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             raise RenderError(f"{self.loc}: {exc}") from None
+        finally:
+            if token is not None:
+                _SLOTS.reset(token)
 
 
 def _inner_loc(loc: Location, lineno: int | None, block: bool) -> Location:

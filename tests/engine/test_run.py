@@ -1,0 +1,426 @@
+"""Headless runs over real sshd, both backends: steps, expectations, decisions, audit."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from console.audit.store import AuditStore
+from tests.engine.conftest import Estate
+from tests.support.sshd import requires_sshd
+
+pytestmark = [requires_sshd, pytest.mark.sshd]
+
+
+def events(est: Estate, run_id: str | None = None) -> list[dict[str, object]]:
+    store = AuditStore(est.audit, create=False)
+    try:
+        rid = run_id or store.latest_run_id()
+        assert rid is not None
+        return [
+            {"kind": e.kind, "step": e.step_id, "host": e.host, "seq": e.seq, **e.data}
+            for e in store.events(rid)
+        ]
+    finally:
+        store.close()
+
+
+def run_id_of(stdout: str) -> str:
+    first = stdout.splitlines()[0]
+    assert first.startswith("run "), stdout
+    return first.split()[1]
+
+
+BASIC = """
+version: 1
+name: basic
+kind: custom
+service: svc
+steps:
+  - id: hello
+    title: Say hello on both sites
+    on: service:svc
+    run: echo "hello from $DRLAB_SITE"; echo "to stderr" >&2
+    expect: {stdout_contains: hello}
+  - id: primary-only
+    on: service:svc and role:primary
+    run: echo "I am the primary at $DRLAB_SITE"
+  - id: count
+    on: h-west
+    run: printf '%s\\n' 1 2 3
+    expect: {stdout_matches: '^3$'}
+  - id: reuse
+    on: h-east
+    run: echo "west counted {{ steps['count'].stdout | replace('\\n', ',') }}"
+    expect: {stdout_contains: "west counted 1,2,3"}
+"""
+
+
+def test_run_succeeds_and_records_everything(fresh_audit: Estate) -> None:
+    est = fresh_audit
+    pb = est.playbook("basic", BASIC)
+    proc = est.run("run", str(pb), "-i", str(est.inventory))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_id = run_id_of(proc.stdout)
+    assert "h-east | hello from east" in proc.stdout
+    assert "h-west | hello from west" in proc.stdout
+    assert "h-east | I am the primary at east" in proc.stdout
+    assert "I am the primary at west" not in proc.stdout
+    evs = events(est, run_id)
+    kinds = [e["kind"] for e in evs]
+    assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
+    assert evs[-1]["outcome"] == "succeeded" and evs[-1]["exit_code"] == 0
+    # Every command's intent comes before its result, per host.
+    for e in evs:
+        if e["kind"] == "command_result":
+            intents = [
+                i
+                for i in evs
+                if i["kind"] == "command_intent"
+                and i["step"] == e["step"]
+                and i["host"] == e["host"]
+                and int(i["seq"]) < int(e["seq"])  # type: ignore[arg-type]
+            ]
+            assert intents, e
+    stderr_lines = [e for e in evs if e["kind"] == "output" and e["stream"] == "stderr"]
+    assert any("to stderr" in e["lines"] for e in stderr_lines)  # type: ignore[operator]
+    verify = est.run("audit", "verify", run_id)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_intent_is_on_disk_before_the_command_runs(fresh_audit: Estate) -> None:
+    """The remote command itself opens the audit database and finds its own intent."""
+    est = fresh_audit
+    est.audit = est.work / "audit-visible.db"
+    check = (
+        f"import sqlite3,sys; c=sqlite3.connect('file:{est.audit}?mode=ro', uri=True); "
+        "r=c.execute(\"select count(*) from events where kind='command_intent' and "
+        "step_id='look'\").fetchone()[0]; print('intents seen', r)"
+    )
+    pb = est.playbook(
+        "look",
+        f"""
+        version: 1
+        name: look
+        kind: custom
+        steps:
+          - id: look
+            on: h-east
+            run: python3 -c {json.dumps(check)}
+            expect: {{stdout_contains: "intents seen 1"}}
+        """,
+    )
+    proc = est.run("run", str(pb), "-i", str(est.inventory))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "intents seen 1" in proc.stdout
+    est.audit.unlink()
+
+
+@pytest.mark.parametrize(
+    "evil",
+    [
+        "$(touch {m})",
+        "`touch {m}`",
+        "x; touch {m}",
+        "x\ntouch {m}",
+        "x' ; touch {m}; echo '",
+        "x && touch {m}",
+        "x | tee {m}",
+        "$((1+1))",
+    ],
+)
+def test_var_can_never_inject_a_command(fresh_audit: Estate, evil: str) -> None:
+    est = fresh_audit
+    marker = est.work / "pwned"
+    marker.unlink(missing_ok=True)
+    value = evil.format(m=marker)
+    pb = est.playbook(
+        "inject",
+        """
+        version: 1
+        name: inject
+        kind: custom
+        params:
+          name: {default: safe}
+        steps:
+          - id: echo
+            on: h-east
+            run: printf '[%s]\\n' {{ name }}; printf '[%s]\\n' "{{ name }}"; echo {{ name | quote }}
+        """,
+    )
+    proc = est.run("run", str(pb), "-i", str(est.inventory), "--var", f"name={value}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not marker.exists(), f"{value!r} ran a command"
+    out = [e for e in events(est) if e["kind"] == "output" and e["stream"] == "stdout"]
+    lines = [line for e in out for line in e["lines"]]  # type: ignore[attr-defined]
+    first_line = value.splitlines()[0]
+    assert f"[{first_line}" in lines[0]
+
+
+def test_secret_is_masked_everywhere(fresh_audit: Estate) -> None:
+    est = fresh_audit
+    secret = "s3cr3t-Pa55word"
+    pb = est.playbook(
+        "secret",
+        """
+        version: 1
+        name: secret
+        kind: custom
+        params:
+          token: {secret: true}
+        steps:
+          - id: use
+            title: Use the token {{ token }}
+            on: h-east
+            run: test {{ token }} = s3cr3t-Pa55word && echo "matched {{ token }}"
+            expect: {stdout_contains: matched}
+        """,
+    )
+    for json_flag in ([], ["--json"]):
+        proc = est.run(
+            "run", str(pb), "-i", str(est.inventory), "--var", f"token={secret}", *json_flag
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert secret not in proc.stdout + proc.stderr
+        assert "****" in proc.stdout
+    raw = sqlite3.connect(est.audit).execute("select group_concat(data, ' ') from events")
+    assert secret not in raw.fetchone()[0]
+    show = est.run(
+        "audit",
+        "show",
+        run_id_of(
+            est.run("audit", "list", "--json").stdout
+            if False
+            else "run " + str(events(est)[0]["run_id"] if "run_id" in events(est)[0] else "")
+        )
+        if False
+        else "",
+    )
+    del show
+
+
+def test_json_lines(fresh_audit: Estate) -> None:
+    est = fresh_audit
+    pb = est.playbook("basic", BASIC)
+    proc = est.run("run", str(pb), "-i", str(est.inventory), "--json")
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert records[0]["kind"] == "run_started" and records[-1]["kind"] == "run_finished"
+    run_ids = {r["run_id"] for r in records}
+    assert len(run_ids) == 1
+    for r in records:
+        assert {"run_id", "seq", "ts", "kind"} <= set(r)
+        assert r["ts"].endswith("Z")
+    seqs = [r["seq"] for r in records if r["seq"] is not None]
+    assert seqs == sorted(seqs) and seqs[0] == 1
+
+
+def test_expect_retries_and_failure_exit_1(fresh_audit: Estate) -> None:
+    est = fresh_audit
+    counter = est.work / "attempts"
+    counter.unlink(missing_ok=True)
+    pb = est.playbook(
+        "retry",
+        f"""
+        version: 1
+        name: retry
+        kind: custom
+        steps:
+          - id: flaky
+            on: h-east
+            run: echo x >> {counter}; test $(wc -l < {counter}) -ge 3 && echo third-time-lucky
+            expect: {{stdout_contains: third-time-lucky}}
+            retries: 3
+            retry_delay: 100ms
+          - id: doomed
+            on: h-west
+            run: echo nope; exit 7
+            expect: {{exit_code: [0, 1]}}
+          - id: never
+            on: h-east
+            run: echo should not run
+        """,
+    )
+    proc = est.run("run", str(pb), "-i", str(est.inventory))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert counter.read_text().count("x") == 3
+    evs = events(est)
+    finished = {e["step"]: e for e in evs if e["kind"] == "step_finished"}
+    assert finished["flaky"]["outcome"] == "ok" and finished["flaky"]["attempts"] == 3
+    assert finished["doomed"]["outcome"] == "failed"
+    assert "exit status 7, expected 0 or 1" in str(finished["doomed"]["reason"])
+    assert "never" not in finished
+    assert evs[-1]["outcome"] == "failed"
+
+
+def test_timeout_stops_the_command(fresh_audit: Estate) -> None:
+    est = fresh_audit
+    pb = est.playbook(
+        "slow",
+        """
+        version: 1
+        name: slow
+        kind: custom
+        steps:
+          - id: slow
+            on: h-east
+            run: sleep 120; echo finished
+            timeout: 1s
+        """,
+    )
+    proc = est.run("run", str(pb), "-i", str(est.inventory), timeout=120)
+    assert proc.returncode == 1
+    assert "timed out after 1.0s" in proc.stdout
+
+
+def test_continue_and_rollback(fresh_audit: Estate) -> None:
+    est = fresh_audit
+    pb = est.playbook(
+        "rb",
+        """
+        version: 1
+        name: rb
+        kind: custom
+        steps:
+          - id: soft
+            on: h-east
+            run: exit 3
+            on_failure: continue
+          - id: hard
+            on: h-east
+            run: exit 4
+            on_failure: rollback
+          - id: after
+            on: h-east
+            run: echo after
+        rollback:
+          - id: undo
+            on: h-west
+            run: echo undone on $DRLAB_SITE
+        """,
+    )
+    proc = est.run("run", str(pb), "-i", str(est.inventory))
+    assert proc.returncode == 1, proc.stdout
+    evs = events(est)
+    kinds = [e["kind"] for e in evs]
+    assert "rollback_started" in kinds and "rollback_finished" in kinds
+    assert "h-west | undone on west" in proc.stdout
+    steps = [(e["step"], e["outcome"]) for e in evs if e["kind"] == "step_finished"]
+    assert steps == [("soft", "failed"), ("hard", "failed"), ("undo", "ok")]
+
+
+CONFIRM = """
+version: 1
+name: confirm
+kind: custom
+steps:
+  - id: first
+    on: h-east
+    run: echo first >> {work}/confirm-log
+  - id: careful
+    on: h-east
+    run: echo careful >> {work}/confirm-log
+    confirm: true
+  - id: manual
+    manual: Tell the on-call that we are done.
+  - id: last
+    on: h-west
+    run: echo last >> {work}/confirm-log
+"""
+
+
+def test_confirm_without_yes_stops_with_3_and_resumes(fresh_audit: Estate) -> None:
+    est = fresh_audit
+    log = est.work / "confirm-log"
+    log.unlink(missing_ok=True)
+    pb = est.playbook("confirm", CONFIRM.format(work=est.work))
+    proc = est.run("run", str(pb), "-i", str(est.inventory))
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    run_id = run_id_of(proc.stdout)
+    assert "needs confirmation" in proc.stdout
+    assert log.read_text().split() == ["first"]
+    listing = est.run("audit", "list", "--json")
+    assert [r["status"] for r in json.loads(listing.stdout) if r["run_id"] == run_id] == ["stopped"]
+    again = est.run("run", str(pb), "-i", str(est.inventory), "--resume", run_id, "--yes")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert run_id_of(again.stdout) == run_id
+    assert log.read_text().split() == ["first", "careful", "last"]
+    decisions = [e for e in events(est, run_id) if e["kind"] == "decision"]
+    assert [(d["action"], d["auto"], d["by"]) for d in decisions] == [
+        ("confirm", True, "tester"),
+        ("done", True, "tester"),
+    ]
+    assert est.run("audit", "verify", run_id).returncode == 0
+
+
+def test_unreachable_host_fails_clearly(fresh_audit: Estate, tmp_path: Path) -> None:
+    est = fresh_audit
+    inv = tmp_path / "inv.yaml"
+    from tests.support.sshd import free_port
+
+    closed = free_port("127.0.70.9")
+    inv.write_text(
+        est.inventory.read_text().replace(
+            f"address: {est.west.address}, port: {est.west.port}",
+            f"address: 127.0.70.9, port: {closed}",
+        )
+    )
+    pb = est.playbook(
+        "w",
+        "version: 1\nname: w\nkind: custom\nsteps:\n  - id: w\n    on: h-west\n    run: 'true'\n",
+    )
+    proc = est.run("run", str(pb), "-i", str(inv), timeout=120)
+    assert proc.returncode == 1
+    assert "h-west" in proc.stdout and "refused" in proc.stdout.lower()
+
+
+def test_bad_inputs_are_exit_2(fresh_audit: Estate) -> None:
+    est = fresh_audit
+    pb = est.playbook("basic", BASIC)
+    cases = [
+        (["run", str(pb), "-i", str(est.inventory), "--var", "nope=1"], "has no such parameter"),
+        (["run", str(pb), "-i", "/nonexistent.yaml"], "no such file"),
+        (["run", str(pb), "-i", str(est.inventory), "--var", "garbage"], "expected NAME=VALUE"),
+        (["run", str(pb), "-i", str(est.inventory), "--resume", "01XXXXXXXX"], "no run"),
+    ]
+    for args, message in cases:
+        proc = est.run(*args)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        assert message in proc.stderr.lower() or message in proc.stderr, (message, proc.stderr)
+        assert "Traceback" not in proc.stderr
+
+
+def test_plan_renders_without_running(fresh_audit: Estate) -> None:
+    est = fresh_audit
+    marker = est.work / "planned"
+    marker.unlink(missing_ok=True)
+    pb = est.playbook(
+        "plan",
+        f"""
+        version: 1
+        name: plan
+        kind: custom
+        service: svc
+        preflight:
+          - replication: {{service: svc}}
+        steps:
+          - id: touch
+            on: role:primary
+            run: touch {marker}
+          - id: later
+            on: h-west
+            run: echo {{{{ steps['touch'].stdout }}}}
+        """,
+    )
+    proc = est.run("plan", str(pb), "-i", str(est.inventory))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"h-east $ touch {marker}" in proc.stdout
+    assert "'<output of touch>'" in proc.stdout
+    assert not marker.exists()
+    js = est.run("plan", str(pb), "-i", str(est.inventory), "--json")
+    plan = json.loads(js.stdout)
+    assert plan["steps"][0]["targets"] == ["h-east"]
+    assert plan["gates"][0]["ok"] is True
