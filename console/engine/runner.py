@@ -394,8 +394,8 @@ class Engine:
                     ev.Notice(
                         level="warning",
                         message=(
-                            f"canary on {pb.canary.service}: no write acknowledged within {wait:g}s; "
-                            "the measured RPO will not be meaningful"
+                            f"canary on {pb.canary.service}: no write acknowledged within "
+                            f"{wait:g}s; the measured RPO will not be meaningful"
                         ),
                     )
                 )

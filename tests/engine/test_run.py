@@ -188,18 +188,9 @@ def test_secret_is_masked_everywhere(fresh_audit: Estate) -> None:
         assert "****" in proc.stdout
     raw = sqlite3.connect(est.audit).execute("select group_concat(data, ' ') from events")
     assert secret not in raw.fetchone()[0]
-    show = est.run(
-        "audit",
-        "show",
-        run_id_of(
-            est.run("audit", "list", "--json").stdout
-            if False
-            else "run " + str(events(est)[0]["run_id"] if "run_id" in events(est)[0] else "")
-        )
-        if False
-        else "",
-    )
-    del show
+    run_id = str(json.loads(proc.stdout.splitlines()[0])["run_id"])
+    show = est.run("audit", "show", run_id)
+    assert show.returncode == 0 and secret not in show.stdout and "****" in show.stdout
 
 
 def test_json_lines(fresh_audit: Estate) -> None:
