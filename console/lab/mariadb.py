@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from console.lab.binaries import Binaries
 from console.lab.errors import LabError
 from console.lab.layout import MARIADB_PORT, LabLayout, SiteLayout
-from console.lab.procs import ProcState, proc_info, proc_state, read_pidfile, wait_listening
+from console.lab.procs import proc_info, read_pidfile, wait_server
 from console.lab.runner import Runner
 from console.lab.state import ProcessRecord
 
@@ -145,17 +145,12 @@ def members(layout: LabLayout, bins: Binaries) -> tuple[MariaMember, MariaMember
 
 def _start(runner: Runner, member: MariaMember, read_only: bool) -> ProcessRecord:
     runner.sh(member.start_cmd(read_only), what=f"start MariaDB on {member.site.name}", timeout=30)
-
-    def pid_alive() -> bool:
-        pid = read_pidfile(member.site.maria_pidfile)
-        return pid is None or proc_state(pid) is not ProcState.DEAD
-
     timeout = 120 * runner.timeout_scale
-    if not wait_listening(member.site.address, MARIADB_PORT, timeout, alive=pid_alive):
+    s = member.site
+    if not wait_server(s.address, MARIADB_PORT, s.maria_pidfile, timeout):
         raise LabError(
-            f"MariaDB on {member.site.name} did not listen on "
-            f"{member.site.address}:{MARIADB_PORT} within {timeout:.0f} s; "
-            f"see {member.site.maria_log}"
+            f"MariaDB on {s.name} did not come up on {s.address}:{MARIADB_PORT} within "
+            f"{timeout:.0f} s; see {s.maria_log}"
         )
     return member.record()
 

@@ -304,3 +304,22 @@ def read_pidfile(path: Path) -> int | None:
 
 SIGNALS: dict[str, int] = {"stop": signal.SIGSTOP, "cont": signal.SIGCONT}
 """Names of the chaos signals."""
+
+
+def wait_server(address: str, port: int, pidfile: Path, timeout: float) -> bool:
+    """Wait until a server listens on ``address:port`` and its pid file names a live process.
+
+    Both are needed: MariaDB, for one, opens its socket before it writes its pid file.
+    Ends early (False) when the pid file names a process that has died.
+    """
+
+    def ready() -> bool:
+        pid = read_pidfile(pidfile)
+        if pid is not None and proc_state(pid) is ProcState.DEAD:
+            raise _Died
+        return pid is not None and is_listening(address, port)
+
+    try:
+        return wait_until(ready, timeout)
+    except _Died:
+        return False
