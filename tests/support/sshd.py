@@ -72,6 +72,21 @@ def make_workdir(user: LabUser, prefix: str = "drconsole-sshd-") -> Path:
     return path
 
 
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return ""
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
 @dataclass(frozen=True)
 class SshdKeys:
     """A user key, its authorized_keys file and a known_hosts file, shared by servers."""
@@ -156,20 +171,32 @@ class TestSshd:
         os.kill(self.pid, signal.SIGCONT)
 
     def session_pids(self) -> list[int]:
-        """Per-connection sshd children of the listener: one per open SSH connection."""
-        return child_pids(self.pid)
+        """Per-connection sshd children of the listener: one per open SSH connection.
+
+        Zombies (children a paused listener has not reaped yet) are not sessions.
+        """
+        return [pid for pid in child_pids(self.pid) if _state(pid) not in ("Z", "")]
 
     def session_processes(self) -> list[int]:
         """Everything running under the listener: connection children and their commands."""
         return descendant_pids(self.pid)
 
     def kill_sessions(self, sig: int = signal.SIGKILL) -> int:
-        """Kill every per-connection child (drops every open connection); returns how many."""
-        pids = self.session_pids()
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        return len(pids)
+        """Drop every open connection by killing its sshd processes; returns how many.
+
+        Each connection is served by a monitor child of the listener and, below it, the
+        process that holds the TCP socket (``sshd: user@notty``); both are killed, so the
+        client sees the connection go at once. Commands started by the session are left
+        running, as after a real network drop.
+        """
+        sessions = self.session_pids()
+        for session in sessions:
+            tree = [session, *descendant_pids(session)]
+            for pid in tree:
+                if pid == session or _comm(pid) == "sshd":
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, sig)
+        return len(sessions)
 
     def wait_sessions(self, count: int, timeout: float = 30) -> list[int]:
         """Wait until exactly ``count`` connections are open; returns their pids.
