@@ -98,6 +98,11 @@ def test_each_site_answers_as_itself(lab: RunningLab) -> None:
     for site in ("east", "west", "dr"):
         out = lab.ssh(site, "echo $DRLAB_SITE $(id -un)").stdout.split()
         assert out == [site, lab.user]
+    # PGHOST/PGPORT/PGUSER from sshd's SetEnv: a bare psql reaches the site's own server,
+    # and pg_ctl is on PATH, as on a real database host.
+    assert lab.ssh("west", "psql -XAtc 'SELECT pg_is_in_recovery()'").stdout.strip() == "t"
+    assert lab.ssh("east", "psql -XAtc 'SELECT pg_is_in_recovery()'").stdout.strip() == "f"
+    assert "pg_ctl (PostgreSQL) 15" in lab.ssh("east", "pg_ctl --version").stdout
 
 
 # ----------------------------------------------------------------------- replication
