@@ -1,0 +1,113 @@
+"""What the human-readable formats (Markdown, HTML) choose to show of a report.
+
+A report keeps everything (the JSON format carries every command and every output line);
+a page for a person shows the tail of each output and, for a wait that polled a hundred times,
+only its last poll per host. Those choices live here once so the Markdown and the HTML show
+the same things.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from console.report.model import CommandRun, Report, Sample, StepRun
+from console.report.text import seconds
+
+TAIL_LINES = 20
+"""Output lines shown per command in md and html (all of them are in the JSON)."""
+
+MAX_COMMANDS_SHOWN = 8
+"""A step with more commands than this (a long wait) shows only the last one per host."""
+
+
+@dataclass(frozen=True)
+class CommandView:
+    """One command as a page shows it."""
+
+    host: str
+    """Where it ran."""
+    attempt: int
+    """Attempt or poll number."""
+    command: str
+    """The masked command."""
+    result: str
+    """One line: exit status, duration, ok or why not."""
+    ok: bool | None
+    """Its verdict (None: no result recorded)."""
+    tail: tuple[str, ...]
+    """The last lines of its output, stderr lines prefixed ``stderr| ``."""
+    hidden_lines: int
+    """Earlier lines not shown here (in the JSON report)."""
+
+
+def result_line(cmd: CommandRun) -> str:
+    """``exit 0 in 104ms: ok``, ``timed out after 60s``, ``no result recorded: ...``."""
+    if cmd.ok is None and cmd.exit_status is None and cmd.duration is None:
+        return cmd.reason or "no result recorded"
+    if cmd.timed_out:
+        how = "timed out"
+    elif cmd.signal:
+        how = f"killed by {cmd.signal}"
+    elif cmd.exit_status is not None:
+        how = f"exit {cmd.exit_status}"
+    else:
+        how = "no exit status"
+    text = f"{how} in {seconds(cmd.duration)}: {'ok' if cmd.ok else 'FAILED'}"
+    if cmd.reason:
+        text += f" — {cmd.reason}"
+    if cmd.dropped_lines:
+        text += f" ({cmd.dropped_lines} output lines over the audit cap were not recorded)"
+    return text
+
+
+def command_view(cmd: CommandRun, lines: int = TAIL_LINES) -> CommandView:
+    """The command with the tail of its output."""
+    shown = cmd.output[-lines:] if len(cmd.output) > lines else cmd.output
+    return CommandView(
+        host=cmd.host,
+        attempt=cmd.attempt,
+        command=cmd.command,
+        result=result_line(cmd),
+        ok=cmd.ok,
+        tail=tuple(("stderr| " if o.stream == "stderr" else "") + o.text for o in shown),
+        hidden_lines=len(cmd.output) - len(shown),
+    )
+
+
+def shown_commands(step: StepRun) -> tuple[list[CommandView], int]:
+    """The commands a page shows for a step, and how many it leaves to the JSON report."""
+    commands = list(step.commands)
+    if len(commands) <= MAX_COMMANDS_SHOWN:
+        return [command_view(c) for c in commands], 0
+    last: dict[str, CommandRun] = {}
+    for c in commands:
+        last[c.host] = c
+    kept = sorted(last.values(), key=lambda c: c.sent_at)
+    return [command_view(c) for c in kept], len(commands) - len(kept)
+
+
+def lag_text(sample: Sample) -> str:
+    """A member's lag for a table: ``0s / 0 B``, ``unknown`` (never a made-up zero)."""
+    if sample.role == "primary" and sample.lag_seconds is None and sample.lag_bytes is None:
+        return "— (primary)"
+    if sample.lag_seconds is None and sample.lag_bytes is None:
+        return "unknown"
+    secs = seconds(sample.lag_seconds) if sample.lag_seconds is not None else "?"
+    size = f"{sample.lag_bytes} B" if sample.lag_bytes is not None else "? B"
+    return f"{secs} / {size}"
+
+
+def role_changes(report: Report) -> list[str]:
+    """Sentences for every member whose observed role changed between before and after."""
+    before = {(s.service, s.site): s for s in report.before}
+    out = []
+    for s in report.after:
+        was = before.get((s.service, s.site))
+        if was is not None and was.role != s.role:
+            out.append(f"{s.service} at {s.site} ({s.host or '?'}): {was.role} → {s.role}")
+    return out
+
+
+def step_label(step: StepRun) -> str:
+    """``fence`` or ``rollback restart-old``."""
+    return f"rollback {step.id}" if step.rollback else step.id
