@@ -7,6 +7,7 @@ errors live in the lab itself (``console.cli`` turns errors into exit codes).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -29,6 +30,17 @@ def main(args: argparse.Namespace, out: TextIO | None = None) -> int:
         The exit code: 0 done, 1 the lab is not healthy or did not stop cleanly, 2 bad input.
     """
     stream = out if out is not None else sys.stdout
+    try:
+        code = _run(args, stream)
+        stream.flush()
+        return code
+    except BrokenPipeError:  # the reader went away (`lab status | head`): not our failure
+        if out is None:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _run(args: argparse.Namespace, stream: TextIO) -> int:
     directory = Path(getattr(args, "dir", None) or DEFAULT_DIR)
     command = args.lab_command
     if command == "up":
