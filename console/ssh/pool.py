@@ -19,7 +19,6 @@ from console.ssh.target import SshTarget
 from console.ssh.transport import (
     OnHostKeyAccepted,
     OnReconnect,
-    PersistentTransport,
     Transport,
     TransportOptions,
 )
@@ -76,9 +75,9 @@ class SshPool(Transport):
         limiter = asyncio.Semaphore(max_concurrency)
         self.max_concurrency = max_concurrency
         """The bound on commands in flight."""
-        self._backends: dict[str, PersistentTransport[object]] = {
-            "asyncssh": AsyncsshTransport(options, limiter=limiter),  # type: ignore[dict-item]
-            "paramiko": ParamikoTransport(options, limiter=limiter),  # type: ignore[dict-item]
+        self._backends: dict[str, Transport] = {
+            "asyncssh": AsyncsshTransport(options, limiter=limiter),
+            "paramiko": ParamikoTransport(options, limiter=limiter),
         }
 
     async def run(

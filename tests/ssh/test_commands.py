@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from pathlib import Path
 
 import pytest
 
@@ -208,7 +207,3 @@ async def test_unknown_backend_is_refused(pool: SshPool, target: SshTarget) -> N
 
     with pytest.raises(ValueError, match="unknown ssh backend"):
         await pool.run(replace(target, backend="telnet"), "true")  # type: ignore[arg-type]
-
-
-def test_paths_exist(sshd: TestSshd) -> None:
-    assert Path(sshd.identity).exists()

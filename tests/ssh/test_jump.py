@@ -71,7 +71,7 @@ async def test_commands_reach_the_inner_host_through_the_jump_host(
     target = make_target(inner, backend, name="db-inner", jump=bastion)
     async with SshPool() as pool:
         results = [await pool.run(target, "echo $DRLAB_SITE $SSH_CONNECTION") for _ in range(3)]
-        site, src_addr, src_port, dst_addr, _ = results[0].stdout[0].split()
+        site, _src_addr, src_port, dst_addr, _ = results[0].stdout[0].split()
         assert site == "inner" and dst_addr == INNER_ADDRESS
         assert {r.stdout for r in results} == {results[0].stdout}  # one tunnelled connection
         owner = await asyncio.to_thread(_socket_owner, int(src_port), INNER_ADDRESS)

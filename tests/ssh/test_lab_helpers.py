@@ -188,3 +188,54 @@ def test_pause_makes_new_connections_hang_and_resume_recovers() -> None:
         with socket.create_connection((ADDR, host.port), timeout=5) as sock:
             sock.settimeout(30)
             assert sock.recv(64).startswith(b"SSH-2.0-")
+
+
+@requires_sshd
+def test_one_sshd_serves_several_addresses() -> None:
+    from console.lab.sshd import known_hosts_lines
+
+    user = ensure_lab_user()
+    work = make_workdir(user)
+    keys = make_keys(work, user)
+    extra = ("127.0.50.11", "127.0.50.12")
+    port = free_port(ADDR)
+    handle = start_sshd(
+        SshdSpec(
+            name="multi",
+            address=ADDR,
+            port=port,
+            directory=work / "multi",
+            authorized_keys=keys.authorized_keys,
+            user=user,
+            extra_addresses=extra,
+        )
+    )
+    try:
+        lines = known_hosts_lines(handle)
+        assert [ln.split()[0] for ln in lines] == [f"[{a}]:{port}" for a in (ADDR, *extra)]
+        keys.known_hosts.write_text("".join(ln + "\n" for ln in lines))
+        for address in extra:
+            out = subprocess.run(
+                [
+                    "ssh",
+                    "-p",
+                    str(port),
+                    "-i",
+                    str(keys.identity),
+                    "-o",
+                    f"UserKnownHostsFile={keys.known_hosts}",
+                    "-o",
+                    "StrictHostKeyChecking=yes",
+                    "-o",
+                    "BatchMode=yes",
+                    f"{user.name}@{address}",
+                    "echo $SSH_CONNECTION",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            )
+            assert out.stdout.split()[2] == address
+    finally:
+        stop_sshd(handle)
