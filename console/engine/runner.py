@@ -152,6 +152,9 @@ class Engine:
         self._abort: _AbortRequested | None = None
         self._step_task: asyncio.Task[str] | None = None
         self._resume_state: ResumeState | None = None
+        self._background: set[asyncio.Future[Any]] = set()
+        """Status sweeps a step stopped waiting for (a dark host's); cancelled at the end."""
+        self._skip_requests: dict[str, str] = {}
 
     # -- operator actions from a live UI ---------------------------------------------------
 
@@ -181,13 +184,43 @@ class Engine:
                 )
             )
 
+    def request_skip(self, step_id: str, reason: str) -> None:
+        """Skip a main step that has not started yet (typically the one a paused run holds
+        before); the decision is recorded with ``reason`` when the run reaches the step.
+
+        Raises:
+            KeyError: ``step_id`` is not a main step of the playbook.
+            ValueError: the step has started already, or ``reason`` is empty.
+        """
+        if step_id not in {s.id for s in self.playbook.steps}:
+            raise KeyError(step_id)
+        if self.states[step_id].status != "pending":
+            raise ValueError(f"step {step_id} is {self.states[step_id].status}, not pending")
+        if not reason.strip():
+            raise ValueError("skipping a step needs a reason")
+        self._skip_requests[step_id] = reason.strip()
+
     @property
     def paused(self) -> bool:
         """True while the run holds before its next step."""
         return not self._unpaused.is_set()
 
     def request_abort(self, reason: str, *, rollback: bool = False) -> None:
-        """Abort the run: the running command is stopped, then the rollback runs if asked."""
+        """Abort the run: the running command is stopped, then the rollback runs if asked.
+
+        The operator's decision is recorded (``decision`` ``abort`` or ``rollback``, by the
+        decider's operator) before anything is stopped.
+        """
+        if self.run_id is not None and self._abort is None:
+            self.emit(
+                ev.Decision(
+                    step_id=self.current_step,
+                    action="rollback" if rollback else "abort",
+                    reason=reason,
+                    auto=False,
+                    by=self.decider.operator,
+                )
+            )
         self._abort = _AbortRequested(reason, rollback)
         self._unpaused.set()
         if self._step_task is not None and not self._step_task.done():
@@ -414,6 +447,19 @@ class Engine:
             await self._unpaused.wait()
             if self._abort is not None:
                 return await self._aborted(self._abort.reason, self._abort.rollback, step.id)
+            if step.id in self._skip_requests:
+                reason = self._skip_requests.pop(step.id)
+                self.emit(
+                    ev.Decision(
+                        step_id=step.id,
+                        action="skip",
+                        reason=reason,
+                        auto=False,
+                        by=self.decider.operator,
+                    )
+                )
+                self._finish_step(step, "skipped", 0.0, 0, reason)
+                continue
             outcome = await self._guarded_step(step)
             if outcome in ("abort", "abort_now"):
                 assert self._abort is not None
@@ -504,6 +550,43 @@ class Engine:
         if not names:
             return self.collector.snapshot()
         return await self.collector.sweep(names)
+
+    async def _refresh_status(self, services: tuple[str, ...] | list[str]) -> StatusSnapshot:
+        """Fresh samples before a step, without waiting again on members known to be down.
+
+        A dark site's probes end only at their deadline. Waiting for them before every step
+        would add that deadline to each step of an unplanned failover, and so to its measured
+        RTO. A member whose latest sample is ``down`` keeps it while its new probe runs on in
+        the background; every other member is waited for, as a full sweep would.
+        """
+        names = [s for s in services if s in self.inventory.services]
+        if not names:
+            return self.collector.snapshot()
+        known_down = {
+            (m.service, m.host)
+            for m in self.collector.snapshot().members
+            if m.service in names and m.role == "down"
+        }
+        if not known_down:
+            return await self.collector.sweep(names)
+        expected = {(n, h) for n in names for h in self.inventory.services[n].members}
+        began = time.time()
+        sweep = asyncio.ensure_future(self.collector.sweep(names))
+        while not sweep.done():
+            fresh = {
+                (m.service, m.host)
+                for m in self.collector.snapshot().members
+                if m.service in names and m.sample.sampled_at >= began
+            }
+            if expected - fresh <= known_down:
+                break
+            await asyncio.wait({sweep}, timeout=0.05)
+        if sweep.done():
+            sweep.result()
+        else:
+            self._background.add(sweep)
+            sweep.add_done_callback(_forget(self._background))
+        return self.collector.snapshot()
 
     def _record_samples(self, snapshot: StatusSnapshot, phase: str) -> None:
         for service in self.playbook.services_touched():
@@ -602,7 +685,7 @@ class Engine:
             attempt += 1
             st.attempts, st.status, st.started = attempt, "running", started
             if self._needs_fresh_status(step) and self.playbook.service:
-                await self._sweep(self.playbook.services_touched())
+                await self._refresh_status(self.playbook.services_touched())
             ctx = self._context(step, attempt)
             problem: str | None = None
             if step.when is not None and attempt == 1:
@@ -1046,6 +1129,8 @@ class Engine:
     # -- the end ---------------------------------------------------------------------------
 
     async def _cleanup(self) -> None:
+        for task in list(self._background):
+            task.cancel()
         if self._monitor is not None:
             self._monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -1114,6 +1199,17 @@ def _text(template: Any, ctx: Mapping[str, Any]) -> str:
     if template is None:
         return ""
     return str(template.render(ctx)).strip()
+
+
+def _forget(tasks: set[asyncio.Future[Any]]) -> Callable[[asyncio.Future[Any]], None]:
+    """A done-callback that drops a background task from ``tasks`` and reads its outcome."""
+
+    def done(task: asyncio.Future[Any]) -> None:
+        tasks.discard(task)
+        if not task.cancelled():
+            task.exception()
+
+    return done
 
 
 def _holder_dict(holder: Any) -> dict[str, Any]:
