@@ -41,14 +41,18 @@ def _lock_path(inventory: Inventory, host: str, service: str) -> str:
 
 def _acquire_command(path: str, owner: dict[str, str]) -> str:
     p = shlex.quote(path)
-    parent = shlex.quote(path.rsplit("/", 1)[0] or "/")
+    parent = path.rsplit("/", 1)[0] or "/"
     body = shlex.quote(json.dumps(owner, sort_keys=True))
     run_id = shlex.quote(owner["run_id"])
-    # mkdir is atomic: exactly one of two racing consoles creates the directory.
+    tmp = shlex.quote(f"{parent}/.{path.rsplit('/', 1)[-1]}.XXXXXX")
+    # The lock directory appears atomically with its owner file inside: it is made aside and
+    # renamed into place; the rename fails when the lock exists (a non-empty directory), so
+    # exactly one of two racing consoles wins, and a reader never sees a lock without owner.
     return (
-        f"mkdir -p {parent} && if mkdir {p} 2>/dev/null; then printf %s {body} > {p}/owner && "
-        f"echo TAKEN; elif grep -q {run_id} {p}/owner 2>/dev/null; then echo TAKEN; "
-        f"else echo HELD; cat {p}/owner 2>/dev/null; echo; fi"
+        f'mkdir -p {shlex.quote(parent)} && t=$(mktemp -d {tmp}) && printf %s {body} > "$t/owner" '
+        f'&& if mv -T "$t" {p} 2>/dev/null; then echo TAKEN; else rm -rf "$t"; '
+        f"if grep -q {run_id} {p}/owner 2>/dev/null; then echo TAKEN; "
+        f"else echo HELD; cat {p}/owner 2>/dev/null; echo; fi; fi"
     )
 
 

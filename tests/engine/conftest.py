@@ -39,6 +39,7 @@ class Estate:
     audit: Path
     backend: str
     base: Path
+    operator: str = "tester"
 
     def set_role(self, site: str, role: str, **extra: object) -> None:
         """What the custom probe reports for a site."""
@@ -57,7 +58,7 @@ class Estate:
     ) -> subprocess.CompletedProcess[str]:
         """``drconsole --audit AUDIT ARGS...`` in a real process."""
         return subprocess.run(
-            [*DRCONSOLE, "--audit", str(self.audit), "--operator", "tester", *args],
+            [*DRCONSOLE, "--audit", str(self.audit), "--operator", self.operator, *args],
             cwd=ROOT,
             capture_output=True,
             text=True,
