@@ -1,0 +1,123 @@
+"""``drconsole status`` against the real lab: healthy, a dark site, and back."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.lab import RunningLab, lab, requires_lab  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [requires_lab, pytest.mark.lab]
+
+
+def status(inv: Path, *extra: str, timeout: float = 120) -> tuple[int, str, float]:
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "console", "status", "-i", str(inv), *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, "COLUMNS": "160"},
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.returncode, proc.stdout, time.monotonic() - start
+
+
+def test_healthy_lab_all_three_services_with_east_primary(lab: RunningLab) -> None:  # noqa: F811
+    code, out, _ = status(lab.inventory, "--json")
+    doc = json.loads(out)
+    assert code == 0, doc["verdict"]
+    assert doc["healthy"] is True
+    assert {s["service"]: s["primary_site"] for s in doc["services"]} == {
+        "orders-db": "east",
+        "catalog-db": "east",
+        "sessions": "east",
+    }
+    for m in doc["members"]:
+        assert m["health"] == "ok", m
+        if m["role"] == "replica":
+            assert m["link"] == "up"
+            assert m["lag_seconds"] is not None or m["lag_bytes"] is not None
+    code, text, _ = status(lab.inventory)
+    assert code == 0
+    assert "east (primary)" in text and "west (standby)" in text
+    assert "OK: all 6 members healthy" in text
+
+
+def test_dark_site_goes_down_within_the_timeout_and_comes_back(lab: RunningLab) -> None:  # noqa: F811
+    lab.lab.chaos_down("west")
+    try:
+        code, out, took = status(lab.inventory, "--json", "--timeout", "3")
+        doc = json.loads(out)
+        assert code == 1
+        # 3 s probe deadline (+ its grace), never the SSH stack's own long timeouts
+        assert took < 30, took
+        west = [m for m in doc["members"] if m["site"] == "west"]
+        east = [m for m in doc["members"] if m["site"] == "east"]
+        assert len(west) == 3 and all(m["role"] == "down" for m in west), west
+        assert all(m["health"] == "down" for m in west)
+        assert all(m["role"] == "primary" and m["health"] == "ok" for m in east), east
+        assert all(m["age_seconds"] < took + 1 for m in east)
+        assert "degraded" in doc["verdict"]
+    finally:
+        lab.lab.chaos_up("west")
+    deadline = time.monotonic() + 120
+    while True:
+        code, out, _ = status(lab.inventory, "--json", "--timeout", "5")
+        if code == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert code == 0, json.loads(out)["verdict"]
+
+
+def test_watch_json_prints_a_document_per_sweep(lab: RunningLab) -> None:  # noqa: F811
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "console",
+            "status",
+            "-i",
+            str(lab.inventory),
+            "--json",
+            "--watch",
+            "0.5",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        docs = [json.loads(proc.stdout.readline()) for _ in range(3)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    stamps = [d["taken_at"] for d in docs]
+    assert stamps == sorted(stamps) and len(set(stamps)) == 3
+
+
+def test_bad_input(tmp_path: Path) -> None:
+    bad = tmp_path / "inv.yaml"
+    bad.write_text("version: 1\nname: x\nsites: {east: {role: nope, hosts: {}}}\n")
+    code, _, _ = status(bad)
+    assert code == 2
+    proc = subprocess.run(
+        [sys.executable, "-m", "console", "status", "-i", str(bad), "--watch", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
