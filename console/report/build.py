@@ -399,6 +399,11 @@ class _Folder:
             "confirm": "confirmed",
             "done": "declared done",
             "rerun": "re-ran",
+            "skip": "skipped",
+            "abort": "aborted",
+            "retry": "retried",
+            "continue": "continued",
+            "rollback": "rolled back",
         }.get(action, action)
         if auto:
             role = (
@@ -826,9 +831,14 @@ class _Folder:
             if self.rto_start is None:
                 rto_note = "the outage never started (no step marked rto: start ran)"
             elif self.rto_end is None:
+                when = {
+                    "running": "the log was read",
+                    "running?": "the log was read",
+                    "interrupted": "the log ends",
+                }.get(status, "the run ended")
                 rto_note = (
-                    f"the outage began at {self.rto_start} and had not ended when the run "
-                    f"{'ended' if status not in ('running', 'running?') else 'was read'}"
+                    f"the outage began at +{self.offset(self.rto_start):.2f}s and had not "
+                    f"ended when {when}"
                 )
             else:
                 rto_note = "no measurement recorded"

@@ -14,10 +14,15 @@ from console.report.text import met_word, offset, seconds, symbol, timestamp
 from console.report.views import lag_text, role_changes, shown_commands, step_label
 
 
+def inline(text: object) -> str:
+    """Free text from the log made inert in Markdown: ``<`` cannot open an HTML tag."""
+    return str(text).replace("<", "\\<")
+
+
 def cell(text: object) -> str:
-    """A value made safe for one Markdown table cell (pipes escaped, one line)."""
+    """A value made safe for one Markdown table cell (pipes and ``<`` escaped, one line)."""
     flat = " ".join(str(text).split())
-    return flat.replace("\\", "\\\\").replace("|", "\\|") or " "
+    return inline(flat.replace("\\", "\\\\").replace("|", "\\|")) or " "
 
 
 def fence(lines: Iterable[str], lang: str = "") -> list[str]:
@@ -42,7 +47,8 @@ def render_md(report: Report) -> str:
     """The report as Markdown text (ends with a newline)."""
     r = report
     kind = "Incident" if r.mode == "incident" else "Drill"
-    out = [f"# {kind} report: {r.playbook.title or r.playbook.name}", "", f"**{r.verdict}**", ""]
+    title = inline(r.playbook.title or r.playbook.name)
+    out = [f"# {kind} report: {title}", "", f"**{inline(r.verdict)}**", ""]
     out += _run(r)
     out += _objectives(r)
     out += _deviations(r)
@@ -145,7 +151,7 @@ def _deviations(r: Report) -> list[str]:
     if not r.deviations:
         return [*out, "None: every gate passed and every step ran once, as planned.", ""]
     for d in r.deviations:
-        out.append(f"- **{d.severity.upper()}** `{offset(d.offset)}` [{d.kind}] {d.text}")
+        out.append(f"- **{d.severity.upper()}** `{offset(d.offset)}` [{d.kind}] {inline(d.text)}")
     return [*out, ""]
 
 
@@ -162,7 +168,7 @@ def _gates(r: Report) -> list[str]:
 
 def _step(step: StepRun) -> list[str]:
     out = [
-        f"### {symbol(step.outcome)} {step.outcome} · {step_label(step)} — {step.title}",
+        f"### {symbol(step.outcome)} {step.outcome} · {step_label(step)} — {inline(step.title)}",
         "",
     ]
     facts = [
@@ -176,14 +182,14 @@ def _step(step: StepRun) -> list[str]:
     ]
     out += [" · ".join(f for f in facts if f), ""]
     if step.reason:
-        out += [f"> {step.reason}", ""]
+        out += [f"> {inline(step.reason)}", ""]
     if step.description:
-        out += [step.description, ""]
+        out += [inline(step.description), ""]
     if step.instructions:
-        out += [f"**Instructions:** {step.instructions}", ""]
+        out += [f"**Instructions:** {inline(step.instructions)}", ""]
     for d in step.decisions:
         auto = " (automatic)" if d.auto else ""
-        why = f" — {d.reason}" if d.reason else ""
+        why = f" — {inline(d.reason)}" if d.reason else ""
         out.append(f"- decision **{d.action}** by {d.by}{auto}{why} `{offset(d.offset)}`")
     if step.decisions:
         out.append("")
@@ -191,7 +197,7 @@ def _step(step: StepRun) -> list[str]:
     for c in commands:
         attempt = f"attempt {c.attempt}: " if c.attempt > 1 else ""
         out += fence([f"{c.host} $ {c.command}"], "console")
-        out += [f"{attempt}{c.result}", ""]
+        out += [f"{attempt}{inline(c.result)}", ""]
         if c.tail:
             if c.hidden_lines:
                 out += [f"_… {c.hidden_lines} earlier line(s) in the JSON report_", ""]
@@ -199,7 +205,7 @@ def _step(step: StepRun) -> list[str]:
     if hidden:
         out += [f"_{hidden} earlier command(s) (attempts or polls) are in the JSON report._", ""]
     for n in step.notices:
-        out.append(f"- {n.level}: {n.message}")
+        out.append(f"- {n.level}: {inline(n.message)}")
     if step.notices:
         out.append("")
     return out
@@ -230,7 +236,7 @@ def _replication(r: Report) -> list[str]:
         out += [*table(head, _sample_rows(rows)), ""] if rows else ["No sample recorded.", ""]
     changes = role_changes(r)
     if changes:
-        out += ["**Role changes:** " + "; ".join(changes), ""]
+        out += ["**Role changes:** " + inline("; ".join(changes)), ""]
     out += ["### Lag over the run", ""]
     if not r.lag:
         return [*out, "No member reported a lag during the run.", ""]
@@ -256,7 +262,7 @@ def _notes(r: Report) -> list[str]:
 def _chain(r: Report) -> list[str]:
     c = r.chain
     word = "✓" if c.ok else "✗ BROKEN:"
-    out = ["## Audit chain", "", f"**{word}** {c.reason}", ""]
+    out = ["## Audit chain", "", f"**{word}** {inline(c.reason)}", ""]
     rows: list[tuple[str, str]] = [("events checked", f"{c.events_checked} of {r.event_count}")]
     if not c.ok:
         rows.append(("first broken", f"seq {c.first_broken_seq} (gid {c.first_broken_gid})"))
