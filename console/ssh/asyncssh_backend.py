@@ -25,6 +25,7 @@ from console.ssh.errors import (
     IdentityError,
     auth_failed,
     jump_failed,
+    lost_while_starting,
     refused,
     session_refused,
     timed_out,
@@ -67,7 +68,7 @@ class _Client(asyncssh.SSHClient):
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = f"connection lost: {exc}" if exc else "connection closed by the server"
+        self.lost = _describe(exc) if exc else "connection closed by the server"
 
 
 @dataclass
@@ -220,9 +221,16 @@ class AsyncsshTransport(PersistentTransport[AsyncsshConnection]):
                 lambda: _Session(collector, done), command, encoding="utf-8", errors="replace"
             )
         except asyncssh.ChannelOpenError as exc:
-            if not self._alive(conn):
+            if exc.code == asyncssh.OPEN_REQUEST_SESSION_FAILED:
+                # The channel was open and the exec request sent: if the connection is gone,
+                # the command may have started, so it is never re-sent.
+                if not self._alive(conn):
+                    raise lost_while_starting(target, self._lost_reason(conn)) from exc
+            elif not self._alive(conn):
                 raise SessionNotOpened(self._lost_reason(conn)) from exc
             raise session_refused(target, exc.reason) from exc
+        except (asyncssh.DisconnectError, OSError) as exc:
+            raise lost_while_starting(target, _describe(exc)) from exc
         assert isinstance(session, _Session)
         if stdin is not None:
             chan.write(stdin)
@@ -256,7 +264,7 @@ class AsyncsshTransport(PersistentTransport[AsyncsshConnection]):
         lost: str | None = None
         no_status = session.exit_status is None and session.signal is None
         if no_status and not timed_out and (error is not None or not self._alive(conn)):
-            lost = str(error) if error is not None else self._lost_reason(conn)
+            lost = _describe(error) if error is not None else self._lost_reason(conn)
         return Outcome(
             exit_status=session.exit_status,
             signal=session.signal,
@@ -298,6 +306,10 @@ class AsyncsshTransport(PersistentTransport[AsyncsshConnection]):
         conn.conn.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(conn.conn.wait_closed(), timeout=5)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"connection lost: {str(exc) or type(exc).__name__}"
 
 
 def _factory(client: _Client) -> Callable[[], _Client]:

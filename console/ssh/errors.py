@@ -116,3 +116,12 @@ def session_refused(target: SshTarget, reason: str) -> SessionRefused:
         f"{target.address}:{target.port} refused a session for the command ({reason}); "
         "the server may limit sessions per connection (MaxSessions)",
     )
+
+
+def lost_while_starting(target: SshTarget, reason: str) -> ConnectionLost:
+    """The error for a connection that dropped while the exec request was in flight."""
+    return ConnectionLost(
+        target.name,
+        f"connection to {target.endpoint} lost while starting the command ({reason}); it may "
+        "or may not have started: check the host before running it again",
+    )

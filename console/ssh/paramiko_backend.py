@@ -34,13 +34,12 @@ from paramiko.common import (
     cMSG_CHANNEL_REQUEST,
 )
 
-from console.errors import HostKeyError
 from console.ssh.errors import (
     ConnectFailed,
     IdentityError,
-    SshError,
     auth_failed,
     jump_failed,
+    lost_while_starting,
     refused,
     session_refused,
     timed_out,
@@ -334,8 +333,7 @@ class ParamikoTransport(PersistentTransport[ParamikoConnection]):
         return conn.transport.is_active()
 
     def _lost_reason(self, conn: ParamikoConnection) -> str:
-        exc = conn.transport.get_exception()
-        return f"connection lost: {exc or type(exc).__name__}" if exc else "connection closed"
+        return _describe_loss(conn.transport)
 
     async def _close_conn(self, conn: ParamikoConnection) -> None:
         with contextlib.suppress(Exception):
@@ -400,6 +398,14 @@ def _close_unwanted(future: asyncio.Future[Any]) -> None:
         result.transport.close()
 
 
+def _describe_loss(transport: paramiko.Transport, fallback: BaseException | None = None) -> str:
+    """Why a paramiko transport stopped, in a few words."""
+    exc = transport.get_exception() or fallback
+    if exc is None:
+        return "connection closed"
+    return f"connection lost: {str(exc) or type(exc).__name__}"
+
+
 def _default_keys() -> list[paramiko.PKey]:
     keys: list[paramiko.PKey] = []
     for name in _DEFAULT_KEY_FILES:
@@ -461,8 +467,7 @@ class _Job:
         if status is None and signal_name is None and not timed_out and not self.stop.is_set():
             transport = self.conn.transport
             if not transport.is_active():
-                exc = transport.get_exception()
-                lost = f"connection lost: {exc}" if exc else "connection closed"
+                lost = _describe_loss(transport)
         return Outcome(
             exit_status=status,
             signal=signal_name,
@@ -479,7 +484,7 @@ class _Job:
             raise session_refused(self.target, exc.text) from exc
         except (paramiko.SSHException, EOFError, OSError) as exc:
             if not transport.is_active():
-                raise SessionNotOpened(f"connection lost: {exc}") from exc
+                raise SessionNotOpened(_describe_loss(transport, exc)) from exc
             raise session_refused(self.target, str(exc)) from exc
         try:
             chan.exec_command(self.command)
@@ -487,7 +492,7 @@ class _Job:
             chan.close()
             if not transport.is_active():
                 # The exec request may have reached the host: never re-send.
-                raise _lost_while_starting(self.target, exc) from exc
+                raise lost_while_starting(self.target, str(exc) or type(exc).__name__) from exc
             raise session_refused(self.target, str(exc) or "exec request refused") from exc
         return chan
 
@@ -532,14 +537,4 @@ class _Job:
         return False
 
 
-def _lost_while_starting(target: SshTarget, exc: BaseException) -> SshError:
-    from console.ssh.errors import ConnectionLost  # noqa: PLC0415 - only on this rare path
-
-    return ConnectionLost(
-        target.name,
-        f"connection to {target.endpoint} lost while starting the command ({exc}); it may or "
-        "may not have started: check the host before running it again",
-    )
-
-
-__all__ = ["HostKeyError", "ParamikoConnection", "ParamikoTransport"]
+__all__ = ["ParamikoConnection", "ParamikoTransport"]

@@ -373,3 +373,21 @@ async def test_closing_the_pool_stops_commands_still_running(
         30,
         "the remote sleep to be gone after close",
     )
+
+
+async def test_connection_dead_but_not_yet_noticed_is_reopened_before_sending(
+    target: SshTarget, sshd: TestSshd
+) -> None:
+    """The drop happens right before the next command, with no chance to notice it first.
+
+    With asyncssh the session open then fails on the dead connection (the command was never
+    sent), so the pool re-opens the connection once and runs the command.
+    """
+    reconnects: list[tuple[str, str]] = []
+    async with SshPool(on_reconnect=lambda h, r: reconnects.append((h, r))) as pool:
+        first = await pool.run(target, "echo $SSH_CONNECTION")
+        assert sshd.kill_sessions() == 1  # no await between the kill and the next run
+        second = await pool.run(target, "echo $SSH_CONNECTION")
+    assert second.reconnected and second.exit_status == 0
+    assert second.stdout != first.stdout
+    assert [h for h, _ in reconnects] == ["db-east-1"]
