@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     ash.add_argument("--json", action="store_true")
     av = asub.add_parser("verify", help="recompute the hash chain")
     av.add_argument("run_id", nargs="?")
+    av.add_argument("--json", action="store_true")
 
     rep = sub.add_parser("report", help="drill report")
     rep.add_argument("run_id", nargs="?")
