@@ -214,7 +214,7 @@ class ParamikoTransport(PersistentTransport[ParamikoConnection]):
                     raise timed_out(target) from exc
                 raise jump_failed(target, str(exc) or type(exc).__name__) from exc
         try:
-            return socket.create_connection(address, timeout=deadline.left())
+            sock = socket.create_connection(address, timeout=deadline.left())
         except ConnectionRefusedError as exc:
             raise refused(target) from exc
         except TimeoutError as exc:
@@ -224,6 +224,10 @@ class ParamikoTransport(PersistentTransport[ParamikoConnection]):
                 target.name,
                 f"cannot connect to {target.address}:{target.port}: {exc.strerror or exc}",
             ) from exc
+        # Small request/reply packets: without this, Nagle's algorithm meets delayed ACKs and
+        # every command waits ~40 ms (measured: 53 ms per `true` instead of a few).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
 
     def _handshake(
         self,
