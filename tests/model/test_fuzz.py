@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -16,7 +18,10 @@ SEEDS = [
     (ROOT / "inventory" / "example.yaml").read_text(),
     (ROOT / "playbooks" / "pg-failover.yaml").read_text(),
 ]
+# Hypothesis calls a test many times within one function-scoped fixture, so the scratch
+# directory is the module's own, removed when the session ends.
 _DIR = Path(tempfile.mkdtemp(prefix="drconsole-fuzz-"))
+atexit.register(shutil.rmtree, _DIR, True)
 
 
 def _check(data: bytes) -> None:
