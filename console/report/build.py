@@ -197,6 +197,17 @@ def _dict(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    """A list of texts from a payload value (a lone string counts as one)."""
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in _list(value))
+
+
 class _Folder:
     """Reads events one by one and keeps what the report needs."""
 
@@ -326,7 +337,7 @@ class _Folder:
         current = self.open_steps.get(key)
         if current is not None and attempt > 1:
             current.attempts = attempt
-            targets = tuple(str(t) for t in d.get("targets") or ())
+            targets = _strs(d.get("targets"))
             if targets:
                 current.targets = targets
             return
@@ -339,7 +350,7 @@ class _Folder:
             rollback=rollback,
             description=_opt_str(d.get("description")),
             instructions=_opt_str(d.get("instructions")),
-            targets=tuple(str(t) for t in d.get("targets") or ()),
+            targets=_strs(d.get("targets")),
             started_at=event.ts,
             offset=self.offset(event.ts),
             attempts=attempt,
@@ -496,7 +507,7 @@ class _Folder:
         if cmd is None:
             return
         stream = _str(d.get("stream"), "stdout")
-        cmd.output.extend(OutputLine(stream, str(line)) for line in d.get("lines") or ())
+        cmd.output.extend(OutputLine(stream, line) for line in _strs(d.get("lines")))
 
     def _on_command_result(self, event: Event, d: Mapping[str, Any]) -> None:
         key = (event.step_id or "?", event.host or "?")
@@ -729,7 +740,7 @@ class _Folder:
                 digest=_str(inv.get("digest")),
             ),
             mode=_str(d.get("mode"), "?"),
-            services=tuple(str(s) for s in d.get("services") or ()),
+            services=_strs(d.get("services")),
             params={str(k): _str(v) for k, v in _dict(d.get("params")).items()},
             operators=tuple(Operator(name, tuple(roles)) for name, roles in self.operators.items()),
             started_at=self.start_ts,
@@ -872,7 +883,9 @@ class _Folder:
             writes_failed=self.canary_failed,
             checked_on=self.canary_check_host,
             present=_int(c.get("present")),
-            missing=tuple(int(n) for n in c.get("missing") or () if isinstance(n, int)),
+            missing=tuple(
+                n for n in _list(c.get("missing")) if isinstance(n, int) and not isinstance(n, bool)
+            ),
             newest_present=_int(c.get("newest_present")),
             error=_opt_str(c.get("error")),
         )
@@ -903,9 +916,12 @@ def _phase(samples: Sequence[Sample], phase: str, *, first: bool) -> tuple[Sampl
 
 
 def _lag_series(samples: Sequence[Sample]) -> tuple[LagSeries, ...]:
-    """Per member that ever reported a lag, every sample of it in order."""
+    """Per member that ever reported a lag, its samples in order, except those taken while it
+    was the primary (a primary has no lag: that is not an unknown lag)."""
     points: dict[tuple[str, str, str | None], list[Sample]] = {}
     for s in samples:
+        if s.role == "primary" and s.lag_seconds is None and s.lag_bytes is None:
+            continue
         points.setdefault((s.service, s.site, s.host), []).append(s)
     return tuple(
         LagSeries(service, site, host, tuple(pts))

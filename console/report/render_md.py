@@ -11,7 +11,13 @@ from collections.abc import Iterable, Sequence
 
 from console.report.model import REPORT_VERSION, Report, Sample, StepRun
 from console.report.text import met_word, offset, seconds, symbol, timestamp
-from console.report.views import lag_text, role_changes, shown_commands, step_label
+from console.report.views import (
+    lag_text,
+    result_line,
+    role_changes,
+    shown_commands,
+    step_label,
+)
 
 
 def inline(text: object) -> str:
@@ -163,7 +169,12 @@ def _gates(r: Report) -> list[str]:
         (g.index, g.title, "✓ passed" if g.ok else "✗ FAILED", g.detail.replace("\n", "; "))
         for g in r.gates
     ]
-    return [*out, *table(("#", "gate", "result", "detail"), rows), ""]
+    out += [*table(("#", "gate", "result", "detail"), rows), ""]
+    for g in r.gates:
+        for c in g.commands:
+            out += [f"Gate {g.index} ran on {c.host}:", ""]
+            out += [*fence([c.command], "console"), inline(result_line(c)), ""]
+    return out
 
 
 def _step(step: StepRun) -> list[str]:

@@ -5,6 +5,7 @@ real one (no imaging library is installed, and none is needed for this)."""
 from __future__ import annotations
 
 import json
+import re
 import struct
 import zlib
 from dataclasses import dataclass
@@ -163,9 +164,18 @@ def check_md(text: str, report: Report) -> None:
     for step in report.steps:
         assert f" {step.id} — " in text or f"rollback {step.id} — " in text
     assert report.chain.final_hash in text
-    assert "<script" not in text
-    fences = [ln for ln in lines if ln.startswith("```")]
-    assert len(fences) % 2 == 0, "every fenced block is closed"
+    prose: list[str] = []
+    closing: str | None = None
+    for line in lines:
+        if closing is None and line.startswith("```"):
+            closing = line[: len(line) - len(line.lstrip("`"))]
+        elif closing is not None and line == closing:
+            closing = None
+        elif closing is None:
+            prose.append(line)
+    assert closing is None, "every fenced block is closed"
+    unescaped = [ln for ln in prose if re.search(r"(?<!\\)<[A-Za-z/!]", ln)]
+    assert not unescaped, f"markup outside code blocks: {unescaped[:3]}"
 
 
 @dataclass(frozen=True)
