@@ -59,6 +59,8 @@ def canaries_on(lab: DrillLab, site: str, run_id: str) -> set[int]:
 def test_failover_then_failback_twice_loses_no_acknowledged_canary(drill_lab: DrillLab) -> None:
     lab = drill_lab
     assert_topology(lab, "east", "west")
+    # The canary's account may bypass read_only on the primary: only a real fence stops it.
+    assert "ALL PRIVILEGES" in sql(lab, "east", "SHOW GRANTS FOR 'drlab'@'127.%'")
     rtos = []
     for _ in range(2):
         run_id = succeeded(lab.run("mariadb-failover"))
@@ -92,6 +94,9 @@ def test_failover_then_failback_twice_loses_no_acknowledged_canary(drill_lab: Dr
         assert set(m.acknowledged) <= canaries_on(lab, "east", run_id)
         assert_topology(lab, "east", "west")
         assert not mark.exists()
+        # The promoted primary got back the grant its fence took; the fenced replica did not.
+        assert "ALL PRIVILEGES" in sql(lab, "east", "SHOW GRANTS FOR 'drlab'@'127.%'")
+        assert "READ_ONLY ADMIN" not in sql(lab, "west", "SHOW GRANTS FOR 'drlab'@'127.%'")
         # Both servers hold the same data: nothing was lost or added on the way.
         checksum = "CHECKSUM TABLE drconsole.canary, app.customers EXTENDED"
         pos = sql(lab, "east", "SELECT @@gtid_binlog_pos")
