@@ -17,7 +17,13 @@ from console.report.history import History, HistoryRun, measured_cell
 from console.report.model import REPORT_VERSION, Report, Sample
 from console.report.svg import TrendPoint, lag_svg, timeline_svg, trend_svg
 from console.report.text import met_word, offset, seconds, symbol, timestamp
-from console.report.views import lag_text, role_changes, shown_commands, step_label
+from console.report.views import (
+    lag_text,
+    polls_text,
+    role_changes,
+    shown_commands,
+    step_label,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 """Where the templates and the stylesheet live (shipped inside the package)."""
@@ -74,7 +80,13 @@ def render_html(report: Report) -> str:
     for step in report.steps:
         commands, hidden = shown_commands(step)
         steps.append(
-            {"step": step, "label": step_label(step), "commands": commands, "hidden": hidden}
+            {
+                "step": step,
+                "label": step_label(step),
+                "commands": commands,
+                "hidden": hidden,
+                "polls": polls_text(step),
+            }
         )
     lag_s = lag_svg(report, "seconds")
     lag_b = lag_svg(report, "bytes")

@@ -13,6 +13,7 @@ from console.report.model import REPORT_VERSION, Report, Sample, StepRun
 from console.report.text import met_word, offset, seconds, symbol, timestamp
 from console.report.views import (
     lag_text,
+    polls_text,
     result_line,
     role_changes,
     shown_commands,
@@ -188,6 +189,7 @@ def _step(step: StepRun) -> list[str]:
         f"started {offset(step.offset)} ({timestamp(step.started_at)})",
         f"took {seconds(step.duration)}",
         f"{step.attempts} attempt(s)",
+        polls_text(step) or "",
         f"outage {' and '.join(step.rto_marks)} here" if step.rto_marks else "",
         f"approved by {step.confirmed_by}" if step.confirmed_by else "",
     ]

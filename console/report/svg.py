@@ -386,7 +386,7 @@ def trend_svg(title: str, points: Sequence[TrendPoint], objective: float | None)
     width, left, top, plot_h = 460, 56, 24, 120
     n = max(len(points), 1)
     values = [p.value for p in points if p.value is not None]
-    peak = max([*values, objective or 0.0, 0.001])
+    peak = max([*values, objective or 0.0, 1.0])
     y_step = nice_step(peak, 4)
     y_max = y_step * math.ceil(peak / y_step)
     plot_w = width - left - 16

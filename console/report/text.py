@@ -19,7 +19,7 @@ OUTCOME_SYMBOLS = {
     "skipped": "↷",
     "continued": "⚠",
     "aborted": "■",
-    "stopped": "⏸",
+    "stopped": "‖",
     "unknown": "?",
     "interrupted": "⚡",
     "running": "…",

@@ -17,7 +17,8 @@ TAIL_LINES = 20
 """Output lines shown per command in md and html (all of them are in the JSON)."""
 
 MAX_COMMANDS_SHOWN = 8
-"""A step with more commands than this (a long wait) shows only the last one per host."""
+"""A step with more commands than this shows only the last one per host; a wait step always
+shows only its last poll per host (the earlier polls are in the JSON report)."""
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,21 @@ class CommandView:
     """One line: exit status, duration, ok or why not."""
     ok: bool | None
     """Its verdict (None: no result recorded)."""
+    poll: bool
+    """A poll of a wait step: an unmet expectation there means "not yet", not a failure."""
     tail: tuple[str, ...]
     """The last lines of its output, stderr lines prefixed ``stderr| ``."""
     hidden_lines: int
     """Earlier lines not shown here (in the JSON report)."""
 
 
-def result_line(cmd: CommandRun) -> str:
-    """``exit 0 in 104ms: ok``, ``timed out after 60s``, ``no result recorded: ...``."""
+def result_line(cmd: CommandRun, poll: bool = False) -> str:
+    """``exit 0 in 104ms: ok``, ``timed out after 60s``, ``no result recorded: ...``.
+
+    Args:
+        cmd: The command.
+        poll: It is a poll of a wait step, where an unmet expectation means "not yet".
+    """
     if cmd.ok is None and cmd.exit_status is None and cmd.duration is None:
         return cmd.reason or "no result recorded"
     if cmd.timed_out:
@@ -52,7 +60,8 @@ def result_line(cmd: CommandRun) -> str:
         how = f"exit {cmd.exit_status}"
     else:
         how = "no exit status"
-    text = f"{how} in {seconds(cmd.duration)}: {'ok' if cmd.ok else 'FAILED'}"
+    verdict = "ok" if cmd.ok else ("not yet" if poll else "FAILED")
+    text = f"{how} in {seconds(cmd.duration)}: {verdict}"
     if cmd.reason:
         text += f" — {cmd.reason}"
     if cmd.dropped_lines:
@@ -60,30 +69,39 @@ def result_line(cmd: CommandRun) -> str:
     return text
 
 
-def command_view(cmd: CommandRun, lines: int = TAIL_LINES) -> CommandView:
-    """The command with the tail of its output."""
+def command_view(cmd: CommandRun, lines: int = TAIL_LINES, poll: bool = False) -> CommandView:
+    """The command with the tail of its output (``poll``: a wait step's poll)."""
     shown = cmd.output[-lines:] if len(cmd.output) > lines else cmd.output
     return CommandView(
         host=cmd.host,
         attempt=cmd.attempt,
         command=cmd.command,
-        result=result_line(cmd),
+        result=result_line(cmd, poll),
         ok=cmd.ok,
+        poll=poll,
         tail=tuple(("stderr| " if o.stream == "stderr" else "") + o.text for o in shown),
         hidden_lines=len(cmd.output) - len(shown),
     )
 
 
+def polls_text(step: StepRun) -> str | None:
+    """``5 polls over 2.1s`` for a wait step that ran commands; None otherwise."""
+    if step.kind != "wait" or not step.commands:
+        return None
+    return f"{len(step.commands)} poll(s) over {seconds(step.duration)}"
+
+
 def shown_commands(step: StepRun) -> tuple[list[CommandView], int]:
     """The commands a page shows for a step, and how many it leaves to the JSON report."""
     commands = list(step.commands)
-    if len(commands) <= MAX_COMMANDS_SHOWN:
-        return [command_view(c) for c in commands], 0
+    poll = step.kind == "wait"
+    if not poll and len(commands) <= MAX_COMMANDS_SHOWN:
+        return [command_view(c, poll=poll) for c in commands], 0
     last: dict[str, CommandRun] = {}
     for c in commands:
         last[c.host] = c
     kept = sorted(last.values(), key=lambda c: c.sent_at)
-    return [command_view(c) for c in kept], len(commands) - len(kept)
+    return [command_view(c, poll=poll) for c in kept], len(commands) - len(kept)
 
 
 def lag_text(sample: Sample) -> str:

@@ -65,17 +65,17 @@ def chromium(tmp: Path, url: str, *action: str, timeout: float = 180) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-def screenshot(tmp: Path, html: str, name: str) -> tuple[Path, Png]:
-    """Write the html, screenshot it, decode the PNG."""
+def screenshot(tmp: Path, html: str, name: str, keep: bool = True) -> tuple[Path, Png]:
+    """Write the html, screenshot it, decode the PNG (kept in $DRCONSOLE_REPORT_SCREENSHOTS)."""
     page = tmp / f"{name}.html"
     page.write_text(html, encoding="utf-8")
     png = tmp / f"{name}.png"
     chromium(tmp, page.as_uri(), f"--screenshot={png}", f"--window-size={WIDTH},{HEIGHT}")
     assert png.is_file() and png.stat().st_size > 10_000
-    keep = os.environ.get("DRCONSOLE_REPORT_SCREENSHOTS")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        shutil.copy(png, Path(keep) / f"report-{name}.png")
+    folder = os.environ.get("DRCONSOLE_REPORT_SCREENSHOTS")
+    if folder and keep:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(png, Path(folder) / f"report-{name}.png")
     return png, read_png(png.read_bytes())
 
 
@@ -114,7 +114,9 @@ def test_html_report_renders_in_chromium(drills: Drills, tmp_path: Path) -> None
     assert colour_census(ok)[2][GREEN] > 50, "no green ok bar: the timeline SVG did not render"
     assert colour_census(failed)[2][RED] > 20, "no red failed bar in the failed run's timeline"
     # a blank page really does fail the check above
-    _, blank = screenshot(tmp_path, "<!DOCTYPE html><html><body></body></html>", "blank")
+    _, blank = screenshot(
+        tmp_path, "<!DOCTYPE html><html><body></body></html>", "blank", keep=False
+    )
     assert colour_census(blank)[0] < 0.001
 
 
