@@ -166,6 +166,26 @@ def test_restore_verification_fails_on_a_damaged_dump(drill_lab: DrillLab, damag
 
 
 @pytest.mark.timeout(1800)
+def test_a_fence_that_cannot_be_proven_is_rolled_back(drill_lab: DrillLab) -> None:
+    """With an account that cannot even log in, the fence proof sees ERROR 1045, not 1290:
+    the run must not promote anything, and the rollback must reopen the old primary exactly
+    as it was (writable, its network accounts' READ_ONLY ADMIN given back)."""
+    lab = drill_lab
+    assert_topology(lab, "east", "west")
+    ran = lab.run("mariadb-failover", "--var", "net_user=nobody_here")
+    assert ran.returncode == 1, ran.output[-4000:]
+    outcomes = step_outcomes(lab, ran.run_id)
+    assert outcomes["fence"] == "ok" and outcomes["prove-fence"] == "failed", outcomes
+    assert "promote" not in outcomes, outcomes
+    assert outcomes["unfence-old-primary"] == "ok", outcomes
+    assert "FENCE BROKEN" in ran.output
+    assert_topology(lab, "east", "west")
+    assert "ALL PRIVILEGES" in sql(lab, "east", "SHOW GRANTS FOR 'drlab'@'127.%'")
+    datadir = lab.running.root / "lab" / "east" / "mariadb" / "data"
+    assert not (datadir / "drconsole.fenced").exists()
+
+
+@pytest.mark.timeout(1800)
 def test_failback_refuses_an_old_primary_with_errant_gtids(drill_lab: DrillLab) -> None:
     """A write on the fenced old primary (an administrator over the socket bypasses
     read_only) makes a GTID the new primary never had: failback must stop at its preflight,
