@@ -1,0 +1,545 @@
+"""The console app: screens as modes, one status source, at most one run, one audit store.
+
+The app owns what outlives a screen: the inventory, the SSH pool (shared by the status source
+and the engine), the status worker, the run worker and the audit store. Screens are views:
+they are handed snapshots and the time, and they ask the app to open, start or export a run.
+Workers are named and grouped, and their failures are handled in one place
+(``on_worker_state_changed``). Nothing here talks SSH: the engine and the collector do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.theme import Theme
+from textual.worker import Worker, WorkerState
+
+from console.audit.store import AuditStore
+from console.engine.prepare import prepare
+from console.errors import DrError, InputError
+from console.model.inventory import Inventory, load_inventory
+from console.status.collector import StatusSnapshot
+from console.tui.history import LagHistory
+from console.tui.messages import RunChanged, StatusArrived
+from console.tui.palette import DEFAULT_PALETTE, Palette
+from console.tui.screens.audit import AuditScreen
+from console.tui.screens.board import BoardScreen
+from console.tui.screens.confirm import ConfirmScreen
+from console.tui.screens.export import ExportRequest, ExportScreen
+from console.tui.screens.inventory import InventoryScreen
+from console.tui.screens.message import MessageScreen
+from console.tui.screens.playbooks import PlaybooksScreen, find_playbooks
+from console.tui.screens.run import RunScreen
+from console.tui.session import RunSession
+from console.tui.status_source import StatusSource
+from console.tui.theme import NIGHT
+
+if TYPE_CHECKING:
+    from console.ssh.transport import Transport
+
+SourceFactory = Callable[[Inventory, "Callable[[], Transport]"], StatusSource]
+"""Makes the status source for an inventory, given a way to get the app's SSH pool (default:
+the live source over SSH; benchmarks and snapshot tests pass a synthetic one and never open a
+pool)."""
+
+
+@dataclass(frozen=True)
+class TuiConfig:
+    """How the console was started."""
+
+    inventory_path: Path
+    """The inventory file."""
+    playbooks_dir: Path
+    """Where the playbooks are."""
+    audit_path: Path
+    """The audit database."""
+    operator: str
+    """Who operates (recorded with every decision)."""
+    mode: str = "drill"
+    """``drill`` or ``incident`` at start."""
+    refresh: float = 2.0
+    """Seconds between the end of one probe of a member and the next."""
+    probe_timeout: float | None = None
+    """Per-probe deadline (default each service's ``probe.timeout``)."""
+    reports_dir: Path = Path("reports")
+    """Where exported reports go by default."""
+
+
+def live_source(refresh: float, timeout: float | None) -> SourceFactory:
+    """The factory of the live SSH status source."""
+
+    def make(inventory: Inventory, transport: Callable[[], Transport]) -> StatusSource:
+        from console.tui.status_source import LiveStatusSource  # noqa: PLC0415 (as SshPool)
+
+        return LiveStatusSource(inventory, transport(), refresh=refresh, timeout=timeout)
+
+    return make
+
+
+class DrConsoleApp(App[int]):
+    """drconsole's TUI."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "drconsole"
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        "board": BoardScreen,
+        "playbooks": PlaybooksScreen,
+        "audit": AuditScreen,
+    }
+    DEFAULT_MODE = "board"
+    BINDINGS = [
+        Binding("1", "show('board')", "Board"),
+        Binding("2", "show('playbooks')", "Playbooks"),
+        Binding("3", "show('run')", "Run"),
+        Binding("4", "show('audit')", "Audit"),
+        Binding("q", "quit_console", "Quit"),
+    ]
+
+    mode: reactive[str] = reactive("drill")
+    """``drill`` or ``incident``: the banner on every screen, and the mode of new runs."""
+
+    def __init__(
+        self,
+        config: TuiConfig,
+        inventory: Inventory,
+        *,
+        source_factory: SourceFactory | None = None,
+        clock: Callable[[], float] = time.time,
+        audit: AuditStore | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.inventory = inventory
+        """The estate on screen."""
+        self.inventory_path = config.inventory_path
+        self.clock = clock
+        """The time the screens show (fixed in snapshot tests)."""
+        self.snapshot: StatusSnapshot | None = None
+        """The newest status snapshot."""
+        self.history = LagHistory()
+        """Recent lag and last-seen times."""
+        self.palette: Palette = DEFAULT_PALETTE
+        self.session: RunSession | None = None
+        """The current (or last) run."""
+        self._source_factory = source_factory or live_source(config.refresh, config.probe_timeout)
+        self._source: StatusSource | None = None
+        self._transport: Transport | None = None
+        self._audit = audit
+        self._quitting = False
+        self.set_reactive(DrConsoleApp.mode, config.mode)
+
+    # -- lifetime --------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.register_theme(NIGHT)
+        self.theme = NIGHT.name
+        self.palette = Palette.from_theme(self)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.start_status()
+        self.set_interval(1.0, self._tick, name="clock")
+
+    async def on_unmount(self) -> None:
+        if self._transport is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._transport.close(), 10)
+        if self._audit is not None:
+            self._audit.close()
+
+    def _theme_changed(self, _theme: Theme) -> None:
+        """Cell and log colours follow the theme."""
+        self.palette = Palette.from_theme(self)
+        for screen in self._all_screens():
+            if isinstance(screen, RunScreen):
+                screen.apply_palette()
+            if isinstance(screen, BoardScreen):
+                screen.rebuild()
+
+    @property
+    def transport(self) -> Transport:
+        """The SSH pool, opened on first use (strict host-key checking, never accepts new)."""
+        if self._transport is None:
+            # Imported on first use: asyncssh and paramiko cost ~0.5 s, the first board does
+            # not need them to paint.
+            from console.ssh.pool import SshPool  # noqa: PLC0415
+
+            self._transport = SshPool(on_reconnect=self._reconnected)
+        return self._transport
+
+    def _reconnected(self, host: str, reason: str) -> None:
+        self.notify(f"{host}: connection dropped and re-opened ({reason})", severity="warning")
+
+    @property
+    def audit(self) -> AuditStore:
+        """The audit store, opened on first use."""
+        if self._audit is None:
+            self._audit = AuditStore(self.config.audit_path)
+        return self._audit
+
+    def describe_inventory(self) -> str:
+        """The header's inventory text."""
+        return f"inventory {self.inventory.name} ({self.inventory_path})"
+
+    # -- status ----------------------------------------------------------------------------
+
+    def start_status(self) -> None:
+        """Start (or restart) polling the current inventory."""
+        self._source = self._source_factory(self.inventory, lambda: self.transport)
+        source = self._source
+        self.run_worker(
+            source.run(lambda snap: self._deliver(source, snap)),
+            name="status",
+            group="status",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _deliver(self, source: StatusSource, snapshot: StatusSnapshot) -> None:
+        if source is self._source:
+            self.post_message(StatusArrived(snapshot))
+
+    def poke_status(self) -> None:
+        """Probe every member now."""
+        if self._source is not None:
+            self._source.poke()
+
+    def on_status_arrived(self, message: StatusArrived) -> None:
+        """Keep the newest snapshot and show it on the screens that care."""
+        self.snapshot = message.snapshot
+        self.history.record(message.snapshot.members)
+        for screen in self._all_screens():
+            handler = getattr(screen, "on_status", None)
+            if handler is not None:
+                handler(message.snapshot)
+
+    def _tick(self) -> None:
+        now = self.clock()
+        for screen in self._all_screens():
+            if isinstance(screen, BoardScreen):
+                screen.tick(now)
+
+    def _all_screens(self) -> Iterable[Screen[Any]]:
+        """Every screen of every mode that is ready for live updates."""
+        seen: set[int] = set()
+        for stack in self._screen_stacks.values():
+            for screen in stack:
+                if id(screen) not in seen and getattr(screen, "ready", False):
+                    seen.add(id(screen))
+                    yield screen
+
+    # -- navigation ------------------------------------------------------------------------
+
+    def action_show(self, mode: str) -> None:
+        """Switch screens (the run screen only when there is a run)."""
+        if mode == "run" and "run" not in self._modes:
+            self.notify("no run yet: pick a playbook (2) and press enter", timeout=3)
+            return
+        self.switch_mode(mode)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The command palette: run a playbook, switch inventory or mode, open a screen."""
+        for entry in find_playbooks(self.config.playbooks_dir):
+            if entry.playbook is None:
+                continue
+            pb = entry.playbook
+            yield SystemCommand(
+                f"Run playbook: {pb.name}",
+                f"{pb.title} ({pb.kind})",
+                partial(self._run_from_palette, entry.path),
+            )
+        other = "incident" if self.mode == "drill" else "drill"
+        yield SystemCommand(
+            f"Switch mode to {other.upper()}",
+            f"the banner and the next run say {other.upper()}",
+            lambda: self.set_mode(other),
+        )
+        yield SystemCommand("Switch inventory", "open another inventory file", self.ask_inventory)
+        yield SystemCommand("Open audit log", "runs, timelines, verify, resume", self._open_audit)
+        yield SystemCommand("Open status board", "every site, live", self._open_board)
+        yield SystemCommand("Open playbooks", "list and plan preview", self._open_playbooks)
+        yield from super().get_system_commands(screen)
+
+    def _run_from_palette(self, path: Path) -> None:
+        self.open_run(path, {})
+
+    def _open_audit(self) -> None:
+        self.switch_mode("audit")
+
+    def _open_board(self) -> None:
+        self.switch_mode("board")
+
+    def _open_playbooks(self) -> None:
+        self.switch_mode("playbooks")
+
+    def set_mode(self, mode: str) -> None:
+        """Switch between DRILL and INCIDENT (refused while a run is going)."""
+        if self.session is not None and self.session.running:
+            self.notify(
+                f"a run is going in {self.session.mode.upper()} mode; the mode changes after it",
+                severity="warning",
+            )
+            return
+        self.mode = mode
+        self.notify(
+            f"mode is now {mode.upper()}",
+            severity="warning" if mode == "incident" else "information",
+        )
+
+    def watch_mode(self, mode: str) -> None:
+        """Tell every screen."""
+        for screen in self._all_screens():
+            handler = getattr(screen, "on_mode_changed", None)
+            if handler is not None and not isinstance(screen, RunScreen):
+                handler(mode)
+
+    def ask_inventory(self) -> None:
+        """Pick another inventory file."""
+        found = sorted(Path("inventory").glob("*.yaml")) if Path("inventory").is_dir() else []
+
+        def chosen(inventory: Inventory | None) -> None:
+            if inventory is not None:
+                self.switch_inventory(inventory)
+
+        self.push_screen(InventoryScreen(self.inventory_path, found), chosen)
+
+    def switch_inventory(self, inventory: Inventory) -> None:
+        """Show another estate (refused while a run is going)."""
+        if self.session is not None and self.session.running:
+            self.notify("a run is going; switch the inventory after it", severity="warning")
+            return
+        self.inventory = inventory
+        self.inventory_path = Path(inventory.path)
+        self.snapshot = None
+        self.history.clear()
+        self.start_status()
+        for screen in self._all_screens():
+            if isinstance(screen, BoardScreen):
+                screen.rebuild()
+            if isinstance(screen, PlaybooksScreen):
+                screen.show_plan()
+        self.notify(f"inventory {inventory.name} ({inventory.path})")
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def open_run(
+        self,
+        playbook_path: Path,
+        overrides: dict[str, str],
+        *,
+        resume: str | None = None,
+        inventory_path: Path | None = None,
+    ) -> RunSession | None:
+        """Prepare a run of ``playbook_path`` and show its run screen (nothing runs yet).
+
+        Bad input (a playbook that does not fit the inventory, a missing parameter, a run that
+        cannot be resumed) is shown in a dialog, located.
+        """
+        if self.session is not None and self.session.running:
+            self.notify("a run is going; it must end before another starts", severity="warning")
+            self.switch_mode("run")
+            return None
+        try:
+            prepared = prepare(
+                playbook_path,
+                inventory_path or self.inventory_path,
+                [f"{k}={v}" for k, v in overrides.items()],
+                audit=self.audit if resume else None,
+                resume=resume,
+            )
+        except InputError as exc:
+            self.push_screen(MessageScreen("This run cannot be prepared", str(exc)))
+            return None
+        except DrError as exc:
+            self.push_screen(MessageScreen("This run cannot be prepared", str(exc)))
+            return None
+        session = RunSession(
+            prepared=prepared,
+            mode=self.mode,
+            operator=self.config.operator,
+            audit=self.audit,
+            transport=self.transport,
+            changed=self._run_changed,
+            probe_timeout=self.config.probe_timeout,
+        )
+        self.session = session
+        if self.current_mode == "run":
+            self.switch_mode("playbooks")
+        if "run" in self._modes:
+            self.remove_mode("run")
+        self.add_mode("run", lambda: RunScreen(session))
+        self.switch_mode("run")
+        return session
+
+    def _run_changed(self) -> None:
+        self.post_message(RunChanged())
+
+    def start_run(self, session: RunSession) -> bool:
+        """Start the engine (after the operator confirmed), unless another run holds a lock.
+
+        Returns:
+            True when the run was started.
+        """
+        for service in session.playbook.services_touched():
+            if service not in session.inventory.services:
+                continue
+            holder = self.audit.lock_holder(service)
+            if holder is not None and holder.run_id != session.resume_of:
+                self.push_screen(
+                    MessageScreen(
+                        "Locked by another run",
+                        f"{holder.describe()}\n\nNothing was changed. Wait for that run to end, "
+                        "or, if its process is gone, break the stale lock from a shell with "
+                        "drconsole run --break-lock (it is recorded).",
+                    )
+                )
+                return False
+        self.run_worker(
+            session.run(),
+            name=f"run {session.playbook.name}",
+            group="engine",
+            exclusive=True,
+            exit_on_error=False,
+        )
+        return True
+
+    def on_run_changed(self, _message: RunChanged) -> None:
+        """The run has news: the run screen draws it; a question pulls the operator there."""
+        session = self.session
+        if session is None:
+            return
+        screen = self._run_screen()
+        if session.pending is not None and self.current_mode != "run":
+            q = session.pending.question
+            self.notify(f"the run waits for you: {q.kind} {q.step_id}", severity="warning")
+            self.switch_mode("run")
+            return
+        if screen is not None:
+            screen.refresh_from_session()
+
+    def _run_screen(self) -> RunScreen | None:
+        for screen in self._screen_stacks.get("run", []):
+            if isinstance(screen, RunScreen):
+                return screen
+        return None
+
+    def export_report(self, run_id: str) -> None:
+        """Ask for a format and a path, then write the run's report."""
+        try:
+            from console.report import (  # noqa: PLC0415 (written by another engineer; may be absent)
+                export_report,
+            )
+        except ImportError:
+            self.notify(
+                "reports are not available yet in this build (console.report.export_report)",
+                severity="warning",
+                timeout=6,
+            )
+            return
+
+        def chosen(request: ExportRequest | None) -> None:
+            if request is None:
+                return
+            try:
+                request.path.parent.mkdir(parents=True, exist_ok=True)
+                written = export_report(self.audit, run_id, request.fmt, request.path)
+            except (DrError, OSError, ValueError) as exc:
+                self.push_screen(MessageScreen("The report could not be written", str(exc)))
+                return
+            self.notify(f"report written: {written}", timeout=8)
+
+        self.push_screen(ExportScreen(run_id, self.config.reports_dir), chosen)
+
+    # -- workers ---------------------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every worker's failure lands here: said plainly, and the status poller restarts."""
+        worker = event.worker
+        if event.state == WorkerState.ERROR:
+            error = worker.error
+            self.log.error(f"worker {worker.name} failed: {error!r}")
+            if worker.group == "status":
+                self.notify(f"status polling failed ({error}); restarting", severity="error")
+                self.set_timer(2.0, self.start_status)
+            elif worker.group == "engine":
+                self.push_screen(
+                    MessageScreen("The run stopped on an internal error", Text(repr(error)))
+                )
+            else:
+                self.notify(f"{worker.name}: {error}", severity="error")
+        if worker.group == "engine" and event.state in (
+            WorkerState.SUCCESS,
+            WorkerState.ERROR,
+            WorkerState.CANCELLED,
+        ):
+            if self.session is not None:
+                self.post_message(RunChanged())
+            if self._quitting:
+                self.exit(0)
+
+    def action_quit_console(self) -> None:
+        """Quit; a run in progress is stopped (recorded as interrupted, resumable) if you say
+        so."""
+        session = self.session
+        if session is None or not session.running:
+            self.exit(0)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            self._quitting = True
+            self.workers.cancel_group(self, "engine")
+
+        self.push_screen(
+            ConfirmScreen(
+                "Quit while the run is going?",
+                f"{session.playbook.name} (run {session.run_id}) is running.\nQuitting stops "
+                "the command in flight; the audit log records where the run stopped and it "
+                "can be resumed from the audit screen.",
+                yes="Quit and stop the run",
+                no="Stay",
+            ),
+            answered,
+        )
+
+
+def main(args: argparse.Namespace) -> int:
+    """``drconsole`` / ``drconsole tui``: returns the exit code.
+
+    Raises:
+        InputError: the inventory is missing or invalid, or an option is out of range
+            (the CLI prints it, located, and exits 2).
+    """
+    inventory_path = Path(args.inventory)
+    if not inventory_path.exists():
+        raise InputError(
+            f"{inventory_path}: no such inventory file; start the lab with "
+            "`drconsole lab up` (it writes inventory/lab.yaml) or pass -i PATH"
+        )
+    inventory = load_inventory(inventory_path)
+    refresh = float(getattr(args, "refresh", 2.0))
+    if not refresh > 0:
+        raise InputError(f"--refresh {refresh:g}: must be more than 0 seconds")
+    config = TuiConfig(
+        inventory_path=inventory_path,
+        playbooks_dir=Path(getattr(args, "playbooks", "playbooks")),
+        audit_path=Path(args.audit),
+        operator=str(args.operator),
+        mode=str(getattr(args, "mode", "drill") or "drill"),
+        refresh=refresh,
+    )
+    app = DrConsoleApp(config, inventory)
+    app.run()
+    return app.return_code or 0

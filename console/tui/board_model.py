@@ -1,0 +1,320 @@
+"""The status board's content as values: cells per member, site headlines, topology lines.
+
+Pure functions of (inventory, snapshot, history, now): no widgets and no IO, so every rule
+the operator relies on is unit-tested here. The rules:
+
+* rows come from the inventory, so a member never sampled yet still has a row (health
+  UNKNOWN, age "never"), and nothing disappears when a host goes dark;
+* every number carries its age, and an old number looks old;
+* a lag nobody measured is ``?``, never ``0``;
+* a site whose every member is unreachable is DOWN, with how long ago it was last seen;
+* a primary that is not where the inventory put it is said as a fact ("primary moved to
+  west"), and so are a split brain and a service with no primary;
+* a refused host key is a security alert, not a row of "unknown".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rich.text import Text
+
+from console.model.inventory import Inventory
+from console.probes.topology import ServiceTopology
+from console.status.collector import MemberStatus, StatusSnapshot
+from console.tui.format import (
+    fmt_age,
+    fmt_bytes_compact,
+    fmt_lag_bytes,
+    fmt_seconds,
+    health_label,
+    shorten,
+    sparkline,
+)
+from console.tui.history import LagHistory
+from console.tui.palette import Palette
+
+TREND_WIDTH = 8
+"""Characters of a lag sparkline."""
+
+WIDE_MIN_WIDTH = 120
+"""Terminal width from which the board shows every column."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """A board column: its key, header and fixed width."""
+
+    key: str
+    label: str
+    width: int
+
+
+@dataclass(frozen=True)
+class RowRef:
+    """A member row: which service and host, and its key in the table."""
+
+    key: str
+    service: str
+    host: str
+
+
+def columns(inventory: Inventory, wide: bool, width: int = 80) -> tuple[Column, ...]:
+    """The board's columns: a narrow set that fits 80 columns, or every column with the
+    "why" column taking the rest of ``width``."""
+    host_w = min(18, max([6, *(len(h) for h in inventory.hosts)]))
+    svc_w = min(16, max([7, *(len(s) for s in inventory.services)]))
+    if not wide:
+        return (
+            Column("member", "member", host_w),
+            Column("service", "service", svc_w),
+            Column("role", "role", 8),
+            Column("health", "health", 9),
+            Column("lag", "lag", 10),
+            Column("trend", "trend", 6),
+            Column("age", "age", 7),
+        )
+    fixed = (
+        Column("member", "member", host_w),
+        Column("service", "service", svc_w),
+        Column("kind", "kind", 8),
+        Column("role", "role", 8),
+        Column("health", "health", 9),
+        Column("link", "link", 4),
+        Column("lag", "lag", 6),
+        Column("behind", "behind", 10),
+        Column("trend", "trend", TREND_WIDTH),
+        Column("position", "position", 14),
+        Column("age", "age", 7),
+    )
+    used = sum(c.width + 2 for c in fixed) + 2 + 2 + 2
+    return (*fixed, Column("why", "why", max(20, width - used - 2)))
+
+
+def site_rows(inventory: Inventory, site: str) -> list[RowRef]:
+    """The member rows of one site, in inventory order (services, then members)."""
+    hosts = set(inventory.sites[site].hosts)
+    return [
+        RowRef(f"{service.name}/{host}", service.name, host)
+        for service in inventory.services.values()
+        for host in service.members
+        if host in hosts
+    ]
+
+
+def member_cells(
+    inventory: Inventory,
+    ref: RowRef,
+    status: MemberStatus | None,
+    history: LagHistory,
+    now: float,
+    palette: Palette,
+    cols: Iterable[Column],
+) -> dict[str, Text]:
+    """Every cell of one member's row."""
+    service = inventory.services[ref.service]
+    expected = service.members[ref.host].role
+    cells: dict[str, Text] = {}
+    wanted = {c.key: c for c in cols}
+    if "member" in wanted:
+        cells["member"] = Text(ref.host)
+    if "service" in wanted:
+        cells["service"] = Text(ref.service)
+    if "kind" in wanted:
+        cells["kind"] = Text(service.kind)
+    if status is None:
+        muted = palette.muted
+        for key in wanted:
+            if key not in cells:
+                cells[key] = Text("?", style=muted)
+        cells["role"] = Text(f"({expected})", style=muted)
+        if "health" in wanted:
+            cells["health"] = Text(health_label("unknown"), style=muted)
+        if "age" in wanted:
+            cells["age"] = Text("never", style=muted)
+        if "why" in wanted:
+            cells["why"] = Text("no sample yet", style=muted)
+        if "trend" in wanted:
+            cells["trend"] = Text(" " * TREND_WIDTH)
+        return cells
+    s = status.sample
+    health = status.health.health.value
+    role = Text(status.role)
+    if status.health.diverged:
+        role.append("⇄", style=palette.warn)
+    elif status.role in ("down", "unknown"):
+        role.stylize(palette.health(health))
+    cells["role"] = role
+    if "health" in wanted:
+        cells["health"] = Text(health_label(health), style=palette.health(health))
+    is_replica = status.role == "replica"
+    lag_s = fmt_seconds(s.lag_seconds) if is_replica else "—"
+    lag_b = fmt_lag_bytes(s.lag_bytes) if is_replica else "—"
+    lag_style = palette.health(health) if is_replica and health in ("warn", "crit") else ""
+    if "lag" in wanted:
+        text = f"{lag_s} {fmt_bytes_compact(s.lag_bytes)}" if wanted["lag"].width > 8 else lag_s
+        cells["lag"] = Text(text if is_replica else "—", style=lag_style)
+    if "behind" in wanted:
+        cells["behind"] = Text(lag_b, style=lag_style)
+    if "link" in wanted:
+        link = s.link.value
+        cells["link"] = Text(
+            "—" if link == "none" else link,
+            style=palette.crit
+            if link == "down"
+            else (palette.unknown if link == "unknown" else ""),
+        )
+    if "trend" in wanted and status.role == "primary":
+        cells["trend"] = Text(" " * wanted["trend"].width)
+    elif "trend" in wanted:
+        width = wanted["trend"].width
+        values = history.values(ref.service, ref.host)
+        uses_bytes = s.lag_seconds is None and s.lag_bytes is not None
+        t = service.thresholds
+        ceiling = (t.lag_bytes_crit if uses_bytes else t.lag_crit) or None
+        cells["trend"] = Text(
+            sparkline(values, width, float(ceiling) if ceiling else None), style=palette.accent
+        )
+    if "position" in wanted:
+        cells["position"] = Text(shorten(s.position or "?", wanted["position"].width))
+    if "age" in wanted:
+        age = s.age(now)
+        stale = service.thresholds.stale_after
+        style = palette.crit if age > stale else (palette.warn if age > stale / 3 else "")
+        cells["age"] = Text(fmt_age(age), style=style)
+    if "why" in wanted:
+        why = "; ".join(status.health.reasons)
+        if status.health.divergence:
+            why = f"{status.health.divergence}; {why}" if why else status.health.divergence
+        cells["why"] = Text(
+            shorten(why or "", wanted["why"].width),
+            style=palette.health(health) if why else "",
+        )
+    return cells
+
+
+@dataclass(frozen=True)
+class SiteHeadline:
+    """What a site panel's border says."""
+
+    title: str
+    """``east — primary site — Lab site east``."""
+    status: str
+    """``3 members OK``, ``1 of 3 degraded``, ``DOWN — last seen 14s ago``."""
+    level: str
+    """``ok``, ``warn``, ``down`` or ``unknown`` (a style class)."""
+
+
+def site_headline(
+    inventory: Inventory,
+    site: str,
+    snapshot: StatusSnapshot | None,
+    history: LagHistory,
+    now: float,
+) -> SiteHeadline:
+    """A site's title and one-phrase state; a dark site is DOWN with its last-seen age."""
+    info = inventory.sites[site]
+    about = f" — {info.description}" if info.description else ""
+    title = f"{site} — {info.role} site{about}"
+    refs = site_rows(inventory, site)
+    if not refs:
+        return SiteHeadline(title, "no replicated members", "ok")
+    statuses = [snapshot.get(r.service, r.host) if snapshot else None for r in refs]
+    known = [m for m in statuses if m is not None]
+    if len(known) < len(refs):
+        return SiteHeadline(title, f"waiting for {len(refs) - len(known)} sample(s)", "unknown")
+    unreachable = [m for m in known if m.role in ("down", "unknown")]
+    if len(unreachable) == len(known):
+        seen = history.site_seen.get(site)
+        when = f"last seen {fmt_age(now - seen)}" if seen is not None else "not seen since start"
+        return SiteHeadline(title, f"DOWN — {when}", "down")
+    bad = [m for m in known if m.health.health.value != "ok"]
+    if not bad:
+        return SiteHeadline(title, f"{len(known)} member(s) OK", "ok")
+    return SiteHeadline(title, f"{len(bad)} of {len(known)} member(s) degraded", "warn")
+
+
+def topology_line(
+    inventory: Inventory,
+    name: str,
+    topo: ServiceTopology | None,
+    palette: Palette,
+    name_width: int,
+) -> Text:
+    """One service in one line: where the primary is, arrows to replicas with their lag,
+    and any divergence from the inventory said as a fact."""
+    service = inventory.services[name]
+    line = Text(name.ljust(name_width) + " ", style="bold")
+    if topo is None:
+        line.append("no sample yet", style=palette.muted)
+        return line
+    if topo.split_brain:
+        line.append(
+            "SPLIT BRAIN: "
+            + " and ".join(f"{s.site}/{s.host}" for s in topo.writers)
+            + " all accept writes",
+            style=palette.crit,
+        )
+        return line
+    primary = topo.primary
+    if primary is None:
+        line.append("NO PRIMARY: no member accepts writes", style=palette.crit)
+    else:
+        line.append("★ ", style=palette.ok)
+        line.append(f"{primary.site}/{primary.host}", style="bold")
+    for replica in topo.replicas:
+        link_down = replica.link.value != "up"
+        line.append(" ━▶ " if not link_down else " ╳ ", style=palette.crit if link_down else "")
+        line.append(f"{replica.site}/{replica.host} ")
+        if link_down:
+            line.append(f"link {replica.link.value}", style=palette.crit)
+        else:
+            lag = f"{fmt_seconds(replica.lag_seconds)} · {fmt_lag_bytes(replica.lag_bytes)}"
+            line.append(lag, style=palette.muted)
+    for fenced in topo.fenced:
+        line.append(f"  read-only {fenced.site}/{fenced.host}", style=palette.warn)
+    for gone in topo.unreachable:
+        line.append(f"  {gone.site}/{gone.host} {gone.role.value.upper()}", style=palette.down)
+    expected = service.expected_primary
+    if primary is not None and expected is not None and primary.host != expected:
+        where = inventory.hosts[expected].site
+        line.append(f"  ⇄ primary moved to {primary.site} (inventory: {where})", style=palette.warn)
+    return line
+
+
+@dataclass(frozen=True)
+class SecurityAlert:
+    """A refused host key met by the probes."""
+
+    host: str
+    message: str
+
+
+def security_alerts(snapshot: StatusSnapshot | None) -> list[SecurityAlert]:
+    """One alert per host whose probe was refused for its host key."""
+    if snapshot is None:
+        return []
+    seen: dict[str, SecurityAlert] = {}
+    for m in snapshot.members:
+        error = m.sample.error or ""
+        if "host key" in error.lower() and m.host not in seen:
+            seen[m.host] = SecurityAlert(m.host, error)
+    return list(seen.values())
+
+
+def verdict_line(inventory: Inventory, snapshot: StatusSnapshot | None, palette: Palette) -> Text:
+    """One line for the whole estate: all healthy, or how many are degraded."""
+    total = sum(len(s.members) for s in inventory.services.values())
+    if snapshot is None or not snapshot.members:
+        return Text(f"waiting for the first samples of {total} member(s)…", style=palette.muted)
+    bad = [m for m in snapshot.members if m.health.health.value != "ok"]
+    missing = total - len(snapshot.members)
+    if not bad and not missing:
+        return Text(f"✓ all {total} members healthy", style=palette.ok)
+    text = Text()
+    if bad:
+        text.append(f"▲ {len(bad)} of {total} member(s) degraded", style=palette.warn)
+    if missing:
+        text.append(("; " if bad else "") + f"{missing} not sampled yet", style=palette.muted)
+    return text

@@ -1,0 +1,241 @@
+"""The status board, the console's home: every site's members, live.
+
+It is handed snapshots (``on_status``) and the time (``tick``); it formats them with
+``console.tui.board_model`` and writes only the cells that changed, by key. A row exists for
+every member from the start (from the inventory), so a dark host never makes rows vanish:
+its row turns DOWN and its site says how long ago it was last seen.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from console.model.inventory import Inventory
+from console.status.collector import StatusSnapshot
+from console.tui.board_model import (
+    WIDE_MIN_WIDTH,
+    Column,
+    RowRef,
+    columns,
+    member_cells,
+    security_alerts,
+    site_headline,
+    site_rows,
+    topology_line,
+    verdict_line,
+)
+from console.tui.format import fmt_age, health_label
+from console.tui.widgets.banner import ModeBanner
+from console.tui.widgets.header import ConsoleHeader
+from console.tui.widgets.security_alert import SecurityAlerts
+from console.tui.widgets.site_panel import SitePanel
+
+if TYPE_CHECKING:
+    from console.tui.app import DrConsoleApp
+
+
+class BoardScreen(Screen[None]):
+    """Site panels, the topology per service, the verdict, and the selected member's detail."""
+
+    BINDINGS = [
+        Binding("r", "refresh_now", "Probe now"),
+        Binding("w", "toggle_wide", "Wide/narrow"),
+    ]
+
+    def __init__(self) -> None:
+        self.ready = False
+        """Composed and mounted: live updates may be applied."""
+        super().__init__(id="board")
+        self._inventory: Inventory | None = None
+        self._cols: tuple[Column, ...] = ()
+        self._rows: dict[str, list[RowRef]] = {}
+        self._sampled: dict[str, float] = {}
+        self._force_wide: bool | None = None
+
+    @property
+    def drapp(self) -> DrConsoleApp:
+        """The console app (typed)."""
+        return cast("DrConsoleApp", self.app)
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield ConsoleHeader("status board")
+        yield ModeBanner(id="banner")
+        yield SecurityAlerts(id="security")
+        yield Static(id="verdict")
+        with VerticalScroll(id="board-scroll"):
+            yield Static(id="topology")
+            for site in self.drapp.inventory.sites:
+                yield SitePanel(site)
+        yield Static(id="member-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        topology = self.query_one("#topology", Static)
+        topology.border_title = "topology"
+        self.query_one("#banner", ModeBanner).mode = self.drapp.mode
+        self.ready = True
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """(Re)lay out every site table for the current inventory and width."""
+        app = self.drapp
+        inventory = app.inventory
+        if inventory is not self._inventory:
+            self._inventory = inventory
+            self._sampled.clear()
+            self._rows = {site: site_rows(inventory, site) for site in inventory.sites}
+        self._cols = columns(inventory, self._wide(), self.size.width or 80)
+        now = app.clock()
+        snapshot = app.snapshot
+        for panel in self.query(SitePanel):
+            refs = self._rows.get(panel.site, [])
+            rebuilt = panel.table.set_columns(self._cols)
+            if rebuilt:
+                self._sampled.clear()
+            panel.table.ensure_rows((ref.key, self._cells(ref, snapshot, now)) for ref in refs)
+            panel.table.display = bool(refs)
+            panel.show_headline(site_headline(inventory, panel.site, snapshot, app.history, now))
+        self.on_status(snapshot)
+
+    def _wide(self) -> bool:
+        if self._force_wide is not None:
+            return self._force_wide
+        return (self.size.width or 80) >= WIDE_MIN_WIDTH
+
+    def on_resize(self) -> None:
+        """Re-lay out when the width crosses the breakpoint (never on a tick)."""
+        if self._inventory is None:
+            return
+        if columns(self._inventory, self._wide(), self.size.width or 80) != self._cols:
+            self.rebuild()
+
+    def _cells(self, ref: RowRef, snapshot: StatusSnapshot | None, now: float) -> dict[str, Text]:
+        app = self.drapp
+        status = snapshot.get(ref.service, ref.host) if snapshot else None
+        return member_cells(app.inventory, ref, status, app.history, now, app.palette, self._cols)
+
+    # -- live data -------------------------------------------------------------------------
+
+    def on_status(self, snapshot: StatusSnapshot | None) -> None:
+        """Apply a snapshot: changed members' cells, headlines, topology, verdict."""
+        app = self.drapp
+        inventory = app.inventory
+        if self._inventory is not inventory:
+            self.rebuild()
+            return
+        now = app.clock()
+        with app.batch_update():
+            for panel in self.query(SitePanel):
+                updates = []
+                for ref in self._rows.get(panel.site, []):
+                    status = snapshot.get(ref.service, ref.host) if snapshot else None
+                    stamp = status.sample.sampled_at if status else -1.0
+                    if self._sampled.get(ref.key) == stamp:
+                        continue
+                    self._sampled[ref.key] = stamp
+                    updates.append((ref.key, self._cells(ref, snapshot, now)))
+                if updates:
+                    panel.table.apply(updates)
+                panel.show_headline(
+                    site_headline(inventory, panel.site, snapshot, app.history, now)
+                )
+            self._show_topology(snapshot)
+            self.query_one("#verdict", Static).update(
+                verdict_line(inventory, snapshot, app.palette)
+            )
+            self.query_one("#security", SecurityAlerts).show_alerts(security_alerts(snapshot))
+            self._show_detail()
+
+    def tick(self, now: float) -> None:
+        """The clock moved: ages and "last seen" change even when no sample arrives."""
+        app = self.drapp
+        snapshot = app.snapshot
+        if snapshot is None or "age" not in {c.key for c in self._cols}:
+            return
+        with app.batch_update():
+            for panel in self.query(SitePanel):
+                updates = []
+                for ref in self._rows.get(panel.site, []):
+                    status = snapshot.get(ref.service, ref.host)
+                    if status is None:
+                        continue
+                    cells = member_cells(
+                        app.inventory, ref, status, app.history, now, app.palette, self._age_col
+                    )
+                    updates.append((ref.key, {"age": cells["age"]}))
+                panel.table.apply(updates)
+                panel.show_headline(
+                    site_headline(app.inventory, panel.site, snapshot, app.history, now)
+                )
+
+    @property
+    def _age_col(self) -> tuple[Column, ...]:
+        return tuple(c for c in self._cols if c.key == "age")
+
+    def _show_topology(self, snapshot: StatusSnapshot | None) -> None:
+        app = self.drapp
+        inventory = app.inventory
+        width = max((len(n) for n in inventory.services), default=8)
+        text = Text()
+        for i, name in enumerate(inventory.services):
+            if i:
+                text.append("\n")
+            topo = snapshot.topologies.get(name) if snapshot else None
+            text.append_text(topology_line(inventory, name, topo, app.palette, width))
+        self.query_one("#topology", Static).update(text)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The detail line follows the cursor."""
+        self._selected = event.row_key.value
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        key = getattr(self, "_selected", None)
+        detail = self.query_one("#member-detail", Static)
+        app = self.drapp
+        if not key or "/" not in key:
+            detail.update(Text("↑↓ select a member · 2 playbooks · 4 audit · ctrl+p commands"))
+            return
+        service, host = key.split("/", 1)
+        snapshot = app.snapshot
+        status = snapshot.get(service, host) if snapshot else None
+        text = Text(f"{service}/{host}: ", style="bold")
+        if status is None:
+            text.append("no sample yet", style=app.palette.muted)
+        else:
+            health = status.health.health.value
+            text.append(health_label(health), style=app.palette.health(health))
+            reasons = list(status.health.reasons)
+            if status.health.divergence:
+                reasons.insert(0, status.health.divergence)
+            summary = "; ".join(reasons) if reasons else "all checks pass"
+            text.append(f" {summary}")
+            seen = app.history.member_seen.get((service, host))
+            if status.role in ("down", "unknown") and seen is not None:
+                text.append(f" (last seen {fmt_age(app.clock() - seen)})", style=app.palette.muted)
+        detail.update(text)
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action_refresh_now(self) -> None:
+        """Probe every member now."""
+        self.drapp.poke_status()
+        self.notify("probing every member now", timeout=2)
+
+    def action_toggle_wide(self) -> None:
+        """Switch between the narrow and the wide column set."""
+        self._force_wide = not self._wide()
+        self.rebuild()
+
+    def on_mode_changed(self, mode: str) -> None:
+        """The app's mode changed: restyle the banner."""
+        self.query_one("#banner", ModeBanner).mode = mode

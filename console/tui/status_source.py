@@ -1,0 +1,101 @@
+"""Where the board's replication status comes from.
+
+The board does not know how status is collected: it is handed snapshots. The live source polls
+every member on its own schedule through the engine's ``StatusCollector`` (so a dark site holds
+back only its own rows, STYLE rule 5): each member is probed, then waits ``refresh`` seconds
+after the probe *ended* before the next one, so two polls of one member never overlap, and
+every probe has the collector's deadline. A synthetic source (``console.tui.synthetic``) feeds
+benchmarks and snapshot tests through the same interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+from console.model.inventory import Inventory
+from console.ssh.transport import Transport
+from console.status.collector import StatusCollector, StatusSnapshot
+
+Deliver = Callable[[StatusSnapshot], None]
+"""Receives each new snapshot (called on the event loop)."""
+
+
+class StatusSource(ABC):
+    """Produces status snapshots of one inventory until cancelled."""
+
+    inventory: Inventory
+    """The estate the snapshots describe."""
+
+    @abstractmethod
+    async def run(self, deliver: Deliver) -> None:
+        """Deliver snapshots until cancelled; never raises for a host's failure."""
+
+    def poke(self) -> None:  # noqa: B027 (optional hook with a do-nothing default)
+        """Ask for fresh samples now instead of at the next tick (if the source can)."""
+
+    def latest(self) -> StatusSnapshot | None:
+        """The newest snapshot, if any was made."""
+        return None
+
+
+class LiveStatusSource(StatusSource):
+    """Polls the inventory's members over SSH with a :class:`StatusCollector`.
+
+    Args:
+        inventory: The estate.
+        transport: The app's SSH pool (shared with the engine).
+        refresh: Seconds between the end of one probe of a member and the start of the next.
+        timeout: Per-probe deadline (default each service's ``probe.timeout``).
+    """
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        transport: Transport,
+        *,
+        refresh: float = 2.0,
+        timeout: float | None = None,
+    ) -> None:
+        self.inventory = inventory
+        self.refresh = refresh
+        self.collector = StatusCollector(inventory, transport, timeout=timeout)
+        """The collector doing the probing (its snapshot is the board's truth)."""
+        self._wake = asyncio.Event()
+
+    async def run(self, deliver: Deliver) -> None:
+        """One polling loop per member, all at once, until cancelled."""
+        loops = [
+            asyncio.ensure_future(self._member_loop(service.name, host, deliver))
+            for service in self.inventory.services.values()
+            for host in service.members
+        ]
+        try:
+            await asyncio.gather(*loops)
+        finally:
+            for task in loops:
+                task.cancel()
+            for task in loops:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await self.collector.close()
+
+    async def _member_loop(self, service: str, host: str, deliver: Deliver) -> None:
+        while True:
+            # sample_member turns every transport failure into a DOWN/UNKNOWN sample.
+            await self.collector.sample_member(service, host)
+            deliver(self.collector.snapshot())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.refresh)
+
+    def poke(self) -> None:
+        """Wake every member loop that is waiting for its next tick."""
+        self._wake.set()
+        asyncio.get_running_loop().call_soon(self._wake.clear)
+
+    def latest(self) -> StatusSnapshot | None:
+        """The collector's current snapshot."""
+        snap = self.collector.snapshot()
+        return snap if snap.members else None

@@ -1,0 +1,132 @@
+"""The status board on the real lab: its real topology, a dark site, a refused host key.
+
+Every test here runs the whole app (``app.run_test``) with the live status source polling
+the lab's servers over its real sshd.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from console.tui.screens.board import BoardScreen
+from console.tui.widgets.security_alert import SecurityAlerts
+from console.tui.widgets.site_panel import SitePanel
+from tests.support.lab import RunningLab, requires_lab
+from tests.tui.support import make_app, static_text, table_cell, wait_members
+from tests.tui.waiting import until
+
+pytestmark = [requires_lab, pytest.mark.lab]
+
+
+@pytest.mark.timeout(180)
+async def test_board_shows_the_labs_real_topology(tui_lab: RunningLab, audit_path: Path) -> None:
+    app = make_app(tui_lab.inventory, audit_path)
+    async with app.run_test(size=(120, 40)):
+        await wait_members(app, 6)
+        board = app.screen
+        assert isinstance(board, BoardScreen)
+        east = board.query_one("#site-east", SitePanel)
+        west = board.query_one("#site-west", SitePanel)
+        services = ("orders-db", "catalog-db", "sessions")
+
+        def all_ok() -> bool:
+            # a loaded machine may show a transient WARN (lag above 5 s for a moment): wait
+            # for the steady state the lab is in, rather than judge one instant
+            return "all 6 members healthy" in static_text(app, "#verdict") and all(
+                table_cell(t, f"{svc}/{h}", "health") == "✓ OK"
+                for t, h in ((east.table, "lab-east"), (west.table, "lab-west"))
+                for svc in services
+            )
+
+        await until(all_ok, 90, "every member OK on the board")
+        for service in services:
+            assert table_cell(east.table, f"{service}/lab-east", "role") == "primary"
+            assert table_cell(west.table, f"{service}/lab-west", "role") == "replica"
+            assert table_cell(east.table, f"{service}/lab-east", "lag") == "—"
+            lag = table_cell(west.table, f"{service}/lab-west", "lag")
+            assert lag.split()[0].endswith("s"), lag  # a measured lag in seconds, not "?"
+        assert east.border_subtitle == "3 member(s) OK"
+        assert board.query_one("#site-dr", SitePanel).border_subtitle == "no replicated members"
+        topology = static_text(app, "#topology")
+        for service in ("orders-db", "catalog-db", "sessions"):
+            assert f"{service}" in topology
+        assert topology.count("★ east/lab-east ━▶ west/lab-west") == 3
+        assert "moved" not in topology
+        header = static_text(app, "#hdr-inventory")
+        assert str(tui_lab.inventory) in header
+        assert "DRILL" in static_text(app, "#banner")
+
+
+@pytest.mark.timeout(300)
+async def test_a_dark_site_turns_down_while_east_stays_fresh(
+    tui_lab: RunningLab, audit_path: Path
+) -> None:
+    probe_timeout = 4.0
+    app = make_app(tui_lab.inventory, audit_path, refresh=1.0, probe_timeout=probe_timeout)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_members(app, 6)
+        board = app.screen
+        assert isinstance(board, BoardScreen)
+        west = board.query_one("#site-west", SitePanel)
+        east = board.query_one("#site-east", SitePanel)
+        await until(lambda: west.border_subtitle == "3 member(s) OK", 60, "west OK first")
+        tui_lab.lab.chaos_down("west")
+        try:
+            went_dark = time.monotonic()
+            # per member: the probe deadline, +2 s transport slack, +3 s collector slack,
+            # plus the refresh interval and a wide margin for a loaded machine
+            await until(
+                lambda: str(west.border_subtitle).startswith("DOWN"),
+                probe_timeout + 5 + 1 + 30,
+                "west to turn DOWN",
+            )
+            took = time.monotonic() - went_dark
+            await pilot.pause()
+            assert "last seen" in str(west.border_subtitle)
+            assert west.has_class("-down")
+            for service in ("orders-db", "catalog-db", "sessions"):
+                assert table_cell(west.table, f"{service}/lab-west", "health") == "▼ DOWN"
+            # east kept being probed while west hung: its samples are fresh
+            snap = app.snapshot
+            assert snap is not None
+            now = time.time()
+            for service in ("orders-db", "catalog-db", "sessions"):
+                member = snap.get(service, "lab-east")
+                assert member is not None and member.role == "primary"
+                assert member.sample.age(now) < 5.0, (service, member.sample.age(now))
+            assert east.border_subtitle == "3 member(s) OK"
+            assert took >= probe_timeout * 0.5
+        finally:
+            tui_lab.lab.chaos_up("west")
+        await until(
+            lambda: west.border_subtitle == "3 member(s) OK", 90, "west back to OK after chaos up"
+        )
+
+
+@pytest.mark.timeout(180)
+async def test_a_refused_host_key_is_shown_as_a_security_error(
+    tui_lab: RunningLab, audit_path: Path, tmp_path: Path
+) -> None:
+    empty_known_hosts = tmp_path / "known_hosts"
+    empty_known_hosts.write_text("")
+    text = tui_lab.inventory.read_text()
+    text = text.replace(str(tui_lab.known_hosts), str(empty_known_hosts))
+    assert str(empty_known_hosts) in text
+    inventory = tmp_path / "strict.yaml"
+    inventory.write_text(text)
+    app = make_app(inventory, audit_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_members(app, 6)
+        alerts = app.screen.query_one("#security", SecurityAlerts)
+        await until(lambda: alerts.has_class("-shown"), 30, "the security alert")
+        await pilot.pause()
+        shown = static_text(app, "#security")
+        assert "SECURITY: host key refused for lab-east" in shown
+        assert "SECURITY: host key refused for lab-west" in shown
+        east = app.screen.query_one("#site-east", SitePanel)
+        assert table_cell(east.table, "orders-db/lab-east", "health") == "? UNKNOWN"
+        assert app.is_running  # not a crash
+    assert empty_known_hosts.read_text() == ""  # nothing was accepted behind our back

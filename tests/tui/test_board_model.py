@@ -1,0 +1,178 @@
+"""The board's rules as values: rows from the inventory, ages, DOWN sites, divergence said as
+a fact, split brain, host-key alerts. Snapshots are synthetic here (named so): the rules are
+pure; the Pilot tests prove them on the real lab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from console.model.inventory import Inventory, load_inventory
+from console.probes.sample import Link, Role
+from console.tui.board_model import (
+    columns,
+    member_cells,
+    security_alerts,
+    site_headline,
+    site_rows,
+    topology_line,
+    verdict_line,
+)
+from console.tui.history import LagHistory
+from console.tui.palette import DEFAULT_PALETTE
+from console.tui.synthetic import SyntheticMember, synthetic_snapshot
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "inventory" / "example.yaml"
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture(scope="module")
+def inventory() -> Inventory:
+    return load_inventory(EXAMPLE)
+
+
+def test_narrow_columns_fit_80_columns(inventory: Inventory) -> None:
+    cols = columns(inventory, wide=False)
+    width = sum(c.width + 2 for c in cols) + 2 + 1  # padding, panel border, scrollbar
+    assert width <= 80, width
+    assert [c.key for c in cols] == ["member", "service", "role", "health", "lag", "trend", "age"]
+    wide = columns(inventory, wide=True, width=200)
+    assert {"kind", "link", "behind", "position", "why"} <= {c.key for c in wide}
+    assert sum(c.width + 2 for c in wide) <= 200
+
+
+def test_rows_come_from_the_inventory_even_before_any_sample(inventory: Inventory) -> None:
+    refs = site_rows(inventory, "east")
+    assert [r.key for r in refs] == [
+        "orders-db/db-east-1",
+        "catalog-db/db-east-1",
+        "sessions/cache-east-1",
+    ]
+    cells = member_cells(
+        inventory, refs[0], None, LagHistory(), NOW, DEFAULT_PALETTE, columns(inventory, False)
+    )
+    assert cells["health"].plain == "? UNKNOWN"
+    assert cells["age"].plain == "never"
+    assert cells["role"].plain == "(primary)"
+    assert site_headline(inventory, "east", None, LagHistory(), NOW).status.startswith(
+        "waiting for"
+    )
+
+
+def test_unknown_lag_is_a_question_mark_and_ages_show(inventory: Inventory) -> None:
+    snap = synthetic_snapshot(
+        inventory,
+        NOW,
+        {
+            ("orders-db", "db-west-1"): SyntheticMember(lag_seconds=None, lag_bytes=None, age=12),
+            ("sessions", "cache-west-1"): SyntheticMember(lag_seconds=1.5, lag_bytes=4096),
+        },
+    )
+    history = LagHistory()
+    history.record(snap.members)
+    cols = columns(inventory, False)
+    west = {r.service: r for r in site_rows(inventory, "west")}
+    orders = member_cells(
+        inventory,
+        west["orders-db"],
+        snap.get("orders-db", "db-west-1"),
+        history,
+        NOW,
+        DEFAULT_PALETTE,
+        cols,
+    )
+    assert orders["lag"].plain == "? ?"
+    assert orders["age"].plain == "12s ago"
+    assert orders["health"].plain != "✓ OK"  # an unknown lag is never healthy
+    sessions = member_cells(
+        inventory,
+        west["sessions"],
+        snap.get("sessions", "cache-west-1"),
+        history,
+        NOW,
+        DEFAULT_PALETTE,
+        cols,
+    )
+    assert sessions["lag"].plain == "1.5s 4.0K"
+    assert sessions["health"].plain == "✓ OK"
+
+
+def test_a_dark_site_is_down_with_when_it_was_last_seen(inventory: Inventory) -> None:
+    history = LagHistory()
+    history.record(synthetic_snapshot(inventory, NOW - 40).members)
+    dark = {
+        (svc, host): SyntheticMember(role=Role.DOWN, link=Link.UNKNOWN, error="no answer")
+        for svc, host in (
+            ("orders-db", "db-west-1"),
+            ("catalog-db", "db-west-1"),
+            ("sessions", "cache-west-1"),
+        )
+    }
+    snap = synthetic_snapshot(inventory, NOW, dark)
+    history.record(snap.members)
+    west = site_headline(inventory, "west", snap, history, NOW)
+    assert (west.level, west.status) == ("down", "DOWN — last seen 40s ago")
+    east = site_headline(inventory, "east", snap, history, NOW)
+    assert east.level == "ok"
+    assert "3 member(s) OK" in east.status
+    assert "degraded" in verdict_line(inventory, snap, DEFAULT_PALETTE).plain
+
+
+def test_divergence_split_brain_and_no_primary_are_said_as_facts(inventory: Inventory) -> None:
+    moved = synthetic_snapshot(
+        inventory,
+        NOW,
+        {
+            ("orders-db", "db-west-1"): SyntheticMember(
+                role=Role.PRIMARY, link=Link.NONE, read_only=False
+            ),
+            ("orders-db", "db-east-1"): SyntheticMember(role=Role.DOWN, link=Link.UNKNOWN),
+        },
+    )
+    line = topology_line(
+        inventory, "orders-db", moved.topologies["orders-db"], DEFAULT_PALETTE, 10
+    ).plain
+    assert "★ west/db-west-1" in line
+    assert "primary moved to west (inventory: east)" in line
+    assert "east/db-east-1 DOWN" in line
+    split = synthetic_snapshot(
+        inventory,
+        NOW,
+        {
+            ("orders-db", "db-west-1"): SyntheticMember(
+                role=Role.PRIMARY, link=Link.NONE, read_only=False
+            )
+        },
+    )
+    assert (
+        "SPLIT BRAIN"
+        in topology_line(
+            inventory, "orders-db", split.topologies["orders-db"], DEFAULT_PALETTE, 10
+        ).plain
+    )
+    none = synthetic_snapshot(
+        inventory,
+        NOW,
+        {("orders-db", "db-east-1"): SyntheticMember(role=Role.DOWN, link=Link.UNKNOWN)},
+    )
+    text = topology_line(inventory, "orders-db", none.topologies["orders-db"], DEFAULT_PALETTE, 10)
+    assert "NO PRIMARY" in text.plain
+
+
+def test_a_refused_host_key_becomes_a_security_alert(inventory: Inventory) -> None:
+    snap = synthetic_snapshot(
+        inventory,
+        NOW,
+        {
+            ("sessions", "cache-west-1"): SyntheticMember(
+                role=Role.UNKNOWN,
+                link=Link.UNKNOWN,
+                error="cache-west-1: host key refused (unknown): ssh-ed25519 SHA256:abc",
+            )
+        },
+    )
+    alerts = security_alerts(snap)
+    assert [a.host for a in alerts] == ["cache-west-1"]
+    assert "host key refused" in alerts[0].message
+    assert security_alerts(synthetic_snapshot(inventory, NOW)) == []
