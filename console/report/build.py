@@ -150,6 +150,7 @@ def finish(f: Folder, chain: VerifyResult, this_host: str) -> Report:
         ),
         mode=as_str(d.get("mode"), "?"),
         services=as_strs(d.get("services")),
+        ran_on=tuple(f.machines),
         params={str(k): as_str(v) for k, v in as_dict(d.get("params")).items()},
         operators=tuple(Operator(name, tuple(roles)) for name, roles in f.operators.items()),
         started_at=f.start_ts,

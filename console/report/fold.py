@@ -156,6 +156,7 @@ class Folder:
         self.finished: Mapping[str, Any] | None = None
         self.finished_at: str | None = None
         self.process: tuple[int, str] = (0, "")
+        self.machines: list[str] = []
         self.measurement: Mapping[str, Any] | None = None
         self.rto_start: str | None = None
         self.rto_end: str | None = None
@@ -217,6 +218,8 @@ class Folder:
         self.starter = event.operator
         self.role(event.operator, "started")
         self.process = (as_int(d.get("pid")) or 0, as_str(d.get("hostname")))
+        if self.process[1] and self.process[1] not in self.machines:
+            self.machines.append(self.process[1])
 
     def _on_run_resumed(self, event: Event, d: Mapping[str, Any]) -> None:
         previous = as_str(d.get("previous_status"), "?")
@@ -232,6 +235,8 @@ class Folder:
         )
         self.close_open(event.ts, "unknown", f"in flight when the run was {previous}")
         self.process = (as_int(d.get("pid")) or 0, as_str(d.get("hostname")))
+        if self.process[1] and self.process[1] not in self.machines:
+            self.machines.append(self.process[1])
         self.finished, self.finished_at = None, None
 
     def _on_run_finished(self, event: Event, d: Mapping[str, Any]) -> None:

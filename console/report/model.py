@@ -402,6 +402,8 @@ class Report:
     """``drill`` or ``incident``."""
     services: tuple[str, ...]
     """The services the run touched."""
+    ran_on: tuple[str, ...]
+    """The machines whose console ran it (more than one if it was resumed elsewhere)."""
     params: dict[str, str]
     """The parameters (secrets masked)."""
     operators: tuple[Operator, ...]

@@ -43,6 +43,7 @@ def properties(report: Report) -> list[tuple[str, str]]:
         ("inventory", report.inventory.name),
         ("inventory_digest", report.inventory.digest),
         ("operators", ", ".join(op.name for op in report.operators)),
+        ("ran_on", ", ".join(report.ran_on)),
         ("started_at", report.started_at),
         ("ended_at", report.ended_at or ""),
         ("rto_seconds", _num(m.rto_seconds)),
@@ -69,7 +70,10 @@ def _step_output(step: StepRun) -> str:
     lines: list[str] = []
     for c in commands:
         lines.append(f"{c.host} $ {c.command}")
-        lines.append(f"  -> {c.result}")
+        label = (
+            f"poll {c.attempt}: " if c.poll else (f"attempt {c.attempt}: " if c.attempt > 1 else "")
+        )
+        lines.append(f"  -> {label}{c.result}")
         if c.hidden_lines:
             lines.append(f"  ... {c.hidden_lines} earlier line(s) in the JSON report")
         lines.extend(f"  {t}" for t in c.tail)
@@ -90,7 +94,7 @@ def render_junit(report: Report) -> str:
         "testsuite",
         name=f"{pb} {report.run_id}",
         timestamp=report.started_at[:19],
-        hostname="drconsole",
+        hostname=report.ran_on[-1] if report.ran_on else "unknown",
         id="0",
         package=pb,
     )

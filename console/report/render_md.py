@@ -100,6 +100,7 @@ def _run(r: Report) -> list[str]:
         ("Inventory digest", f"`{r.inventory.digest}`"),
         ("Mode", r.mode),
         ("Services", ", ".join(r.services) or "—"),
+        ("Ran on", ", ".join(r.ran_on) or "—"),
         ("Operators", "; ".join(f"{o.name} ({', '.join(o.roles)})" for o in r.operators) or "—"),
         ("Started", timestamp(r.started_at)),
         ("Ended", ended),
@@ -208,7 +209,9 @@ def _step(step: StepRun) -> list[str]:
         out.append("")
     commands, hidden = shown_commands(step)
     for c in commands:
-        attempt = f"attempt {c.attempt}: " if c.attempt > 1 else ""
+        attempt = (
+            f"poll {c.attempt}: " if c.poll else (f"attempt {c.attempt}: " if c.attempt > 1 else "")
+        )
         out += fence([f"{c.host} $ {c.command}"], "console")
         out += [f"{attempt}{inline(c.result)}", ""]
         if c.tail:

@@ -58,15 +58,35 @@ def _fmt(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
+_BYTE_UNITS = ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB"), (1, "B"))
+
+
+def _byte_scale(value: float) -> tuple[int, str]:
+    for size, name in _BYTE_UNITS:
+        if value >= size:
+            return size, name
+    return 1, "B"
+
+
 def _tick_label(value: float, unit: str) -> str:
     if unit == "s":
         return seconds(value) if value else "0"
     if unit == "B":
-        for size, name in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-            if value >= size:
-                return f"{value / size:g} {name}"
-        return f"{value:g} B"
+        size, name = _byte_scale(value)
+        return f"{round(value / size, 2):g} {name}"
     return f"{value:g}{unit}"
+
+
+def value_axis(peak: float, unit: str, ticks: int = 4) -> tuple[float, float]:
+    """(tick step, axis maximum) for values up to ``peak``: round seconds, or round numbers
+    of B, KiB, MiB, GiB for bytes (whole bytes at least)."""
+    if unit == "B":
+        size, _ = _byte_scale(max(peak, 1.0))
+        step = max(nice_step(max(peak, 4.0) / size, ticks), 1.0 if size == 1 else 0.0) * size
+    else:
+        step = nice_step(peak or 1.0, ticks)
+    top = max(step * math.ceil((peak or step) / step), step)
+    return step, top
 
 
 @dataclass(frozen=True)
@@ -270,8 +290,7 @@ def lag_svg(report: Report, metric: str = "seconds") -> str | None:
     span = _run_span(report)
     peak = max(v for _, pts in series for _, v in pts if v is not None)
     unit = "s" if metric == "seconds" else "B"
-    y_step = nice_step(peak or 1.0, 4)
-    y_max = max(y_step * math.ceil((peak or 1.0) / y_step), y_step)
+    y_step, y_max = value_axis(peak, unit)
     width, left = 960, 80
     legend_h = 16 * len(series)
     frame = _Frame(left, 22, width - left - 30, 170, span, y_max)

@@ -11,6 +11,8 @@ Once per test session, on a lab of our own (nets 55 to 59), the ``drills`` fixtu
 * ``human``: ``report-human`` driven in-process by a person-like decider (confirms, skips a
   failing step with a reason, adds notes), with ``--break-lock`` to clear the dead run's locks
   and a secret parameter;
+* ``aborted``: the same playbook in incident mode, aborted by a person at its first
+  confirmation;
 * ``succeeded``: ``pg-failover --yes``: the real failover, end to end (last: it leaves the
   lab failed over).
 
@@ -142,7 +144,19 @@ class PersonDecider(Decider):
         return Answer("confirm", "go ahead, window approved", auto=False)
 
 
-async def _human_run(audit_path: Path, inventory: Path) -> str:
+class AbortingDecider(Decider):
+    """A person who aborts at the first confirmation, with a reason."""
+
+    def __init__(self, operator: str) -> None:
+        self.operator = operator
+
+    async def decide(self, question: Question) -> Answer:
+        return Answer("abort", "bridge call dropped, drill called off", auto=False)
+
+
+async def _human_run(
+    audit_path: Path, inventory: Path, decider: Decider, *, break_lock: bool = False
+) -> str:
     audit = AuditStore(audit_path)
     prepared = prepare(
         HERE / "playbooks" / "report-human.yaml", inventory, [f"token={SECRET}"], audit=audit
@@ -153,12 +167,12 @@ async def _human_run(audit_path: Path, inventory: Path) -> str:
                 inventory=prepared.inventory,
                 playbook=prepared.playbook,
                 params=prepared.params,
-                mode="drill",
-                operator="carol",
+                mode="incident" if isinstance(decider, AbortingDecider) else "drill",
+                operator=decider.operator,
                 audit=audit,
                 transport=pool,
-                decider=PersonDecider("carol"),
-                break_lock=True,
+                decider=decider,
+                break_lock=break_lock,
             )
         )
         noted: set[str] = set()
@@ -242,8 +256,12 @@ def drills(report_lab: RunningLab, tmp_path_factory: pytest.TempPathFactory) -> 
     exits["interrupted"] = proc.returncode
     assert proc.returncode == -9
 
-    runs["human"] = asyncio.run(_human_run(audit, report_lab.inventory))
+    runs["human"] = asyncio.run(
+        _human_run(audit, report_lab.inventory, PersonDecider("carol"), break_lock=True)
+    )
     exits["human"] = 0
+    runs["aborted"] = asyncio.run(_human_run(audit, report_lab.inventory, AbortingDecider("gina")))
+    exits["aborted"] = 3
 
     headless("succeeded", ROOT / "playbooks" / "pg-failover.yaml", "--yes", operator="alice")
     assert exits["succeeded"] == 0, runs

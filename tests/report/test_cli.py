@@ -56,7 +56,7 @@ def test_history_md_and_html(drills: Drills, db: Path, tmp_path: Path) -> None:
         assert f"\n## {name} (" in md.stdout, name
     for run_id in drills.runs.values():
         assert run_id in md.stdout
-    assert "6 run(s)." in md.stdout
+    assert "7 run(s)." in md.stdout
     only = run_cli(db, "report", "--history", "--playbook", "pg-failover", "--since", "1d")
     assert only.returncode == 0, only.stderr
     assert "## pg-failover (" in only.stdout and "## report-fail" not in only.stdout

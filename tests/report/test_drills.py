@@ -64,6 +64,7 @@ def test_every_scenario_ran_and_reports_its_outcome(drills: Drills, made: dict[s
         "failed": "failed",
         "interrupted": "interrupted",
         "human": "succeeded",
+        "aborted": "aborted",
         "succeeded": "succeeded",
     }
     for name, outcome in expected.items():
@@ -236,6 +237,23 @@ def test_person_decisions_notes_overrides_and_secrets(
     for fmt, text in m.docs.items():
         assert SECRET not in text, fmt
     assert "drill token **** accepted" in m.docs["md"]
+
+
+def test_run_aborted_by_a_person(made: dict[str, Made]) -> None:
+    m = made["aborted"]
+    r = m.report
+    assert r.mode == "incident" and r.exit_code == 3
+    assert m.docs["md"].startswith("# Incident report: ")
+    assert "Incident report" in m.html_text
+    announce = next(s for s in r.steps if s.id == "announce")
+    assert announce.outcome == "aborted" and announce.commands == ()
+    assert announce.decisions[0].action == "abort" and announce.decisions[0].by == "gina"
+    aborted = [d for d in r.deviations if d.kind == "aborted"]
+    assert aborted and "gina chose abort at step announce: bridge call dropped" in aborted[0].text
+    assert "gina" in [o.name for o in r.operators]
+    assert m.case("announce").result == "failure"
+    assert m.case("run completed").result == "failure"
+    assert r.verdict.startswith("■ ABORTED at step announce")
 
 
 def test_json_reports_survive_a_round_trip(made: dict[str, Made]) -> None:
