@@ -99,12 +99,16 @@ def finish(f: Folder, chain: VerifyResult, this_host: str) -> Report:
         else:
             f.close(step, f.last_ts, "unknown", f"no end recorded (run {status})")
     if fin is None and status == "interrupted":
-        f.deviate(
-            "interrupted",
-            "error",
-            None,
-            "the log ends without run_finished and the run's process is gone: it was "
-            f"interrupted (killed or crashed) after its last event at {f.last_ts}",
+        f.deviations.append(
+            Deviation(
+                "interrupted",
+                "error",
+                f.last_ts,
+                f.offset(f.last_ts),
+                None,
+                "the log ends without run_finished and the run's process is gone: it was "
+                f"interrupted (killed or crashed) after its last event at {f.last_ts}",
+            )
         )
     steps = [s.freeze() for s in f.steps]
     for frozen in steps:

@@ -77,6 +77,8 @@ def main(args: argparse.Namespace) -> int:
             if args.history:
                 since = parse_since(args.since) if args.since is not None else None
                 history = build_history(store, playbook=args.playbook, since=since)
+                if output is not None and output.is_dir():
+                    output = output / f"history-{args.playbook or 'all'}.{fmt}"
                 _emit(render_history(history, fmt), output, f"{fmt} history")
                 return 0
             run_id = args.run_id

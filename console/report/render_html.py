@@ -18,6 +18,7 @@ from console.report.model import REPORT_VERSION, Report, Sample
 from console.report.svg import TrendPoint, lag_svg, timeline_svg, trend_svg
 from console.report.text import met_word, offset, seconds, symbol, timestamp
 from console.report.views import (
+    command_view,
     lag_text,
     polls_text,
     role_changes,
@@ -102,6 +103,7 @@ def render_html(report: Report) -> str:
             lag_seconds=Markup(lag_s) if lag_s else None,  # noqa: S704
             lag_bytes=Markup(lag_b) if lag_b else None,  # noqa: S704
             changes=role_changes(report),
+            gate_commands={g.index: [command_view(c) for c in g.commands] for g in report.gates},
         )
     )
 

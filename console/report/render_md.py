@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from console.report.model import REPORT_VERSION, Report, Sample, StepRun
 from console.report.text import met_word, offset, seconds, symbol, timestamp
 from console.report.views import (
+    command_view,
     lag_text,
     polls_text,
-    result_line,
     role_changes,
     shown_commands,
     step_label,
@@ -174,8 +174,11 @@ def _gates(r: Report) -> list[str]:
     out += [*table(("#", "gate", "result", "detail"), rows), ""]
     for g in r.gates:
         for c in g.commands:
+            view = command_view(c)
             out += [f"Gate {g.index} ran on {c.host}:", ""]
-            out += [*fence([c.command], "console"), inline(result_line(c)), ""]
+            out += [*fence([c.command], "console"), inline(view.result), ""]
+            if view.tail:
+                out += [*fence(view.tail), ""]
     return out
 
 

@@ -68,6 +68,11 @@ def test_history_md_and_html(drills: Drills, db: Path, tmp_path: Path) -> None:
     assert html.returncode == 0, html.stderr
     text = check_html(out.read_text())
     assert "Drill history" in text and "RTO per run" in out.read_text()
+    folder = tmp_path / "hist"
+    folder.mkdir()
+    done = run_cli(db, "report", "--history", "--playbook", "report-fail", "-o", str(folder))
+    assert done.returncode == 0, done.stderr
+    assert (folder / "history-report-fail.md").read_text().startswith("# Drill history")
 
 
 @pytest.mark.parametrize(

@@ -158,6 +158,34 @@ def test_markup_in_the_log_stays_text(tmp_path: Path) -> None:
     assert "<script" not in docs["junit"]
 
 
+def test_gate_commands_and_their_output_are_shown(tmp_path: Path) -> None:
+    store = new_store(tmp_path)
+    w = RunWriter(store)
+    w.add("command_intent", {"command": "check-standby", "attempt": 1}, step="preflight", host="h2")
+    w.add(
+        "output",
+        {"stream": "stderr", "lines": ["standby is 9 GB behind"]},
+        step="preflight",
+        host="h2",
+    )
+    w.add(
+        "command_result",
+        {"exit_status": 1, "duration": 0.1, "ok": False, "reason": "exit status 1, expected 0"},
+        step="preflight",
+        host="h2",
+    )
+    w.add("gate_result", {"index": 1, "gate": "standby close", "ok": False, "detail": "h2: exit 1"})
+    w.finish(outcome="stopped", exit_code=3, summary="preflight gate failed")
+    report = build_report(store, w.run_id)
+    assert report.gates[0].commands[0].output[0].text == "standby is 9 GB behind"
+    assert report.steps == ()
+    docs = _all(store, w.run_id)
+    assert "stderr| standby is 9 GB behind" in docs["md"]
+    assert "stderr| standby is 9 GB behind" in docs["html"]
+    _, cases = check_junit(docs["junit"])
+    assert next(c for c in cases if c.name == "gate 1: standby close").result == "failure"
+
+
 def test_odd_payloads_never_break_the_report(tmp_path: Path) -> None:
     store = new_store(tmp_path)
     w = RunWriter(store)
