@@ -215,11 +215,25 @@ class AsyncsshTransport(PersistentTransport[AsyncsshConnection]):
         stdin: str | None,
     ) -> Outcome:
         loop = asyncio.get_running_loop()
+        deadline = None if command_timeout is None else loop.time() + command_timeout
         done: asyncio.Future[Exception | None] = loop.create_future()
-        try:
-            chan, session = await conn.conn.create_session(
+        opening = loop.create_task(
+            conn.conn.create_session(
                 lambda: _Session(collector, done), command, encoding="utf-8", errors="replace"
             )
+        )
+        try:
+            opened, _ = await asyncio.wait({opening}, timeout=command_timeout)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_stop_if_opened)
+            raise
+        if not opened:
+            # The host does not even open a session within the command's time: it has stopped
+            # answering. Nothing ran that we know of; if the session opens later it is stopped.
+            opening.add_done_callback(_stop_if_opened)
+            return Outcome(timed_out=True, abandon=True)
+        try:
+            chan, session = opening.result()
         except asyncssh.ChannelOpenError as exc:
             if exc.code == asyncssh.OPEN_REQUEST_SESSION_FAILED:
                 # The channel was open and the exec request sent: if the connection is gone,
@@ -248,7 +262,8 @@ class AsyncsshTransport(PersistentTransport[AsyncsshConnection]):
 
         with self._running(stop):
             try:
-                finished, _ = await asyncio.wait({done}, timeout=command_timeout)
+                left = None if deadline is None else max(deadline - loop.time(), 0.0)
+                finished, _ = await asyncio.wait({done}, timeout=left)
             except asyncio.CancelledError:
                 stop()
                 raise
@@ -306,6 +321,18 @@ class AsyncsshTransport(PersistentTransport[AsyncsshConnection]):
         conn.conn.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(conn.conn.wait_closed(), timeout=5)
+
+
+def _stop_if_opened(
+    opening: asyncio.Task[tuple[asyncssh.SSHClientChannel[str], asyncssh.SSHClientSession[str]]],
+) -> None:
+    """A session that opened after its caller gave up: stop whatever started and close it."""
+    if opening.cancelled() or opening.exception() is not None:
+        return
+    chan, _ = opening.result()
+    _signal(chan, "TERM")
+    _signal(chan, "KILL")
+    chan.close()
 
 
 def _describe(exc: BaseException) -> str:

@@ -420,6 +420,10 @@ def _default_keys() -> list[paramiko.PKey]:
     return keys
 
 
+class _NoAnswer(Exception):
+    """The host did not open a session or take the command within its timeout."""
+
+
 class _Job:
     """One command on one paramiko channel, run in a worker thread."""
 
@@ -449,7 +453,10 @@ class _Job:
         }
 
     def run(self) -> Outcome:
-        chan = self._open()
+        try:
+            chan = self._open()
+        except _NoAnswer:
+            return Outcome(timed_out=True, abandon=True)
         try:
             if self.stdin is not None:
                 chan.sendall(self.stdin.encode("utf-8"))
@@ -481,15 +488,30 @@ class _Job:
         )
 
     def _open(self) -> paramiko.Channel:
+        """Open a session and send the exec request, within the command's time.
+
+        Raises:
+            _NoAnswer: The host did not answer within the command's timeout.
+        """
         transport = self.conn.transport
+        left = None if self.deadline is None else max(self.deadline - time.monotonic(), 0.01)
         try:
-            chan = transport.open_session(timeout=30)
+            chan = transport.open_session(timeout=left if left is not None else 3600)
         except paramiko.ChannelException as exc:
             raise session_refused(self.target, exc.text) from exc
         except (paramiko.SSHException, EOFError, OSError) as exc:
             if not transport.is_active():
                 raise SessionNotOpened(_describe_loss(transport, exc)) from exc
+            if self._expired():
+                raise _NoAnswer from exc
             raise session_refused(self.target, str(exc)) from exc
+        # exec_command waits for the reply without a timeout: closing the channel when the
+        # command's time is up makes it return.
+        watchdog = None
+        if self.deadline is not None:
+            watchdog = threading.Timer(max(self.deadline - time.monotonic(), 0.01), chan.close)
+            watchdog.daemon = True
+            watchdog.start()
         try:
             chan.exec_command(self.command)
         except (paramiko.SSHException, EOFError, OSError) as exc:
@@ -497,7 +519,12 @@ class _Job:
             if not transport.is_active():
                 # The exec request may have reached the host: never re-send.
                 raise lost_while_starting(self.target, str(exc) or type(exc).__name__) from exc
+            if self._expired():
+                raise _NoAnswer from exc
             raise session_refused(self.target, str(exc) or "exec request refused") from exc
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
         return chan
 
     def _expired(self) -> bool:

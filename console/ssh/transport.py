@@ -330,9 +330,21 @@ class PersistentTransport(Transport, ABC, Generic[ConnT]):
                 await self._abandon(target, conn, exc.reason)
                 conn, _ = await self._connection(target)
                 reconnected = True
-                outcome, duration = await self._execute_in_session(
-                    conn, target, command, command_timeout=timeout, collector=collector, stdin=stdin
-                )
+                try:
+                    outcome, duration = await self._execute_in_session(
+                        conn,
+                        target,
+                        command,
+                        command_timeout=timeout,
+                        collector=collector,
+                        stdin=stdin,
+                    )
+                except SessionNotOpened as again:
+                    raise ConnectionLost(
+                        target.name,
+                        f"connection to {target.endpoint} dropped twice before the command "
+                        f"could be sent ({again.reason}); the command did not run",
+                    ) from again
         collector.flush()
         result = collector.result(
             command,

@@ -391,3 +391,29 @@ async def test_connection_dead_but_not_yet_noticed_is_reopened_before_sending(
     assert second.reconnected and second.exit_status == 0
     assert second.stdout != first.stdout
     assert [h for h, _ in reconnects] == ["db-east-1"]
+
+
+async def test_host_going_dark_mid_use_times_out_then_fails_fast_then_recovers(
+    target: SshTarget, sshd: TestSshd
+) -> None:
+    """A site taken dark (every sshd process stopped) while its connection is open."""
+    reconnects: list[tuple[str, str]] = []
+    dark = replace(target, connect_timeout=2.0)
+    async with SshPool(stop_grace=0.5, on_reconnect=lambda h, r: reconnects.append((h, r))) as pool:
+        await pool.run(dark, "true")
+        sshd.pause(include_sessions=True)
+        try:
+            hung = await pool.run(dark, "echo never", timeout=2.0)
+            assert hung.timed_out and hung.stdout == () and hung.exit_status is None
+            # the connection that stopped answering was dropped: the next command does not
+            # wait on it, it tries one fresh connection and fails within connect_timeout
+            started = time.monotonic()
+            with pytest.raises(ConnectTimeout):
+                await pool.run(dark, "true", timeout=2.0)
+            assert time.monotonic() - started < 2.0 + 8
+        finally:
+            sshd.resume()
+        back = await pool.run(dark, "echo back")
+    assert back.stdout == ("back",) and back.reconnected
+    assert [h for h, _ in reconnects] == ["db-east-1"]
+    assert "stopped answering" in reconnects[0][1]

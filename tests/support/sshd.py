@@ -14,7 +14,8 @@ Typical use::
         with running_sshd(address="127.0.50.1", env={"DRLAB_SITE": "east"}) as host:
             ...  # host.address, host.port, host.user.name, host.identity, host.known_hosts
             host.pause()            # SIGSTOP the listener: new connections hang
-            host.resume()           # SIGCONT
+            host.pause(include_sessions=True)   # ... and open connections hang too
+            host.resume()           # SIGCONT all of it
             host.kill_sessions()    # kill every per-connection sshd child (drops connections)
 
 Several servers may share one user key and one known_hosts file (``SshdKeys``), which is what
@@ -162,13 +163,24 @@ class TestSshd:
         """The listener's pid."""
         return self.handle.pid
 
-    def pause(self) -> None:
-        """SIGSTOP the listener: new connections complete TCP but never get a banner."""
-        os.kill(self.pid, signal.SIGSTOP)
+    def pause(self, *, include_sessions: bool = False) -> None:
+        """SIGSTOP the listener: new connections complete TCP but never get a banner.
+
+        Args:
+            include_sessions: Also stop every process below it (open connections and the
+                commands they run), as ``lab chaos down`` does to a site: established
+                connections then hang too.
+        """
+        pids = [self.pid, *(descendant_pids(self.pid) if include_sessions else [])]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
 
     def resume(self) -> None:
-        """SIGCONT the listener."""
-        os.kill(self.pid, signal.SIGCONT)
+        """SIGCONT the listener and everything below it."""
+        for pid in [self.pid, *descendant_pids(self.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
     def session_pids(self) -> list[int]:
         """Per-connection sshd children of the listener: one per open SSH connection.
