@@ -191,18 +191,19 @@ async def _human_run(
     return result.run_id
 
 
-def _wait_for_intent(audit_path: Path, step_id: str, deadline: float) -> str:
-    """Poll the audit log until a run has sent the command of ``step_id``; its run id."""
+def _wait_for_output(audit_path: Path, step_id: str, deadline: float) -> tuple[str, str]:
+    """Poll the audit log until the latest run recorded output of ``step_id``: its run id and
+    the first line."""
     while time.monotonic() < deadline:
         if audit_path.exists():
             with AuditStore(audit_path, create=False) as store:
                 latest = store.latest_run_id()
                 if latest is not None:
-                    events = store.events(latest, kinds=["command_intent", "output"])
-                    if any(e.step_id == step_id and e.kind == "output" for e in events):
-                        return latest
+                    for event in store.events(latest, kinds=["output"]):
+                        if event.step_id == step_id and event.data.get("lines"):
+                            return latest, str(event.data["lines"][0])
         time.sleep(0.2)
-    raise AssertionError(f"no command of step {step_id} was recorded in time")
+    raise AssertionError(f"no output of step {step_id} was recorded in time")
 
 
 @pytest.fixture(scope="session")
@@ -246,7 +247,7 @@ def drills(report_lab: RunningLab, tmp_path_factory: pytest.TempPathFactory) -> 
         stdin=subprocess.DEVNULL,
     )
     try:
-        runs["interrupted"] = _wait_for_intent(audit, "long-step", time.monotonic() + 120)
+        runs["interrupted"], first = _wait_for_output(audit, "long-step", time.monotonic() + 120)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -255,6 +256,9 @@ def drills(report_lab: RunningLab, tmp_path_factory: pytest.TempPathFactory) -> 
             proc.wait(timeout=30)
     exits["interrupted"] = proc.returncode
     assert proc.returncode == -9
+    # the remote command outlives the killed console: end it by the pid it printed
+    remote_pid = int(first.rsplit(" ", 1)[1])
+    report_lab.ssh("east", f"kill {remote_pid}", check=False)
 
     runs["human"] = asyncio.run(
         _human_run(audit, report_lab.inventory, PersonDecider("carol"), break_lock=True)
