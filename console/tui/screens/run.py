@@ -56,7 +56,7 @@ class RunScreen(Screen[None]):
     def __init__(self, session: RunSession) -> None:
         self.ready = False
         """Composed and mounted: live updates may be applied."""
-        super().__init__(id="run")
+        super().__init__()
         self.session = session
         self.plan: Plan | None = None
         self._asked_serial = 0
