@@ -50,6 +50,17 @@ def _describe(m: MemberStatus) -> str:
     return ", ".join(parts)
 
 
+def caught_up(m: MemberStatus) -> bool:
+    """A replica with its link up and nothing left to replay: no byte lag, or, where the kind
+    reports no byte lag (MySQL/MariaDB), zero seconds behind. Unknown is never caught up."""
+    s = m.sample
+    if m.role != "replica" or s.link.value != "up":
+        return False
+    if s.lag_bytes is not None:
+        return s.lag_bytes == 0
+    return s.lag_seconds == 0
+
+
 def _member_problems(cond: Condition, gate_kind: str, m: MemberStatus) -> list[str]:
     s = m.sample
     problems: list[str] = []
@@ -61,8 +72,8 @@ def _member_problems(cond: Condition, gate_kind: str, m: MemberStatus) -> list[s
         problems.append(f"link is {s.link.value}")
     if cond.link is not None and s.link.value != cond.link:
         problems.append(f"link is {s.link.value}, not {cond.link}")
-    if cond.caught_up and not (m.role == "replica" and s.lag_bytes == 0):
-        problems.append("has not caught up" if s.lag_bytes else "catch-up unknown")
+    if cond.caught_up and not caught_up(m):
+        problems.append("has not caught up" if s.lag_bytes or s.lag_seconds else "catch-up unknown")
     if cond.max_lag is not None and m.role == "replica":
         lag = s.lag_seconds
         if lag is None and s.lag_bytes == 0:

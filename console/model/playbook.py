@@ -87,7 +87,8 @@ class Condition:
     role: str | None
     """primary, replica, down or unknown."""
     caught_up: bool | None
-    """The selected replicas report no replay backlog (lag in bytes 0)."""
+    """The selected replicas stream with nothing left to replay (byte lag 0, or 0 seconds
+    behind where the kind reports no byte lag)."""
     link: str | None
     max_lag: float | None
     healthy: bool | None

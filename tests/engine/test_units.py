@@ -199,3 +199,13 @@ def test_status_verdict_and_formats() -> None:
         "2.0 KiB",
         "5.0 GiB",
     ]
+
+
+def test_caught_up_without_byte_lag_uses_seconds_and_needs_the_link() -> None:
+    c = cond(site="west", caught_up=True)
+    mysql_like = snapshot(member("db-west-1", "west", Role.REPLICA, lag_b=None, lag_s=0.0))
+    assert evaluate(c, {}, INV, "orders-db", mysql_like).ok
+    behind = snapshot(member("db-west-1", "west", Role.REPLICA, lag_b=None, lag_s=3.0))
+    assert "has not caught up" in evaluate(c, {}, INV, "orders-db", behind).detail
+    cut = snapshot(member("db-west-1", "west", Role.REPLICA, lag_b=0, link=Link.DOWN))
+    assert not evaluate(c, {}, INV, "orders-db", cut).ok
