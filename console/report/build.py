@@ -89,15 +89,14 @@ def finish(f: Folder, chain: VerifyResult, this_host: str) -> Report:
         if status == "stopped" and step.id == stopped_at:
             f.close(
                 step,
-                f.last_ts,
                 "stopped",
                 "the run stopped here: "
                 + as_str(fin.get("summary") if fin else "", "waiting for an operator"),
             )
         elif status in ("running", "running?"):
-            f.close(step, f.last_ts, "running", "still running")
+            f.close(step, "running", "still running")
         else:
-            f.close(step, f.last_ts, "unknown", f"no end recorded (run {status})")
+            f.close(step, "unknown", f"no end recorded (run {status})")
     if fin is None and status == "interrupted":
         f.deviations.append(
             Deviation(

@@ -43,6 +43,11 @@ PREFLIGHT = "preflight"
 
 @dataclass
 class Cmd:
+    """A command being folded: its intent, then its output and result as they come.
+
+    Mutable on purpose (the fold fills it in); :meth:`freeze` makes the report's value.
+    """
+
     host: str
     attempt: int
     command: str
@@ -58,6 +63,7 @@ class Cmd:
     dropped: int = 0
 
     def freeze(self) -> CommandRun:
+        """The frozen value for the report."""
         return CommandRun(
             host=self.host,
             attempt=self.attempt,
@@ -77,6 +83,8 @@ class Cmd:
 
 @dataclass
 class StepState:
+    """One step execution being folded, from ``step_started`` to ``step_finished``."""
+
     id: str
     title: str
     kind: str
@@ -97,6 +105,7 @@ class StepState:
     rto_marks: list[str] = field(default_factory=list)
 
     def freeze(self) -> StepRun:
+        """The frozen value for the report (an execution with no end is ``unknown``)."""
         return StepRun(
             id=self.id,
             title=self.title,
@@ -128,7 +137,13 @@ def _confirmed_by(decisions: Sequence[DecisionRecord]) -> str | None:
 
 
 class Folder:
-    """Reads events one by one and keeps what the report needs."""
+    """Reads a run's events one by one (:meth:`feed`) and keeps what the report needs.
+
+    Events are matched the way the engine writes them: a command's output and result by
+    (step, host); a decision to the step it names, or, when it comes before the step starts
+    (a resumed run's "re-run?"), to the next execution of that step; the commands of
+    ``command:`` gates (step ``preflight``) to the next ``gate_result``.
+    """
 
     def __init__(self, run_id: str, events: Sequence[Event]) -> None:
         self.run_id = run_id
@@ -171,12 +186,14 @@ class Folder:
     # -- helpers ---------------------------------------------------------------------------
 
     def offset(self, ts: str) -> float:
+        """Seconds from the start of the run to ``ts`` (0 when unreadable)."""
         moment = parse_time(ts)
         if moment is None or self._origin is None:
             return 0.0
         return round((moment - self._origin).total_seconds(), 3)
 
     def role(self, who: str, role: str) -> None:
+        """Remember that ``who`` did ``role`` (first time only)."""
         if not who:
             return
         roles = self.operators.setdefault(who, [])
@@ -186,6 +203,7 @@ class Folder:
     def deviate(
         self, kind: str, severity: str, event: Event | None, text: str, step_id: str | None = None
     ) -> None:
+        """Record a deviation at the time of ``event`` (or with no time)."""
         self.deviations.append(
             Deviation(
                 kind=kind,
@@ -198,6 +216,7 @@ class Folder:
         )
 
     def step_for(self, step_id: str | None) -> StepState | None:
+        """The open execution of a step, else its latest one."""
         if step_id is None:
             return None
         for rollback in (False, True):
@@ -209,6 +228,7 @@ class Folder:
     # -- dispatch --------------------------------------------------------------------------
 
     def feed(self, event: Event) -> None:
+        """Fold one event (kinds nobody handles are ignored)."""
         handler = getattr(self, "_on_" + event.kind, None)
         if handler is not None:
             handler(event, event.data)
@@ -233,7 +253,7 @@ class Folder:
             event,
             f"run resumed by {event.operator} after it was {previous}",
         )
-        self.close_open(event.ts, "unknown", f"in flight when the run was {previous}")
+        self.close_open("unknown", f"in flight when the run was {previous}")
         self.process = (as_int(d.get("pid")) or 0, as_str(d.get("hostname")))
         if self.process[1] and self.process[1] not in self.machines:
             self.machines.append(self.process[1])
@@ -266,7 +286,7 @@ class Folder:
                 current.targets = targets
             return
         if current is not None:
-            self.close(current, event.ts, "unknown", "started again before it ended")
+            self.close(current, "unknown", "started again before it ended")
         step = StepState(
             id=step_id,
             title=as_str(d.get("title"), step_id),
@@ -573,7 +593,8 @@ class Folder:
 
     # -- closing ---------------------------------------------------------------------------
 
-    def close(self, step: StepState, ts: str, outcome: str, reason: str) -> None:
+    def close(self, step: StepState, outcome: str, reason: str) -> None:
+        """End an execution the log left open, with the outcome the caller judged."""
         step.outcome = outcome
         step.reason = reason
         self._close_cmds(step.id, "no result recorded: " + reason)
@@ -581,9 +602,10 @@ class Folder:
             if open_step is step:
                 del self.open_steps[key]
 
-    def close_open(self, ts: str, outcome: str, reason: str) -> None:
+    def close_open(self, outcome: str, reason: str) -> None:
+        """End every open execution (a resume: they were in flight when the run died)."""
         for step in list(self.open_steps.values()):
-            self.close(step, ts, outcome, reason)
+            self.close(step, outcome, reason)
 
     def _close_cmds(self, step_id: str, reason: str) -> None:
         for key, cmd in list(self.open_cmds.items()):
