@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from typing import Any
 
 from console.engine.events import CanaryCheck, CanaryWrite, Event
+from console.engine.refresh import refresh_status
 from console.engine.targets import probe_target, ssh_target
 from console.errors import DrError
 from console.model.inventory import Inventory
@@ -156,12 +158,18 @@ class CanaryRunner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
 
-    async def check(self) -> CanaryCheck:
-        """Read the canaries on the current primary and measure what was lost."""
+    async def check(self, background: set[asyncio.Future[Any]] | None = None) -> CanaryCheck:
+        """Read the canaries on the current primary and measure what was lost.
+
+        Args:
+            background: Receives a status sweep left running on a host known to be down
+                (``console.engine.refresh``); the caller cancels it at the end of the run.
+        """
         name = self.service.name
         acked = len(self.acknowledged)
         with contextlib.suppress(DrError, OSError):
-            await self.collector.sweep([name])
+            pending = background if background is not None else set()
+            await refresh_status(self.collector, self.inventory, [name], pending)
         found = self._primary_target()
         if found is None:
             return CanaryCheck(

@@ -40,6 +40,7 @@ from console.engine.context import (
 from console.engine.decider import Answer, Decider, Question
 from console.engine.locks import acquire_remote, break_remote, release_remote
 from console.engine.masking import Masker
+from console.engine.refresh import cancel_all, refresh_status
 from console.engine.resume import ResumeState
 from console.engine.targets import ssh_target
 from console.errors import DrError, HostKeyError, LockHeld, Stopped
@@ -552,41 +553,10 @@ class Engine:
         return await self.collector.sweep(names)
 
     async def _refresh_status(self, services: tuple[str, ...] | list[str]) -> StatusSnapshot:
-        """Fresh samples before a step, without waiting again on members known to be down.
-
-        A dark site's probes end only at their deadline. Waiting for them before every step
-        would add that deadline to each step of an unplanned failover, and so to its measured
-        RTO. A member whose latest sample is ``down`` keeps it while its new probe runs on in
-        the background; every other member is waited for, as a full sweep would.
-        """
-        names = [s for s in services if s in self.inventory.services]
-        if not names:
-            return self.collector.snapshot()
-        known_down = {
-            (m.service, m.host)
-            for m in self.collector.snapshot().members
-            if m.service in names and m.role == "down"
-        }
-        if not known_down:
-            return await self.collector.sweep(names)
-        expected = {(n, h) for n in names for h in self.inventory.services[n].members}
-        began = time.time()
-        sweep = asyncio.ensure_future(self.collector.sweep(names))
-        while not sweep.done():
-            fresh = {
-                (m.service, m.host)
-                for m in self.collector.snapshot().members
-                if m.service in names and m.sample.sampled_at >= began
-            }
-            if expected - fresh <= known_down:
-                break
-            await asyncio.wait({sweep}, timeout=0.05)
-        if sweep.done():
-            sweep.result()
-        else:
-            self._background.add(sweep)
-            sweep.add_done_callback(_forget(self._background))
-        return self.collector.snapshot()
+        """Fresh samples, without waiting again on members known to be down
+        (``console.engine.refresh``: a dark host must not add its probe deadline to every
+        step, and so to the measured RTO)."""
+        return await refresh_status(self.collector, self.inventory, services, self._background)
 
     def _record_samples(self, snapshot: StatusSnapshot, phase: str) -> None:
         for service in self.playbook.services_touched():
@@ -1129,8 +1099,6 @@ class Engine:
     # -- the end ---------------------------------------------------------------------------
 
     async def _cleanup(self) -> None:
-        for task in list(self._background):
-            task.cancel()
         if self._monitor is not None:
             self._monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -1138,12 +1106,15 @@ class Engine:
         canary_check = None
         if self._canary is not None:
             await self._canary.stop()
-            canary_check = await self._canary.check()
+            canary_check = await self._canary.check(background=self._background)
             self.emit(canary_check)
         self._canary_result = canary_check
         with contextlib.suppress(DrError, OSError):
-            self._record_samples(await self._sweep(self.playbook.services_touched()), "after")
+            self._record_samples(
+                await self._refresh_status(self.playbook.services_touched()), "after"
+            )
         await self._release_locks()
+        await cancel_all(self._background)
         await self.collector.close()
 
     async def _finish(
@@ -1199,17 +1170,6 @@ def _text(template: Any, ctx: Mapping[str, Any]) -> str:
     if template is None:
         return ""
     return str(template.render(ctx)).strip()
-
-
-def _forget(tasks: set[asyncio.Future[Any]]) -> Callable[[asyncio.Future[Any]], None]:
-    """A done-callback that drops a background task from ``tasks`` and reads its outcome."""
-
-    def done(task: asyncio.Future[Any]) -> None:
-        tasks.discard(task)
-        if not task.cancelled():
-            task.exception()
-
-    return done
 
 
 def _holder_dict(holder: Any) -> dict[str, Any]:
