@@ -60,6 +60,7 @@ class CanaryRunner:
         if self.acknowledged:
             self._first_ack.set()
         self.write_timeout = max(3.0, 3 * every)
+        self._following: asyncio.Task[object] | None = None
 
     def start(self) -> None:
         """Start writing in the background."""
@@ -71,6 +72,8 @@ class CanaryRunner:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._following is not None and not self._following.done():
+            self._following.cancel()
 
     def _primary_target(self) -> tuple[str, kinds.ProbeTarget] | None:
         status = self.collector.snapshot().primary(self.service.name)
@@ -80,9 +83,17 @@ class CanaryRunner:
         return status.host, probe_target(self.inventory, self.service, member)
 
     async def _exec(self, host: str, command: str, timeout: float) -> tuple[int | None, str, str]:
-        result = await self.transport.run(
-            ssh_target(self.inventory, host), command, timeout=timeout, max_lines=100_000
-        )
+        # The transport's timeout covers the command, not the wait for a connection: to a dark
+        # host, every caller queued behind the reconnect pays a connect timeout in turn. A
+        # canary never waits longer than one connect plus one write.
+        target = ssh_target(self.inventory, host)
+        bound = timeout + target.connect_timeout + 5.0
+        try:
+            result = await asyncio.wait_for(
+                self.transport.run(target, command, timeout=timeout, max_lines=100_000), bound
+            )
+        except TimeoutError:
+            raise TimeoutError(f"{host}: no answer within {bound:g}s") from None
         if result.timed_out:
             raise TimeoutError(f"no answer within {timeout:g}s")
         return result.exit_status, "\n".join(result.stdout), "\n".join(result.stderr)
@@ -151,12 +162,25 @@ class CanaryRunner:
             started = time.monotonic()
             ok = await self._tick()
             if not ok:
-                # Follow the primary: re-probe before the next write.
-                with contextlib.suppress(DrError, OSError):
-                    await self.collector.sweep([self.service.name])
+                await self._follow()
             delay = max(0.0, self.every - (time.monotonic() - started))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
+
+    async def _follow(self) -> None:
+        """Follow the primary: re-probe the service before the next write.
+
+        A probe of a dark host ends only at its deadline; the canary waits for it at most one
+        write timeout (the probe goes on in the background and the next write uses whatever
+        it learnt by then), so that it starts writing on a new primary as soon as it can.
+        """
+        if self._following is None or self._following.done():
+            self._following = asyncio.ensure_future(self.collector.sweep([self.service.name]))
+            self._following.add_done_callback(
+                lambda task: None if task.cancelled() else task.exception()
+            )
+        with contextlib.suppress(DrError, OSError, TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._following), self.write_timeout)
 
     async def check(self, background: set[asyncio.Future[Any]] | None = None) -> CanaryCheck:
         """Read the canaries on the current primary and measure what was lost.
