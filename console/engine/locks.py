@@ -126,21 +126,34 @@ async def acquire_remote(
 
 async def release_remote(
     transport: Transport, inventory: Inventory, service: str, run_id: str, hosts: list[str]
-) -> None:
-    """Remove the remote lock directories this run owns (best effort)."""
+) -> list[str]:
+    """Remove the remote lock directories this run owns (best effort, bounded in time).
 
-    async def one(host: str) -> None:
+    Returns:
+        The hosts that answered (the lock is gone there). A host that did not answer within
+        one connect plus ``REMOTE_TIMEOUT`` (a dark site) keeps the lock: the next run on it
+        needs ``--break-lock``.
+    """
+
+    async def one(host: str) -> str | None:
+        # The command timeout does not cover waiting for a connection to a dark host.
+        bound = REMOTE_TIMEOUT + ssh_target(inventory, host).connect_timeout + 5.0
         try:
-            await _on_host(
-                transport,
-                inventory,
-                host,
-                _release_command(_lock_path(inventory, host, service), run_id),
+            await asyncio.wait_for(
+                _on_host(
+                    transport,
+                    inventory,
+                    host,
+                    _release_command(_lock_path(inventory, host, service), run_id),
+                ),
+                bound,
             )
         except (DrError, TimeoutError, OSError):
-            return
+            return None
+        return host
 
-    await asyncio.gather(*(one(h) for h in hosts))
+    done = await asyncio.gather(*(one(h) for h in hosts))
+    return [h for h in done if h is not None]
 
 
 async def break_remote(

@@ -382,9 +382,23 @@ class Engine:
     async def _release_locks(self) -> None:
         assert self.run_id is not None
         for service, hosts in self._locks_remote.items():
-            await release_remote(self.transport, self.inventory, service, self.run_id, hosts)
+            released = await release_remote(
+                self.transport, self.inventory, service, self.run_id, hosts
+            )
             for h in hosts:
-                self.emit(ev.LockReleased(service=service, scope="remote", host=h))
+                if h in released:
+                    self.emit(ev.LockReleased(service=service, scope="remote", host=h))
+                else:
+                    self.emit(
+                        ev.Notice(
+                            level="warning",
+                            host=h,
+                            message=(
+                                f"the remote lock on {service} stays on {h} (no answer): "
+                                "the next run there needs --break-lock"
+                            ),
+                        )
+                    )
         self._locks_remote.clear()
         for service in self._locks_local:
             self.audit.release_lock(service, self.run_id)
