@@ -182,12 +182,23 @@ class CanaryRunner:
         with contextlib.suppress(DrError, OSError, TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._following), self.write_timeout)
 
-    async def check(self, background: set[asyncio.Future[Any]] | None = None) -> CanaryCheck:
+    async def check(
+        self,
+        background: set[asyncio.Future[Any]] | None = None,
+        outage_start: float | None = None,
+    ) -> CanaryCheck:
         """Read the canaries on the current primary and measure what was lost.
+
+        The loss is measured only when some canary was acknowledged before the outage began
+        (``outage_start``, the ``rto: start`` mark; without one, before the check): when the
+        primary was already unreachable as the run started, no canary could land on it, and
+        "0 lost" would be a claim about writes nobody made. The check then reports the RPO
+        as not measurable (``error`` says why) while still counting the canaries present.
 
         Args:
             background: Receives a status sweep left running on a host known to be down
                 (``console.engine.refresh``); the caller cancels it at the end of the run.
+            outage_start: ``time.time()`` when the outage began, or None.
         """
         name = self.service.name
         acked = len(self.acknowledged)
@@ -223,6 +234,24 @@ class CanaryRunner:
                 rpo_writes=None,
                 rpo_seconds=None,
                 error=str(exc)[:300],
+                host=host,
+            )
+        before = [
+            n for n, at in self.acknowledged.items() if outage_start is None or at <= outage_start
+        ]
+        if not before:
+            return CanaryCheck(
+                service=name,
+                acknowledged=acked,
+                present=len(state.numbers or ()),
+                missing=loss.missing,
+                newest_present=state.max_n,
+                rpo_writes=None,
+                rpo_seconds=None,
+                error=(
+                    "RPO not measurable: no canary was acknowledged before the outage began "
+                    "(the primary did not take the canary's writes), so no loss can be seen"
+                ),
                 host=host,
             )
         return CanaryCheck(

@@ -1120,7 +1120,9 @@ class Engine:
         canary_check = None
         if self._canary is not None:
             await self._canary.stop()
-            canary_check = await self._canary.check(background=self._background)
+            canary_check = await self._canary.check(
+                background=self._background, outage_start=self.rto_start
+            )
             self.emit(canary_check)
         self._canary_result = canary_check
         with contextlib.suppress(DrError, OSError):
