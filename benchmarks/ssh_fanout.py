@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import shutil
 import statistics
@@ -190,14 +191,14 @@ async def bare_round(
     try:
         started = time.perf_counter()
         out = await _gather_bounded(
-            [lambda a=a: connect_and_run(a) for a in hosts.addresses], concurrency
+            [functools.partial(connect_and_run, a) for a in hosts.addresses], concurrency
         )
         cold = time.perf_counter() - started
         _check(out, "bare cold")
         warm: list[float] = []
         for _ in range(warm_sweeps):
             started = time.perf_counter()
-            out = await _gather_bounded([lambda c=c: run_on(c) for c in conns], concurrency)
+            out = await _gather_bounded([functools.partial(run_on, c) for c in conns], concurrency)
             warm.append(time.perf_counter() - started)
             _check(out, "bare warm")
         return cold, warm
@@ -261,8 +262,8 @@ async def main_async(args: argparse.Namespace) -> None:
                 )
         print()
         print(f"{'':16}{'cold (median, min..max)':32}{'warm (median, min..max)'}")
-        for name, (cold, warm) in figures.items():
-            print(f"{name:16}{_fmt(cold):32}{_fmt(warm)}")
+        for name, (colds, warms) in figures.items():
+            print(f"{name:16}{_fmt(colds):32}{_fmt(warms)}")
         bare_cold, bare_warm = figures["bare asyncssh"]
         pool_cold, pool_warm = figures["SshPool"]
         cold_ratio = statistics.median(pool_cold) / statistics.median(bare_cold)
