@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -59,6 +62,20 @@ async def pool() -> AsyncIterator[SshPool]:
         yield p
     finally:
         await p.close()
+
+
+@pytest.fixture
+def leftovers(sshd: TestSshd) -> Iterator[list[str]]:
+    """Patterns of remote processes a test may leave behind; killed at teardown, pass or fail.
+
+    Only processes of the lab user that match a pattern a test registered are touched.
+    """
+    patterns: list[str] = []
+    yield patterns
+    for pattern in patterns:
+        for pid in remote_pids(pattern, sshd.user.name):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def remote_pids(pattern: str, user: str) -> list[int]:

@@ -116,9 +116,10 @@ async def test_endless_line_is_delivered_in_bounded_pieces(
 
 
 async def test_command_timeout_stops_the_remote_command(
-    pool: SshPool, target: SshTarget, sshd: TestSshd
+    pool: SshPool, target: SshTarget, sshd: TestSshd, leftovers: list[str]
 ) -> None:
     marker = _marker(31)
+    leftovers.append(f"^sleep {marker}$")
     started = time.monotonic()
     result = await pool.run(target, f"echo a; sleep {marker}; echo b", timeout=1.0)
     elapsed = time.monotonic() - started

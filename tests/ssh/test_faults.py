@@ -221,9 +221,10 @@ async def test_stopped_sshd_fails_within_connect_timeout(target: SshTarget, sshd
 
 
 async def test_killed_connection_mid_command_then_one_reconnect(
-    target: SshTarget, sshd: TestSshd
+    target: SshTarget, sshd: TestSshd, leftovers: list[str]
 ) -> None:
     marker = _marker(19)
+    leftovers.append(f"^sleep {marker}$")
     started = asyncio.Event()
     reconnects: list[tuple[str, str]] = []
 
@@ -252,10 +253,8 @@ async def test_killed_connection_mid_command_then_one_reconnect(
         assert reconnects[0][1]  # a reason is given
         again = await pool.run(target, "echo steady")
         assert not again.reconnected and len(reconnects) == 1
-    # a dropped connection does not stop the remote command (as after a real network
-    # drop); clean it up
-    for pid in remote_pids(f"^sleep {marker}$", sshd.user.name):
-        os.kill(pid, 9)
+    # a dropped connection does not stop the remote command (as after a real network drop):
+    # the ``leftovers`` fixture kills it
 
 
 async def test_idle_connection_dropped_by_the_server_reconnects_and_says_so(
@@ -297,9 +296,10 @@ async def test_reconnect_is_tried_once_and_its_failure_reported(
 
 
 async def test_cancelled_command_leaves_no_remote_process(
-    target: SshTarget, sshd: TestSshd
+    target: SshTarget, sshd: TestSshd, leftovers: list[str]
 ) -> None:
     marker = _marker(21)
+    leftovers.append(f"^sleep {marker}$")
     started = asyncio.Event()
     async with SshPool() as pool:
         task = asyncio.create_task(
@@ -334,10 +334,11 @@ async def test_cancelled_command_leaves_no_remote_process(
 
 
 async def test_cancel_during_close_of_pool_still_stops_the_command(
-    target: SshTarget, sshd: TestSshd
+    target: SshTarget, sshd: TestSshd, leftovers: list[str]
 ) -> None:
     """Ctrl-C in the headless runner: the task is cancelled and the pool closed right away."""
     marker = _marker(23)
+    leftovers.append(f"^sleep {marker}$")
     started = asyncio.Event()
     pool = SshPool()
     task = asyncio.create_task(
@@ -356,9 +357,10 @@ async def test_cancel_during_close_of_pool_still_stops_the_command(
 
 
 async def test_closing_the_pool_stops_commands_still_running(
-    target: SshTarget, sshd: TestSshd
+    target: SshTarget, sshd: TestSshd, leftovers: list[str]
 ) -> None:
     marker = _marker(25)
+    leftovers.append(f"^sleep {marker}$")
     started = asyncio.Event()
     pool = SshPool()
     task = asyncio.create_task(
