@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import App, SystemCommand
@@ -31,6 +31,8 @@ from console.audit.store import AuditStore
 from console.engine.prepare import prepare
 from console.errors import DrError, InputError
 from console.model.inventory import Inventory, load_inventory
+from console.ssh.pool import SshPool
+from console.ssh.transport import Transport
 from console.status.collector import StatusSnapshot
 from console.tui.history import LagHistory
 from console.tui.messages import RunChanged, StatusArrived
@@ -44,13 +46,10 @@ from console.tui.screens.message import MessageScreen
 from console.tui.screens.playbooks import PlaybooksScreen, find_playbooks
 from console.tui.screens.run import RunScreen
 from console.tui.session import RunSession
-from console.tui.status_source import StatusSource
+from console.tui.status_source import LiveStatusSource, StatusSource
 from console.tui.theme import NIGHT
 
-if TYPE_CHECKING:
-    from console.ssh.transport import Transport
-
-SourceFactory = Callable[[Inventory, "Callable[[], Transport]"], StatusSource]
+SourceFactory = Callable[[Inventory, Callable[[], Transport]], StatusSource]
 """Makes the status source for an inventory, given a way to get the app's SSH pool (default:
 the live source over SSH; benchmarks and snapshot tests pass a synthetic one and never open a
 pool)."""
@@ -82,8 +81,6 @@ def live_source(refresh: float, timeout: float | None) -> SourceFactory:
     """The factory of the live SSH status source."""
 
     def make(inventory: Inventory, transport: Callable[[], Transport]) -> StatusSource:
-        from console.tui.status_source import LiveStatusSource  # noqa: PLC0415 (as SshPool)
-
         return LiveStatusSource(inventory, transport(), refresh=refresh, timeout=timeout)
 
     return make
@@ -171,10 +168,6 @@ class DrConsoleApp(App[int]):
     def transport(self) -> Transport:
         """The SSH pool, opened on first use (strict host-key checking, never accepts new)."""
         if self._transport is None:
-            # Imported on first use: asyncssh and paramiko cost ~0.5 s, the first board does
-            # not need them to paint.
-            from console.ssh.pool import SshPool  # noqa: PLC0415
-
             self._transport = SshPool(on_reconnect=self._reconnected)
         return self._transport
 

@@ -28,6 +28,7 @@ def make_app(
     refresh: float = 1.0,
     probe_timeout: float | None = None,
     mode: str = "drill",
+    reports_dir: Path = Path("reports"),
 ) -> DrConsoleApp:
     """The real app on a real inventory (live status over SSH)."""
     config = TuiConfig(
@@ -38,6 +39,7 @@ def make_app(
         mode=mode,
         refresh=refresh,
         probe_timeout=probe_timeout,
+        reports_dir=reports_dir,
     )
     return DrConsoleApp(config, load_inventory(inventory))
 

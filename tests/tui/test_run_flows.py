@@ -407,3 +407,40 @@ async def test_resume_a_stopped_run_from_the_audit_screen(
         assert audit.verify(stopped.run_id).ok
     finally:
         audit.close()
+
+
+@pytest.mark.timeout(300)
+async def test_quitting_during_a_run_asks_and_leaves_it_resumable(
+    tui_lab: RunningLab, audit_path: Path
+) -> None:
+    app = make_app(tui_lab.inventory, audit_path)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_members(app, 6)
+        await press_keys(pilot, "2")
+        assert app.screen.select("tui-slow")  # type: ignore[attr-defined]
+        await press_keys(pilot, "enter")
+        await wait_screen(app, RunScreen)
+        session = app.session
+        assert session is not None
+        await start_run(pilot, app)
+        await until(lambda: "holding" in "\n".join(session.lines), 60, "the long step to run")
+        await press_keys(pilot, "q")
+        await wait_screen(app, ConfirmScreen)
+        await press_keys(pilot, "enter")  # the default is to stay
+        await wait_screen(app, RunScreen)
+        assert session.running
+        await press_keys(pilot, "q")
+        await wait_screen(app, ConfirmScreen)
+        await press_keys(pilot, "y")
+        await until(lambda: not app.is_running, 60, "the app to exit")
+    assert session.result is not None and session.result.outcome == "interrupted"
+    audit = AuditStore(audit_path)
+    try:
+        run_id = session.run_id
+        assert run_id is not None
+        record = audit.get_run(run_id)
+        assert record is not None and record.status == "interrupted"
+        assert audit.lock_holder("sessions") is None  # released on the way out
+        assert audit.verify(run_id).ok
+    finally:
+        audit.close()

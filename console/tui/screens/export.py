@@ -56,6 +56,9 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
                 yield Button("Cancel [esc]", id="cancel", variant="primary")
                 yield Button("Export", id="export", variant="warning")
 
+    def on_mount(self) -> None:
+        self.query_one("#export-path", Input).focus()
+
     def _format(self) -> str:
         pressed = self.query_one("#export-format", RadioSet).pressed_button
         return (pressed.id or "fmt-md").removeprefix("fmt-") if pressed else "md"
