@@ -15,7 +15,8 @@ Usage (as root, the lab needs it)::
 
     .venv/bin/python benchmarks/drill_pg.py --net 44 --rounds 3
 
-The lab lives under /tmp and is taken down at the end, also on failure.
+The lab lives under /tmp and is taken down (and its directory removed, unless ``--keep``) at
+the end, also on failure.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -194,6 +196,7 @@ def main() -> int:
     parser.add_argument("--net", type=int, default=44, help="lab net (second octet)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scale", type=float, default=3.0, help="lab timeout scale")
+    parser.add_argument("--keep", action="store_true", help="keep the lab directory and audit")
     args = parser.parse_args()
     bench = Bench(args.net, args.scale)
     try:
@@ -207,6 +210,8 @@ def main() -> int:
         bench.summary()
     finally:
         bench.down()
+        if not args.keep:
+            shutil.rmtree(bench.root, ignore_errors=True)
     return 0
 
 
