@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from console.engine.targets import ssh_target
@@ -32,6 +33,8 @@ class RemoteLockResult:
     holder: dict[str, str] | None = None
     """The owner file of another run, when the lock is held."""
     error: str | None = None
+    cleared: dict[str, str] | None = None
+    """The owner of a lock left behind by a run that has finished, removed before taking it."""
 
 
 def _lock_path(inventory: Inventory, host: str, service: str) -> str:
@@ -82,9 +85,20 @@ async def _on_host(transport: Transport, inventory: Inventory, host: str, comman
 
 
 async def acquire_remote(
-    transport: Transport, inventory: Inventory, service: str, owner: dict[str, str]
+    transport: Transport,
+    inventory: Inventory,
+    service: str,
+    owner: dict[str, str],
+    *,
+    finished: Callable[[str], bool] = lambda _run_id: False,
 ) -> list[RemoteLockResult]:
     """Take the remote lock on every member host of ``service`` that answers.
+
+    Args:
+        finished: Whether a run id is known (in this audit log) to have finished. A lock whose
+            holder has finished was left behind on a host that was dark when that run ended
+            (the usual case after an unplanned failover): it is cleared and reported, never
+            mistaken for a live holder.
 
     Raises:
         LockHeld: another run holds it on some host (the locks this call took are released).
@@ -108,6 +122,17 @@ async def acquire_remote(
         return RemoteLockResult(host, False, holder=holder)
 
     results = list(await asyncio.gather(*(one(h) for h in hosts)))
+    for i, r in enumerate(results):
+        if r.holder is not None and finished(str(r.holder.get("run_id", ""))):
+            path = _lock_path(inventory, r.host, service)
+            try:
+                await _on_host(transport, inventory, r.host, _break_command(path))
+            except (DrError, TimeoutError, OSError):
+                continue
+            again = await one(r.host)
+            results[i] = RemoteLockResult(
+                again.host, again.taken, again.holder, again.error, cleared=r.holder
+            )
     held = [r for r in results if r.holder is not None]
     if held:
         await release_remote(

@@ -365,9 +365,24 @@ class Engine:
             self.audit.acquire_lock(service, self.run_id, self.operator)
             self._locks_local.append(service)
             self.emit(ev.LockAcquired(service=service, scope="local"))
-            results = await acquire_remote(self.transport, self.inventory, service, owner)
+            results = await acquire_remote(
+                self.transport, self.inventory, service, owner, finished=self._run_finished
+            )
             self._locks_remote[service] = [r.host for r in results if r.taken]
             for r in results:
+                if r.cleared is not None:
+                    self.emit(
+                        ev.LockBroken(
+                            service=service,
+                            scope="remote",
+                            host=r.host,
+                            holder={
+                                **r.cleared,
+                                "why": "its run had finished; the host was "
+                                "unreachable when it tried to release the lock",
+                            },
+                        )
+                    )
                 if r.taken:
                     self.emit(ev.LockAcquired(service=service, scope="remote", host=r.host))
                 else:
@@ -378,6 +393,13 @@ class Engine:
                             message=f"remote lock on {service} not taken on {r.host}: {r.error}",
                         )
                     )
+
+    def _run_finished(self, run_id: str) -> bool:
+        """True when this audit log records that ``run_id`` finished (any outcome)."""
+        if not run_id or run_id == self.run_id:
+            return False
+        record = self.audit.get_run(run_id)
+        return record is not None and record.outcome is not None
 
     async def _release_locks(self) -> None:
         assert self.run_id is not None

@@ -304,3 +304,51 @@ def test_dark_host_fails_within_its_timeout_and_status_says_down(fresh_audit: Es
         assert by_site["east"]["role"] == "primary" and by_site["east"]["age_seconds"] < 10
     finally:
         est.west.resume()
+
+
+def test_leftover_remote_lock_of_a_finished_run_is_cleared_but_an_unknown_one_holds(
+    fresh_audit: Estate,
+) -> None:
+    """A run that ended while a host was dark leaves its lock there; the next run clears it
+    (that run is finished in this audit log) and records it. An owner nobody knows still
+    blocks with exit 4."""
+    est = fresh_audit
+    quick = est.playbook("quick", HOLD.format(sleep=0, marker="quick"))
+    first = est.run("run", str(quick), "-i", str(est.inventory))
+    assert first.returncode == 0, first.stdout + first.stderr
+    finished_id = first.stdout.split()[1]
+    lock = est.work / "locks" / "svc"
+
+    def leave(run_id: str) -> None:
+        lock.mkdir(parents=True, exist_ok=True)
+        (lock / "owner").write_text(
+            json.dumps(
+                {
+                    "run_id": run_id,
+                    "operator": "ghost",
+                    "pid": "1",
+                    "hostname": "elsewhere",
+                    "since": "2026-01-01T00:00:00Z",
+                }
+            )
+        )
+        subprocess.run(["chmod", "-R", "a+rwX", str(lock.parent)], check=True)
+
+    leave(finished_id)
+    again = est.run("run", str(quick), "-i", str(est.inventory))
+    assert again.returncode == 0, again.stdout + again.stderr
+    store = AuditStore(est.audit, create=False)
+    rid = store.latest_run_id()
+    assert rid is not None
+    broken = [e for e in store.events(rid) if e.kind == "lock_broken"]
+    store.close()
+    assert broken and broken[0].data["holder"]["run_id"] == finished_id
+    assert "finished" in broken[0].data["holder"]["why"]
+    assert not lock.exists()
+    leave("01UNKNOWNRUNFROMANOTHERLAPTOP")
+    try:
+        blocked = est.run("run", str(quick), "-i", str(est.inventory))
+        assert blocked.returncode == 4
+        assert "01UNKNOWNRUNFROMANOTHERLAPTOP" in blocked.stdout
+    finally:
+        subprocess.run(["rm", "-rf", str(lock)], check=True)
