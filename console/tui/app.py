@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.theme import Theme
@@ -215,7 +216,11 @@ class DrConsoleApp(App[int]):
         for screen in self._all_screens():
             handler = getattr(screen, "on_status", None)
             if handler is not None:
-                handler(message.snapshot)
+                try:
+                    handler(message.snapshot)
+                except NoMatches:
+                    # a screen being taken down (mode replaced, app closing): nothing to draw
+                    self.log.warning(f"{screen!r} is going away; status not drawn")
 
     def _tick(self) -> None:
         now = self.clock()
@@ -224,13 +229,19 @@ class DrConsoleApp(App[int]):
                 screen.tick(now)
 
     def _all_screens(self) -> Iterable[Screen[Any]]:
-        """Every screen of every mode that is ready for live updates."""
+        """Every screen of every mode that is ready for live updates (none while the app
+        shuts down: its screens lose their widgets before the last messages are handled)."""
+        if self._exit:
+            return
         seen: set[int] = set()
-        for stack in self._screen_stacks.values():
-            for screen in stack:
-                if id(screen) not in seen and getattr(screen, "ready", False):
-                    seen.add(id(screen))
-                    yield screen
+        for stack in list(self._screen_stacks.values()):
+            for screen in list(stack):
+                if id(screen) in seen or not getattr(screen, "ready", False):
+                    continue
+                if not screen.is_attached:
+                    continue
+                seen.add(id(screen))
+                yield screen
 
     # -- navigation ------------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ from console.tui.palette import Palette
 TREND_WIDTH = 8
 """Characters of a lag sparkline."""
 
-WIDE_MIN_WIDTH = 120
+WIDE_MIN_WIDTH = 150
 """Terminal width from which the board shows every column."""
 
 
@@ -66,7 +66,7 @@ def columns(inventory: Inventory, wide: bool, width: int = 80) -> tuple[Column, 
     host_w = min(18, max([6, *(len(h) for h in inventory.hosts)]))
     svc_w = min(16, max([7, *(len(s) for s in inventory.services)]))
     if not wide:
-        return (
+        narrow = (
             Column("member", "member", host_w),
             Column("service", "service", svc_w),
             Column("role", "role", 8),
@@ -75,6 +75,8 @@ def columns(inventory: Inventory, wide: bool, width: int = 80) -> tuple[Column, 
             Column("trend", "trend", 6),
             Column("age", "age", 7),
         )
+        spare = width - (sum(c.width + 2 for c in narrow) + 2 + 1 + 4)
+        return (*narrow, Column("why", "why", spare)) if spare >= 16 else narrow
     fixed = (
         Column("member", "member", host_w),
         Column("service", "service", svc_w),
@@ -88,8 +90,9 @@ def columns(inventory: Inventory, wide: bool, width: int = 80) -> tuple[Column, 
         Column("position", "position", 14),
         Column("age", "age", 7),
     )
-    used = sum(c.width + 2 for c in fixed) + 2 + 2 + 2
-    return (*fixed, Column("why", "why", max(20, width - used - 2)))
+    # cell padding, the panel border, the scrollbar, and a margin for the table's own gutter
+    used = sum(c.width + 2 for c in fixed) + 2 + 2 + 1 + 4
+    return (*fixed, Column("why", "why", max(20, width - used)))
 
 
 def site_rows(inventory: Inventory, site: str) -> list[RowRef]:
@@ -149,18 +152,19 @@ def member_cells(
     if "health" in wanted:
         cells["health"] = Text(health_label(health), style=palette.health(health))
     is_replica = status.role == "replica"
-    lag_s = fmt_seconds(s.lag_seconds) if is_replica else "—"
-    lag_b = fmt_lag_bytes(s.lag_bytes) if is_replica else "—"
+    blank = "—" if status.role == "primary" else "?"
+    lag_s = fmt_seconds(s.lag_seconds) if is_replica else blank
+    lag_b = fmt_lag_bytes(s.lag_bytes) if is_replica else blank
     lag_style = palette.health(health) if is_replica and health in ("warn", "crit") else ""
     if "lag" in wanted:
         text = f"{lag_s} {fmt_bytes_compact(s.lag_bytes)}" if wanted["lag"].width > 8 else lag_s
-        cells["lag"] = Text(text if is_replica else "—", style=lag_style)
+        cells["lag"] = Text(text if is_replica else blank, style=lag_style)
     if "behind" in wanted:
         cells["behind"] = Text(lag_b, style=lag_style)
     if "link" in wanted:
         link = s.link.value
         cells["link"] = Text(
-            "—" if link == "none" else link,
+            {"none": "—", "unknown": "?"}.get(link, link),
             style=palette.crit
             if link == "down"
             else (palette.unknown if link == "unknown" else ""),
@@ -318,3 +322,58 @@ def verdict_line(inventory: Inventory, snapshot: StatusSnapshot | None, palette:
     if missing:
         text.append(("; " if bad else "") + f"{missing} not sampled yet", style=palette.muted)
     return text
+
+
+@dataclass(frozen=True)
+class MemberState:
+    """What the changes log compares between snapshots."""
+
+    role: str
+    health: str
+    reason: str
+
+
+def member_states(snapshot: StatusSnapshot) -> dict[tuple[str, str], MemberState]:
+    """Each member's role, health and first reason."""
+    return {
+        (m.service, m.host): MemberState(
+            m.role, m.health.health.value, m.health.reasons[0] if m.health.reasons else ""
+        )
+        for m in snapshot.members
+    }
+
+
+def primaries(snapshot: StatusSnapshot) -> dict[str, str | None]:
+    """Each service's writable primary host (None: none, or a split brain)."""
+    return {name: t.primary_host for name, t in snapshot.topologies.items()}
+
+
+def status_changes(
+    inventory: Inventory,
+    before: dict[tuple[str, str], MemberState],
+    before_primaries: dict[str, str | None],
+    snapshot: StatusSnapshot,
+) -> list[str]:
+    """What changed since the last snapshot, one sentence each (for the changes log)."""
+    lines: list[str] = []
+    after = member_states(snapshot)
+    for key, state in after.items():
+        old = before.get(key)
+        service, host = key
+        site = inventory.hosts[host].site
+        where = f"{site}/{host} {service}"
+        if old is None:
+            continue
+        if old.role != state.role or old.health != state.health:
+            why = f" ({shorten(state.reason, 90)})" if state.reason else ""
+            lines.append(
+                f"{where}: {old.role} {old.health.upper()} → "
+                f"{state.role} {state.health.upper()}{why}"
+            )
+    after_primaries = primaries(snapshot)
+    for service, primary_host in after_primaries.items():
+        if service in before_primaries and before_primaries[service] != primary_host:
+            was = before_primaries[service] or "none"
+            now = primary_host or "none"
+            lines.append(f"{service}: writable primary {was} → {now}")
+    return lines

@@ -31,6 +31,7 @@ STEP_LABEL: dict[str, tuple[str, str]] = {
     "aborted": ("■", "aborted"),
     "continued": ("↪", "continued"),
     "waiting": ("◆", "waiting"),
+    "not run": ("–", "not run"),
 }
 """Step status -> (symbol, word); ``waiting`` is a running step that waits for the operator."""
 

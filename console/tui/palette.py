@@ -77,6 +77,7 @@ class Palette:
             "skipped": self.warn,
             "continued": self.warn,
             "pending": self.muted,
+            "not run": self.muted,
         }.get(status, "")
 
 

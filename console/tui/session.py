@@ -154,7 +154,10 @@ class RunSession:
         """The step's status as the view shows it (``waiting`` while a question is open)."""
         if self.pending is not None and self.pending.question.step_id == step_id:
             return "waiting"
-        return self.engine.states[step_id].status
+        status = self.engine.states[step_id].status
+        if status == "pending" and self.finished:
+            return "not run"
+        return status
 
     def next_step(self) -> str | None:
         """The first main step that has not started."""

@@ -33,10 +33,12 @@ def inventory() -> Inventory:
 
 
 def test_narrow_columns_fit_80_columns(inventory: Inventory) -> None:
-    cols = columns(inventory, wide=False)
+    cols = columns(inventory, wide=False, width=80)
     width = sum(c.width + 2 for c in cols) + 2 + 1  # padding, panel border, scrollbar
     assert width <= 80, width
     assert [c.key for c in cols] == ["member", "service", "role", "health", "lag", "trend", "age"]
+    medium = columns(inventory, wide=False, width=120)
+    assert medium[-1].key == "why" and sum(c.width + 2 for c in medium) + 3 <= 120
     wide = columns(inventory, wide=True, width=200)
     assert {"kind", "link", "behind", "position", "why"} <= {c.key for c in wide}
     assert sum(c.width + 2 for c in wide) <= 200
@@ -50,7 +52,7 @@ def test_rows_come_from_the_inventory_even_before_any_sample(inventory: Inventor
         "sessions/cache-east-1",
     ]
     cells = member_cells(
-        inventory, refs[0], None, LagHistory(), NOW, DEFAULT_PALETTE, columns(inventory, False)
+        inventory, refs[0], None, LagHistory(), NOW, DEFAULT_PALETTE, columns(inventory, False, 80)
     )
     assert cells["health"].plain == "? UNKNOWN"
     assert cells["age"].plain == "never"
@@ -71,7 +73,7 @@ def test_unknown_lag_is_a_question_mark_and_ages_show(inventory: Inventory) -> N
     )
     history = LagHistory()
     history.record(snap.members)
-    cols = columns(inventory, False)
+    cols = columns(inventory, False, 80)
     west = {r.service: r for r in site_rows(inventory, "west")}
     orders = member_cells(
         inventory,

@@ -8,6 +8,7 @@ its row turns DOWN and its site says how long ago it was last seen.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
@@ -15,19 +16,23 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Log, Static
 
 from console.model.inventory import Inventory
 from console.status.collector import StatusSnapshot
 from console.tui.board_model import (
     WIDE_MIN_WIDTH,
     Column,
+    MemberState,
     RowRef,
     columns,
     member_cells,
+    member_states,
+    primaries,
     security_alerts,
     site_headline,
     site_rows,
+    status_changes,
     topology_line,
     verdict_line,
 )
@@ -49,6 +54,8 @@ class BoardScreen(Screen[None]):
         Binding("w", "toggle_wide", "Wide/narrow"),
     ]
 
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+
     def __init__(self) -> None:
         self.ready = False
         """Composed and mounted: live updates may be applied."""
@@ -58,6 +65,8 @@ class BoardScreen(Screen[None]):
         self._rows: dict[str, list[RowRef]] = {}
         self._sampled: dict[str, float] = {}
         self._force_wide: bool | None = None
+        self._states: dict[tuple[str, str], MemberState] = {}
+        self._primaries: dict[str, str | None] = {}
 
     @property
     def drapp(self) -> DrConsoleApp:
@@ -75,12 +84,14 @@ class BoardScreen(Screen[None]):
             yield Static(id="topology")
             for site in self.drapp.inventory.sites:
                 yield SitePanel(site)
+        yield Log(id="changes", max_lines=500)
         yield Static(id="member-detail")
         yield Footer()
 
     def on_mount(self) -> None:
         topology = self.query_one("#topology", Static)
         topology.border_title = "topology"
+        self.query_one("#changes", Log).border_title = "changes (UTC)"
         self.query_one("#banner", ModeBanner).mode = self.drapp.mode
         self.ready = True
         self.rebuild()
@@ -92,6 +103,8 @@ class BoardScreen(Screen[None]):
         if inventory is not self._inventory:
             self._inventory = inventory
             self._sampled.clear()
+            self._states.clear()
+            self._primaries.clear()
             self._rows = {site: site_rows(inventory, site) for site in inventory.sites}
         self._cols = columns(inventory, self._wide(), self.size.width or 80)
         now = app.clock()
@@ -149,11 +162,26 @@ class BoardScreen(Screen[None]):
                     site_headline(inventory, panel.site, snapshot, app.history, now)
                 )
             self._show_topology(snapshot)
+            self._log_changes(snapshot, now)
             self.query_one("#verdict", Static).update(
                 verdict_line(inventory, snapshot, app.palette)
             )
             self.query_one("#security", SecurityAlerts).show_alerts(security_alerts(snapshot))
             self._show_detail()
+
+    def _log_changes(self, snapshot: StatusSnapshot | None, now: float) -> None:
+        if snapshot is None or not snapshot.members:
+            return
+        stamp = time.strftime("%H:%M:%S", time.gmtime(now))
+        lines: list[str] = []
+        if not self._states:
+            lines.append(f"{len(snapshot.members)} member(s) sampled")
+        lines += status_changes(self.drapp.inventory, self._states, self._primaries, snapshot)
+        # members sampled for the first time are remembered, never dropped
+        self._states.update(member_states(snapshot))
+        self._primaries.update(primaries(snapshot))
+        if lines:
+            self.query_one("#changes", Log).write_lines([f"{stamp}  {line}" for line in lines])
 
     def tick(self, now: float) -> None:
         """The clock moved: ages and "last seen" change even when no sample arrives."""

@@ -99,6 +99,7 @@ class RunScreen(Screen[None]):
         self.apply_palette()
         self.make_plan(self.drapp.snapshot)
         self.ready = True
+        self._show_replication(self.drapp.snapshot)
         self.refresh_from_session()
         self.set_interval(1.0, self._tick, name="run clock")
 

@@ -25,6 +25,7 @@ class MemberTable(DataTable[Text]):
     MemberTable {
         height: auto;
         max-height: 100%;
+        scrollbar-size-horizontal: 0;
     }
     """
 

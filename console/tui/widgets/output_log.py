@@ -40,8 +40,10 @@ class RunLogHighlighter(Highlighter):
                 text.stylize(p.ok if "✗" not in body[:12] else p.crit)
             elif body.startswith(("decision", "warning", "↷", "note", "■")):
                 text.stylize(p.warn)
-            else:
+            elif body.startswith(("step ", "rollback ", "run ")):
                 text.stylize(p.accent)
+            else:
+                text.stylize(p.accent.replace("bold ", ""))
             return
         w = self.host_width
         text.stylize(p.muted, 0, w + 3)

@@ -15,8 +15,8 @@ from console.model.playbook import Step
 from console.status.collector import StatusSnapshot
 from console.tui.format import (
     fmt_age,
+    fmt_bytes_compact,
     fmt_clock,
-    fmt_lag_bytes,
     fmt_objective,
     fmt_seconds,
     health_label,
@@ -240,7 +240,7 @@ class ReplicationPanel(Static):
                 if m.role == "replica":
                     text.append(f" {fmt_seconds(m.sample.lag_seconds)}")
                     if m.sample.lag_bytes:
-                        text.append(f"/{fmt_lag_bytes(m.sample.lag_bytes)}")
+                        text.append(f" {fmt_bytes_compact(m.sample.lag_bytes)}")
                 text.append(f" {fmt_age(m.sample.age(now))}", style=p.muted)
         if first:
             text.append("no replicated service in this playbook", style=p.muted)

@@ -15,6 +15,7 @@ class StepList(DataTable[Text]):
     DEFAULT_CSS = """
     StepList {
         height: 1fr;
+        scrollbar-size-horizontal: 0;
         border: round $primary 60%;
         border-title-style: bold;
     }
@@ -27,15 +28,15 @@ class StepList(DataTable[Text]):
         self.palette: Palette = DEFAULT_PALETTE
 
     def on_mount(self) -> None:
-        self.add_column("state", key="state", width=11)
+        self.add_column("state", key="state", width=9)
         self.add_column("step", key="step")
         number = 0
         for step_id, rollback in self._steps:
             if rollback:
-                label = Text(f"  ↺ {step_id}")
+                label = Text(f"↺ {step_id}")
             else:
                 number += 1
-                label = Text(f"{number:>2} {step_id}")
+                label = Text(f"{number} {step_id}")
             self.add_row(self._state_cell("pending"), label, key=step_id)
             self._shown[step_id] = "pending"
 
