@@ -39,6 +39,9 @@ TREND_WIDTH = 8
 """Characters of a lag sparkline."""
 
 WIDE_MIN_WIDTH = 150
+
+FIRST_SEEN_LINES = 12
+"""Members sampled for the first time that the changes log names one by one."""
 """Terminal width from which the board shows every column."""
 
 
@@ -188,7 +191,7 @@ def member_cells(
         style = palette.crit if age > stale else (palette.warn if age > stale / 3 else "")
         cells["age"] = Text(fmt_age(age), style=style)
     if "why" in wanted:
-        why = "; ".join(status.health.reasons)
+        why = "; ".join(_without_host(r, ref.host) for r in status.health.reasons)
         if status.health.divergence:
             why = f"{status.health.divergence}; {why}" if why else status.health.divergence
         cells["why"] = Text(
@@ -196,6 +199,14 @@ def member_cells(
             style=palette.health(health) if why else "",
         )
     return cells
+
+
+def _without_host(reason: str, host: str) -> str:
+    """A reason without the ``host: `` prefixes the row already says."""
+    prefix = f"{host}: "
+    while reason.startswith(prefix):
+        reason = reason[len(prefix) :]
+    return reason
 
 
 @dataclass(frozen=True)
@@ -356,6 +367,7 @@ def status_changes(
 ) -> list[str]:
     """What changed since the last snapshot, one sentence each (for the changes log)."""
     lines: list[str] = []
+    first: list[str] = []
     after = member_states(snapshot)
     for key, state in after.items():
         old = before.get(key)
@@ -363,6 +375,7 @@ def status_changes(
         site = inventory.hosts[host].site
         where = f"{site}/{host} {service}"
         if old is None:
+            first.append(f"{where}: {state.role} {state.health.upper()}")
             continue
         if old.role != state.role or old.health != state.health:
             why = f" ({shorten(state.reason, 90)})" if state.reason else ""
@@ -376,4 +389,7 @@ def status_changes(
             was = before_primaries[service] or "none"
             now = primary_host or "none"
             lines.append(f"{service}: writable primary {was} → {now}")
-    return lines
+    named = [f"first sample: {line}" for line in first[:FIRST_SEEN_LINES]]
+    if len(first) > FIRST_SEEN_LINES:
+        named.append(f"first sample: {len(first) - FIRST_SEEN_LINES} more member(s)")
+    return named + lines

@@ -149,11 +149,15 @@ def sparkline(values: Sequence[float | None], width: int, ceiling: float | None 
     if len(values) <= width:
         buckets = list(values)
     else:
+        # the newest value keeps a column of its own (a member that just went dark shows
+        # its dot at once); older values are merged, worst value per bucket
+        older = values[:-1]
         buckets = []
-        size = len(values) / width
-        for i in range(width):
-            chunk = [v for v in values[int(i * size) : int((i + 1) * size)] if v is not None]
+        size = len(older) / (width - 1) if width > 1 else 0
+        for i in range(width - 1):
+            chunk = [v for v in older[int(i * size) : int((i + 1) * size)] if v is not None]
             buckets.append(max(chunk) if chunk else None)
+        buckets.append(values[-1])
     known = [v for v in buckets if v is not None]
     top = ceiling if ceiling and ceiling > 0 else (max(known) if known else 0.0)
     out = []

@@ -13,9 +13,12 @@ from console.probes.sample import Link, Role
 from console.tui.board_model import (
     columns,
     member_cells,
+    member_states,
+    primaries,
     security_alerts,
     site_headline,
     site_rows,
+    status_changes,
     topology_line,
     verdict_line,
 )
@@ -178,3 +181,28 @@ def test_a_refused_host_key_becomes_a_security_alert(inventory: Inventory) -> No
     assert [a.host for a in alerts] == ["cache-west-1"]
     assert "host key refused" in alerts[0].message
     assert security_alerts(synthetic_snapshot(inventory, NOW)) == []
+
+
+def test_the_changes_log_names_first_samples_and_transitions(inventory: Inventory) -> None:
+    first = synthetic_snapshot(inventory, NOW - 10)
+    lines = status_changes(inventory, {}, {}, first)
+    assert "first sample: east/db-east-1 orders-db: primary OK" in lines
+    assert len(lines) == 6
+    dark = synthetic_snapshot(
+        inventory,
+        NOW,
+        {
+            ("orders-db", "db-west-1"): SyntheticMember(
+                role=Role.PRIMARY, link=Link.NONE, read_only=False
+            ),
+            ("orders-db", "db-east-1"): SyntheticMember(
+                role=Role.DOWN, link=Link.UNKNOWN, error="db-east-1: no answer within 10s"
+            ),
+        },
+    )
+    lines = status_changes(inventory, member_states(first), primaries(first), dark)
+    assert "east/db-east-1 orders-db: primary OK → down DOWN (db-east-1: no answer within 10s)" in (
+        lines
+    )
+    assert "orders-db: writable primary db-east-1 → db-west-1" in lines
+    assert status_changes(inventory, member_states(dark), primaries(dark), dark) == []

@@ -74,6 +74,8 @@ def test_sparkline_draws_unknown_as_a_dot_and_scales_to_the_ceiling() -> None:
     # more values than width: buckets keep the worst (max) value
     assert len(sparkline([float(i) for i in range(100)], 10)) == 10
     assert sparkline([0.0] * 50 + [9.0] + [0.0] * 49, 10).count(SPARK_BARS[-1]) == 1
+    # the newest value has its own column: a member that just went dark shows its dot
+    assert sparkline([0.0] * 99 + [None], 10)[-1] == SPARK_UNKNOWN
 
 
 def test_shorten_keeps_one_line() -> None:

@@ -173,10 +173,7 @@ class BoardScreen(Screen[None]):
         if snapshot is None or not snapshot.members:
             return
         stamp = time.strftime("%H:%M:%S", time.gmtime(now))
-        lines: list[str] = []
-        if not self._states:
-            lines.append(f"{len(snapshot.members)} member(s) sampled")
-        lines += status_changes(self.drapp.inventory, self._states, self._primaries, snapshot)
+        lines = status_changes(self.drapp.inventory, self._states, self._primaries, snapshot)
         # members sampled for the first time are remembered, never dropped
         self._states.update(member_states(snapshot))
         self._primaries.update(primaries(snapshot))

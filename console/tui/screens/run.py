@@ -51,7 +51,7 @@ class RunScreen(Screen[None]):
         Binding("e", "export", "Export report"),
     ]
 
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-medium"), (150, "-wide")]
 
     def __init__(self, session: RunSession) -> None:
         self.ready = False

@@ -89,14 +89,17 @@ class OutputLog(Log):
         if new <= 0:
             return
         self.shown_total = total
+        # follow the end unless the operator is reading further up in a focused log
+        follow = not self.has_focus or self.is_vertical_scroll_end
         if new > len(lines) or new > MAX_LINES:
             keep = min(len(lines), MAX_LINES - 1)
             dropped = new - keep
             self.skipped += dropped
             tail = list(lines)[-keep:] if keep else []
             self.write_lines(
-                [f"{SYSTEM}… {dropped} line(s) not shown here (the audit log has them)", *tail]
+                [f"{SYSTEM}… {dropped} line(s) not shown here (the audit log has them)", *tail],
+                scroll_end=follow,
             )
             return
         window = list(lines)[-new:]
-        self.write_lines(window)
+        self.write_lines(window, scroll_end=follow)
