@@ -14,6 +14,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from console.engine.targets import probe_target, probe_thresholds, ssh_target
 from console.errors import DrError
@@ -55,12 +56,17 @@ class StatusSnapshot:
         """The members of one service, in inventory order."""
         return tuple(m for m in self.members if m.service == service)
 
-    def get(self, service: str, host: str) -> MemberStatus | None:
-        """One member's status."""
+    @cached_property
+    def _by_member(self) -> dict[tuple[str, str], MemberStatus]:
+        index: dict[tuple[str, str], MemberStatus] = {}
         for m in self.members:
-            if m.service == service and m.host == host:
-                return m
-        return None
+            index.setdefault((m.service, m.host), m)  # the first one, as a scan would find
+        return index
+
+    def get(self, service: str, host: str) -> MemberStatus | None:
+        """One member's status (a dict lookup: views ask for every member of large
+        estates on every refresh)."""
+        return self._by_member.get((service, host))
 
     def observed_role(self, service: str, host: str) -> str:
         """``primary``, ``replica``, ``down`` or ``unknown`` (never sampled)."""

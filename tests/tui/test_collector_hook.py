@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
 from console.model.inventory import load_inventory
 from console.ssh.pool import SshPool
 from console.status.collector import StatusCollector
+from console.tui.synthetic import load_synthetic_inventory, synthetic_snapshot
 from tests.support.lab import RunningLab, requires_lab
 
-pytestmark = [requires_lab, pytest.mark.lab]
 
-
+@requires_lab
+@pytest.mark.lab
 @pytest.mark.timeout(180)
 async def test_sample_member_returns_one_judged_member(tui_lab: RunningLab) -> None:
     inventory = load_inventory(tui_lab.inventory)
@@ -33,6 +35,8 @@ async def test_sample_member_returns_one_judged_member(tui_lab: RunningLab) -> N
     assert [(m.service, m.host) for m in snap.members] == [("orders-db", "lab-east")]
 
 
+@requires_lab
+@pytest.mark.lab
 @pytest.mark.timeout(240)
 async def test_a_dark_site_delays_only_its_own_member(tui_lab: RunningLab) -> None:
     inventory = load_inventory(tui_lab.inventory)
@@ -56,3 +60,19 @@ async def test_a_dark_site_delays_only_its_own_member(tui_lab: RunningLab) -> No
     assert west_status.role == "down"
     assert west_status.health.health.value == "down"
     assert west_took >= 4.0
+
+
+def test_snapshot_get_is_an_index_with_the_scans_answers(tmp_path: Path) -> None:
+    """``StatusSnapshot.get`` answers from an index (the board asks for every member of a
+    1,000-member estate on each refresh); same answers as a scan, None when absent."""
+    inventory = load_synthetic_inventory(tmp_path / "synthetic.yaml", clusters=300)
+    snap = synthetic_snapshot(inventory, 1_800_000_000.0)
+    assert len(snap.members) == 600
+    for m in snap.members:
+        assert snap.get(m.service, m.host) is m
+    assert snap.get("pg-0000", "west-0001") is None
+    assert snap.get("nope", "east-0000") is None
+    started = time.perf_counter()
+    for m in snap.members:
+        snap.get(m.service, m.host)
+    assert time.perf_counter() - started < 0.05  # a scan per call took ~0.5 s here
