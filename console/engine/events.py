@@ -194,6 +194,8 @@ class CommandFinished(Event):
     """Why it is not ok (unmet expectation, timeout, SSH failure), or None."""
     dropped_lines: int = 0
     """Output lines beyond the audit cap, counted but not recorded."""
+    poll: bool = False
+    """One poll of a wait step: not ok means "not yet", not a failure."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -84,7 +84,10 @@ class HumanPrinter:
                 text = f"  {event.host} | {escape(line)}"
                 c.print(f"[{style}]{text}[/]" if style else text)
         elif isinstance(event, ev.CommandFinished) and not event.ok:
-            c.print(f"  [red]{event.host}: {escape(event.reason or 'failed')}[/]")
+            if event.poll:
+                c.print(f"  [dim]{event.host}: not yet ({escape(event.reason or '')})[/]")
+            else:
+                c.print(f"  [red]{event.host}: {escape(event.reason or 'failed')}[/]")
         elif isinstance(event, ev.Decision):
             who = "auto" if event.auto else event.by
             why = f": {escape(event.reason)}" if event.reason else ""

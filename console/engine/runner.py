@@ -901,8 +901,12 @@ class Engine:
         timeout: float | None,
         expect: Any,
         record_outputs: bool = True,
+        poll: bool = False,
     ) -> tuple[bool, str | None]:
-        """Send one command (intent recorded durably first); stream, judge and record it."""
+        """Send one command (intent recorded durably first); stream, judge and record it.
+
+        ``poll``: the command is one poll of a wait step, whose unmet expectation means "not yet"
+        rather than a failure (views show it that way)."""
         self.emit(ev.CommandIntent(step_id=step_id, host=host, command=shown, attempt=attempt))
         buffers: dict[str, list[str]] = {"stdout": [], "stderr": []}
         counts = {"stdout": 0, "stderr": 0}
@@ -1006,6 +1010,7 @@ class Engine:
                 ok=reason is None,
                 reason=reason,
                 dropped_lines=dropped,
+                poll=poll,
             )
         )
         return reason is None, reason
@@ -1043,6 +1048,7 @@ class Engine:
         step_id: str,
         attempt: int,
         record_outputs: bool = False,
+        poll: bool = False,
     ) -> tuple[bool, str]:
         hosts = resolve_selector(
             check.on, ctx, self.inventory, self.playbook.service, self.collector.snapshot()
@@ -1064,6 +1070,7 @@ class Engine:
                     check.timeout,
                     check.expect,
                     record_outputs,
+                    poll,
                 )
                 for h in hosts
             )
@@ -1098,7 +1105,7 @@ class Engine:
                 else:
                     assert spec.command is not None
                     ok, detail = await self._check_command(
-                        spec.command, ctx, step.id, polls, record_outputs=True
+                        spec.command, ctx, step.id, polls, record_outputs=True, poll=True
                     )
             except (RenderError, SelectionError) as exc:
                 ok, detail = False, str(exc)
