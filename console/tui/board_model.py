@@ -40,6 +40,12 @@ TREND_WIDTH = 8
 
 WIDE_MIN_WIDTH = 150
 
+STATIC_COLUMNS = frozenset({"member", "service", "kind"})
+"""Columns whose cells never change after the row is added."""
+
+TOPOLOGY_ALL_LINES = 12
+"""Up to this many services, the topology lists each; above, only those that need a look."""
+
 FIRST_SEEN_LINES = 12
 """Members sampled for the first time that the changes log names one by one."""
 """Terminal width from which the board shows every column."""
@@ -296,6 +302,48 @@ def topology_line(
         where = inventory.hosts[expected].site
         line.append(f"  ⇄ primary moved to {primary.site} (inventory: {where})", style=palette.warn)
     return line
+
+
+def _needs_a_look(inventory: Inventory, topo: ServiceTopology | None) -> bool:
+    if topo is None or topo.split_brain or topo.primary is None or topo.unreachable:
+        return True
+    if topo.fenced or any(r.link.value != "up" for r in topo.replicas):
+        return True
+    return topo.primary.host != inventory.services[topo.service].expected_primary
+
+
+def topology_text(inventory: Inventory, snapshot: StatusSnapshot | None, palette: Palette) -> Text:
+    """Every service's line; for a large estate, only the services that need a look, and
+    one line counting the rest (primary where expected, every replica streaming)."""
+    names = list(inventory.services)
+    width = min(20, max((len(n) for n in names), default=8))
+    shown = names
+    if len(names) > TOPOLOGY_ALL_LINES:
+        shown = [
+            n
+            for n in names
+            if _needs_a_look(inventory, snapshot.topologies.get(n) if snapshot else None)
+        ]
+    text = Text()
+    for i, name in enumerate(shown[:TOPOLOGY_ALL_LINES]):
+        if i:
+            text.append("\n")
+        topo = snapshot.topologies.get(name) if snapshot else None
+        text.append_text(topology_line(inventory, name, topo, palette, width))
+    if len(shown) > TOPOLOGY_ALL_LINES:
+        text.append(
+            f"\n… {len(shown) - TOPOLOGY_ALL_LINES} more service(s) need a look (see the sites)",
+            style=palette.warn,
+        )
+    quiet = len(names) - len(shown)
+    if quiet:
+        text.append("\n" if shown else "")
+        text.append(
+            f"✓ {quiet} other service(s): primary where the inventory puts it, "
+            "every replica streaming",
+            style=palette.ok,
+        )
+    return text
 
 
 @dataclass(frozen=True)

@@ -67,3 +67,60 @@ def test_the_tui_never_imports_an_ssh_library_itself() -> None:
         if re.match(r"\s*(import|from)\s+(asyncssh|paramiko)\b", line)
     ]
     assert offenders == []
+
+
+def test_drconsole_tui_runs_in_a_real_terminal_and_quits_on_q(tmp_path: Path) -> None:
+    """The whole entry point in a pseudo-terminal: it paints the board, and q quits with 0."""
+    import os
+    import pty
+    import select
+    import time
+
+    leader, follower = pty.openpty()
+    env = {
+        "PYTHONPATH": str(REPO),
+        "PATH": "/usr/bin:/bin",
+        "TERM": "xterm-256color",
+        "COLUMNS": "100",
+        "LINES": "30",
+        "HOME": str(tmp_path),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "console",
+            "--audit",
+            str(tmp_path / "audit.db"),
+            "tui",
+            "-i",
+            str(REPO / "inventory" / "example.yaml"),
+        ],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(follower)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"status board" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.5)
+            if ready:
+                try:
+                    seen += os.read(leader, 65536)
+                except OSError:
+                    break
+        assert b"status board" in seen, seen[-2000:]
+        assert b"DRILL" in seen
+        os.write(leader, b"q")
+        proc.wait(timeout=60)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        os.close(leader)

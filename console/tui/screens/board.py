@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Log, Static
 from console.model.inventory import Inventory
 from console.status.collector import StatusSnapshot
 from console.tui.board_model import (
+    STATIC_COLUMNS,
     WIDE_MIN_WIDTH,
     Column,
     MemberState,
@@ -33,7 +34,7 @@ from console.tui.board_model import (
     site_headline,
     site_rows,
     status_changes,
-    topology_line,
+    topology_text,
     verdict_line,
 )
 from console.tui.format import fmt_age, health_label
@@ -44,6 +45,13 @@ from console.tui.widgets.site_panel import SitePanel
 
 if TYPE_CHECKING:
     from console.tui.app import DrConsoleApp
+
+ROW_MARGIN = 10
+"""Rows above and below the screen that are kept up to date too (smooth scrolling)."""
+
+MAX_CHANGES_PER_REFRESH = 40
+"""Lines the changes log takes from one snapshot (a site going dark at 1,000 members is
+one headline, not 500 lines)."""
 
 
 class BoardScreen(Screen[None]):
@@ -94,6 +102,7 @@ class BoardScreen(Screen[None]):
         self.query_one("#changes", Log).border_title = "changes (UTC)"
         self.query_one("#banner", ModeBanner).mode = self.drapp.mode
         self.ready = True
+        self.watch(self.query_one("#board-scroll"), "scroll_y", self._scrolled, init=False)
         self.rebuild()
 
     def rebuild(self) -> None:
@@ -131,15 +140,28 @@ class BoardScreen(Screen[None]):
         if columns(self._inventory, self._wide(), self.size.width or 80) != self._cols:
             self.rebuild()
 
-    def _cells(self, ref: RowRef, snapshot: StatusSnapshot | None, now: float) -> dict[str, Text]:
+    def _cells(
+        self,
+        ref: RowRef,
+        snapshot: StatusSnapshot | None,
+        now: float,
+        cols: tuple[Column, ...] | None = None,
+    ) -> dict[str, Text]:
         app = self.drapp
         status = snapshot.get(ref.service, ref.host) if snapshot else None
-        return member_cells(app.inventory, ref, status, app.history, now, app.palette, self._cols)
+        return member_cells(
+            app.inventory, ref, status, app.history, now, app.palette, cols or self._cols
+        )
+
+    @property
+    def _live_cols(self) -> tuple[Column, ...]:
+        """The columns a new sample can change (member, service and kind never do)."""
+        return tuple(c for c in self._cols if c.key not in STATIC_COLUMNS)
 
     # -- live data -------------------------------------------------------------------------
 
     def on_status(self, snapshot: StatusSnapshot | None) -> None:
-        """Apply a snapshot: changed members' cells, headlines, topology, verdict."""
+        """Apply a snapshot: the visible members' cells, headlines, topology, verdict."""
         app = self.drapp
         inventory = app.inventory
         if self._inventory is not inventory:
@@ -147,17 +169,8 @@ class BoardScreen(Screen[None]):
             return
         now = app.clock()
         with app.batch_update():
+            self._refresh_rows(snapshot, now)
             for panel in self.query(SitePanel):
-                updates = []
-                for ref in self._rows.get(panel.site, []):
-                    status = snapshot.get(ref.service, ref.host) if snapshot else None
-                    stamp = status.sample.sampled_at if status else -1.0
-                    if self._sampled.get(ref.key) == stamp:
-                        continue
-                    self._sampled[ref.key] = stamp
-                    updates.append((ref.key, self._cells(ref, snapshot, now)))
-                if updates:
-                    panel.table.apply(updates)
                 panel.show_headline(
                     site_headline(inventory, panel.site, snapshot, app.history, now)
                 )
@@ -169,6 +182,64 @@ class BoardScreen(Screen[None]):
             self.query_one("#security", SecurityAlerts).show_alerts(security_alerts(snapshot))
             self._show_detail()
 
+    def _visible(self) -> dict[str, range]:
+        """Per site, the row indexes on screen (with a margin): the rows worth drawing now."""
+        scroll = self.query_one("#board-scroll", VerticalScroll)
+        top = scroll.scroll_y - ROW_MARGIN
+        bottom = scroll.scroll_y + max(scroll.size.height, 24) + ROW_MARGIN
+        out: dict[str, range] = {}
+        for panel in self.query(SitePanel):
+            # panel border and the table's header line above the first row
+            base = panel.virtual_region.y + panel.table.virtual_region.y + 2
+            first = max(0, int(top - base))
+            out[panel.site] = range(first, max(first, int(bottom - base)))
+        return out
+
+    def _refresh_rows(self, snapshot: StatusSnapshot | None, now: float) -> None:
+        """Bring the rows on screen up to date: cells of members with a new sample, and
+        every visible age. Rows off screen wait until they scroll into view, so a refresh
+        costs what the operator sees, not the size of the estate."""
+        live = self._live_cols
+        age = self._age_col
+        app = self.drapp
+        visible = self._visible()
+        for panel in self.query(SitePanel):
+            refs = self._rows.get(panel.site, [])
+            window = visible.get(panel.site, range(0))
+            updates = []
+            for ref in refs[window.start : window.stop]:
+                status = snapshot.get(ref.service, ref.host) if snapshot else None
+                stamp = status.sample.sampled_at if status else -1.0
+                if self._sampled.get(ref.key) != stamp:
+                    self._sampled[ref.key] = stamp
+                    updates.append((ref.key, self._cells(ref, snapshot, now, live)))
+                elif status is not None and age:
+                    cells = member_cells(
+                        app.inventory, ref, status, app.history, now, app.palette, age
+                    )
+                    updates.append((ref.key, {"age": cells["age"]}))
+            if updates:
+                panel.table.apply(updates)
+
+    def _scrolled(self) -> None:
+        """Rows scrolled into view are drawn from the newest snapshot."""
+        app = self.drapp
+        with app.batch_update():
+            self._refresh_rows(app.snapshot, app.clock())
+
+    def tick(self, now: float) -> None:
+        """The clock moved: ages and "last seen" change even when no sample arrives."""
+        app = self.drapp
+        snapshot = app.snapshot
+        if snapshot is None:
+            return
+        with app.batch_update():
+            self._refresh_rows(snapshot, now)
+            for panel in self.query(SitePanel):
+                panel.show_headline(
+                    site_headline(app.inventory, panel.site, snapshot, app.history, now)
+                )
+
     def _log_changes(self, snapshot: StatusSnapshot | None, now: float) -> None:
         if snapshot is None or not snapshot.members:
             return
@@ -177,30 +248,11 @@ class BoardScreen(Screen[None]):
         # members sampled for the first time are remembered, never dropped
         self._states.update(member_states(snapshot))
         self._primaries.update(primaries(snapshot))
+        if len(lines) > MAX_CHANGES_PER_REFRESH:
+            more = len(lines) - MAX_CHANGES_PER_REFRESH
+            lines = [*lines[:MAX_CHANGES_PER_REFRESH], f"… and {more} more change(s)"]
         if lines:
             self.query_one("#changes", Log).write_lines([f"{stamp}  {line}" for line in lines])
-
-    def tick(self, now: float) -> None:
-        """The clock moved: ages and "last seen" change even when no sample arrives."""
-        app = self.drapp
-        snapshot = app.snapshot
-        if snapshot is None or "age" not in {c.key for c in self._cols}:
-            return
-        with app.batch_update():
-            for panel in self.query(SitePanel):
-                updates = []
-                for ref in self._rows.get(panel.site, []):
-                    status = snapshot.get(ref.service, ref.host)
-                    if status is None:
-                        continue
-                    cells = member_cells(
-                        app.inventory, ref, status, app.history, now, app.palette, self._age_col
-                    )
-                    updates.append((ref.key, {"age": cells["age"]}))
-                panel.table.apply(updates)
-                panel.show_headline(
-                    site_headline(app.inventory, panel.site, snapshot, app.history, now)
-                )
 
     @property
     def _age_col(self) -> tuple[Column, ...]:
@@ -208,15 +260,9 @@ class BoardScreen(Screen[None]):
 
     def _show_topology(self, snapshot: StatusSnapshot | None) -> None:
         app = self.drapp
-        inventory = app.inventory
-        width = max((len(n) for n in inventory.services), default=8)
-        text = Text()
-        for i, name in enumerate(inventory.services):
-            if i:
-                text.append("\n")
-            topo = snapshot.topologies.get(name) if snapshot else None
-            text.append_text(topology_line(inventory, name, topo, app.palette, width))
-        self.query_one("#topology", Static).update(text)
+        self.query_one("#topology", Static).update(
+            topology_text(app.inventory, snapshot, app.palette)
+        )
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """The detail line follows the cursor."""

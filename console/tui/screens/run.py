@@ -64,6 +64,7 @@ class RunScreen(Screen[None]):
         self._follow = True
         self._ended_shown = False
         self._security_shown = 0
+        self._keys_state: tuple[object, ...] = ()
 
     @property
     def drapp(self) -> DrConsoleApp:
@@ -160,7 +161,17 @@ class RunScreen(Screen[None]):
         self._show_decision()
         self._show_rto()
         self._show_detail()
-        self.refresh_bindings()
+        # the Footer rebuilds its keys on refresh_bindings: only when what they depend on
+        # changed (not on every burst of output)
+        keys_state = (
+            s.pending.serial if s.pending else 0,
+            s.running,
+            s.finished,
+            s.engine.paused,
+        )
+        if keys_state != self._keys_state:
+            self._keys_state = keys_state
+            self.refresh_bindings()
         pending = s.pending
         if pending is not None and pending.serial > self._asked_serial and self._is_active():
             self._asked_serial = pending.serial

@@ -107,5 +107,6 @@ class MemberTable(DataTable[Text]):
 
 
 def _fingerprint(text: Text) -> tuple[object, ...]:
-    """What a cell looks like: its text, base style and spans."""
-    return (text.plain, str(text.style), tuple(text.spans))
+    """What a cell looks like: its text and its base style (the board's cells style spans
+    only where the text differs too, e.g. the ⇄ of a diverged role)."""
+    return (text.plain, text.style, len(text.spans))

@@ -101,8 +101,13 @@ class DecisionBar(Static):
     DecisionBar.-done { background: $success 40%; }
     """
 
+    _said: tuple[str, str] = ("", "")
+
     def say(self, text: str, level: str = "") -> None:
         """Show ``text``; ``level`` is ``ask``, ``failed``, ``done`` or empty."""
+        if (text, level) == self._said:
+            return
+        self._said = (text, level)
         for cls in ("ask", "failed", "done"):
             self.set_class(level == cls, f"-{cls}")
         self.update(Text(text))
