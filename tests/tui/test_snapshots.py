@@ -82,9 +82,12 @@ async def _run_waiting(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
-def test_run_mid_step_with_the_confirm_dialog(snap_compare: Any, ws: Path) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_run_mid_step_with_the_confirm_dialog(
+    snap_compare: Any, ws: Path, size: tuple[int, int]
+) -> None:
     app = make_app([healthy(example_inventory())])
-    assert snap_compare(app, terminal_size=(120, 40), run_before=_run_waiting)
+    assert snap_compare(app, terminal_size=size, run_before=_run_waiting)
 
 
 async def _run_finished(pilot: Pilot[Any]) -> None:
@@ -98,12 +101,16 @@ async def _run_finished(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
-def test_run_finished(snap_compare: Any, ws: Path) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_run_finished(snap_compare: Any, ws: Path, size: tuple[int, int]) -> None:
     app = make_app([healthy(example_inventory())])
-    assert snap_compare(app, terminal_size=(120, 40), run_before=_run_finished)
+    assert snap_compare(app, terminal_size=size, run_before=_run_finished)
 
 
-def test_audit_timeline(snap_compare: Any, ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_audit_timeline(
+    snap_compare: Any, ws: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
+) -> None:
     with fixed_audit_clock(monkeypatch):
         audit = recorded_audit(Path("audit.db"))
     app = make_app([healthy(example_inventory())], audit=audit)
@@ -118,4 +125,4 @@ def test_audit_timeline(snap_compare: Any, ws: Path, monkeypatch: pytest.MonkeyP
         await until(lambda: screen.query_one("#audit-timeline").lines, 20, "the timeline")
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=(120, 40), run_before=audit_screen)
+    assert snap_compare(app, terminal_size=size, run_before=audit_screen)
