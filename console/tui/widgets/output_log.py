@@ -100,6 +100,11 @@ class OutputLog(Log):
                 [f"{SYSTEM}… {dropped} line(s) not shown here (the audit log has them)", *tail],
                 scroll_end=follow,
             )
-            return
-        window = list(lines)[-new:]
-        self.write_lines(window, scroll_end=follow)
+        else:
+            self.write_lines(list(lines)[-new:], scroll_end=follow)
+        if follow:
+            # Log only follows when it was at the end already; written while its screen was
+            # hidden (a dialog, another screen) it may not have been: go to the end anyway,
+            # now and once the new size is laid out.
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
