@@ -243,8 +243,11 @@ class RunSession:
                 self.canary_failed += 1
         elif isinstance(event, ev.NoteAdded):
             self.notes.append(event)
-        elif isinstance(event, ev.Notice) and event.level == "error":
-            self._last_error_notice = event.message
+        elif isinstance(event, ev.Notice):
+            if event.level == "error":
+                self._last_error_notice = event.message
+            if _is_security(event.message) and event.message not in self.security:
+                self.security.append(event.message)
         if (
             isinstance(event, ev.CommandFinished)
             and event.reason

@@ -107,7 +107,7 @@ def test_drconsole_tui_runs_in_a_real_terminal_and_quits_on_q(tmp_path: Path) ->
     seen = b""
     try:
         deadline = time.monotonic() + 60
-        while b"status board" not in seen and time.monotonic() < deadline:
+        while not (b"status board" in seen and b"DRILL" in seen) and time.monotonic() < deadline:
             ready, _, _ = select.select([leader], [], [], 0.5)
             if ready:
                 try:
@@ -117,7 +117,16 @@ def test_drconsole_tui_runs_in_a_real_terminal_and_quits_on_q(tmp_path: Path) ->
         assert b"status board" in seen, seen[-2000:]
         assert b"DRILL" in seen
         os.write(leader, b"q")
-        proc.wait(timeout=60)
+        # keep reading: a terminal that is not read fills up and blocks the app's writes
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                try:
+                    os.read(leader, 65536)
+                except OSError:
+                    break
+        proc.wait(timeout=10)
         assert proc.returncode == 0
     finally:
         if proc.poll() is None:

@@ -11,11 +11,28 @@ from pathlib import Path
 
 import pytest
 
+from console.tui.screens.abort import AbortScreen
 from console.tui.screens.board import BoardScreen
+from console.tui.screens.choice import ChoiceScreen
+from console.tui.screens.message import MessageScreen
 from console.tui.widgets.security_alert import SecurityAlerts
 from console.tui.widgets.site_panel import SitePanel
 from tests.support.lab import RunningLab, requires_lab
-from tests.tui.support import make_app, static_text, table_cell, wait_members
+from tests.tui.flows import (
+    open_from_palette,
+    start_run,
+    wait_finished,
+    wait_question,
+    wait_screen,
+)
+from tests.tui.support import (
+    make_app,
+    press_keys,
+    static_text,
+    table_cell,
+    type_text,
+    wait_members,
+)
 from tests.tui.waiting import until
 
 pytestmark = [requires_lab, pytest.mark.lab]
@@ -130,3 +147,39 @@ async def test_a_refused_host_key_is_shown_as_a_security_error(
         assert table_cell(east.table, "orders-db/lab-east", "health") == "? UNKNOWN"
         assert app.is_running  # not a crash
     assert empty_known_hosts.read_text() == ""  # nothing was accepted behind our back
+
+
+@pytest.mark.timeout(240)
+async def test_a_refused_host_key_during_a_run_is_a_security_error(
+    tui_lab: RunningLab, audit_path: Path, tmp_path: Path
+) -> None:
+    empty_known_hosts = tmp_path / "known_hosts"
+    empty_known_hosts.write_text("")
+    inventory = tmp_path / "strict.yaml"
+    inventory.write_text(
+        tui_lab.inventory.read_text().replace(str(tui_lab.known_hosts), str(empty_known_hosts))
+    )
+    app = make_app(inventory, audit_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_members(app, 6)
+        session = await open_from_palette(pilot, app, "tui-flaky")
+        await start_run(pilot, app)
+        # the remote lock could not be taken: said as a security error first
+        await wait_screen(app, MessageScreen, 60)
+        assert app.screen.title_text == "SECURITY: host key refused"  # type: ignore[attr-defined]
+        assert "host key" in str(app.screen.body)  # type: ignore[attr-defined]
+        await press_keys(pilot, "enter")
+        # then the step whose command could not be sent stops and asks, as a security error
+        await wait_question(app, "failure", "noisy")
+        dialog = app.screen
+        assert isinstance(dialog, ChoiceScreen)
+        assert dialog.title_text == "SECURITY: host key refused"
+        assert "SECURITY" in str(dialog.body)
+        await press_keys(pilot, "a")
+        await wait_screen(app, AbortScreen)
+        await type_text(pilot, "unknown host key on lab-east")
+        await press_keys(pilot, "tab", "tab", "enter")
+        await wait_finished(app)
+        assert session.result is not None and session.result.outcome == "aborted"
+        assert any("host key" in s for s in session.security)
+    assert empty_known_hosts.read_text() == ""

@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
+from textual.widgets.data_table import ColumnKey
 
 from console.engine.plan import Plan, make_plan
 from console.errors import InputError
@@ -86,7 +87,7 @@ class PlaybooksScreen(Screen[None]):
         yield ConsoleHeader("playbooks")
         yield ModeBanner(id="banner")
         with Vertical(id="pb-body"):
-            yield DataTable(id="pb-list", cursor_type="row", zebra_stripes=False)
+            yield DataTable[Text](id="pb-list", cursor_type="row", zebra_stripes=False)
             with VerticalScroll(id="pb-plan"):
                 yield Static(id="pb-about")
                 yield Static(id="pb-gates")
@@ -97,21 +98,19 @@ class PlaybooksScreen(Screen[None]):
         self.query_one("#banner", ModeBanner).mode = self.drapp.mode
         table = self.query_one("#pb-list", DataTable)
         table.border_title = f"playbooks in {self.drapp.config.playbooks_dir}"
-        table.add_column("name", key="name")
-        table.add_column("kind", key="kind")
-        table.add_column("service", key="service")
-        table.add_column("RTO/RPO", key="objectives")
         self.query_one("#pb-gates", Static).border_title = "preflight (live)"
         self.query_one("#pb-steps", Static).border_title = "plan (rendered now, runs nothing)"
         self.ready = True
         self.action_reload()
 
     def action_reload(self) -> None:
-        """Read the playbook files again."""
+        """Read the playbook files again (the cursor stays on the same file)."""
         table = self.query_one("#pb-list", DataTable)
         keep = {e.path: e.overrides for e in self.entries}
+        current = self.selected()
         self.entries = find_playbooks(self.drapp.config.playbooks_dir)
-        table.clear()
+        table.clear(columns=True)
+        self._add_columns(table)
         for entry in self.entries:
             entry.overrides = keep.get(entry.path, {})
             pb = entry.playbook
@@ -121,6 +120,7 @@ class PlaybooksScreen(Screen[None]):
                     Text("✗ invalid", style=self.drapp.palette.crit),
                     Text(""),
                     Text(""),
+                    Text(entry.error or "", no_wrap=True, overflow="ellipsis"),
                     key=str(entry.path),
                 )
                 continue
@@ -130,13 +130,51 @@ class PlaybooksScreen(Screen[None]):
                 Text(pb.kind),
                 Text(pb.service or "—"),
                 Text(objectives),
+                Text(pb.title, no_wrap=True, overflow="ellipsis"),
                 key=str(entry.path),
             )
+        if current is not None:
+            for i, entry in enumerate(self.entries):
+                if entry.path == current.path:
+                    table.move_cursor(row=i, animate=False)
         if not self.entries:
             self.query_one("#pb-about", Static).update(
                 f"no playbooks in {self.drapp.config.playbooks_dir} (start with -p DIR)"
             )
         self.show_plan()
+
+    def _add_columns(self, table: DataTable[Text]) -> None:
+        table.add_column("name", key="name")
+        table.add_column("kind", key="kind")
+        table.add_column("service", key="service")
+        table.add_column("RTO/RPO", key="objectives")
+        table.add_column("title", key="title", width=self._title_width())
+
+    def _title_width(self) -> int:
+        """What is left of the list's width for the title column."""
+        width = self.size.width or 80
+        if width >= 140:
+            width = int(width * 0.45)
+        pbs = [e.playbook for e in self.entries if e.playbook is not None]
+        used = sum(
+            max([len(label), *(len(v) for v in values)]) + 2
+            for label, values in (
+                ("name", [e.path.stem for e in self.entries] + [p.name for p in pbs]),
+                ("kind", [p.kind for p in pbs] + ["✗ invalid"]),
+                ("service", [p.service or "—" for p in pbs]),
+                ("RTO/RPO", ["10m/none"]),
+            )
+        )
+        return max(12, width - used - 2 - 2 - 1)
+
+    def on_resize(self) -> None:
+        """Fit the title column to the new width."""
+        if not self.ready:
+            return
+        table = self.query_one("#pb-list", DataTable)
+        column = table.columns.get(ColumnKey("title"))
+        if column is not None and column.width != self._title_width():
+            self.action_reload()
 
     def select(self, name: str) -> bool:
         """Move the cursor to the playbook called ``name`` (its name or file stem)."""
