@@ -29,7 +29,6 @@ from console.status.collector import StatusSnapshot
 from console.tui.app import DrConsoleApp, TuiConfig
 from console.tui.session import PendingQuestion, RunSession
 from console.tui.synthetic import FixedStatusSource, SyntheticMember, synthetic_snapshot
-from tests.tui.support import REPO
 
 NOW = 1_790_000_000.0
 """The snapshots' wall clock (2026-09-21 14:13:20 UTC)."""
@@ -37,15 +36,16 @@ NOW = 1_790_000_000.0
 RUN_ID = "01K5PSNAPSH0T0000000000001"
 """The run id shown on the staged run screens."""
 
-SNAPSHOT_PLAYBOOKS = Path(__file__).parent / "snapshot_playbooks"
+SNAPSHOT_DATA = Path(__file__).parent / "snapshot_data"
+"""A frozen copy of the example inventory and the snapshot playbook."""
 
 
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working directory with ``inventory/example.yaml`` and ``playbooks/`` (relative paths
     keep the snapshots free of temporary directory names)."""
     (tmp_path / "inventory").mkdir()
-    shutil.copy(REPO / "inventory" / "example.yaml", tmp_path / "inventory" / "example.yaml")
-    (tmp_path / "playbooks").symlink_to(SNAPSHOT_PLAYBOOKS)
+    shutil.copy(SNAPSHOT_DATA / "example.yaml", tmp_path / "inventory" / "example.yaml")
+    (tmp_path / "playbooks").symlink_to(SNAPSHOT_DATA / "playbooks")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

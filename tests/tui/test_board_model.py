@@ -26,7 +26,7 @@ from console.tui.history import LagHistory
 from console.tui.palette import DEFAULT_PALETTE
 from console.tui.synthetic import SyntheticMember, synthetic_snapshot
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "inventory" / "example.yaml"
+EXAMPLE = Path(__file__).parent / "snapshot_data" / "example.yaml"
 NOW = 1_800_000_000.0
 
 
