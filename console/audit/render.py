@@ -137,7 +137,9 @@ def _step_started(d: Mapping[str, Any]) -> str:
 
 def _decision(d: Mapping[str, Any]) -> str:
     reason = d.get("reason")
-    return f"{d.get('action', '?')}{' (auto-approved)' if d.get('auto') else ''}" + (
+    by = d.get("by")
+    who = f" by {by}" if by else ""
+    return f"{d.get('action', '?')}{who}{' (automatic)' if d.get('auto') else ''}" + (
         f" — {reason}" if reason else ""
     )
 
@@ -282,6 +284,12 @@ def runs_table(records: Sequence[RunRecord]) -> Table:
     return table
 
 
+def _digest(digest: str) -> str:
+    """``sha256:`` and the first 16 hex digits, whether or not the stored digest has the prefix."""
+    hexpart = digest.removeprefix("sha256:")
+    return f"sha256:{hexpart[:16]}"
+
+
 def run_header(run: RunRecord) -> Text:
     """The lines above a run's timeline: what ran, where, by whom, how it ended."""
     text = Text()
@@ -293,8 +301,8 @@ def run_header(run: RunRecord) -> Text:
     if run.duration_seconds is not None:
         text.append(f" after {format_duration(run.duration_seconds)}")
     text.append(
-        f"\nplaybook {run.playbook_path} sha256:{run.playbook_digest[:16]} · inventory "
-        f"{run.inventory_name} ({run.inventory_path}) sha256:{run.inventory_digest[:16]}"
+        f"\nplaybook {run.playbook_path} {_digest(run.playbook_digest)} · inventory "
+        f"{run.inventory_name} ({run.inventory_path}) {_digest(run.inventory_digest)}"
     )
     if run.services:
         text.append(f" · services {', '.join(run.services)}")

@@ -192,7 +192,7 @@ def test_show_prints_a_readable_timeline(
         "lock on orders-db acquired (local)",
         "gate 1 replication: ok — lag 0.2s <= 5s",
         "Stop writes [run] on db-east-1",
-        "confirm (auto-approved) — --yes",
+        "confirm (automatic) — --yes",
         "$ pg_ctl promote -D /data",
         "stdout: server promoting (+1 more lines)",
         "exit 0 in 0.25s: ok",
