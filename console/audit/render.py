@@ -16,6 +16,7 @@ from rich.text import Text
 
 from console.audit.chain import canonical_json
 from console.audit.model import Event, RunRecord, parse_ts
+from console.model.durations import format_duration as _format_duration
 
 SUMMARY_WIDTH = 160
 """Summaries are cut to this many characters (with an ellipsis)."""
@@ -46,17 +47,7 @@ def format_offset(seconds: float) -> str:
 
 def format_duration(seconds: float | None) -> str:
     """A duration for a table: ``850ms``, ``12.3s``, ``4m05s``, ``2h03m``; ``—`` for None."""
-    if seconds is None:
-        return "—"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    if seconds < 3600:
-        minutes, secs = divmod(round(seconds), 60)
-        return f"{minutes}m{secs:02d}s"
-    hours, rest = divmod(round(seconds), 3600)
-    return f"{hours}h{rest // 60:02d}m"
+    return _format_duration(seconds, unknown="—")
 
 
 def format_started(ts: str) -> str:

@@ -138,14 +138,7 @@ class CanaryRunner:
     async def write_now(self) -> bool:
         """Write one canary at once (the engine does this just before the outage starts, so the
         last write before it is on record even in a drill faster than the interval)."""
-        found = self._primary_target()
-        if found is None:
-            return False
-        async with self._lock:
-            try:
-                return await self._write_one(*found)
-            except (DrError, TimeoutError, OSError):
-                return False
+        return await self._tick()
 
     async def _tick(self) -> bool:
         found = self._primary_target()

@@ -955,20 +955,13 @@ class Engine:
         except OSError as exc:
             return self._command_failed(step_id, host, started, flush, scheduled, str(exc))
         except asyncio.CancelledError:
-            for handle in scheduled:
-                handle.cancel()
-            flush()
-            self.emit(
-                ev.CommandFinished(
-                    step_id=step_id,
-                    host=host,
-                    exit_status=None,
-                    signal=None,
-                    duration=round(time.monotonic() - started, 3),
-                    timed_out=False,
-                    ok=False,
-                    reason="stopped: the run was interrupted or aborted",
-                )
+            self._command_failed(
+                step_id,
+                host,
+                started,
+                flush,
+                scheduled,
+                "stopped: the run was interrupted or aborted",
             )
             raise
         for handle in scheduled:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from console.lab.binaries import Binaries
 from console.lab.errors import LabError
 from console.lab.layout import MARIADB_PORT, LabLayout, SiteLayout
-from console.lab.procs import proc_info, read_pidfile, wait_server
+from console.lab.procs import running_record, wait_server
 from console.lab.runner import Runner
 from console.lab.state import ProcessRecord
 
@@ -123,18 +123,14 @@ class MariaMember:
         Raises:
             LabError: When it is not running.
         """
-        pid = read_pidfile(self.site.maria_pidfile)
-        info = proc_info(pid) if pid is not None else None
-        if pid is None or info is None:
-            raise LabError(f"MariaDB on {self.site.name} is not running; see {self.site.maria_log}")
-        return ProcessRecord(
+        return running_record(
             site=self.site.name,
             name="mariadb",
-            pid=pid,
-            start_time=info.start_time,
+            what="MariaDB",
             address=self.site.address,
             port=MARIADB_PORT,
-            pidfile=str(self.site.maria_pidfile),
+            pidfile=self.site.maria_pidfile,
+            log=self.site.maria_log,
         )
 
 

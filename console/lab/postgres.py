@@ -19,7 +19,7 @@ from pathlib import Path
 from console.lab.binaries import Binaries
 from console.lab.errors import LabError
 from console.lab.layout import PG_PORT, LabLayout, SiteLayout
-from console.lab.procs import proc_info, read_pidfile, wait_until
+from console.lab.procs import running_record, wait_until
 from console.lab.runner import Runner
 from console.lab.state import ProcessRecord
 
@@ -157,19 +157,14 @@ class PgMember:
         Raises:
             LabError: When the postmaster is not running.
         """
-        pidfile = self.site.pgdata / "postmaster.pid"
-        pid = read_pidfile(pidfile)
-        info = proc_info(pid) if pid is not None else None
-        if pid is None or info is None:
-            raise LabError(f"PostgreSQL on {self.site.name} is not running; see {self.site.pglog}")
-        return ProcessRecord(
+        return running_record(
             site=self.site.name,
             name=name,
-            pid=pid,
-            start_time=info.start_time,
+            what="PostgreSQL",
             address=self.site.address,
             port=PG_PORT,
-            pidfile=str(pidfile),
+            pidfile=self.site.pgdata / "postmaster.pid",
+            log=self.site.pglog,
         )
 
 

@@ -20,6 +20,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from console.lab.errors import LabError
+from console.lab.state import ProcessRecord
+
 _PROC = Path("/proc")
 _TCP_LISTEN = "0A"
 WILDCARD = "0.0.0.0"  # noqa: S104 - only compared against, never bound
@@ -323,3 +326,35 @@ def wait_server(address: str, port: int, pidfile: Path, timeout: float) -> bool:
         return wait_until(ready, timeout)
     except _Died:
         return False
+
+
+def running_record(
+    *, site: str, name: str, what: str, address: str, port: int, pidfile: Path, log: Path
+) -> ProcessRecord:
+    """The process record of a server that is running now, read from its pid file.
+
+    Args:
+        site: The lab site.
+        name: The record's name (``postgres``, ``mariadb``, ``redis``).
+        what: How a person names the server in the error ("MariaDB").
+        address: Where it listens.
+        port: Its port.
+        pidfile: Its pid file.
+        log: Its log, named in the error.
+
+    Raises:
+        LabError: When it is not running.
+    """
+    pid = read_pidfile(pidfile)
+    info = proc_info(pid) if pid is not None else None
+    if pid is None or info is None:
+        raise LabError(f"{what} on {site} is not running; see {log}")
+    return ProcessRecord(
+        site=site,
+        name=name,
+        pid=pid,
+        start_time=info.start_time,
+        address=address,
+        port=port,
+        pidfile=str(pidfile),
+    )

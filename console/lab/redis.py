@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from console.lab.binaries import Binaries
 from console.lab.errors import LabError
 from console.lab.layout import REDIS_PORT, LabLayout, SiteLayout
-from console.lab.procs import proc_info, read_pidfile, wait_server
+from console.lab.procs import running_record, wait_server
 from console.lab.runner import Runner
 from console.lab.state import ProcessRecord
 
@@ -97,18 +97,14 @@ class RedisMember:
         Raises:
             LabError: When it is not running.
         """
-        pid = read_pidfile(self.site.redis_pidfile)
-        info = proc_info(pid) if pid is not None else None
-        if pid is None or info is None:
-            raise LabError(f"Redis on {self.site.name} is not running; see {self.site.redis_log}")
-        return ProcessRecord(
+        return running_record(
             site=self.site.name,
             name="redis",
-            pid=pid,
-            start_time=info.start_time,
+            what="Redis",
             address=self.site.address,
             port=REDIS_PORT,
-            pidfile=str(self.site.redis_pidfile),
+            pidfile=self.site.redis_pidfile,
+            log=self.site.redis_log,
         )
 
 

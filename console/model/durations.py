@@ -46,10 +46,10 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
-def format_duration(seconds: float | None) -> str:
-    """Short human form: ``850ms``, ``12.3s``, ``4m05s``, ``2h03m``; ``-`` for unknown."""
+def format_duration(seconds: float | None, unknown: str = "-") -> str:
+    """Short human form: ``850ms``, ``12.3s``, ``4m05s``, ``2h03m``; ``unknown`` for None."""
     if seconds is None:
-        return "-"
+        return unknown
     if seconds == 0:
         return "0s"
     if seconds < 1:
