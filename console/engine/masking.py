@@ -8,10 +8,19 @@ quoted form of it, a line of output that echoes it).
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from console.model.inventory import Inventory
+    from console.model.playbook import Playbook
 
 MASK = "****"
+
+SECRET_VAR = re.compile(r"passw(or)?d|secret|token|api_?key", re.IGNORECASE)
+"""Inventory variables whose names say they hold a secret are masked like secret parameters."""
 
 
 class Masker:
@@ -43,3 +52,15 @@ class Masker:
         """Parameter values fit to show: the secret ones masked."""
         secret = set(secret_names)
         return {k: (MASK if k in secret else v) for k, v in values.items()}
+
+
+def secret_values(playbook: Playbook, params: Mapping[str, str], inventory: Inventory) -> list[str]:
+    """Every value to mask in a run: ``secret: true`` parameters, and inventory variables
+    (inventory-wide, per host, per member) whose names say they are secrets."""
+    values = [params[n] for n in playbook.secret_params if n in params]
+    scopes: list[Mapping[str, str]] = [inventory.vars]
+    scopes += [h.vars for h in inventory.hosts.values()]
+    scopes += [m.vars for s in inventory.services.values() for m in s.members.values()]
+    for scope in scopes:
+        values += [v for k, v in scope.items() if SECRET_VAR.search(k)]
+    return values

@@ -19,7 +19,7 @@ from console.engine.context import (
     resolve_selector,
     target_view,
 )
-from console.engine.masking import Masker
+from console.engine.masking import Masker, secret_values
 from console.model.inventory import Inventory
 from console.model.playbook import Playbook, Step
 from console.model.templates import RenderError
@@ -159,7 +159,7 @@ def make_plan(
     snapshot: StatusSnapshot,
 ) -> Plan:
     """Render every gate and step of ``playbook`` against ``snapshot``."""
-    masker = Masker(params[n] for n in playbook.secret_params if n in params)
+    masker = Masker(secret_values(playbook, params, inventory))
     outputs = StepOutputs(by_step=_Later())
     ctx = base_context(
         inventory=inventory,

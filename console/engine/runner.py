@@ -39,7 +39,7 @@ from console.engine.context import (
 )
 from console.engine.decider import Answer, Decider, Question
 from console.engine.locks import acquire_remote, break_remote, release_remote
-from console.engine.masking import Masker
+from console.engine.masking import Masker, secret_values
 from console.engine.refresh import cancel_all, refresh_status
 from console.engine.resume import ResumeState
 from console.engine.targets import ssh_target
@@ -132,9 +132,7 @@ class Engine:
         self.transport = config.transport
         self.decider = config.decider
         self.listeners: list[Listener] = list(config.listeners)
-        self.masker = Masker(
-            config.params[n] for n in config.playbook.secret_params if n in config.params
-        )
+        self.masker = Masker(secret_values(config.playbook, config.params, config.inventory))
         self.collector = StatusCollector(
             config.inventory, config.transport, timeout=config.probe_timeout
         )

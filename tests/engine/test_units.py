@@ -209,3 +209,24 @@ def test_caught_up_without_byte_lag_uses_seconds_and_needs_the_link() -> None:
     assert "has not caught up" in evaluate(c, {}, INV, "orders-db", behind).detail
     cut = snapshot(member("db-west-1", "west", Role.REPLICA, lag_b=0, link=Link.DOWN))
     assert not evaluate(c, {}, INV, "orders-db", cut).ok
+
+
+def test_inventory_vars_named_like_secrets_are_masked_in_plans(tmp_path: Path) -> None:
+    from console.engine.plan import make_plan
+
+    inv_path = tmp_path / "inv.yaml"
+    inv_path.write_text(
+        "version: 1\nname: s\nvars: {api_token: tok-123456}\nsites:\n  east:\n    role: primary\n"
+        "    hosts:\n      h1: {address: 127.0.0.1, vars: {db_password: hunter2-pw}}\n"
+    )
+    pb_path = tmp_path / "pb.yaml"
+    pb_path.write_text(
+        "version: 1\nname: p\nkind: custom\nsteps:\n  - id: a\n    on: h1\n"
+        "    run: login {{ target.vars.db_password }} {{ vars.api_token }} {{ target.name }}\n"
+    )
+    inv = load_inventory(inv_path)
+    pb = load_playbook(pb_path)
+    plan = make_plan(
+        inventory=inv, playbook=pb, params={}, mode="drill", operator="o", snapshot=snapshot()
+    )
+    assert plan.steps[0].commands == (("h1", "login **** **** h1"),)
