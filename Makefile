@@ -56,7 +56,7 @@ typecheck: venv
 # pytest exits 5 when it collects no test: make fails on any non-zero status, so an empty
 # run can never pass.
 pytest: venv
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider --durations=15
 
 screenshots: venv
 	$(BIN)/python -m console.tui.screenshots screenshots
