@@ -39,7 +39,7 @@ from console.report.payload import (
     as_str,
     as_strs,
 )
-from console.report.text import one_line, verdict
+from console.report.text import canary_problem, one_line, verdict
 
 
 def build_report(audit: AuditStore, run_id: str) -> Report:
@@ -272,7 +272,7 @@ def _measured(f: Folder, objectives: Objectives, status: str) -> Measured:
     rpo_note = None
     if rpo is None:
         if f.canary_check is not None and f.canary_check.get("error"):
-            rpo_note = f"the canary read-back failed: {f.canary_check.get('error')}"
+            rpo_note = canary_problem(str(f.canary_check.get("error")))
         elif f.canary_service is None:
             rpo_note = "no canary ran"
         else:

@@ -35,7 +35,7 @@ from console.report.payload import (
     as_str,
     as_strs,
 )
-from console.report.text import one_line, parse_time
+from console.report.text import canary_problem, one_line, parse_time
 
 PREFLIGHT = "preflight"
 """The step id the engine gives to the commands of ``command:`` gates."""
@@ -557,7 +557,7 @@ class Folder:
         self.canary_check = d
         self.canary_check_host = event.host
         if d.get("error"):
-            self.deviate("notice", "warning", event, f"canary read-back failed: {d.get('error')}")
+            self.deviate("notice", "warning", event, canary_problem(str(d.get("error"))))
 
     def _on_lock_broken(self, event: Event, d: Mapping[str, Any]) -> None:
         holder = as_dict(d.get("holder"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from console.report.model import REPORT_VERSION, Report, Sample, StepRun
-from console.report.text import met_word, offset, seconds, symbol, timestamp
+from console.report.text import canary_problem, met_word, offset, seconds, symbol, timestamp
 from console.report.views import (
     command_view,
     lag_text,
@@ -132,7 +132,7 @@ def _objectives(r: Report) -> list[str]:
             missing = ", ".join(str(n) for n in c.missing) or "none"
             rpo_how += f"; read back on {c.checked_on}: {present} present, missing {missing}"
         if c.error:
-            rpo_how += f"; read-back failed: {c.error}"
+            rpo_how += f"; {canary_problem(c.error)}"
     else:
         rpo_how = m.rpo_note or ""
     writes = f", {m.rpo_writes} write(s) lost" if m.rpo_writes is not None else ""

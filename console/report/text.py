@@ -152,3 +152,11 @@ def offset_between(start: str | None, ts: str | None) -> float:
     if a is None or b is None:
         return 0.0
     return round((b - a).total_seconds(), 3)
+
+
+def canary_problem(error: str) -> str:
+    """How a canary check's error reads in a report: an unmeasurable RPO is said as such, not as
+    a failed read-back."""
+    if error.startswith("RPO not measurable"):
+        return error
+    return f"the canary read-back failed: {error}"
