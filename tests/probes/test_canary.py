@@ -89,11 +89,11 @@ def test_unparseable_read_raises() -> None:
 
 
 TARGETS = {
-    "postgres": ProbeTarget("db", "east", "h1", "postgres", "10.0.0.1", 5432, user="postgres"),
+    "postgres": ProbeTarget("db", "east", "h1", "postgres", "127.0.99.1", 5432, user="postgres"),
     "mysql": ProbeTarget(
-        "db", "east", "h1", "mysql", "10.0.0.1", 3306, user="drprobe", password_env="DB_PW"
+        "db", "east", "h1", "mysql", "127.0.99.1", 3306, user="drprobe", password_env="DB_PW"
     ),
-    "redis": ProbeTarget("db", "east", "h1", "redis", "10.0.0.1", 6379, password_env="R_PW"),
+    "redis": ProbeTarget("db", "east", "h1", "redis", "127.0.99.1", 6379, password_env="R_PW"),
 }
 
 

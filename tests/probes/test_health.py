@@ -298,11 +298,11 @@ def test_reconcile_fills_only_unknown_lag_from_matching_primary() -> None:
 
 
 def test_reconcile_ambiguous_port_prefers_address_else_gives_up() -> None:
-    a = ReplicaInfo("10.0.0.2:6379", "10.0.0.2", "online", 0.0, 0, "5")
-    b = ReplicaInfo("10.0.0.3:6379", "10.0.0.3", "online", 9.0, 900, "1")
+    a = ReplicaInfo("127.0.99.2:6379", "127.0.99.2", "online", 0.0, 0, "5")
+    b = ReplicaInfo("127.0.99.3:6379", "127.0.99.3", "online", 9.0, 900, "1")
     primary = sample(Role.PRIMARY, host="r1", kind="redis", replicas=(a, b))
     second = sample(kind="redis", host="r3", lag_seconds=None, lag_bytes=None,
-                    endpoint="10.0.0.3:6379")  # fmt: skip
+                    endpoint="127.0.99.3:6379")  # fmt: skip
     nowhere = sample(kind="redis", host="r9", lag_seconds=None, lag_bytes=None,
                      endpoint="127.0.0.1:6379")  # fmt: skip
     _, matched, unmatched = reconcile([primary, second, nowhere])

@@ -40,23 +40,23 @@ def _file(tmp_path: Path, text: str) -> KnownHostsFile:
 
 
 def test_host_field_brackets_non_default_ports() -> None:
-    assert host_field("10.0.0.1", 22) == "10.0.0.1"
-    assert host_field("10.0.0.1", 2222) == "[10.0.0.1]:2222"
+    assert host_field("127.0.99.1", 22) == "127.0.99.1"
+    assert host_field("127.0.99.1", 2222) == "[127.0.99.1]:2222"
 
 
 def test_plain_entry_with_port(tmp_path: Path) -> None:
-    f = _file(tmp_path, f"[10.0.0.1]:2222 {KEY_A.openssh} comment\n")
-    keys = f.lookup("10.0.0.1", 2222)
+    f = _file(tmp_path, f"[127.0.99.1]:2222 {KEY_A.openssh} comment\n")
+    keys = f.lookup("127.0.99.1", 2222)
     assert keys.verdict(KEY_A.key_type, KEY_A.blob) is Verdict.TRUSTED
     assert keys.verdict(KEY_B.key_type, KEY_B.blob) is Verdict.CHANGED
     # the same address on port 22 is another host for known_hosts
-    assert f.lookup("10.0.0.1", 22).verdict(KEY_A.key_type, KEY_A.blob) is Verdict.UNKNOWN
+    assert f.lookup("127.0.99.1", 22).verdict(KEY_A.key_type, KEY_A.blob) is Verdict.UNKNOWN
 
 
 def test_hashed_entries_match_only_their_host(tmp_path: Path) -> None:
-    f = _file(tmp_path, f"{_hashed('[10.0.0.1]:2222')} {KEY_A.openssh}\n")
-    assert f.lookup("10.0.0.1", 2222).verdict(KEY_A.key_type, KEY_A.blob) is Verdict.TRUSTED
-    assert f.lookup("10.0.0.2", 2222).verdict(KEY_A.key_type, KEY_A.blob) is Verdict.UNKNOWN
+    f = _file(tmp_path, f"{_hashed('[127.0.99.1]:2222')} {KEY_A.openssh}\n")
+    assert f.lookup("127.0.99.1", 2222).verdict(KEY_A.key_type, KEY_A.blob) is Verdict.TRUSTED
+    assert f.lookup("127.0.99.2", 2222).verdict(KEY_A.key_type, KEY_A.blob) is Verdict.UNKNOWN
 
 
 def test_patterns_lists_and_negation(tmp_path: Path) -> None:
@@ -64,13 +64,13 @@ def test_patterns_lists_and_negation(tmp_path: Path) -> None:
         tmp_path,
         "# comment line\n\n"
         f"db-*.example.com,!db-evil.example.com {KEY_A.openssh}\n"
-        f"10.0.0.?,other {KEY_B.openssh}\n",
+        f"127.0.99.?,other {KEY_B.openssh}\n",
     )
     assert f.lookup("db-1.example.com", 22).trusted == (KEY_A,)
     assert f.lookup("DB-2.EXAMPLE.COM", 22).trusted == (KEY_A,)  # case-insensitive
     assert f.lookup("db-evil.example.com", 22).trusted == ()
-    assert f.lookup("10.0.0.7", 22).trusted == (KEY_B,)
-    assert f.lookup("10.0.0.17", 22).trusted == ()
+    assert f.lookup("127.0.99.7", 22).trusted == (KEY_B,)
+    assert f.lookup("127.0.99.17", 22).trusted == ()
     assert f.lookup("other", 22).trusted == (KEY_B,)
 
 
@@ -101,9 +101,9 @@ def test_file_is_reread_when_it_changes(tmp_path: Path) -> None:
 def test_append_writes_openssh_format_once(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "known_hosts"
     f = KnownHostsFile(str(path))
-    assert f.append("10.0.0.1", 2222, KEY_A)
-    assert not f.append("10.0.0.1", 2222, KEY_A)  # already there
-    assert path.read_text() == f"[10.0.0.1]:2222 {KEY_A.openssh}\n"
+    assert f.append("127.0.99.1", 2222, KEY_A)
+    assert not f.append("127.0.99.1", 2222, KEY_A)  # already there
+    assert path.read_text() == f"[127.0.99.1]:2222 {KEY_A.openssh}\n"
     path.write_text(path.read_text() + "h2 " + KEY_B.openssh)  # no final newline
     assert f.append("h3", 22, KEY_B)
     assert path.read_text().splitlines()[-1] == f"h3 {KEY_B.openssh}"
