@@ -58,6 +58,18 @@ class RunStarted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RunPlanned(Event):
+    """The playbook's steps as written, recorded when the run is created, so that a report of
+    a run that stopped early can name the steps it never reached."""
+
+    kind: ClassVar[str] = "run_plan"
+    steps: tuple[dict[str, Any], ...]
+    """``{"id", "title", "kind", "confirm", "rto"}`` for every step, in order."""
+    rollback: tuple[dict[str, Any], ...]
+    """The same for the rollback list."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Notice(Event):
     """Something the operator should read: a reconnect, a remote lock not taken, a changed file."""
 

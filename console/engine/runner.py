@@ -295,6 +295,13 @@ class Engine:
                 seq=start_seq,
             )
         )
+        if self.cfg.resume is None:
+            self.emit(
+                ev.RunPlanned(
+                    steps=tuple(_planned(s) for s in pb.steps),
+                    rollback=tuple(_planned(s) for s in pb.rollback),
+                )
+            )
         outcome, reason, stopped_at = "succeeded", "", None
         try:
             await self._take_locks()
@@ -1213,4 +1220,14 @@ def _holder_dict(holder: Any) -> dict[str, Any]:
         k: getattr(holder, k)
         for k in ("run_id", "operator", "pid", "hostname", "since")
         if hasattr(holder, k)
+    }
+
+
+def _planned(step: Step) -> dict[str, Any]:
+    return {
+        "id": step.id,
+        "title": step.title.source,
+        "kind": step.kind,
+        "confirm": step.confirm,
+        "rto": step.rto,
     }

@@ -24,6 +24,7 @@ from console.report.model import (
     Measured,
     Objectives,
     Operator,
+    PlannedStep,
     PlaybookRef,
     Report,
     Sample,
@@ -188,6 +189,17 @@ def finish(f: Folder, chain: VerifyResult, this_host: str) -> Report:
         rollback_ok=f.rollback_ok,
         chain=chain_check,
         event_count=f.event_count,
+        not_run=_not_run(f, steps),
+    )
+
+
+def _not_run(f: Folder, steps: Sequence[StepRun]) -> tuple[PlannedStep, ...]:
+    """The playbook's steps the run never started, from its recorded plan."""
+    started = {s.id for s in steps if not s.rollback}
+    return tuple(
+        PlannedStep(as_str(p.get("id"), "?"), as_str(p.get("title")), as_str(p.get("kind")))
+        for p in f.planned
+        if as_str(p.get("id")) not in started
     )
 
 

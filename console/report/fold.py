@@ -165,6 +165,7 @@ class Folder:
         self.gates: list[GateRun] = []
         self.samples: list[Sample] = []
         self.notices: list[NoticeRecord] = []
+        self.planned: list[dict[str, Any]] = []
         self.notes: list[Note] = []
         self.deviations: list[Deviation] = []
         self.resumptions: list[Resumption] = []
@@ -240,6 +241,11 @@ class Folder:
         self.process = (as_int(d.get("pid")) or 0, as_str(d.get("hostname")))
         if self.process[1] and self.process[1] not in self.machines:
             self.machines.append(self.process[1])
+
+    def _on_run_plan(self, event: Event, d: Mapping[str, Any]) -> None:
+        steps = d.get("steps")
+        if isinstance(steps, list):
+            self.planned = [s for s in steps if isinstance(s, dict)]
 
     def _on_run_resumed(self, event: Event, d: Mapping[str, Any]) -> None:
         previous = as_str(d.get("previous_status"), "?")

@@ -389,6 +389,16 @@ class ChainCheck:
 
 
 @dataclass(frozen=True)
+class PlannedStep:
+    """A step of the playbook that the run never started."""
+
+    id: str
+    title: str
+    """As written in the playbook (templates unrendered)."""
+    kind: str
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything a drill report says about one run."""
 
@@ -461,3 +471,5 @@ class Report:
     """The audit chain's verification."""
     event_count: int
     """Events of the run in the log."""
+    not_run: tuple[PlannedStep, ...] = ()
+    """Steps of the playbook the run never started (known when the log records the plan)."""

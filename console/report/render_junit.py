@@ -129,6 +129,9 @@ def render_junit(report: Report) -> str:
         out = _step_output(step)
         if out:
             ET.SubElement(case, "system-out").text = out
+    for planned in report.not_run:
+        case = _case(suite, pb, f"{planned.id}: {planned.title}", 0.0)
+        ET.SubElement(case, "skipped", message="not run: the run ended before this step")
     _objective_cases(suite, report)
     chain = _case(suite, f"{pb}.audit", "audit chain intact", 0.0)
     if not report.chain.ok:

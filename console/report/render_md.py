@@ -65,7 +65,11 @@ def render_md(report: Report) -> str:
         out += _step(step)
     if not r.steps:
         out += ["No step started.", ""]
-    if r.outcome in ("stopped", "failed", "aborted", "interrupted"):
+    if r.not_run:
+        out += [f"### Not run ({len(r.not_run)})", ""]
+        out += [f"- `{p.id}` ({p.kind}) {p.title}" for p in r.not_run]
+        out += [""]
+    elif r.outcome in ("stopped", "failed", "aborted", "interrupted"):
         out += [
             "_Steps after the last one shown were not started (the log records steps as they "
             "start; the playbook version is identified by its digest)._",

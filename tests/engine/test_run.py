@@ -415,3 +415,16 @@ def test_plan_renders_without_running(fresh_audit: Estate) -> None:
     plan = json.loads(js.stdout)
     assert plan["steps"][0]["targets"] == ["h-east"]
     assert plan["gates"][0]["ok"] is True
+
+
+def test_report_of_a_stopped_run_names_the_steps_it_never_reached(fresh_audit: Estate) -> None:
+    est = fresh_audit
+    pb = est.playbook("confirm", CONFIRM.format(work=est.work))
+    proc = est.run("run", str(pb), "-i", str(est.inventory))
+    assert proc.returncode == 3
+    doc = json.loads(est.run("report", "--latest", "--format", "json").stdout)
+    assert [(s["id"], s["kind"]) for s in doc["not_run"]] == [("manual", "manual"), ("last", "run")]
+    md = est.run("report", "--latest", "--format", "md").stdout
+    assert "### Not run (2)" in md and "- `last` (run)" in md
+    junit = est.run("report", "--latest", "--format", "junit").stdout
+    assert 'name="last: last"' in junit and "not run: the run ended before this step" in junit
