@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shlex
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from console.audit.store import AuditStore
+from console.engine import events as ev
 from console.engine.targets import ssh_target
 from console.errors import DrError, LockHeld
 from console.model.inventory import Inventory
@@ -198,3 +203,136 @@ async def break_remote(
 
     found = await asyncio.gather(*(one(h) for h in inventory.services[service].members))
     return [f for f in found if f is not None]
+
+
+class RunLocks:
+    """The locks of one run: taken before step 1, released on every exit path, each change
+    an audit event."""
+
+    def __init__(
+        self,
+        *,
+        audit: AuditStore,
+        transport: Transport,
+        inventory: Inventory,
+        run_id: str,
+        operator: str,
+        emit: Callable[[ev.Event], None],
+    ) -> None:
+        self.audit = audit
+        self.transport = transport
+        self.inventory = inventory
+        self.run_id = run_id
+        self.operator = operator
+        self.emit = emit
+        self.local: list[str] = []
+        """Services locked in the audit database."""
+        self.remote: dict[str, list[str]] = {}
+        """Per service, the hosts holding this run's remote lock."""
+
+    async def take(self, services: Iterable[str], *, break_lock: bool) -> None:
+        """Lock every service (``break_lock``: first break a stale holder's locks, audited).
+
+        Raises:
+            LockHeld: another run holds a lock; the ones taken so far stay recorded and are
+                released by :meth:`release`.
+        """
+        owner = {
+            "run_id": self.run_id,
+            "operator": self.operator,
+            "pid": str(os.getpid()),
+            "hostname": self.audit.hostname,
+            "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        for service in services:
+            if service not in self.inventory.services:
+                continue
+            if break_lock:
+                holder = self.audit.lock_holder(service)
+                if holder is not None and holder.run_id != self.run_id:
+                    self.audit.break_lock(service, self.operator)
+                    self.emit(
+                        ev.LockBroken(service=service, scope="local", holder=_holder_dict(holder))
+                    )
+                for host, former in await break_remote(self.transport, self.inventory, service):
+                    if self.run_id not in former:
+                        self.emit(
+                            ev.LockBroken(
+                                service=service,
+                                scope="remote",
+                                host=host,
+                                holder={"owner": former[:300]},
+                            )
+                        )
+            self.audit.acquire_lock(service, self.run_id, self.operator)
+            self.local.append(service)
+            self.emit(ev.LockAcquired(service=service, scope="local"))
+            results = await acquire_remote(
+                self.transport, self.inventory, service, owner, finished=self._finished
+            )
+            self.remote[service] = [r.host for r in results if r.taken]
+            for r in results:
+                if r.cleared is not None:
+                    self.emit(
+                        ev.LockBroken(
+                            service=service,
+                            scope="remote",
+                            host=r.host,
+                            holder={
+                                **r.cleared,
+                                "why": "its run had finished; the host was "
+                                "unreachable when it tried to release the lock",
+                            },
+                        )
+                    )
+                if r.taken:
+                    self.emit(ev.LockAcquired(service=service, scope="remote", host=r.host))
+                else:
+                    self.emit(
+                        ev.Notice(
+                            level="warning",
+                            host=r.host,
+                            message=f"remote lock on {service} not taken on {r.host}: {r.error}",
+                        )
+                    )
+
+    def _finished(self, run_id: str) -> bool:
+        """True when this audit log records that ``run_id`` finished (any outcome)."""
+        if not run_id or run_id == self.run_id:
+            return False
+        record = self.audit.get_run(run_id)
+        return record is not None and record.outcome is not None
+
+    async def release(self) -> None:
+        """Release every lock this run took (a dark host keeps its remote half: said)."""
+        for service, hosts in self.remote.items():
+            released = await release_remote(
+                self.transport, self.inventory, service, self.run_id, hosts
+            )
+            for h in hosts:
+                if h in released:
+                    self.emit(ev.LockReleased(service=service, scope="remote", host=h))
+                else:
+                    self.emit(
+                        ev.Notice(
+                            level="warning",
+                            host=h,
+                            message=(
+                                f"the remote lock on {service} stays on {h} (no answer): "
+                                "the next run there needs --break-lock"
+                            ),
+                        )
+                    )
+        self.remote.clear()
+        for service in self.local:
+            self.audit.release_lock(service, self.run_id)
+            self.emit(ev.LockReleased(service=service, scope="local"))
+        self.local.clear()
+
+
+def _holder_dict(holder: Any) -> dict[str, Any]:
+    return {
+        k: getattr(holder, k)
+        for k in ("run_id", "operator", "pid", "hostname", "since")
+        if hasattr(holder, k)
+    }

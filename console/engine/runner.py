@@ -29,6 +29,7 @@ from console.audit.model import RunStart
 from console.audit.store import AuditStore
 from console.engine import events as ev
 from console.engine.canary import CanaryRunner
+from console.engine.commands import CommandSender
 from console.engine.conditions import evaluate
 from console.engine.context import (
     SelectionError,
@@ -38,24 +39,20 @@ from console.engine.context import (
     target_view,
 )
 from console.engine.decider import Answer, Decider, Question
-from console.engine.locks import acquire_remote, break_remote, release_remote
+from console.engine.locks import RunLocks
 from console.engine.masking import Masker, secret_values
 from console.engine.refresh import cancel_all, refresh_status
 from console.engine.resume import ResumeState
-from console.engine.targets import ssh_target
-from console.errors import DrError, HostKeyError, LockHeld, Stopped
+from console.errors import DrError, LockHeld, Stopped
 from console.model.inventory import Inventory
-from console.model.playbook import CommandCheck, Gate, Playbook, Step
+from console.model.playbook import Gate, Playbook, Step
 from console.model.templates import RenderError
-from console.ssh.result import OutputLine
 from console.ssh.transport import Transport
 from console.status.collector import StatusCollector, StatusSnapshot
 
 Listener = Callable[[ev.Event], None]
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "aborted": 3, "stopped": 3, "interrupted": 130}
-OUTPUT_FLUSH_SECONDS = 0.1
-OUTPUT_FLUSH_LINES = 200
 
 
 class _AbortRequested(Exception):
@@ -137,6 +134,17 @@ class Engine:
             config.inventory, config.transport, timeout=config.probe_timeout
         )
         self.outputs = StepOutputs()
+        self.commands = CommandSender(
+            inventory=config.inventory,
+            playbook=config.playbook,
+            transport=config.transport,
+            masker=self.masker,
+            outputs=self.outputs,
+            emit=self.emit,
+            snapshot=self.collector.snapshot,
+            output_cap=config.audit_output_cap,
+            command_timeout=config.command_timeout,
+        )
         self.states: dict[str, StepState] = {s.id: StepState() for s in config.playbook.all_steps()}
         self.run_id: str | None = None
         self.current_step: str | None = None
@@ -144,8 +152,7 @@ class Engine:
         self.rto_end: float | None = None
         self._canary: CanaryRunner | None = None
         self._monitor: asyncio.Task[None] | None = None
-        self._locks_local: list[str] = []
-        self._locks_remote: dict[str, list[str]] = {}
+        self._locks: RunLocks | None = None
         self._unpaused = asyncio.Event()
         self._unpaused.set()
         self._abort: _AbortRequested | None = None
@@ -334,103 +341,25 @@ class Engine:
         for sid, st in state.step_status.items():
             if sid in self.states:
                 self.states[sid].status = st
-        self.outputs = state.outputs
+        self.outputs.by_step.update(state.outputs.by_step)
         self.rto_start = state.rto_start
         self.rto_end = state.rto_end
 
     async def _take_locks(self) -> None:
         assert self.run_id is not None
-        owner = {
-            "run_id": self.run_id,
-            "operator": self.operator,
-            "pid": str(os.getpid()),
-            "hostname": self.audit.hostname,
-            "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        for service in self.playbook.services_touched():
-            if service not in self.inventory.services:
-                continue
-            if self.cfg.break_lock:
-                holder = self.audit.lock_holder(service)
-                if holder is not None and holder.run_id != self.run_id:
-                    self.audit.break_lock(service, self.operator)
-                    self.emit(
-                        ev.LockBroken(service=service, scope="local", holder=_holder_dict(holder))
-                    )
-                for host, former in await break_remote(self.transport, self.inventory, service):
-                    if self.run_id not in former:
-                        self.emit(
-                            ev.LockBroken(
-                                service=service,
-                                scope="remote",
-                                host=host,
-                                holder={"owner": former[:300]},
-                            )
-                        )
-            self.audit.acquire_lock(service, self.run_id, self.operator)
-            self._locks_local.append(service)
-            self.emit(ev.LockAcquired(service=service, scope="local"))
-            results = await acquire_remote(
-                self.transport, self.inventory, service, owner, finished=self._run_finished
-            )
-            self._locks_remote[service] = [r.host for r in results if r.taken]
-            for r in results:
-                if r.cleared is not None:
-                    self.emit(
-                        ev.LockBroken(
-                            service=service,
-                            scope="remote",
-                            host=r.host,
-                            holder={
-                                **r.cleared,
-                                "why": "its run had finished; the host was "
-                                "unreachable when it tried to release the lock",
-                            },
-                        )
-                    )
-                if r.taken:
-                    self.emit(ev.LockAcquired(service=service, scope="remote", host=r.host))
-                else:
-                    self.emit(
-                        ev.Notice(
-                            level="warning",
-                            host=r.host,
-                            message=f"remote lock on {service} not taken on {r.host}: {r.error}",
-                        )
-                    )
-
-    def _run_finished(self, run_id: str) -> bool:
-        """True when this audit log records that ``run_id`` finished (any outcome)."""
-        if not run_id or run_id == self.run_id:
-            return False
-        record = self.audit.get_run(run_id)
-        return record is not None and record.outcome is not None
+        self._locks = RunLocks(
+            audit=self.audit,
+            transport=self.transport,
+            inventory=self.inventory,
+            run_id=self.run_id,
+            operator=self.operator,
+            emit=self.emit,
+        )
+        await self._locks.take(self.playbook.services_touched(), break_lock=self.cfg.break_lock)
 
     async def _release_locks(self) -> None:
-        assert self.run_id is not None
-        for service, hosts in self._locks_remote.items():
-            released = await release_remote(
-                self.transport, self.inventory, service, self.run_id, hosts
-            )
-            for h in hosts:
-                if h in released:
-                    self.emit(ev.LockReleased(service=service, scope="remote", host=h))
-                else:
-                    self.emit(
-                        ev.Notice(
-                            level="warning",
-                            host=h,
-                            message=(
-                                f"the remote lock on {service} stays on {h} (no answer): "
-                                "the next run there needs --break-lock"
-                            ),
-                        )
-                    )
-        self._locks_remote.clear()
-        for service in self._locks_local:
-            self.audit.release_lock(service, self.run_id)
-            self.emit(ev.LockReleased(service=service, scope="local"))
-        self._locks_local.clear()
+        if self._locks is not None:
+            await self._locks.release()
 
     async def _body(self) -> tuple[str, str, str | None]:
         pb = self.playbook
@@ -560,7 +489,7 @@ class Engine:
         ctx = self._context(None)
         try:
             if gate.command is not None:
-                return await self._check_command(gate.command, ctx, "preflight", 1)
+                return await self.commands.check(gate.command, ctx, "preflight", 1)
             assert gate.condition is not None
             verdict = evaluate(
                 gate.condition, ctx, self.inventory, self.playbook.service, snapshot, gate.kind
@@ -870,7 +799,7 @@ class Engine:
             return await self._wait(step, ctx)
         results = await asyncio.gather(
             *(
-                self._command(
+                self.commands.send(
                     step.id,
                     host,
                     commands[host][0],
@@ -888,195 +817,6 @@ class Engine:
             if not ok
         ]
         return (not failures), "; ".join(failures) or None
-
-    def _timeout_for(self, host: str, step_timeout: float | None) -> float | None:
-        if step_timeout is not None:
-            return step_timeout
-        if self.cfg.command_timeout is not None:
-            return self.cfg.command_timeout
-        return self.inventory.hosts[host].ssh.command_timeout
-
-    async def _command(
-        self,
-        step_id: str,
-        host: str,
-        real: str,
-        shown: str,
-        attempt: int,
-        timeout: float | None,
-        expect: Any,
-        record_outputs: bool = True,
-        poll: bool = False,
-    ) -> tuple[bool, str | None]:
-        """Send one command (intent recorded durably first); stream, judge and record it.
-
-        ``poll``: the command is one poll of a wait step, whose unmet expectation means "not yet"
-        rather than a failure (views show it that way)."""
-        self.emit(ev.CommandIntent(step_id=step_id, host=host, command=shown, attempt=attempt))
-        buffers: dict[str, list[str]] = {"stdout": [], "stderr": []}
-        counts = {"stdout": 0, "stderr": 0}
-        dropped = 0
-        loop = asyncio.get_running_loop()
-        scheduled: list[asyncio.TimerHandle] = []
-
-        def flush() -> None:
-            scheduled.clear()
-            for stream, lines in buffers.items():
-                if lines:
-                    self.emit(
-                        ev.OutputLines(
-                            step_id=step_id, host=host, stream=stream, lines=tuple(lines)
-                        )
-                    )
-                    lines.clear()
-
-        def on_line(line: OutputLine) -> None:
-            nonlocal dropped
-            if counts[line.stream] >= self.cfg.audit_output_cap:
-                dropped += 1
-                return
-            counts[line.stream] += 1
-            buf = buffers[line.stream]
-            buf.append(self.masker.scrub(line.text))
-            if len(buf) >= OUTPUT_FLUSH_LINES:
-                flush()
-            elif not scheduled:
-                scheduled.append(loop.call_later(OUTPUT_FLUSH_SECONDS, flush))
-
-        started = time.monotonic()
-        try:
-            result = await self.transport.run(
-                ssh_target(self.inventory, host),
-                real,
-                timeout=self._timeout_for(host, timeout),
-                on_line=on_line,
-            )
-        except HostKeyError as exc:
-            return self._command_failed(
-                step_id, host, started, flush, scheduled, f"SECURITY: {exc.message}"
-            )
-        except DrError as exc:
-            return self._command_failed(step_id, host, started, flush, scheduled, exc.message)
-        except OSError as exc:
-            return self._command_failed(step_id, host, started, flush, scheduled, str(exc))
-        except asyncio.CancelledError:
-            self._command_failed(
-                step_id,
-                host,
-                started,
-                flush,
-                scheduled,
-                "stopped: the run was interrupted or aborted",
-            )
-            raise
-        for handle in scheduled:
-            handle.cancel()
-        flush()
-        stdout, stderr = "\n".join(result.stdout), "\n".join(result.stderr)
-        if result.timed_out:
-            reason: str | None = f"timed out after {self._timeout_for(host, timeout)}s"
-        elif result.signal:
-            reason = f"killed by signal {result.signal}"
-        else:
-            reason = expect.failure(result.exit_status, stdout, stderr)
-        if record_outputs:
-            self.outputs.record(
-                step_id,
-                host,
-                self.masker.scrub(stdout),
-                self.masker.scrub(stderr),
-                result.exit_status,
-                "ok" if reason is None else "failed",
-            )
-        if result.reconnected:
-            self.emit(
-                ev.Notice(
-                    level="warning",
-                    step_id=step_id,
-                    host=host,
-                    message=f"{host}: the connection had dropped; reconnected once",
-                )
-            )
-        self.emit(
-            ev.CommandFinished(
-                step_id=step_id,
-                host=host,
-                exit_status=result.exit_status,
-                signal=result.signal,
-                duration=round(result.duration, 3),
-                timed_out=result.timed_out,
-                ok=reason is None,
-                reason=reason,
-                dropped_lines=dropped,
-                poll=poll,
-            )
-        )
-        return reason is None, reason
-
-    def _command_failed(
-        self,
-        step_id: str,
-        host: str,
-        started: float,
-        flush: Callable[[], None],
-        scheduled: list[asyncio.TimerHandle],
-        reason: str,
-    ) -> tuple[bool, str]:
-        for handle in scheduled:
-            handle.cancel()
-        flush()
-        self.emit(
-            ev.CommandFinished(
-                step_id=step_id,
-                host=host,
-                exit_status=None,
-                signal=None,
-                duration=round(time.monotonic() - started, 3),
-                timed_out=False,
-                ok=False,
-                reason=reason,
-            )
-        )
-        return False, reason
-
-    async def _check_command(
-        self,
-        check: CommandCheck,
-        ctx: Mapping[str, Any],
-        step_id: str,
-        attempt: int,
-        record_outputs: bool = False,
-        poll: bool = False,
-    ) -> tuple[bool, str]:
-        hosts = resolve_selector(
-            check.on, ctx, self.inventory, self.playbook.service, self.collector.snapshot()
-        )
-        rendered = {}
-        for host in hosts:
-            real = check.run.render(
-                {**ctx, "target": target_view(self.inventory, self.playbook, host, ctx)}
-            )
-            rendered[host] = (real, self.masker.scrub(real))
-        results = await asyncio.gather(
-            *(
-                self._command(
-                    step_id,
-                    h,
-                    rendered[h][0],
-                    rendered[h][1],
-                    attempt,
-                    check.timeout,
-                    check.expect,
-                    record_outputs,
-                    poll,
-                )
-                for h in hosts
-            )
-        )
-        lines = [
-            f"{h}: {'ok' if ok else reason}" for h, (ok, reason) in zip(hosts, results, strict=True)
-        ]
-        return all(ok for ok, _ in results), "\n".join(lines)
 
     async def _wait(self, step: Step, ctx: Mapping[str, Any]) -> tuple[bool, str | None]:
         spec = step.wait
@@ -1102,7 +842,7 @@ class Engine:
                     ok, detail = verdict.ok, verdict.detail
                 else:
                     assert spec.command is not None
-                    ok, detail = await self._check_command(
+                    ok, detail = await self.commands.check(
                         spec.command, ctx, step.id, polls, record_outputs=True, poll=True
                     )
             except (RenderError, SelectionError) as exc:
@@ -1213,14 +953,6 @@ def _text(template: Any, ctx: Mapping[str, Any]) -> str:
     if template is None:
         return ""
     return str(template.render(ctx)).strip()
-
-
-def _holder_dict(holder: Any) -> dict[str, Any]:
-    return {
-        k: getattr(holder, k)
-        for k in ("run_id", "operator", "pid", "hostname", "since")
-        if hasattr(holder, k)
-    }
 
 
 def _planned(step: Step) -> dict[str, Any]:
