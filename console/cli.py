@@ -30,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad argument as one line and exit 2, never a usage dump."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_INPUT, f"drconsole: {message} (see drconsole {self.prog.split()[-1]} -h)\n")
+        self.exit(EXIT_INPUT, f"drconsole: {message} (see {self.prog} -h)\n")
 
 
 def default_audit_path() -> Path:
