@@ -110,7 +110,7 @@ async def test_audit_screen_verifies_shows_the_timeline_and_exports(
         timeline = screen.query_one("#audit-timeline", Log)
         await until(lambda: "step_started" in log_text(timeline), 30, "the timeline")
         text = log_text(timeline)
-        assert re.search(r"decision +flaky +abort — enough for the audit test", text), text
+        assert re.search(r"decision +flaky +abort by \S+ — enough for the audit test", text), text
         header = static_text(app, "#audit-header")
         assert "chain: ✓ verified" in header
         await press_keys(pilot, "v")
