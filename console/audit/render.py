@@ -157,9 +157,16 @@ def _result(d: Mapping[str, Any]) -> str:
     else:
         how = f"exit {d.get('exit_status', '?')}"
     reason = d.get("reason")
-    return f"{how} in {_num(d.get('duration'))}: {_flag(d.get('ok'))}" + (
-        f" — {reason}" if reason else ""
-    )
+    verdict = "not yet" if d.get("poll") and d.get("ok") is False else _flag(d.get("ok"))
+    return f"{how} in {_num(d.get('duration'))}: {verdict}" + (f" — {reason}" if reason else "")
+
+
+def _plan(d: Mapping[str, Any]) -> str:
+    steps = [s for s in d.get("steps") or [] if isinstance(s, Mapping)]
+    rollback = d.get("rollback") or []
+    ids = ", ".join(str(s.get("id", "?")) for s in steps)
+    more = f"; {len(rollback)} rollback step(s)" if rollback else ""
+    return f"plan: {len(steps)} step(s): {ids}{more}"
 
 
 def _step_finished(d: Mapping[str, Any]) -> str:
@@ -224,6 +231,7 @@ SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "command_intent": _intent,
     "output": _output,
     "command_result": _result,
+    "run_plan": _plan,
     "step_finished": _step_finished,
     "probe_sample": _probe,
     "canary_write": _canary_write,

@@ -54,6 +54,8 @@ def event_lines(event: ev.Event, step_numbers: dict[str, int], total_steps: int)
     if isinstance(event, ev.CommandFinished):
         if event.ok:
             return []
+        if event.poll:
+            return [f"{SYSTEM}· {event.host}: not yet ({event.reason or 'condition not met'})"]
         return [f"{SYSTEM}✗ {event.host}: {event.reason or 'failed'}"]
     if isinstance(event, ev.Decision):
         who = f"auto, {event.by}" if event.auto else event.by
