@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from console.lab.binaries import Binaries
 from console.lab.errors import LabError
 from console.lab.layout import MARIADB_PORT, LabLayout, SiteLayout
-from console.lab.procs import running_record, wait_server
+from console.lab.procs import require_server, running_record
 from console.lab.runner import Runner
 from console.lab.state import ProcessRecord
 
@@ -143,11 +143,15 @@ def _start(runner: Runner, member: MariaMember, read_only: bool) -> ProcessRecor
     runner.sh(member.start_cmd(read_only), what=f"start MariaDB on {member.site.name}", timeout=30)
     timeout = 120 * runner.timeout_scale
     s = member.site
-    if not wait_server(s.address, MARIADB_PORT, s.maria_pidfile, timeout):
-        raise LabError(
-            f"MariaDB on {s.name} did not come up on {s.address}:{MARIADB_PORT} within "
-            f"{timeout:.0f} s; see {s.maria_log}"
-        )
+    require_server(
+        what="MariaDB",
+        site=s.name,
+        address=s.address,
+        port=MARIADB_PORT,
+        pidfile=s.maria_pidfile,
+        log=s.maria_log,
+        timeout=timeout,
+    )
     return member.record()
 
 

@@ -358,3 +358,18 @@ def running_record(
         port=port,
         pidfile=str(pidfile),
     )
+
+
+def require_server(
+    *, what: str, site: str, address: str, port: int, pidfile: Path, log: Path, timeout: float
+) -> None:
+    """Wait until a server listens and has written its pid file.
+
+    Raises:
+        LabError: it did not within ``timeout`` seconds (the message names its log).
+    """
+    if not wait_server(address, port, pidfile, timeout):
+        raise LabError(
+            f"{what} on {site} did not come up on {address}:{port} within {timeout:.0f} s; "
+            f"see {log}"
+        )

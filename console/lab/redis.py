@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from console.lab.binaries import Binaries
 from console.lab.errors import LabError
 from console.lab.layout import REDIS_PORT, LabLayout, SiteLayout
-from console.lab.procs import running_record, wait_server
+from console.lab.procs import require_server, running_record
 from console.lab.runner import Runner
 from console.lab.state import ProcessRecord
 
@@ -117,11 +117,15 @@ def _start(runner: Runner, member: RedisMember, replica_of: str | None) -> Proce
     runner.sh(member.start_cmd(replica_of), what=f"start Redis on {member.site.name}", timeout=30)
     timeout = 60 * runner.timeout_scale
     s = member.site
-    if not wait_server(s.address, REDIS_PORT, s.redis_pidfile, timeout):
-        raise LabError(
-            f"Redis on {s.name} did not listen on {s.address}:{REDIS_PORT} within "
-            f"{timeout:.0f} s; see {s.redis_log}"
-        )
+    require_server(
+        what="Redis",
+        site=s.name,
+        address=s.address,
+        port=REDIS_PORT,
+        pidfile=s.redis_pidfile,
+        log=s.redis_log,
+        timeout=timeout,
+    )
     return member.record()
 
 
