@@ -1,35 +1,59 @@
-"""The project's small tree of exceptions.
+"""The project's small tree of exceptions, their kinds, and the process exit codes.
 
 Every error a person can cause or meet carries a message fit for that person and, where it
-comes from a file, the place in the file. Only ``console.cli`` turns these into exit codes:
-the core raises, the edge decides.
+comes from a file, the place in the file. Each class also names its ``ErrorKind`` (defined
+with the event vocabulary in ``console.events.enums``), so a refused host key stays a host-key
+error from the transport to the audit log to the TUI and is never found again by searching a
+message (asyncssh's small error tree with its codes is the model). Only ``console.cli`` turns these into exit codes: the core raises, the edge decides;
+:class:`ExitCode` is the one table of those codes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
+from typing import ClassVar
+
+from console.events.enums import ErrorKind
+
+__all__ = [
+    "DrError",
+    "ErrorKind",
+    "ExitCode",
+    "HostKeyError",
+    "InputError",
+    "InputErrors",
+    "Location",
+    "LockHeld",
+    "SshError",
+    "Stopped",
+]
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
-    """A place in an input file, 1-based like editors and compilers show it."""
+class ExitCode(IntEnum):
+    """The process exit codes of the user-facing contract (README, "Exit codes")."""
 
-    path: str
-    """The file as the user named it."""
-    line: int
-    """1-based line number."""
-    col: int
-    """1-based column number."""
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}"
+    OK = 0
+    """Success (``status``: every member healthy)."""
+    FAILED = 1
+    """A step failed (``status``: degraded; ``audit verify``: the chain is broken)."""
+    INPUT = 2
+    """Invalid input: inventory, playbook, arguments."""
+    STOPPED = 3
+    """Stopped before completion: a gate failed, no operator, or the operator aborted."""
+    LOCKED = 4
+    """Another run holds the lock on a service."""
+    INTERRUPTED = 130
+    """Interrupted by a signal."""
 
 
 class DrError(Exception):
     """Base of every error drconsole raises on purpose."""
 
-    exit_code: int = 1
+    exit_code: ClassVar[ExitCode] = ExitCode.FAILED
     """The process exit code the CLI uses when this error ends a command."""
+    kind: ClassVar[ErrorKind] = ErrorKind.ERROR
+    """What kind of error this is (recorded with the failure it causes)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -42,7 +66,8 @@ class DrError(Exception):
 class InputError(DrError):
     """Invalid input: an inventory, a playbook, an argument. Exit code 2."""
 
-    exit_code = 2
+    exit_code = ExitCode.INPUT
+    kind = ErrorKind.INPUT
 
     def __init__(self, message: str, location: Location | None = None) -> None:
         super().__init__(message)
@@ -68,6 +93,8 @@ class InputErrors(InputError):
 class SshError(DrError):
     """A host could not be reached or a command could not be run on it."""
 
+    kind = ErrorKind.SSH
+
     def __init__(self, host: str, message: str) -> None:
         super().__init__(f"{host}: {message}")
         self.host = host
@@ -75,6 +102,8 @@ class SshError(DrError):
 
 class HostKeyError(SshError):
     """The host presented an unknown or changed key; the connection was refused."""
+
+    kind = ErrorKind.HOST_KEY
 
     def __init__(self, host: str, key_type: str, fingerprint: str, reason: str) -> None:
         super().__init__(
@@ -91,10 +120,12 @@ class HostKeyError(SshError):
 class LockHeld(DrError):
     """Another run holds the lock on a service. Exit code 4."""
 
-    exit_code = 4
+    exit_code = ExitCode.LOCKED
+    kind = ErrorKind.LOCKED
 
 
 class Stopped(DrError):
     """The run stopped before completion: a gate failed, no operator, or an abort. Exit 3."""
 
-    exit_code = 3
+    exit_code = ExitCode.STOPPED
+    kind = ErrorKind.STOPPED

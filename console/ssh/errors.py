@@ -2,15 +2,16 @@
 
 Each is an ``SshError`` (so callers that only care "this host failed" catch one type) whose
 message names the host and says what to check. A changed or unknown host key is the project-wide
-``console.errors.HostKeyError``. A command that runs and exits non-zero is not an error: it is a
-``CommandResult``.
+``console.errors.HostKeyError``. Each names its ``ErrorKind``, which the engine records with the
+failure, so readers tell a refused key from a dark host without parsing the message. A command
+that runs and exits non-zero is not an error: it is a ``CommandResult``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from console.errors import SshError
+from console.errors import ErrorKind, SshError
 
 if TYPE_CHECKING:
     from console.ssh.result import CommandResult
@@ -31,9 +32,13 @@ __all__ = [
 class ConnectRefused(SshError):
     """Nothing listens on the host's SSH port (TCP connection refused)."""
 
+    kind = ErrorKind.CONNECT_REFUSED
+
 
 class ConnectTimeout(SshError):
     """The host did not complete TCP connect, SSH handshake and login within connect_timeout."""
+
+    kind = ErrorKind.CONNECT_TIMEOUT
 
 
 class ConnectFailed(SshError):
@@ -43,13 +48,19 @@ class ConnectFailed(SshError):
 class AuthFailed(SshError):
     """The server refused every key offered for the login user."""
 
+    kind = ErrorKind.AUTH
+
 
 class IdentityError(SshError):
     """The configured identity file cannot be used (missing, unreadable, encrypted)."""
 
+    kind = ErrorKind.IDENTITY
+
 
 class SessionRefused(SshError):
     """The connection is up but the server refused to open a session for the command."""
+
+    kind = ErrorKind.SESSION_REFUSED
 
 
 class ConnectionLost(SshError):
@@ -57,6 +68,8 @@ class ConnectionLost(SshError):
 
     The command may or may not have run to completion on the host; it is never re-sent.
     """
+
+    kind = ErrorKind.CONNECTION_LOST
 
     def __init__(self, host: str, message: str, partial: CommandResult | None = None) -> None:
         super().__init__(host, message)

@@ -1,0 +1,123 @@
+"""The one vocabulary of a run: typed events, their closed word lists, and the way back.
+
+The engine emits these events; the audit store records them (``Event.data()`` is the stored
+payload); every reader of the log (resume, the ``runs`` projection, ``audit show``, the report,
+the TUI) gets them back through :func:`decode` instead of reading dicts. The package sits
+below ``audit`` and imports nothing of drconsole, so every layer may use it.
+
+Adding an event kind (for a new feature):
+
+1. Define a frozen, ``kw_only`` dataclass subclassing :class:`Event` in the module of its
+   family (``run``, ``step``, ``measure``) with ``kind = "<stored kind>"``, ``durable = True``
+   if it is an intent that must be on disk before acting, and its payload as typed fields
+   (enums from ``enums``). Give a field a default (or a ``decode_defaults`` entry) when older
+   logs will lack it; decoding needs no other code.
+2. Add the class to :data:`Recorded` (stored) and/or :data:`Emitted` (listeners) in
+   ``registry``; the registry checks at import that each kind has one class and every field a
+   reader.
+3. Run mypy: every reader ``match`` that ends in ``assert_never`` and lacks a case for the new
+   class is an error (``console.audit.render``, ``console.report.fold``,
+   ``console.tui.runlog``, ``console.engine.headless``); add the case (a reader that has
+   nothing to say about it writes ``case NewKind(): pass`` and so says so).
+   ``tests/events/test_registry.py`` also feeds one event of every kind through each reader.
+"""
+
+from console.events.base import ENVELOPE, Event, UnknownEvent, decode_as
+from console.events.enums import (
+    DecisionAction,
+    ErrorKind,
+    LockScope,
+    NoticeLevel,
+    OnFailure,
+    OpenStrEnum,
+    QuestionKind,
+    RtoEdge,
+    RunOutcome,
+    SamplePhase,
+    StepKind,
+    StepOutcome,
+    StepStatus,
+)
+from console.events.measure import CanaryCheck, CanaryWrite, Measurement, ProbeSample, RtoMark
+from console.events.registry import KINDS, Emitted, Recorded, decode
+from console.events.run import (
+    GateResult,
+    HostKeyAccepted,
+    InventoryRef,
+    LockAcquired,
+    LockBroken,
+    LockReleased,
+    Notice,
+    NoteAdded,
+    PlanEntry,
+    PlaybookRef,
+    RollbackFinished,
+    RollbackStarted,
+    RunCreated,
+    RunFinished,
+    RunPlanned,
+    RunResumed,
+    RunStarted,
+)
+from console.events.step import (
+    CommandFinished,
+    CommandIntent,
+    Decision,
+    OutputLines,
+    StepFinished,
+    StepStarted,
+    WaitProgress,
+)
+
+__all__ = [
+    "ENVELOPE",
+    "KINDS",
+    "CanaryCheck",
+    "CanaryWrite",
+    "CommandFinished",
+    "CommandIntent",
+    "Decision",
+    "DecisionAction",
+    "Emitted",
+    "ErrorKind",
+    "Event",
+    "GateResult",
+    "HostKeyAccepted",
+    "InventoryRef",
+    "LockAcquired",
+    "LockBroken",
+    "LockReleased",
+    "LockScope",
+    "Measurement",
+    "NoteAdded",
+    "Notice",
+    "NoticeLevel",
+    "OnFailure",
+    "OpenStrEnum",
+    "OutputLines",
+    "PlanEntry",
+    "PlaybookRef",
+    "ProbeSample",
+    "QuestionKind",
+    "Recorded",
+    "RollbackFinished",
+    "RollbackStarted",
+    "RtoEdge",
+    "RtoMark",
+    "RunCreated",
+    "RunFinished",
+    "RunOutcome",
+    "RunPlanned",
+    "RunResumed",
+    "RunStarted",
+    "SamplePhase",
+    "StepFinished",
+    "StepKind",
+    "StepOutcome",
+    "StepStarted",
+    "StepStatus",
+    "UnknownEvent",
+    "WaitProgress",
+    "decode",
+    "decode_as",
+]

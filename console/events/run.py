@@ -1,0 +1,239 @@
+"""Events about the run as a whole: its start, plan, locks, gates, notices, rollback, end.
+
+``run_started`` and ``run_resumed`` are written by the audit store itself (they change the
+``runs`` row); the engine tells its listeners that a run began with :class:`RunStarted`, which
+is never recorded. Everything else here the engine records through the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from console.events.base import Event
+from console.events.enums import LockScope, NoticeLevel, RtoEdge, RunOutcome, StepKind
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(Event):
+    """A run began, as listeners see it (the audit's ``run_started`` is :class:`RunCreated`)."""
+
+    kind: ClassVar[str] = "run_started"
+    recorded: ClassVar[bool] = False
+    run_id: str
+    playbook: str
+    title: str
+    mode: str
+    operator: str
+    params: dict[str, str]
+    """Parameter values, secrets masked."""
+    steps: tuple[str, ...]
+    objectives: dict[str, float | None]
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class PlaybookRef:
+    """The playbook a run was made from, as ``run_started`` records it."""
+
+    name: str
+    kind: str
+    title: str
+    path: str
+    digest: str
+    """``sha256:`` and the hex digest of the file's bytes."""
+
+
+@dataclass(frozen=True)
+class InventoryRef:
+    """The inventory a run was made against."""
+
+    name: str
+    path: str
+    digest: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunCreated(Event):
+    """``run_started`` as the audit store records it: what ran, where, by which process."""
+
+    kind: ClassVar[str] = "run_started"
+    durable: ClassVar[bool] = True
+    playbook: PlaybookRef
+    inventory: InventoryRef
+    mode: str
+    params: dict[str, Any]
+    """Parameter values, secrets masked."""
+    objectives: dict[str, Any]
+    """``{"rto_seconds", "rpo_seconds"}`` (older logs: ``rto``, ``rpo``)."""
+    services: tuple[str, ...]
+    pid: int
+    hostname: str
+
+    @property
+    def rto_objective(self) -> float | None:
+        """The RTO objective in seconds, whichever spelling the log used."""
+        return _num(self.objectives.get("rto_seconds", self.objectives.get("rto")))
+
+    @property
+    def rpo_objective(self) -> float | None:
+        """The RPO objective in seconds, whichever spelling the log used."""
+        return _num(self.objectives.get("rpo_seconds", self.objectives.get("rpo")))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResumed(Event):
+    """A stopped or interrupted run was taken up again (written by the store)."""
+
+    kind: ClassVar[str] = "run_resumed"
+    durable: ClassVar[bool] = True
+    decode_defaults: ClassVar[Mapping[str, Any]] = {"previous_status": "?"}
+    previous_status: str
+    """The run's status before (interrupted, stopped, failed...)."""
+    pid: int
+    hostname: str
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    """One step of the playbook as written, in the recorded plan."""
+
+    decode_defaults: ClassVar[Mapping[str, Any]] = {"id": "?"}
+    id: str
+    title: str
+    kind: StepKind
+    confirm: bool
+    rto: RtoEdge | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunPlanned(Event):
+    """The playbook's steps as written, recorded when the run is created, so that a report of
+    a run that stopped early can name the steps it never reached."""
+
+    kind: ClassVar[str] = "run_plan"
+    steps: tuple[PlanEntry, ...]
+    """Every main step, in order."""
+    rollback: tuple[PlanEntry, ...]
+    """The rollback list."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notice(Event):
+    """Something the operator should read: a reconnect, a remote lock not taken, a changed file."""
+
+    kind: ClassVar[str] = "notice"
+    decode_defaults: ClassVar[Mapping[str, Any]] = {"level": NoticeLevel.INFO}
+    level: NoticeLevel
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostKeyAccepted(Event):
+    """An unknown host key was accepted because the operator passed --accept-new-host-keys."""
+
+    kind: ClassVar[str] = "host_key_accepted"
+    durable: ClassVar[bool] = True
+    key_type: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockAcquired(Event):
+    """A service lock was taken (``local`` in the audit database, ``remote`` on a host)."""
+
+    kind: ClassVar[str] = "lock_acquired"
+    durable: ClassVar[bool] = True
+    decode_defaults: ClassVar[Mapping[str, Any]] = {"service": "?", "scope": "?"}
+    service: str
+    scope: LockScope
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockReleased(Event):
+    """A service lock was released."""
+
+    kind: ClassVar[str] = "lock_released"
+    decode_defaults: ClassVar[Mapping[str, Any]] = {"service": "?", "scope": "?"}
+    service: str
+    scope: LockScope
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockBroken(Event):
+    """A lock was broken: a stale one with --break-lock, or one a finished run left behind."""
+
+    kind: ClassVar[str] = "lock_broken"
+    durable: ClassVar[bool] = True
+    decode_defaults: ClassVar[Mapping[str, Any]] = {"service": "?", "scope": "?"}
+    service: str
+    scope: LockScope
+    holder: dict[str, Any]
+    """Who held it: the local lock's row, or ``{"owner": ...}`` from a host's owner file."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateResult(Event):
+    """A preflight gate was evaluated."""
+
+    kind: ClassVar[str] = "gate_result"
+    decode_defaults: ClassVar[Mapping[str, Any]] = {"gate": "?"}
+    index: int
+    gate: str
+    """The gate's title."""
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoteAdded(Event):
+    """An operator's note."""
+
+    kind: ClassVar[str] = "note"
+    durable: ClassVar[bool] = True
+    text: str
+    by: str
+    """Who wrote it ("" in a log that lacks it: the event's operator then)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RollbackStarted(Event):
+    """The rollback list begins."""
+
+    kind: ClassVar[str] = "rollback_started"
+    durable: ClassVar[bool] = True
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RollbackFinished(Event):
+    """The rollback list ended."""
+
+    kind: ClassVar[str] = "rollback_finished"
+    ok: bool | None
+    """Every rollback step ok (None in a log that lacks it)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFinished(Event):
+    """The run ended (recorded by the store's ``finish_run``)."""
+
+    kind: ClassVar[str] = "run_finished"
+    durable: ClassVar[bool] = True
+    outcome: RunOutcome
+    exit_code: int | None
+    summary: str
+    rto_seconds: float | None = None
+    rpo_seconds: float | None = None
+    rpo_writes: int | None = None
+    rto_met: bool | None = None
+    rpo_met: bool | None = None
+    stopped_at: str | None = None
+    """The step where the run stopped, if it did not complete."""
