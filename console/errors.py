@@ -47,6 +47,21 @@ class ExitCode(IntEnum):
     """Interrupted by a signal."""
 
 
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A place in an input file, 1-based like editors and compilers show it."""
+
+    path: str
+    """The file as the user named it."""
+    line: int
+    """1-based line number."""
+    col: int
+    """1-based column number."""
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
 class DrError(Exception):
     """Base of every error drconsole raises on purpose."""
 

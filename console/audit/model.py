@@ -13,10 +13,13 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-RUN_OUTCOMES = ("succeeded", "failed", "aborted", "stopped", "interrupted")
+from console.events import Recorded, RunOutcome, decode
+
+RUN_OUTCOMES = tuple(RunOutcome)
 """The outcomes ``finish_run`` accepts: how a run ended, as the engine judged it."""
 
 RUN_STATUSES = (*RUN_OUTCOMES, "running", "running?")
@@ -49,6 +52,14 @@ def parse_ts(text: str) -> datetime:
         ValueError: If the text is not in the log's format.
     """
     return datetime.strptime(text, TS_FORMAT).replace(tzinfo=UTC)
+
+
+def ts_seconds(text: str) -> float:
+    """A log timestamp as ``time.time()`` seconds (0.0 when it is not one: an edited row)."""
+    try:
+        return parse_ts(text).timestamp()
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def pid_alive(pid: int) -> bool:
@@ -174,6 +185,19 @@ class Event:
     def to_json_dict(self) -> dict[str, Any]:
         """The event as one JSON object (``audit show --json``, ``run --json``)."""
         return {**self.hashed_fields(), "prev_hash": self.prev_hash, "hash": self.hash}
+
+    @cached_property
+    def payload(self) -> Recorded:
+        """The data read back as its typed event (``console.events.decode``: tolerant, an
+        unknown kind is an ``UnknownEvent``), with this row's step, host, seq and time."""
+        return decode(
+            self.kind,
+            self.data,
+            step_id=self.step_id,
+            host=self.host,
+            ts=ts_seconds(self.ts),
+            seq=self.seq,
+        )
 
 
 @dataclass(frozen=True)

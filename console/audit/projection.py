@@ -4,6 +4,9 @@ The ``runs`` row of a run is never authored on its own: the store computes it by
 run's ``run_started``, ``run_resumed`` and ``run_finished`` events through ``apply_event``, and
 ``verify`` folds them again and compares. So the row is only a fast index over the chain, and
 editing it by hand shows up as a mismatch.
+
+This reader is strict where every other one is tolerant: a lifecycle event that lacks (or has
+mistyped) a field the row is made of is reported, because only a modified event can lack it.
 """
 
 from __future__ import annotations
@@ -12,42 +15,64 @@ from typing import Any
 
 from console.audit.chain import canonical_json
 from console.audit.model import Event
+from console.events import InventoryRef, PlaybookRef, RunCreated, RunFinished, RunResumed
 
 RunRow = dict[str, Any]
 """A ``runs`` row in stored form: JSON columns as canonical JSON text."""
 
 
-def run_started_data(
+def run_created(
     *,
-    playbook: dict[str, Any],
-    inventory: dict[str, Any],
+    playbook: PlaybookRef,
+    inventory: InventoryRef,
     mode: str,
     params: dict[str, Any],
     objectives: dict[str, Any],
-    services: list[str],
+    services: tuple[str, ...],
     pid: int,
     hostname: str,
-) -> dict[str, Any]:
-    """The data of a ``run_started`` event, in the shape the engine and report agree on."""
-    return {
-        "playbook": playbook,
-        "inventory": inventory,
-        "mode": mode,
-        "params": params,
-        "objectives": objectives,
-        "services": services,
-        "pid": pid,
-        "hostname": hostname,
-    }
+) -> RunCreated:
+    """The ``run_started`` event the store records for a new run."""
+    return RunCreated(
+        playbook=playbook,
+        inventory=inventory,
+        mode=mode,
+        params=params,
+        objectives=objectives,
+        services=services,
+        pid=pid,
+        hostname=hostname,
+    )
 
 
-def _field(data: dict[str, Any], *path: str) -> Any:
-    value: Any = data
-    for key in path:
-        if not isinstance(value, dict) or key not in value:
-            raise KeyError(".".join(path))
-        value = value[key]
-    return value
+_ROW_FIELDS = {
+    RunCreated: (
+        "playbook.name",
+        "playbook.kind",
+        "playbook.title",
+        "playbook.path",
+        "playbook.digest",
+        "inventory.name",
+        "inventory.path",
+        "inventory.digest",
+        "mode",
+        "services",
+        "params",
+        "objectives",
+        "pid",
+        "hostname",
+    ),
+    RunResumed: ("pid", "hostname"),
+    RunFinished: ("outcome",),
+}
+"""Per lifecycle class, the payload fields the row is made of (they must all be there)."""
+
+
+def _require(event: RunCreated | RunResumed | RunFinished) -> None:
+    for name in _ROW_FIELDS[type(event)]:
+        top = name.split(".", 1)[0]
+        if name in event.defaulted or top in event.defaulted:
+            raise KeyError(name)
 
 
 def apply_event(row: RunRow | None, event: Event) -> RunRow | None:
@@ -63,46 +88,50 @@ def apply_event(row: RunRow | None, event: Event) -> RunRow | None:
     Raises:
         KeyError: If a lifecycle event lacks a field the row needs (a malformed event).
     """
-    data = event.data
-    if event.kind == "run_started":
-        return {
-            "run_id": event.run_id,
-            "playbook_name": _field(data, "playbook", "name"),
-            "playbook_kind": _field(data, "playbook", "kind"),
-            "playbook_title": _field(data, "playbook", "title"),
-            "playbook_path": _field(data, "playbook", "path"),
-            "playbook_digest": _field(data, "playbook", "digest"),
-            "inventory_name": _field(data, "inventory", "name"),
-            "inventory_path": _field(data, "inventory", "path"),
-            "inventory_digest": _field(data, "inventory", "digest"),
-            "mode": _field(data, "mode"),
-            "operator": event.operator,
-            "services": canonical_json(_field(data, "services")),
-            "params": canonical_json(_field(data, "params")),
-            "objectives": canonical_json(_field(data, "objectives")),
-            "pid": _field(data, "pid"),
-            "hostname": _field(data, "hostname"),
-            "started_at": event.ts,
-            "finished_at": None,
-            "outcome": None,
-            "finish_data": "{}",
-        }
-    if row is None:
-        return None
-    if event.kind == "run_resumed":
-        return {
-            **row,
-            "pid": _field(data, "pid"),
-            "hostname": _field(data, "hostname"),
-            "finished_at": None,
-            "outcome": None,
-            "finish_data": "{}",
-        }
-    if event.kind == "run_finished":
-        return {
-            **row,
-            "finished_at": event.ts,
-            "outcome": _field(data, "outcome"),
-            "finish_data": canonical_json(data),
-        }
-    return row
+    payload = event.payload
+    match payload:
+        case RunCreated():
+            _require(payload)
+            return {
+                "run_id": event.run_id,
+                "playbook_name": payload.playbook.name,
+                "playbook_kind": payload.playbook.kind,
+                "playbook_title": payload.playbook.title,
+                "playbook_path": payload.playbook.path,
+                "playbook_digest": payload.playbook.digest,
+                "inventory_name": payload.inventory.name,
+                "inventory_path": payload.inventory.path,
+                "inventory_digest": payload.inventory.digest,
+                "mode": payload.mode,
+                "operator": event.operator,
+                "services": canonical_json(payload.services),
+                "params": canonical_json(payload.params),
+                "objectives": canonical_json(payload.objectives),
+                "pid": payload.pid,
+                "hostname": payload.hostname,
+                "started_at": event.ts,
+                "finished_at": None,
+                "outcome": None,
+                "finish_data": "{}",
+            }
+        case RunResumed() if row is not None:
+            _require(payload)
+            return {
+                **row,
+                "pid": payload.pid,
+                "hostname": payload.hostname,
+                "finished_at": None,
+                "outcome": None,
+                "finish_data": "{}",
+            }
+        case RunFinished() if row is not None:
+            _require(payload)
+            return {
+                **row,
+                "finished_at": event.ts,
+                "outcome": str(payload.outcome),
+                # the payload as recorded, not as this version reads it back
+                "finish_data": canonical_json(event.data),
+            }
+        case _:
+            return row

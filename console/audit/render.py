@@ -1,19 +1,22 @@
 """How the audit log reads to a person: one line per event, a table of runs.
 
 Pure formatting over the store's values (no I/O), so ``audit show``, the report and the TUI
-can share the wording. Every event kind the engine emits has its own one-line summary; a kind
-this module does not know is still shown, generically, as its data's keys and values. Missing
-keys never raise: a log written by an older or newer engine must still be readable.
+can share the wording. Every event is read back through ``console.events.decode`` and
+summarised by its type (a ``match`` that mypy checks covers every kind); a few kinds, and any
+kind this version does not know, are shown generically as their stored keys and values.
+Missing keys never raise: a log written by an older or newer engine must still be readable.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from functools import partial
+from typing import Any, assert_never
 
 from rich.table import Table
 from rich.text import Text
 
+from console import events as ev
 from console.audit.chain import canonical_json
 from console.audit.model import Event, RunRecord, parse_ts
 from console.model.durations import format_duration as _format_duration
@@ -66,7 +69,7 @@ def _num(value: Any, unit: str = "s") -> str:
     return f"{value:g}{unit}"
 
 
-def _flag(ok: Any) -> str:
+def _flag(ok: bool | None) -> str:
     return "ok" if ok is True else "FAILED" if ok is False else "?"
 
 
@@ -79,176 +82,131 @@ def _generic(data: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _run_started(d: Mapping[str, Any]) -> str:
-    pb = d.get("playbook") or {}
-    inv = d.get("inventory") or {}
-    services = ", ".join(d.get("services") or []) or "no services"
-    return (
-        f"{pb.get('name', '?')} ({pb.get('kind', '?')}) on inventory {inv.get('name', '?')}, "
-        f"mode {d.get('mode', '?')}, {services}"
-    )
+def _attempt(attempt: int, sep: str) -> str:
+    return f"{sep}(attempt {attempt})" if attempt != 1 else ""
 
 
-def _run_resumed(d: Mapping[str, Any]) -> str:
-    return (
-        f"resumed (was {d.get('previous_status', '?')}) by pid {d.get('pid', '?')} "
-        f"on {d.get('hostname', '?')}"
-    )
+GENERIC = (ev.Notice, ev.CanaryCheck, ev.RollbackStarted, ev.RollbackFinished)
+"""Kinds shown generically (their stored keys and values), as any unknown kind is."""
 
 
-def _lock(verb: str) -> Callable[[Mapping[str, Any]], str]:
-    def summary(d: Mapping[str, Any]) -> str:
-        return f"lock on {d.get('service', '?')} {verb} ({d.get('scope', '?')})"
-
-    return summary
-
-
-def _lock_broken(d: Mapping[str, Any]) -> str:
-    holder = d.get("holder") or {}
-    return (
-        f"lock on {d.get('service', '?')} broken; it was held by run {holder.get('run_id', '?')} "
-        f"(operator {holder.get('operator', '?')}, since {holder.get('since', '?')})"
-    )
-
-
-def _gate(d: Mapping[str, Any]) -> str:
-    detail = d.get("detail")
-    return f"gate {d.get('index', '?')} {d.get('gate', '?')}: {_flag(d.get('ok'))}" + (
-        f" — {detail}" if detail else ""
-    )
-
-
-def _step_started(d: Mapping[str, Any]) -> str:
-    targets = ", ".join(str(t) for t in d.get("targets") or []) or "no hosts"
-    attempt = d.get("attempt")
-    return f"{d.get('title', '?')} [{d.get('kind', '?')}] on {targets}" + (
-        f" (attempt {attempt})" if attempt not in (None, 1) else ""
-    )
-
-
-def _decision(d: Mapping[str, Any]) -> str:
-    reason = d.get("reason")
-    by = d.get("by")
-    who = f" by {by}" if by else ""
-    return f"{d.get('action', '?')}{who}{' (automatic)' if d.get('auto') else ''}" + (
-        f" — {reason}" if reason else ""
-    )
-
-
-def _intent(d: Mapping[str, Any]) -> str:
-    attempt = d.get("attempt")
-    return f"$ {d.get('command', '?')}" + (
-        f"  (attempt {attempt})" if attempt not in (None, 1) else ""
-    )
-
-
-def _output(d: Mapping[str, Any]) -> str:
-    lines = d.get("lines") or []
-    first = str(lines[0]) if lines else ""
-    more = f" (+{len(lines) - 1} more lines)" if len(lines) > 1 else ""
-    return f"{d.get('stream', 'stdout')}: {first}{more}"
-
-
-def _result(d: Mapping[str, Any]) -> str:
-    if d.get("timed_out"):
-        how = "timed out"
-    elif d.get("signal"):
-        how = f"killed by {d.get('signal')}"
-    else:
-        how = f"exit {d.get('exit_status', '?')}"
-    reason = d.get("reason")
-    verdict = "not yet" if d.get("poll") and d.get("ok") is False else _flag(d.get("ok"))
-    return f"{how} in {_num(d.get('duration'))}: {verdict}" + (f" — {reason}" if reason else "")
-
-
-def _plan(d: Mapping[str, Any]) -> str:
-    steps = [s for s in d.get("steps") or [] if isinstance(s, Mapping)]
-    rollback = d.get("rollback") or []
-    ids = ", ".join(str(s.get("id", "?")) for s in steps)
-    more = f"; {len(rollback)} rollback step(s)" if rollback else ""
-    return f"plan: {len(steps)} step(s): {ids}{more}"
-
-
-def _step_finished(d: Mapping[str, Any]) -> str:
-    return (
-        f"{d.get('outcome', '?')} in {_num(d.get('duration'))} "
-        f"after {d.get('attempts', '?')} attempt(s)"
-    )
-
-
-def _probe(d: Mapping[str, Any]) -> str:
-    return (
-        f"{d.get('service', '?')}@{d.get('site', '?')}: {d.get('role', '?')}, "
-        f"link {d.get('link', '?')}, lag {_num(d.get('lag_seconds'))} / "
-        f"{_num(d.get('lag_bytes'), ' B')}, position {d.get('position', '?')}, "
-        f"{d.get('health', '?')}"
-    )
-
-
-def _canary_write(d: Mapping[str, Any]) -> str:
-    return f"canary #{d.get('n', '?')} on {d.get('service', '?')}: {_flag(d.get('ok'))}"
-
-
-def _rto_mark(d: Mapping[str, Any]) -> str:
-    mark = d.get("mark")
-    return {"start": "outage starts (RTO clock on)", "end": "outage ends (RTO clock off)"}.get(
-        str(mark), f"rto mark {mark}"
-    )
-
-
-def _measurement(d: Mapping[str, Any]) -> str:
-    return (
-        f"RTO {_num(d.get('rto_seconds'))}, RPO {_num(d.get('rpo_seconds'))} "
-        f"({d.get('rpo_writes', '?')} writes lost)"
-    )
+def _summary(payload: ev.Recorded, raw: Mapping[str, Any]) -> str:
+    """The one-line summary of a decoded event (``raw``: its payload as stored)."""
+    match payload:
+        case ev.RunCreated(playbook=pb, inventory=inv):
+            services = ", ".join(payload.services) or "no services"
+            return f"{pb.name} ({pb.kind}) on inventory {inv.name}, mode {payload.mode}, {services}"
+        case ev.RunResumed():
+            return (
+                f"resumed (was {payload.previous_status}) by pid {payload.pid} "
+                f"on {payload.hostname}"
+            )
+        case ev.HostKeyAccepted():
+            # the host is on the event's row (a log written by hand may carry it in the data)
+            host = payload.host or payload.extra.get("host", "?")
+            return (
+                f"accepted new host key of {host}: {payload.key_type} "
+                f"{payload.fingerprint}"
+            )
+        case ev.LockAcquired() | ev.LockReleased():
+            verb = "acquired" if isinstance(payload, ev.LockAcquired) else "released"
+            return f"lock on {payload.service} {verb} ({payload.scope})"
+        case ev.LockBroken(holder=holder):
+            return (
+                f"lock on {payload.service} broken; it was held by run "
+                f"{holder.get('run_id', '?')} (operator {holder.get('operator', '?')}, "
+                f"since {holder.get('since', '?')})"
+            )
+        case ev.GateResult():
+            detail = f" — {payload.detail}" if payload.detail else ""
+            return f"gate {payload.index} {payload.gate}: {_flag(payload.ok)}{detail}"
+        case ev.StepStarted():
+            targets = ", ".join(payload.targets) or "no hosts"
+            return (
+                f"{payload.title} [{payload.step_kind}] on {targets}"
+                f"{_attempt(payload.attempt, ' ')}"
+            )
+        case ev.Decision():
+            who = f" by {payload.by}" if payload.by else ""
+            auto = " (automatic)" if payload.auto else ""
+            reason = f" — {payload.reason}" if payload.reason else ""
+            return f"{payload.action}{who}{auto}{reason}"
+        case ev.CommandIntent():
+            return f"$ {payload.command}{_attempt(payload.attempt, '  ')}"
+        case ev.OutputLines(lines=lines):
+            first = lines[0] if lines else ""
+            more = f" (+{len(lines) - 1} more lines)" if len(lines) > 1 else ""
+            return f"{payload.stream}: {first}{more}"
+        case ev.CommandFinished():
+            if payload.timed_out:
+                how = "timed out"
+            elif payload.signal:
+                how = f"killed by {payload.signal}"
+            else:
+                how = f"exit {payload.exit_status}"
+            reason = f" — {payload.reason}" if payload.reason else ""
+            return f"{how} in {_num(payload.duration)}: {payload.verdict}{reason}"
+        case ev.RunPlanned():
+            ids = ", ".join(s.id for s in payload.steps)
+            more = f"; {len(payload.rollback)} rollback step(s)" if payload.rollback else ""
+            return f"plan: {len(payload.steps)} step(s): {ids}{more}"
+        case ev.StepFinished():
+            return (
+                f"{payload.outcome} in {_num(payload.duration)} after {payload.attempts} attempt(s)"
+            )
+        case ev.ProbeSample():
+            return (
+                f"{payload.service}@{payload.site}: {payload.role}, link {payload.link}, "
+                f"lag {_num(payload.lag_seconds)} / {_num(payload.lag_bytes, ' B')}, "
+                f"position {payload.position}, {payload.health}"
+            )
+        case ev.CanaryWrite():
+            return f"canary #{payload.n} on {payload.service}: {_flag(payload.ok)}"
+        case ev.RtoMark(mark=mark):
+            words = {ev.RtoEdge.START: "outage starts (RTO clock on)"}
+            words[ev.RtoEdge.END] = "outage ends (RTO clock off)"
+            return words.get(mark, f"rto mark {mark}")
+        case ev.Measurement():
+            return (
+                f"RTO {_num(payload.rto_seconds)}, RPO {_num(payload.rpo_seconds)} "
+                f"({payload.rpo_writes} writes lost)"
+            )
+        case ev.NoteAdded():
+            return payload.text
+        case ev.RunFinished():
+            text = f"{payload.outcome} (exit {payload.exit_code})"
+            if payload.rto_seconds is not None or payload.rpo_seconds is not None:
+                text += f", RTO {_num(payload.rto_seconds)}, RPO {_num(payload.rpo_seconds)}"
+            return text + (f" — {payload.summary}" if payload.summary else "")
+        case (
+            ev.Notice()
+            | ev.CanaryCheck()
+            | ev.RollbackStarted()
+            | ev.RollbackFinished()
+            | ev.UnknownEvent()
+        ):
+            return _generic(raw)
+        case _:
+            assert_never(payload)
 
 
-def _note(d: Mapping[str, Any]) -> str:
-    return str(d.get("text", ""))
-
-
-def _run_finished(d: Mapping[str, Any]) -> str:
-    text = f"{d.get('outcome', '?')} (exit {d.get('exit_code', '?')})"
-    if d.get("rto_seconds") is not None or d.get("rpo_seconds") is not None:
-        text += f", RTO {_num(d.get('rto_seconds'))}, RPO {_num(d.get('rpo_seconds'))}"
-    summary = d.get("summary")
-    return text + (f" — {summary}" if summary else "")
+def _summary_of(kind: str, data: Mapping[str, Any]) -> str:
+    return _summary(ev.decode(kind, data), data)
 
 
 SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
-    "run_started": _run_started,
-    "run_resumed": _run_resumed,
-    "host_key_accepted": lambda d: (
-        f"accepted new host key of {d.get('host', '?')}: {d.get('key_type', '?')} "
-        f"{d.get('fingerprint', '?')}"
-    ),
-    "lock_acquired": _lock("acquired"),
-    "lock_released": _lock("released"),
-    "lock_broken": _lock_broken,
-    "gate_result": _gate,
-    "step_started": _step_started,
-    "decision": _decision,
-    "command_intent": _intent,
-    "output": _output,
-    "command_result": _result,
-    "run_plan": _plan,
-    "step_finished": _step_finished,
-    "probe_sample": _probe,
-    "canary_write": _canary_write,
-    "rto_mark": _rto_mark,
-    "measurement": _measurement,
-    "note": _note,
-    "run_finished": _run_finished,
+    kind: partial(_summary_of, kind)
+    for kind, cls in ev.KINDS.items()
+    if not issubclass(cls, GENERIC)
 }
-"""One-line summary per known event kind; other kinds (``canary_check``, ``rollback_*``, and
-any new one) are summarised generically."""
+"""One-line summary of a stored payload, per kind that has its own wording; the kinds in
+``GENERIC`` and any unknown kind are summarised as their keys and values."""
 
 
 def summarize(event: Event) -> str:
     """One line describing an event, whatever its kind and however odd its data."""
-    formatter = SUMMARIES.get(event.kind, _generic)
     try:
-        text = formatter(event.data)
+        text = _summary(event.payload, event.data)
     except Exception:
         text = _generic(event.data)
     return _clip(text)
@@ -347,11 +305,24 @@ def timeline_rows(events: Sequence[Event], start_ts: str | None = None) -> list[
 
 
 def _kind_style(event: Event) -> str:
-    ok = event.data.get("ok")
-    if ok is False or event.data.get("outcome") in ("failed", "aborted"):
+    if _failed(event.payload, event.data):
         return "red"
     if event.kind in ("decision", "lock_broken", "host_key_accepted"):
         return "yellow"
     if event.kind in ("run_started", "run_finished", "run_resumed"):
         return "bold"
     return ""
+
+
+def _failed(payload: ev.Recorded, raw: Mapping[str, Any]) -> bool:
+    """Whether the event says something failed (shown in red)."""
+    bad = (ev.StepOutcome.FAILED, ev.StepOutcome.ABORTED)
+    match payload:
+        case ev.CommandFinished() | ev.GateResult() | ev.CanaryWrite() | ev.RollbackFinished():
+            return payload.ok is False
+        case ev.StepFinished() | ev.RunFinished():
+            return payload.outcome in bad
+        case ev.UnknownEvent():
+            return raw.get("ok") is False or raw.get("outcome") in bad
+        case _:
+            return False

@@ -24,7 +24,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 
@@ -49,9 +49,10 @@ from console.audit.model import (
     VerifyResult,
     derive_status,
     format_ts,
+    ts_seconds,
     utc_now_ts,
 )
-from console.audit.projection import RunRow, apply_event, run_started_data
+from console.audit.projection import RunRow, apply_event, run_created
 from console.audit.schema import (
     EVENT_SELECT,
     RUN_COLUMNS,
@@ -63,6 +64,10 @@ from console.audit.schema import (
 )
 from console.audit.verify import verify_all, verify_run
 from console.errors import DrError, LockHeld
+from console.events import Event as TypedEvent
+from console.events import InventoryRef, PlaybookRef, RunFinished
+
+E = TypeVar("E", bound=TypedEvent)
 
 LIFECYCLE_KINDS = frozenset({"run_started", "run_resumed", "run_finished"})
 """Kinds only the store's own methods append, because they change the ``runs`` row."""
@@ -306,26 +311,26 @@ class AuditStore:
             raise ValueError("a run needs an id")
         if run.mode not in MODES:
             raise ValueError(f"mode must be drill or incident, not {run.mode!r}")
-        data = run_started_data(
-            playbook={
-                "name": run.playbook_name,
-                "kind": run.playbook_kind,
-                "title": run.playbook_title,
-                "path": str(run.playbook_path),
-                "digest": run.playbook_digest,
-            },
-            inventory={
-                "name": run.inventory_name,
-                "path": str(run.inventory_path),
-                "digest": run.inventory_digest,
-            },
+        data = run_created(
+            playbook=PlaybookRef(
+                name=run.playbook_name,
+                kind=run.playbook_kind,
+                title=run.playbook_title,
+                path=str(run.playbook_path),
+                digest=run.playbook_digest,
+            ),
+            inventory=InventoryRef(
+                name=run.inventory_name,
+                path=str(run.inventory_path),
+                digest=run.inventory_digest,
+            ),
             mode=run.mode,
             params=dict(run.params),
             objectives=dict(run.objectives),
-            services=list(run.services),
+            services=tuple(run.services),
             pid=run.pid,
             hostname=run.hostname,
-        )
+        ).data()
         with self._write(durable=True) as conn:
             if self._row(conn, run.run_id) is not None:
                 raise ValueError(f"run {run.run_id} exists already")
@@ -480,6 +485,30 @@ class AuditStore:
             [EventDraft(kind=kind, data=data, operator=operator, host=host, step_id=step_id)],
             durable=durable,
         )[0]
+
+    def record(self, run_id: str, event: E, *, operator: str) -> E:
+        """Append a typed event (its ``kind``, ``data()``, host and step; durably when it is
+        an intent) and return the copy stamped with its place and time in the log.
+
+        Raises as ``append`` (``ValueError`` also for an event that is never recorded).
+        """
+        if not event.recorded:
+            raise ValueError(f"{event.kind} events are for listeners only, never recorded")
+        stored = self.append(
+            run_id,
+            event.kind,
+            event.data(),
+            operator=operator,
+            host=event.host,
+            step_id=event.step_id,
+            durable=event.durable,
+        )
+        return event.stamped(seq=stored.seq, ts=ts_seconds(stored.ts))
+
+    def finish(self, run_id: str, finished: RunFinished, *, operator: str) -> RunFinished:
+        """``finish_run`` with a typed ``RunFinished``; returns it stamped like ``record``."""
+        stored = self.finish_run(run_id, finished.outcome, finished.data(), operator=operator)
+        return finished.stamped(seq=stored.seq, ts=ts_seconds(stored.ts))
 
     def append_batch(
         self, run_id: str, drafts: Sequence[EventDraft], *, durable: bool = False

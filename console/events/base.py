@@ -218,8 +218,17 @@ class _FieldReader:
     fallback: Callable[[], Any]
 
 
-@functools.cache
+_READERS: dict[type[Any], tuple[_FieldReader, ...]] = {}
+
+
 def _readers(cls: type[Any]) -> tuple[_FieldReader, ...]:
+    found = _READERS.get(cls)
+    if found is None:
+        found = _READERS[cls] = _make_readers(cls)
+    return found
+
+
+def _make_readers(cls: type[Any]) -> tuple[_FieldReader, ...]:
     hints = typing.get_type_hints(cls)
     defaults: Mapping[str, Any] = getattr(cls, "decode_defaults", {})
     aliases: Mapping[str, tuple[str, ...]] = getattr(cls, "aliases", {})

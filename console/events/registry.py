@@ -21,8 +21,8 @@ from console.events.run import (
     LockAcquired,
     LockBroken,
     LockReleased,
-    Notice,
     NoteAdded,
+    Notice,
     RollbackFinished,
     RollbackStarted,
     RunCreated,
@@ -108,7 +108,8 @@ def _kinds() -> dict[str, type[Event]]:
         if not cls.recorded:
             raise TypeError(f"{cls.__name__} is in Recorded but says it is never recorded")
         if cls.kind in out:
-            raise TypeError(f"kind {cls.kind!r} is both {out[cls.kind].__name__} and {cls.__name__}")
+            other = out[cls.kind].__name__
+            raise TypeError(f"kind {cls.kind!r} is both {other} and {cls.__name__}")
         check_readable(cls)
         out[cls.kind] = cls
     for cls in get_args(Emitted):
@@ -139,9 +140,7 @@ def decode(
     cls = KINDS.get(kind)
     if cls is None:
         raw = dict(payload) if isinstance(payload, Mapping) else {}
-        return UnknownEvent(
-            stored_kind=kind, step_id=step_id, host=host, ts=ts, seq=seq, extra=raw
-        )
+        return UnknownEvent(stored_kind=kind, step_id=step_id, host=host, ts=ts, seq=seq, extra=raw)
     event = decode_as(cls, payload, step_id=step_id, host=host, ts=ts, seq=seq)
     assert isinstance(event, get_args(Recorded))
-    return event  # type: ignore[return-value]
+    return event
