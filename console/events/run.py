@@ -43,6 +43,8 @@ class RunStarted(Event):
 class PlaybookRef:
     """The playbook a run was made from, as ``run_started`` records it."""
 
+    decode_defaults: ClassVar[Mapping[str, Any]] = {"name": "?", "kind": "?"}
+
     name: str
     kind: str
     title: str
@@ -55,6 +57,8 @@ class PlaybookRef:
 class InventoryRef:
     """The inventory a run was made against."""
 
+    decode_defaults: ClassVar[Mapping[str, Any]] = {"name": "?"}
+
     name: str
     path: str
     digest: str
@@ -66,6 +70,7 @@ class RunCreated(Event):
 
     kind: ClassVar[str] = "run_started"
     durable: ClassVar[bool] = True
+    decode_defaults: ClassVar[Mapping[str, Any]] = {"mode": "?"}
     playbook: PlaybookRef
     inventory: InventoryRef
     mode: str
@@ -105,7 +110,7 @@ class RunResumed(Event):
 class PlanEntry:
     """One step of the playbook as written, in the recorded plan."""
 
-    decode_defaults: ClassVar[Mapping[str, Any]] = {"id": "?"}
+    decode_defaults: ClassVar[Mapping[str, Any]] = {"id": "?", "kind": StepKind("")}
     id: str
     title: str
     kind: StepKind
@@ -141,6 +146,7 @@ class HostKeyAccepted(Event):
 
     kind: ClassVar[str] = "host_key_accepted"
     durable: ClassVar[bool] = True
+    decode_defaults: ClassVar[Mapping[str, Any]] = {"key_type": "?", "fingerprint": "?"}
     key_type: str
     fingerprint: str
 

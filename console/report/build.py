@@ -30,16 +30,6 @@ from console.report.model import (
     Sample,
     StepRun,
 )
-from console.report.payload import (
-    as_bool,
-    as_dict,
-    as_int,
-    as_list,
-    as_num,
-    as_opt_str,
-    as_str,
-    as_strs,
-)
 from console.report.text import canary_problem, one_line, verdict
 
 
@@ -83,17 +73,15 @@ def finish(f: Folder, chain: VerifyResult, this_host: str) -> Report:
     """The frozen report from the fold's state, once every event was fed."""
     d = f.started
     fin = f.finished
-    outcome_recorded = as_opt_str(fin.get("outcome")) if fin is not None else None
+    outcome_recorded = None if fin is None or "outcome" in fin.defaulted else str(fin.outcome)
     status = derive_status(outcome_recorded, f.process[0], f.process[1], this_host)
-    stopped_at = as_opt_str(fin.get("stopped_at")) if fin is not None else None
+    stopped_at = fin.stopped_at if fin is not None else None
     for step in list(f.open_steps.values()):
         if status == "stopped" and step.id == stopped_at:
-            f.close(
-                step,
-                "stopped",
-                "the run stopped here: "
-                + as_str(fin.get("summary") if fin else "", "waiting for an operator"),
-            )
+            summary = fin.summary if fin is not None else ""
+            if fin is not None and not summary and "summary" in fin.defaulted:
+                summary = "waiting for an operator"
+            f.close(step, "stopped", "the run stopped here: " + summary)
         elif status in ("running", "running?"):
             f.close(step, "running", "still running")
         else:
@@ -128,12 +116,11 @@ def finish(f: Folder, chain: VerifyResult, this_host: str) -> Report:
                 one_line(f"audit chain BROKEN: {chain.reason}", 400),
             ),
         )
-    pb = as_dict(d.get("playbook"))
-    inv = as_dict(d.get("inventory"))
+    pb, inv = d.playbook, d.inventory
     duration = None
     if fin is not None and f.finished_at:
         duration = f.offset(f.finished_at)
-    exit_code = as_int(fin.get("exit_code")) if fin is not None else None
+    exit_code = fin.exit_code if fin is not None else None
     deviations = sorted(
         f.deviations,
         key=lambda x: (x.offset is not None, x.offset if x.offset is not None else 0.0),
@@ -141,21 +128,13 @@ def finish(f: Folder, chain: VerifyResult, this_host: str) -> Report:
     return Report(
         run_id=f.run_id,
         playbook=PlaybookRef(
-            name=as_str(pb.get("name"), "?"),
-            kind=as_str(pb.get("kind"), "?"),
-            title=as_str(pb.get("title")),
-            path=as_str(pb.get("path")),
-            digest=as_str(pb.get("digest")),
+            name=pb.name, kind=pb.kind, title=pb.title, path=pb.path, digest=pb.digest
         ),
-        inventory=InventoryRef(
-            name=as_str(inv.get("name"), "?"),
-            path=as_str(inv.get("path")),
-            digest=as_str(inv.get("digest")),
-        ),
-        mode=as_str(d.get("mode"), "?"),
-        services=as_strs(d.get("services")),
+        inventory=InventoryRef(name=inv.name, path=inv.path, digest=inv.digest),
+        mode=d.mode,
+        services=d.services,
         ran_on=tuple(f.machines),
-        params={str(k): as_str(v) for k, v in as_dict(d.get("params")).items()},
+        params={str(k): "" if v is None else str(v) for k, v in d.params.items()},
         operators=tuple(Operator(name, tuple(roles)) for name, roles in f.operators.items()),
         started_at=f.start_ts,
         ended_at=f.finished_at,
@@ -163,7 +142,7 @@ def finish(f: Folder, chain: VerifyResult, this_host: str) -> Report:
         duration=duration,
         outcome=status,
         exit_code=exit_code,
-        summary=as_str(fin.get("summary")) if fin is not None else "",
+        summary=fin.summary if fin is not None else "",
         stopped_at=stopped_at,
         verdict=verdict(
             status,
@@ -196,11 +175,7 @@ def finish(f: Folder, chain: VerifyResult, this_host: str) -> Report:
 def _not_run(f: Folder, steps: Sequence[StepRun]) -> tuple[PlannedStep, ...]:
     """The playbook's steps the run never started, from its recorded plan."""
     started = {s.id for s in steps if not s.rollback}
-    return tuple(
-        PlannedStep(as_str(p.get("id"), "?"), as_str(p.get("title")), as_str(p.get("kind")))
-        for p in f.planned
-        if as_str(p.get("id")) not in started
-    )
+    return tuple(PlannedStep(p.id, p.title, str(p.kind)) for p in f.planned if p.id not in started)
 
 
 def _step_deviation(f: Folder, step: StepRun) -> None:
@@ -251,19 +226,16 @@ def _at(f: Folder, step: StepRun) -> tuple[str | None, float | None]:
 
 
 def _objectives(f: Folder) -> Objectives:
-    obj = as_dict(f.started.get("objectives"))
-    rto = obj.get("rto_seconds", obj.get("rto"))
-    rpo = obj.get("rpo_seconds", obj.get("rpo"))
-    return Objectives(rto_seconds=as_num(rto), rpo_seconds=as_num(rpo))
+    return Objectives(rto_seconds=f.started.rto_objective, rpo_seconds=f.started.rpo_objective)
 
 
 def _measured(f: Folder, objectives: Objectives, status: str) -> Measured:
-    m = f.measurement or f.finished or {}
-    rto = as_num(m.get("rto_seconds"))
-    rpo = as_num(m.get("rpo_seconds"))
-    writes = as_int(m.get("rpo_writes"))
-    rto_met = as_bool(m.get("rto_met"))
-    rpo_met = as_bool(m.get("rpo_met"))
+    m = f.measurement if f.measurement is not None else f.finished
+    rto = m.rto_seconds if m is not None else None
+    rpo = m.rpo_seconds if m is not None else None
+    writes = m.rpo_writes if m is not None else None
+    rto_met = m.rto_met if m is not None else None
+    rpo_met = m.rpo_met if m is not None else None
     if rto_met is None and rto is not None and objectives.rto_seconds is not None:
         rto_met = rto <= objectives.rto_seconds
     rto_note = None
@@ -283,8 +255,8 @@ def _measured(f: Folder, objectives: Objectives, status: str) -> Measured:
             rto_note = "no measurement recorded"
     rpo_note = None
     if rpo is None:
-        if f.canary_check is not None and f.canary_check.get("error"):
-            rpo_note = canary_problem(str(f.canary_check.get("error")))
+        if f.canary_check is not None and f.canary_check.error:
+            rpo_note = canary_problem(f.canary_check.error)
         elif f.canary_service is None:
             rpo_note = "no canary ran"
         else:
@@ -305,18 +277,16 @@ def _measured(f: Folder, objectives: Objectives, status: str) -> Measured:
 def _canary(f: Folder) -> CanaryReport | None:
     if f.canary_service is None:
         return None
-    c = f.canary_check or {}
+    c = f.canary_check
     return CanaryReport(
         service=f.canary_service,
         writes_acknowledged=f.canary_ok,
         writes_failed=f.canary_failed,
         checked_on=f.canary_check_host,
-        present=as_int(c.get("present")),
-        missing=tuple(
-            n for n in as_list(c.get("missing")) if isinstance(n, int) and not isinstance(n, bool)
-        ),
-        newest_present=as_int(c.get("newest_present")),
-        error=as_opt_str(c.get("error")),
+        present=c.present if c is not None else None,
+        missing=c.missing if c is not None else (),
+        newest_present=c.newest_present if c is not None else None,
+        error=c.error if c is not None else None,
     )
 
 
