@@ -4,8 +4,9 @@ Every error a person can cause or meet carries a message fit for that person and
 comes from a file, the place in the file. Each class also names its ``ErrorKind`` (defined
 with the event vocabulary in ``console.events.enums``), so a refused host key stays a host-key
 error from the transport to the audit log to the TUI and is never found again by searching a
-message (asyncssh's small error tree with its codes is the model). Only ``console.cli`` turns these into exit codes: the core raises, the edge decides;
-:class:`ExitCode` is the one table of those codes.
+message (asyncssh's small error tree with its codes is the model). Only ``console.cli`` turns
+these into exit codes: the core raises, the edge decides; :class:`ExitCode` is the one table of
+those codes.
 """
 
 from __future__ import annotations

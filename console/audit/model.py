@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from console.events import Recorded, RunOutcome, decode
+from console.events import Recorded, RunFinished, RunOutcome, decode, decode_as
 
 RUN_OUTCOMES = tuple(RunOutcome)
 """The outcomes ``finish_run`` accepts: how a run ended, as the engine judged it."""
@@ -290,17 +290,25 @@ class RunRecord:
         except ValueError:
             return None
 
+    @cached_property
+    def finish(self) -> RunFinished | None:
+        """The latest ``run_finished`` (``finish_data``) read back typed; None before it."""
+        return decode_as(RunFinished, self.finish_data) if self.finish_data else None
+
     @property
     def rto_seconds(self) -> float | None:
         """The measured RTO recorded in ``run_finished``, if any."""
-        value = self.finish_data.get("rto_seconds")
-        return float(value) if isinstance(value, (int, float)) else None
+        return self.finish.rto_seconds if self.finish is not None else None
 
     @property
     def rpo_seconds(self) -> float | None:
         """The measured RPO recorded in ``run_finished``, if any."""
-        value = self.finish_data.get("rpo_seconds")
-        return float(value) if isinstance(value, (int, float)) else None
+        return self.finish.rpo_seconds if self.finish is not None else None
+
+    @property
+    def exit_code(self) -> int | None:
+        """The exit code recorded in ``run_finished``, if any."""
+        return self.finish.exit_code if self.finish is not None else None
 
     def to_json_dict(self) -> dict[str, Any]:
         """The record as one JSON object (``audit list --json``)."""
@@ -330,7 +338,7 @@ class RunRecord:
             "duration_seconds": self.duration_seconds,
             "status": self.status,
             "outcome": self.outcome,
-            "exit_code": self.finish_data.get("exit_code"),
+            "exit_code": self.exit_code,
             "rto_seconds": self.rto_seconds,
             "rpo_seconds": self.rpo_seconds,
         }

@@ -104,10 +104,7 @@ def _summary(payload: ev.Recorded, raw: Mapping[str, Any]) -> str:
         case ev.HostKeyAccepted():
             # the host is on the event's row (a log written by hand may carry it in the data)
             host = payload.host or payload.extra.get("host", "?")
-            return (
-                f"accepted new host key of {host}: {payload.key_type} "
-                f"{payload.fingerprint}"
-            )
+            return f"accepted new host key of {host}: {payload.key_type} {payload.fingerprint}"
         case ev.LockAcquired() | ev.LockReleased():
             verb = "acquired" if isinstance(payload, ev.LockAcquired) else "released"
             return f"lock on {payload.service} {verb} ({payload.scope})"
@@ -225,7 +222,7 @@ def runs_table(records: Sequence[RunRecord]) -> Table:
     table.add_column("RTO", justify="right", no_wrap=True)
     table.add_column("RPO", justify="right", no_wrap=True)
     for run in records:
-        exit_code = run.finish_data.get("exit_code")
+        exit_code = run.exit_code
         status = run.status + (f" (exit {exit_code})" if exit_code is not None else "")
         table.add_row(
             run.run_id,

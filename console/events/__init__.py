@@ -58,6 +58,7 @@ from console.events.run import (
     RunPlanned,
     RunResumed,
     RunStarted,
+    objective,
 )
 from console.events.step import (
     CommandFinished,
@@ -120,4 +121,5 @@ __all__ = [
     "WaitProgress",
     "decode",
     "decode_as",
+    "objective",
 ]

@@ -15,7 +15,10 @@ from console.events.base import Event
 from console.events.enums import LockScope, NoticeLevel, RtoEdge, RunOutcome, StepKind
 
 
-def _num(value: Any) -> float | None:
+def objective(objectives: Mapping[str, Any], name: str) -> float | None:
+    """An objective in seconds from a recorded ``objectives`` mapping: ``rto`` or ``rpo``,
+    spelt ``rto_seconds`` (or, in older logs, ``rto``); None when absent or not a number."""
+    value = objectives.get(f"{name}_seconds", objectives.get(name))
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)
@@ -85,12 +88,12 @@ class RunCreated(Event):
     @property
     def rto_objective(self) -> float | None:
         """The RTO objective in seconds, whichever spelling the log used."""
-        return _num(self.objectives.get("rto_seconds", self.objectives.get("rto")))
+        return objective(self.objectives, "rto")
 
     @property
     def rpo_objective(self) -> float | None:
         """The RPO objective in seconds, whichever spelling the log used."""
-        return _num(self.objectives.get("rpo_seconds", self.objectives.get("rpo")))
+        return objective(self.objectives, "rpo")
 
 
 @dataclass(frozen=True, kw_only=True)

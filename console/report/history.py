@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from console.audit.model import RunRecord
 from console.audit.store import AuditStore
 from console.errors import InputError
+from console.events import objective
 from console.model.durations import DurationError, parse_duration
 from console.report.model import ChainCheck
 from console.report.render_md import cell, table
@@ -115,43 +116,34 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _num(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
-
-
-def _met(value: object, measured: float | None, objective: float | None) -> bool | None:
-    if isinstance(value, bool):
+def _met(value: bool | None, measured: float | None, goal: float | None) -> bool | None:
+    if value is not None:
         return value
-    if measured is None or objective is None:
+    if measured is None or goal is None:
         return None
-    return measured <= objective
+    return measured <= goal
 
 
 def history_run(record: RunRecord) -> HistoryRun:
     """A runs-table record as a history row."""
-    fin = record.finish_data
-    obj = record.objectives
+    fin = record.finish
     rto, rpo = record.rto_seconds, record.rpo_seconds
-    rto_obj, rpo_obj = _num(obj.get("rto_seconds")), _num(obj.get("rpo_seconds"))
-    writes = fin.get("rpo_writes")
-    exit_code = fin.get("exit_code")
+    rto_obj, rpo_obj = objective(record.objectives, "rto"), objective(record.objectives, "rpo")
     return HistoryRun(
         run_id=record.run_id,
         started_at=record.started_at,
         mode=record.mode,
         operator=record.operator,
         outcome=record.status,
-        exit_code=exit_code if isinstance(exit_code, int) else None,
+        exit_code=record.exit_code,
         duration=record.duration_seconds,
         rto_seconds=rto,
         rto_objective=rto_obj,
-        rto_met=_met(fin.get("rto_met"), rto, rto_obj),
+        rto_met=_met(fin.rto_met if fin else None, rto, rto_obj),
         rpo_seconds=rpo,
-        rpo_writes=writes if isinstance(writes, int) and not isinstance(writes, bool) else None,
+        rpo_writes=fin.rpo_writes if fin else None,
         rpo_objective=rpo_obj,
-        rpo_met=_met(fin.get("rpo_met"), rpo, rpo_obj),
+        rpo_met=_met(fin.rpo_met if fin else None, rpo, rpo_obj),
         playbook_digest=record.playbook_digest,
     )
 
