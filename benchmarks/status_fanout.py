@@ -30,11 +30,11 @@ if __package__ in (None, ""):
 import asyncssh
 
 from benchmarks.ssh_fanout import FanoutHosts, start_fanout_hosts
-from console.engine.targets import probe_target
 from console.model.inventory import Inventory, load_inventory
 from console.probes.registry import probe_for
 from console.ssh import SshPool
 from console.status.collector import StatusCollector
+from console.targets import probe_target
 
 SAMPLE = '{"role": "replica", "link": "up", "lag_seconds": 0, "lag_bytes": 0}'
 

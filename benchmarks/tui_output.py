@@ -30,7 +30,7 @@ from pathlib import Path
 
 from textual import events
 
-from console.engine import events as ev
+from console import events as ev
 from console.tui.app import DrConsoleApp, TuiConfig
 from console.tui.screens.run import RunScreen
 from console.tui.session import OUTPUT_KEEP

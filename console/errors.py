@@ -66,7 +66,7 @@ class Location:
 class DrError(Exception):
     """Base of every error drconsole raises on purpose."""
 
-    exit_code: ClassVar[ExitCode] = ExitCode.FAILED
+    exit_code: ClassVar[int] = ExitCode.FAILED
     """The process exit code the CLI uses when this error ends a command."""
     kind: ClassVar[ErrorKind] = ErrorKind.ERROR
     """What kind of error this is (recorded with the failure it causes)."""

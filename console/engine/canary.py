@@ -16,14 +16,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from console.engine.events import CanaryCheck, CanaryWrite, Event
 from console.engine.refresh import refresh_status
-from console.engine.targets import probe_target, ssh_target
 from console.errors import DrError
+from console.events import CanaryCheck, CanaryWrite, Event
 from console.model.inventory import Inventory
 from console.probes import canary as kinds
 from console.ssh.transport import Transport
 from console.status.collector import StatusCollector
+from console.targets import probe_target, ssh_target
 
 
 class CanaryRunner:

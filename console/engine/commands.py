@@ -9,24 +9,52 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from console.engine import events as ev
+from console import events as ev
 from console.engine.context import StepOutputs, resolve_selector, target_view
 from console.engine.masking import Masker
-from console.engine.targets import ssh_target
-from console.errors import DrError, HostKeyError
+from console.errors import DrError, ErrorKind, HostKeyError
 from console.model.inventory import Inventory
 from console.model.playbook import CommandCheck, Playbook
 from console.ssh.result import OutputLine
 from console.ssh.transport import Transport
 from console.status.collector import StatusSnapshot
+from console.targets import ssh_target
 
 OUTPUT_FLUSH_SECONDS = 0.1
 """Output lines are batched into one event at most this long."""
 OUTPUT_FLUSH_LINES = 200
 """...or this many lines."""
+
+SECURITY_PREFIX = "SECURITY: "
+"""Opens the reason of a command refused for its host key (the words people read; programs
+read the ``host_key`` error kind)."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    """How one command on one host went."""
+
+    host: str
+    ok: bool
+    reason: str | None = None
+    """Why it is not ok."""
+    error: ErrorKind | None = None
+    """Why it could not run at all (it never reached the host, or was stopped)."""
+
+
+def failure_of(results: Sequence[Sent]) -> tuple[str, ErrorKind | None] | None:
+    """The failure of a step's commands: every failed host's reason, and the error kind that
+    matters most (a refused host key before any other); None when every command was ok."""
+    failed = [r for r in results if not r.ok]
+    if not failed:
+        return None
+    kinds = [r.error for r in failed if r.error is not None]
+    error = ErrorKind.HOST_KEY if ErrorKind.HOST_KEY in kinds else (kinds[0] if kinds else None)
+    return "; ".join(f"{r.host}: {r.reason}" for r in failed), error
 
 
 class CommandSender:
@@ -75,7 +103,7 @@ class CommandSender:
         expect: Any,
         record_outputs: bool = True,
         poll: bool = False,
-    ) -> tuple[bool, str | None]:
+    ) -> Sent:
         """Send one command (intent recorded durably first); stream, judge and record it.
 
         ``poll``: the command is one poll of a wait step, whose unmet expectation means "not yet"
@@ -121,12 +149,12 @@ class CommandSender:
             )
         except HostKeyError as exc:
             return self._failed(
-                step_id, host, started, flush, scheduled, f"SECURITY: {exc.message}"
+                step_id, host, started, flush, scheduled, SECURITY_PREFIX + exc.message, exc.kind
             )
         except DrError as exc:
-            return self._failed(step_id, host, started, flush, scheduled, exc.message)
+            return self._failed(step_id, host, started, flush, scheduled, exc.message, exc.kind)
         except OSError as exc:
-            return self._failed(step_id, host, started, flush, scheduled, str(exc))
+            return self._failed(step_id, host, started, flush, scheduled, str(exc), ErrorKind.OS)
         except asyncio.CancelledError:
             self._failed(
                 step_id,
@@ -135,6 +163,7 @@ class CommandSender:
                 flush,
                 scheduled,
                 "stopped: the run was interrupted or aborted",
+                ErrorKind.INTERRUPTED,
             )
             raise
         for handle in scheduled:
@@ -159,7 +188,7 @@ class CommandSender:
         if result.reconnected:
             self.emit(
                 ev.Notice(
-                    level="warning",
+                    level=ev.NoticeLevel.WARNING,
                     step_id=step_id,
                     host=host,
                     message=f"{host}: the connection had dropped; reconnected once",
@@ -179,7 +208,7 @@ class CommandSender:
                 poll=poll,
             )
         )
-        return reason is None, reason
+        return Sent(host, reason is None, reason)
 
     def _failed(
         self,
@@ -189,7 +218,8 @@ class CommandSender:
         flush: Callable[[], None],
         scheduled: list[asyncio.TimerHandle],
         reason: str,
-    ) -> tuple[bool, str]:
+        error: ErrorKind,
+    ) -> Sent:
         for handle in scheduled:
             handle.cancel()
         flush()
@@ -203,9 +233,10 @@ class CommandSender:
                 timed_out=False,
                 ok=False,
                 reason=reason,
+                error=error,
             )
         )
-        return False, reason
+        return Sent(host, False, reason, error)
 
     async def check(
         self,
@@ -241,7 +272,5 @@ class CommandSender:
                 for h in hosts
             )
         )
-        lines = [
-            f"{h}: {'ok' if ok else reason}" for h, (ok, reason) in zip(hosts, results, strict=True)
-        ]
-        return all(ok for ok, _ in results), "\n".join(lines)
+        lines = [f"{r.host}: {'ok' if r.ok else r.reason}" for r in results]
+        return all(r.ok for r in results), "\n".join(lines)

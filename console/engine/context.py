@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.engine.targets import member_address, merged_vars
 from console.model.inventory import Inventory, Member, Service
 from console.model.playbook import Playbook
 from console.model.selectors import Selector
 from console.model.templates import RenderError
 from console.status.collector import StatusSnapshot
+from console.targets import member_address, merged_vars
 
 
 class SelectionError(Exception):

@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from console.errors import Stopped
+from console.events import DecisionAction, ErrorKind, OnFailure, QuestionKind
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class Question:
 
     step_id: str
     title: str
-    kind: str
+    kind: QuestionKind
     """``confirm`` (may this step run?), ``manual`` (is it done?), ``failure`` (what now?),
     ``unknown`` (a resumed step whose outcome is unknown: run it again?)."""
     targets: tuple[str, ...] = ()
@@ -28,17 +29,19 @@ class Question:
     instructions: str | None = None
     reason: str | None = None
     """For ``failure``: why it failed."""
-    policy: str | None = None
+    policy: OnFailure | None = None
     """For ``failure``: the step's ``on_failure`` (abort, continue, rollback)."""
     attempt: int = 1
     has_rollback: bool = False
+    error: ErrorKind | None = None
+    """For ``failure``: why a command could not run at all (``host_key``: a refused key)."""
 
 
 @dataclass(frozen=True)
 class Answer:
     """What the operator (or the policy) decided."""
 
-    action: str
+    action: DecisionAction
     """confirm: ``confirm`` | ``skip`` | ``abort``; manual: ``done`` | ``skip`` | ``abort``;
     failure: ``retry`` | ``skip`` | ``continue`` | ``rollback`` | ``abort``;
     unknown: ``rerun`` | ``skip`` | ``abort``."""
@@ -76,23 +79,24 @@ class HeadlessDecider(Decider):
         self.yes = yes
 
     async def decide(self, question: Question) -> Answer:
-        if question.kind == "failure":
-            policy = question.policy or "abort"
-            if policy == "continue":
-                return Answer("continue", "on_failure: continue", auto=True)
-            if policy == "rollback":
-                return Answer("abort", "on_failure: rollback", auto=True, rollback=True)
-            return Answer("abort", "on_failure: abort", auto=True)
+        A, Q = DecisionAction, QuestionKind
+        if question.kind == Q.FAILURE:
+            policy = question.policy or OnFailure.ABORT
+            if policy == OnFailure.CONTINUE:
+                return Answer(A.CONTINUE, "on_failure: continue", auto=True)
+            if policy == OnFailure.ROLLBACK:
+                return Answer(A.ABORT, "on_failure: rollback", auto=True, rollback=True)
+            return Answer(A.ABORT, "on_failure: abort", auto=True)
         if not self.yes:
             what = {
-                "confirm": "needs confirmation",
-                "manual": "is a manual step",
-                "unknown": "has an unknown outcome (it was in flight when the run stopped)",
+                Q.CONFIRM: "needs confirmation",
+                Q.MANUAL: "is a manual step",
+                Q.UNKNOWN: "has an unknown outcome (it was in flight when the run stopped)",
             }.get(question.kind, "needs an operator")
             raise Stopped(
                 f"step {question.step_id!r} {what}; run again with --yes to approve, or use the TUI"
             )
-        action = {"confirm": "confirm", "manual": "done", "unknown": "rerun"}.get(
-            question.kind, "confirm"
+        action = {Q.CONFIRM: A.CONFIRM, Q.MANUAL: A.DONE, Q.UNKNOWN: A.RERUN}.get(
+            question.kind, A.CONFIRM
         )
         return Answer(action, "approved by --yes", auto=True)

@@ -21,8 +21,8 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.markup import escape
 
+from console import events as ev
 from console.audit.store import AuditStore
-from console.engine import events as ev
 from console.engine.decider import HeadlessDecider
 from console.engine.plan import Plan, make_plan
 from console.engine.prepare import Prepared, prepare
@@ -180,7 +180,9 @@ def _pool(args: argparse.Namespace, engine_ref: list[Engine]) -> SshPool:
         if engine_ref:
             engine_ref[0].emit(
                 ev.Notice(
-                    level="warning", host=host, message=f"{host}: reconnected once ({reason})"
+                    level=ev.NoticeLevel.WARNING,
+                    host=host,
+                    message=f"{host}: reconnected once ({reason})",
                 )
             )
 
@@ -233,7 +235,7 @@ def _late_notice(engine: Engine, message: str) -> Callable[[ev.Event], None]:
     def listener(event: ev.Event) -> None:
         if not done[0] and isinstance(event, ev.RunStarted):
             done[0] = True
-            engine.emit(ev.Notice(level="warning", message=message))
+            engine.emit(ev.Notice(level=ev.NoticeLevel.WARNING, message=message))
 
     return listener
 

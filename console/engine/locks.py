@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from console import events as ev
 from console.audit.store import AuditStore
-from console.engine import events as ev
-from console.engine.targets import ssh_target
-from console.errors import DrError, LockHeld
+from console.errors import DrError, ErrorKind, LockHeld
 from console.model.inventory import Inventory
 from console.ssh.transport import Transport
+from console.targets import ssh_target
 
 REMOTE_TIMEOUT = 15.0
 
@@ -38,6 +38,8 @@ class RemoteLockResult:
     holder: dict[str, str] | None = None
     """The owner file of another run, when the lock is held."""
     error: str | None = None
+    error_kind: ErrorKind | None = None
+    """The kind of ``error``."""
     cleared: dict[str, str] | None = None
     """The owner of a lock left behind by a run that has finished, removed before taking it."""
 
@@ -114,8 +116,12 @@ async def acquire_remote(
         path = _lock_path(inventory, host, service)
         try:
             out = await _on_host(transport, inventory, host, _acquire_command(path, owner))
-        except (DrError, TimeoutError, OSError) as exc:
-            return RemoteLockResult(host, False, error=str(exc))
+        except DrError as exc:
+            return RemoteLockResult(host, False, error=str(exc), error_kind=exc.kind)
+        except TimeoutError as exc:
+            return RemoteLockResult(host, False, error=str(exc), error_kind=ErrorKind.SSH)
+        except OSError as exc:
+            return RemoteLockResult(host, False, error=str(exc), error_kind=ErrorKind.OS)
         lines = out.splitlines()
         if lines and lines[0] == "TAKEN":
             return RemoteLockResult(host, True)
@@ -136,7 +142,12 @@ async def acquire_remote(
                 continue
             again = await one(r.host)
             results[i] = RemoteLockResult(
-                again.host, again.taken, again.holder, again.error, cleared=r.holder
+                again.host,
+                again.taken,
+                again.holder,
+                again.error,
+                again.error_kind,
+                cleared=r.holder,
             )
     held = [r for r in results if r.holder is not None]
     if held:
@@ -252,21 +263,23 @@ class RunLocks:
                 if holder is not None and holder.run_id != self.run_id:
                     self.audit.break_lock(service, self.operator)
                     self.emit(
-                        ev.LockBroken(service=service, scope="local", holder=_holder_dict(holder))
+                        ev.LockBroken(
+                            service=service, scope=ev.LockScope.LOCAL, holder=_holder_dict(holder)
+                        )
                     )
                 for host, former in await break_remote(self.transport, self.inventory, service):
                     if self.run_id not in former:
                         self.emit(
                             ev.LockBroken(
                                 service=service,
-                                scope="remote",
+                                scope=ev.LockScope.REMOTE,
                                 host=host,
                                 holder={"owner": former[:300]},
                             )
                         )
             self.audit.acquire_lock(service, self.run_id, self.operator)
             self.local.append(service)
-            self.emit(ev.LockAcquired(service=service, scope="local"))
+            self.emit(ev.LockAcquired(service=service, scope=ev.LockScope.LOCAL))
             results = await acquire_remote(
                 self.transport, self.inventory, service, owner, finished=self._finished
             )
@@ -276,7 +289,7 @@ class RunLocks:
                     self.emit(
                         ev.LockBroken(
                             service=service,
-                            scope="remote",
+                            scope=ev.LockScope.REMOTE,
                             host=r.host,
                             holder={
                                 **r.cleared,
@@ -286,13 +299,16 @@ class RunLocks:
                         )
                     )
                 if r.taken:
-                    self.emit(ev.LockAcquired(service=service, scope="remote", host=r.host))
+                    self.emit(
+                        ev.LockAcquired(service=service, scope=ev.LockScope.REMOTE, host=r.host)
+                    )
                 else:
                     self.emit(
                         ev.Notice(
-                            level="warning",
+                            level=ev.NoticeLevel.WARNING,
                             host=r.host,
                             message=f"remote lock on {service} not taken on {r.host}: {r.error}",
+                            error=r.error_kind,
                         )
                     )
 
@@ -311,11 +327,11 @@ class RunLocks:
             )
             for h in hosts:
                 if h in released:
-                    self.emit(ev.LockReleased(service=service, scope="remote", host=h))
+                    self.emit(ev.LockReleased(service=service, scope=ev.LockScope.REMOTE, host=h))
                 else:
                     self.emit(
                         ev.Notice(
-                            level="warning",
+                            level=ev.NoticeLevel.WARNING,
                             host=h,
                             message=(
                                 f"the remote lock on {service} stays on {h} (no answer): "
@@ -326,7 +342,7 @@ class RunLocks:
         self.remote.clear()
         for service in self.local:
             self.audit.release_lock(service, self.run_id)
-            self.emit(ev.LockReleased(service=service, scope="local"))
+            self.emit(ev.LockReleased(service=service, scope=ev.LockScope.LOCAL))
         self.local.clear()
 
 

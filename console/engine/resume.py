@@ -3,19 +3,23 @@
 The audit log is the only memory a resumed run has: which steps finished and how, what they
 printed (later templates may use ``steps['id'].stdout``), where the outage started, which
 canaries were acknowledged, and the parameters it ran with. A step that started and never
-finished (the process died under it) has an unknown outcome: the operator decides.
+finished (the process died under it) has an unknown outcome: the operator decides. The events
+are read back typed (``console.events``); only the kinds that say where the run was matter.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from console import events as ev
 from console.audit.model import parse_ts
 from console.audit.store import AuditStore
 from console.engine.context import StepOutputs
 from console.engine.masking import MASK
 from console.errors import InputError
 from console.model.playbook import Playbook
+
+S = ev.StepStatus
 
 
 @dataclass
@@ -30,7 +34,7 @@ class ResumeState:
     mode: str
     playbook_digest: str
     inventory_digest: str
-    step_status: dict[str, str] = field(default_factory=dict)
+    step_status: dict[str, ev.StepStatus] = field(default_factory=dict)
     """Per main step: ok, skipped, continued, unknown or pending."""
     outputs: StepOutputs = field(default_factory=StepOutputs)
     rto_start: float | None = None
@@ -72,55 +76,42 @@ def load_resume_state(audit: AuditStore, run_text: str, playbook: Playbook) -> R
     )
     main_ids = [s.id for s in playbook.steps]
     started_order: list[str] = []
-    last_finish: dict[str, str] = {}
+    last_finish: dict[str, ev.StepOutcome] = {}
     open_steps: set[str] = set()
     current: dict[str, dict[str, list[str]]] = {}
     exits: dict[str, dict[str, int | None]] = {}
     for event in audit.events(run_id):
-        sid = event.step_id
-        data = event.data
-        if event.kind == "step_started" and sid in main_ids and not data.get("rollback"):
-            started_order.append(sid)
-            open_steps.add(sid)
-            current[sid] = {}
-            exits[sid] = {}
-            state.gates_passed = True
-        elif event.kind == "step_finished" and sid in main_ids and not data.get("rollback"):
-            open_steps.discard(sid)
-            last_finish[sid] = str(data.get("outcome"))
-        elif event.kind == "output" and sid in current and data.get("stream") == "stdout":
-            current[sid].setdefault(event.host or "", []).extend(data.get("lines", []))
-        elif event.kind == "command_result" and sid in exits:
-            exits[sid][event.host or ""] = data.get("exit_status")
-        elif event.kind == "rto_mark":
-            ts = parse_ts(event.ts).timestamp()
-            if data.get("mark") == "start":
-                state.rto_start = ts
-            elif data.get("mark") == "end":
-                state.rto_end = ts
-        elif event.kind == "canary_write":
-            n = int(data.get("n", 0))
-            if data.get("ok"):
-                state.canary_acked[n] = parse_ts(event.ts).timestamp()
-            state.canary_next = max(state.canary_next, n + 1)
+        sid = event.step_id or ""
+        match event.payload:
+            case ev.StepStarted(rollback=False) if sid in main_ids:
+                started_order.append(sid)
+                open_steps.add(sid)
+                current[sid] = {}
+                exits[sid] = {}
+                state.gates_passed = True
+            case ev.StepFinished(rollback=False, outcome=outcome) if sid in main_ids:
+                open_steps.discard(sid)
+                last_finish[sid] = outcome
+            case ev.OutputLines(stream="stdout", lines=batch) if sid in current:
+                current[sid].setdefault(event.host or "", []).extend(batch)
+            case ev.CommandFinished(exit_status=code) if sid in exits:
+                exits[sid][event.host or ""] = code
+            case ev.RtoMark(mark=mark):
+                ts = parse_ts(event.ts).timestamp()
+                if mark == ev.RtoEdge.START:
+                    state.rto_start = ts
+                elif mark == ev.RtoEdge.END:
+                    state.rto_end = ts
+            case ev.CanaryWrite(n=n, ok=ok):
+                if ok:
+                    state.canary_acked[n] = parse_ts(event.ts).timestamp()
+                state.canary_next = max(state.canary_next, n + 1)
+            case _:
+                pass  # nothing else tells where the run was
     for sid in main_ids:
-        if sid in open_steps:
-            status = "unknown"
-        elif sid in last_finish:
-            outcome = last_finish[sid]
-            later = started_order[started_order.index(sid) + 1 :] if sid in started_order else []
-            if outcome in ("ok", "skipped"):
-                status = outcome
-            elif outcome == "stopped":
-                status = "pending"
-            elif outcome == "failed":
-                status = "continued" if any(x != sid for x in later) else "pending"
-            else:
-                status = "unknown"
-        else:
-            status = "pending"
+        status = _status(sid, open_steps, last_finish, started_order)
         state.step_status[sid] = status
-        if status in ("ok", "skipped", "continued") and sid in current:
+        if status in (S.OK, S.SKIPPED, S.CONTINUED) and sid in current:
             for host, lines in current[sid].items():
                 state.outputs.record(
                     sid,
@@ -128,7 +119,30 @@ def load_resume_state(audit: AuditStore, run_text: str, playbook: Playbook) -> R
                     "\n".join(lines),
                     "",
                     exits[sid].get(host),
-                    "ok" if status == "ok" else "failed",
+                    "ok" if status == S.OK else "failed",
                 )
-            state.outputs.set_outcome(sid, "failed" if status == "continued" else status)
+            state.outputs.set_outcome(sid, "failed" if status == S.CONTINUED else status)
     return state
+
+
+def _status(
+    sid: str,
+    open_steps: set[str],
+    last_finish: dict[str, ev.StepOutcome],
+    started_order: list[str],
+) -> ev.StepStatus:
+    """Where a main step stands: in flight when the log ends (unknown), done, or to do."""
+    if sid in open_steps:
+        return S.UNKNOWN
+    if sid not in last_finish:
+        return S.PENDING
+    outcome = last_finish[sid]
+    later = started_order[started_order.index(sid) + 1 :] if sid in started_order else []
+    if outcome in (ev.StepOutcome.OK, ev.StepOutcome.SKIPPED):
+        return S(outcome)
+    if outcome == ev.StepOutcome.STOPPED:
+        return S.PENDING
+    if outcome == ev.StepOutcome.FAILED:
+        # failed, and a later step started: the run went on past it (continued)
+        return S.CONTINUED if any(x != sid for x in later) else S.PENDING
+    return S.UNKNOWN

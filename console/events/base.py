@@ -47,6 +47,9 @@ class Event:
     """What a missing or mistyped field reads as, where "empty" would say the wrong thing."""
     aliases: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     """Payload keys a field is read from, in order (older spellings)."""
+    omit_when_none: ClassVar[frozenset[str]] = frozenset()
+    """Fields added after logs were first written: left out of the payload while None, so an
+    event that does not use them is stored exactly as before they existed."""
 
     step_id: str | None = None
     """The step concerned, if any."""
@@ -66,8 +69,11 @@ class Event:
         out: dict[str, Any] = dict(self.extra)
         plain = dataclasses.asdict(self)
         for f in dataclasses.fields(self):
-            if f.name not in ENVELOPE:
-                out[f.name] = plain[f.name]
+            if f.name in ENVELOPE:
+                continue
+            if plain[f.name] is None and f.name in self.omit_when_none:
+                continue
+            out[f.name] = plain[f.name]
         return out
 
     def stamped(self, *, seq: int | None, ts: float) -> Self:

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from console.events.base import Event
-from console.events.enums import LockScope, NoticeLevel, RtoEdge, RunOutcome, StepKind
+from console.events.enums import (
+    ErrorKind,
+    LockScope,
+    NoticeLevel,
+    RtoEdge,
+    RunOutcome,
+    StepKind,
+)
 
 
 def objective(objectives: Mapping[str, Any], name: str) -> float | None:
@@ -138,9 +145,12 @@ class Notice(Event):
     """Something the operator should read: a reconnect, a remote lock not taken, a changed file."""
 
     kind: ClassVar[str] = "notice"
+    omit_when_none: ClassVar[frozenset[str]] = frozenset({"error"})
     decode_defaults: ClassVar[Mapping[str, Any]] = {"level": NoticeLevel.INFO}
     level: NoticeLevel
     message: str
+    error: ErrorKind | None = None
+    """The kind of the error the notice reports, if it reports one (older logs lack it)."""
 
 
 @dataclass(frozen=True, kw_only=True)

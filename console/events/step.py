@@ -86,6 +86,7 @@ class CommandFinished(Event):
     """A command ended on a host (or could not be run there)."""
 
     kind: ClassVar[str] = "command_result"
+    omit_when_none: ClassVar[frozenset[str]] = frozenset({"error"})
     exit_status: int | None
     signal: str | None
     duration: float | None

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from console.engine.targets import probe_target, probe_thresholds, ssh_target
 from console.errors import DrError
 from console.model.inventory import Inventory, Member, Service
 from console.probes.health import MemberHealth, assess
@@ -24,6 +23,7 @@ from console.probes.registry import probe_for
 from console.probes.sample import ProbeTarget, ReplicationSample, Role, unreachable
 from console.probes.topology import ServiceTopology, reconcile, topology
 from console.ssh.transport import Transport
+from console.targets import probe_target, probe_thresholds, ssh_target
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ ticket, or a screen reader.
 
 from __future__ import annotations
 
-from console.engine import events as ev
+from console import events as ev
 from console.tui.format import fmt_seconds, shorten, step_label
 
 SYSTEM = "» "

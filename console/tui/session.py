@@ -18,21 +18,18 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from console import events as ev
 from console.audit.store import AuditStore
-from console.engine import events as ev
 from console.engine.decider import Answer, Question
 from console.engine.prepare import Prepared
 from console.engine.runner import Engine, RunConfig, RunResult
-from console.errors import DrError
+from console.errors import DrError, ErrorKind, ExitCode
 from console.ssh.transport import Transport
 from console.tui.decider import TuiDecider
 from console.tui.runlog import event_lines, output_lines
 
 OUTPUT_KEEP = 5000
 """Log lines a session keeps for its view (the audit log keeps the record)."""
-
-SECURITY_WORDS = ("host key", "SECURITY:")
-"""Text that marks a refused host key in a failure reason or a notice."""
 
 
 @dataclass(frozen=True)
@@ -197,7 +194,7 @@ class RunSession:
         self._changed()
         try:
             self.result = await self.engine.run()
-            if self.result.exit_code == 4:
+            if self.result.exit_code == ExitCode.LOCKED:
                 self.lock_message = self._last_error_notice or self.result.summary
         except DrError as exc:
             self.error = str(exc)
@@ -211,8 +208,8 @@ class RunSession:
         self._serial += 1
         pending = PendingQuestion(question, loop.create_future(), self._serial)
         self.pending = pending
-        if question.kind == "failure" and question.reason and _is_security(question.reason):
-            self.security.append(question.reason)
+        if question.error == ErrorKind.HOST_KEY and question.reason:
+            self._security(question.reason)
         self._changed()
         try:
             return await pending.future
@@ -244,18 +241,18 @@ class RunSession:
         elif isinstance(event, ev.NoteAdded):
             self.notes.append(event)
         elif isinstance(event, ev.Notice):
-            if event.level == "error":
+            if event.level == ev.NoticeLevel.ERROR:
                 self._last_error_notice = event.message
-            if _is_security(event.message) and event.message not in self.security:
-                self.security.append(event.message)
-        if (
-            isinstance(event, ev.CommandFinished)
-            and event.reason
-            and _is_security(event.reason)
-            and event.reason not in self.security
-        ):
-            self.security.append(event.reason)
+            if event.error == ErrorKind.HOST_KEY:
+                self._security(event.message)
+        elif isinstance(event, ev.CommandFinished) and event.host_key_refused and event.reason:
+            self._security(event.reason)
         self._changed()
+
+    def _security(self, text: str) -> None:
+        """Remember a refused host key (once per wording)."""
+        if text not in self.security:
+            self.security.append(text)
 
     def _pause_after_one(self) -> None:
         if not self.finished:
@@ -293,7 +290,8 @@ class RunSession:
         pending = self.pending
         if pending is None:
             raise SessionError("nothing is waiting for a confirmation")
-        action = {"confirm": "confirm", "manual": "done", "unknown": "rerun", "failure": "retry"}
+        Q, A = ev.QuestionKind, ev.DecisionAction
+        action = {Q.CONFIRM: A.CONFIRM, Q.MANUAL: A.DONE, Q.UNKNOWN: A.RERUN, Q.FAILURE: A.RETRY}
         self.answer(Answer(action[pending.question.kind]))
 
     def retry(self) -> None:
@@ -302,9 +300,9 @@ class RunSession:
         Raises:
             SessionError: no failed step waits for a decision.
         """
-        if self.pending is None or self.pending.question.kind != "failure":
+        if self.pending is None or self.pending.question.kind != ev.QuestionKind.FAILURE:
             raise SessionError("retry applies to a failed step that waits for you")
-        self.answer(Answer("retry"))
+        self.answer(Answer(ev.DecisionAction.RETRY))
 
     def continue_after_failure(self, reason: str) -> None:
         """Leave the failed step failed and go on with the next one.
@@ -312,9 +310,9 @@ class RunSession:
         Raises:
             SessionError: no failed step waits for a decision.
         """
-        if self.pending is None or self.pending.question.kind != "failure":
+        if self.pending is None or self.pending.question.kind != ev.QuestionKind.FAILURE:
             raise SessionError("continue applies to a failed step that waits for you")
-        self.answer(Answer("continue", reason))
+        self.answer(Answer(ev.DecisionAction.CONTINUE, reason))
 
     def skip(self, reason: str) -> str:
         """Skip the step that waits for a decision, or (paused) the next step.
@@ -329,7 +327,7 @@ class RunSession:
             raise SessionError("skipping a step needs a reason")
         if self.pending is not None:
             step_id = self.pending.question.step_id
-            self.answer(Answer("skip", reason.strip()))
+            self.answer(Answer(ev.DecisionAction.SKIP, reason.strip()))
             return step_id
         nxt = self.next_step()
         if self.running and self.engine.paused and nxt is not None:
@@ -355,7 +353,7 @@ class RunSession:
         if not self.running:
             raise SessionError("the run is not running")
         if self.pending is not None:
-            self.answer(Answer("abort", reason.strip(), rollback=rollback))
+            self.answer(Answer(ev.DecisionAction.ABORT, reason.strip(), rollback=rollback))
         else:
             self.engine.request_abort(reason.strip(), rollback=rollback)
         self._changed()
@@ -406,8 +404,3 @@ class RunSession:
         if start is None:
             return None
         return (end if end is not None else (now if now is not None else time.time())) - start
-
-
-def _is_security(text: str) -> bool:
-    lowered = text.lower()
-    return any(word.lower() in lowered for word in SECURITY_WORDS)

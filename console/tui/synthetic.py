@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from console.engine.targets import probe_thresholds
 from console.model.inventory import Inventory, load_inventory
 from console.probes.health import assess
 from console.probes.sample import Link, ReplicaInfo, ReplicationSample, Role
 from console.probes.topology import reconcile, topology
 from console.status.collector import MemberStatus, StatusSnapshot
+from console.targets import probe_thresholds
 from console.tui.status_source import Deliver, StatusSource
 
 

@@ -131,8 +131,8 @@ async def person_run(
     audit_path: Path, inventory: Path, *, operator: str, abort_first: bool, break_lock: bool
 ) -> str:
     """``legacy-person`` in this process, decided by a person-like decider."""
+    from console import events as ev
     from console.audit.store import AuditStore
-    from console.engine import events as ev
     from console.engine.decider import Answer, Decider, Question
     from console.engine.prepare import prepare
     from console.engine.runner import Engine, RunConfig

@@ -36,8 +36,8 @@ from pathlib import Path
 
 import pytest
 
+from console import events as ev
 from console.audit.store import AuditStore
-from console.engine import events as ev
 from console.engine.decider import Answer, Decider, Question
 from console.engine.prepare import prepare
 from console.engine.runner import Engine, RunConfig

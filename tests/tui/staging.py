@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from console import events as ev
 from console.audit.model import RunStart
 from console.audit.store import AuditStore
-from console.engine import events as ev
 from console.engine.decider import Question
 from console.engine.runner import RunResult
 from console.model.inventory import Inventory, load_inventory

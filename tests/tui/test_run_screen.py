@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from console.engine import events as ev
+from console import events as ev
 from console.tui.screens.message import MessageScreen
 from console.tui.screens.run import RunScreen
 from console.tui.session import OUTPUT_KEEP

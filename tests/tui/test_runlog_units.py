@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.engine import events as ev
+from console import events as ev
 from console.tui.runlog import event_lines
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widgets import Static
 
-from console.engine import events as ev
+from console import events as ev
 from console.engine.plan import PlannedStep
 from console.model.inventory import Inventory
 from console.model.playbook import Step

@@ -3,6 +3,8 @@
 The inventory says how a person thinks of the estate (sites, hosts, members); the SSH pool
 wants an :class:`SshTarget` and a probe wants a :class:`ProbeTarget`. This is the one place
 that translates, so every caller reaches a host the same way (jump host, key, known_hosts).
+It sits below both ``console.status`` (which probes members) and ``console.engine`` (which
+runs commands and uses the status), and imports neither.
 """
 
 from __future__ import annotations
