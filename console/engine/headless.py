@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, TextIO
+from typing import Any, TextIO, assert_never
 
 from rich.console import Console
 from rich.markup import escape
@@ -51,80 +51,95 @@ class HumanPrinter:
 
     def __call__(self, event: ev.Event) -> None:
         c = self.console
-        if isinstance(event, ev.RunStarted):
-            self.total_steps = len(event.steps)
-            self.step_no = {sid: i + 1 for i, sid in enumerate(event.steps)}
-            word = "resumed" if event.resumed else "started"
-            c.print(f"run {event.run_id}")
-            c.print(
-                f"[bold]{escape(event.title)}[/] ({event.playbook}) {word} in "
-                f"[bold]{event.mode.upper()}[/] mode by {escape(event.operator)}"
-            )
-        elif isinstance(event, ev.GateResult):
-            mark = "[green]✓[/]" if event.ok else "[red]✗[/]"
-            c.print(f"  gate {event.index} {mark} {escape(event.gate)}")
-            if not event.ok:
-                for line in event.detail.splitlines():
-                    c.print(f"      {escape(line)}")
-        elif isinstance(event, ev.StepStarted):
-            n = self.step_no.get(event.step_id or "", 0)
-            where = f" on {', '.join(event.targets)}" if event.targets else ""
-            label = "rollback" if event.rollback else f"step {n}/{self.total_steps}"
-            again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
-            c.print(f"[bold]{label} {event.step_id}[/]{again}: {escape(event.title)}{where}")
-            if event.instructions:
-                c.print(f"  [cyan]manual:[/] {escape(event.instructions)}")
-        elif isinstance(event, ev.CommandIntent):
-            first = event.command.strip().splitlines()[0] if event.command.strip() else ""
-            more = " …" if len(event.command.strip().splitlines()) > 1 else ""
-            c.print(f"  [dim]{event.host} $ {escape(first[:160])}{more}[/]")
-        elif isinstance(event, ev.OutputLines):
-            style = "red" if event.stream == "stderr" else ""
-            for line in event.lines:
-                text = f"  {event.host} | {escape(line)}"
-                c.print(f"[{style}]{text}[/]" if style else text)
-        elif isinstance(event, ev.CommandFinished) and not event.ok:
-            if event.poll:
-                c.print(f"  [dim]{event.host}: not yet ({escape(event.reason or '')})[/]")
-            else:
-                c.print(f"  [red]{event.host}: {escape(event.reason or 'failed')}[/]")
-        elif isinstance(event, ev.Decision):
-            who = "auto" if event.auto else event.by
-            why = f": {escape(event.reason)}" if event.reason else ""
-            c.print(f"  [yellow]decision[/] {event.action} ({escape(who)}){why}")
-        elif isinstance(event, ev.StepFinished):
-            icon, colour = _ICONS.get(event.outcome, ("·", "white"))
-            why = f" — {escape(event.reason)}" if event.reason else ""
-            c.print(
-                f"  [{colour}]{icon} {event.step_id} {event.outcome}[/] "
-                f"{format_duration(event.duration)}{why}"
-            )
-        elif isinstance(event, ev.RtoMark):
-            c.print(f"  [magenta]RTO clock {event.mark}[/]")
-        elif isinstance(event, ev.Notice):
-            colour = {"warning": "yellow", "error": "red"}.get(event.level, "cyan")
-            c.print(f"  [{colour}]{event.level}:[/] {escape(event.message)}")
-        elif isinstance(event, ev.HostKeyAccepted):
-            c.print(
-                f"  [yellow]accepted new host key of {event.host}: {event.key_type} "
-                f"{event.fingerprint}[/]"
-            )
-        elif isinstance(event, ev.CanaryWrite) and not event.ok and event.n % 5 == 1:
-            c.print(f"  [dim]canary {event.n} not acknowledged: {escape(event.error or '')}[/]")
-        elif isinstance(event, ev.CanaryCheck):
-            if event.error:
-                c.print(f"  [red]canary check failed: {escape(event.error)}[/]")
-            else:
+        e = ev.as_emitted(event)
+        match e:
+            case ev.RunStarted():
+                self.total_steps = len(e.steps)
+                self.step_no = {sid: i + 1 for i, sid in enumerate(e.steps)}
+                word = "resumed" if e.resumed else "started"
+                c.print(f"run {e.run_id}")
                 c.print(
-                    f"  canary: {event.acknowledged} acknowledged, {event.present} present on "
-                    f"{event.host}, {event.rpo_writes} lost"
+                    f"[bold]{escape(e.title)}[/] ({e.playbook}) {word} in "
+                    f"[bold]{e.mode.upper()}[/] mode by {escape(e.operator)}"
                 )
-        elif isinstance(event, ev.RollbackStarted):
-            c.print(f"[bold red]rollback[/]: {escape(event.reason)}")
-        elif isinstance(event, ev.NoteAdded):
-            c.print(f"  [cyan]note ({escape(event.by)}):[/] {escape(event.text)}")
-        elif isinstance(event, ev.RunFinished):
-            self._summary(event)
+            case ev.GateResult():
+                mark = "[green]✓[/]" if e.ok else "[red]✗[/]"
+                c.print(f"  gate {e.index} {mark} {escape(e.gate)}")
+                if not e.ok:
+                    for line in e.detail.splitlines():
+                        c.print(f"      {escape(line)}")
+            case ev.StepStarted():
+                n = self.step_no.get(e.step_id or "", 0)
+                where = f" on {', '.join(e.targets)}" if e.targets else ""
+                label = "rollback" if e.rollback else f"step {n}/{self.total_steps}"
+                again = f" (attempt {e.attempt})" if e.attempt > 1 else ""
+                c.print(f"[bold]{label} {e.step_id}[/]{again}: {escape(e.title)}{where}")
+                if e.instructions:
+                    c.print(f"  [cyan]manual:[/] {escape(e.instructions)}")
+            case ev.CommandIntent():
+                first = e.command.strip().splitlines()[0] if e.command.strip() else ""
+                more = " …" if len(e.command.strip().splitlines()) > 1 else ""
+                c.print(f"  [dim]{e.host} $ {escape(first[:160])}{more}[/]")
+            case ev.OutputLines():
+                style = "red" if e.stream == "stderr" else ""
+                for line in e.lines:
+                    text = f"  {e.host} | {escape(line)}"
+                    c.print(f"[{style}]{text}[/]" if style else text)
+            case ev.CommandFinished(ok=False, poll=True):
+                c.print(f"  [dim]{e.host}: {e.verdict} ({escape(e.reason or '')})[/]")
+            case ev.CommandFinished(ok=False):
+                c.print(f"  [red]{e.host}: {escape(e.reason or 'failed')}[/]")
+            case ev.Decision():
+                who = "auto" if e.auto else e.by
+                why = f": {escape(e.reason)}" if e.reason else ""
+                c.print(f"  [yellow]decision[/] {e.action} ({escape(who)}){why}")
+            case ev.StepFinished():
+                icon, colour = _ICONS.get(e.outcome, ("·", "white"))
+                why = f" — {escape(e.reason)}" if e.reason else ""
+                c.print(
+                    f"  [{colour}]{icon} {e.step_id} {e.outcome}[/] "
+                    f"{format_duration(e.duration or 0.0)}{why}"
+                )
+            case ev.RtoMark():
+                c.print(f"  [magenta]RTO clock {e.mark}[/]")
+            case ev.Notice():
+                colour = {"warning": "yellow", "error": "red"}.get(e.level, "cyan")
+                c.print(f"  [{colour}]{e.level}:[/] {escape(e.message)}")
+            case ev.HostKeyAccepted():
+                c.print(
+                    f"  [yellow]accepted new host key of {e.host}: {e.key_type} {e.fingerprint}[/]"
+                )
+            case ev.CanaryWrite(ok=False) if e.n % 5 == 1:
+                c.print(f"  [dim]canary {e.n} not acknowledged: {escape(e.error or '')}[/]")
+            case ev.CanaryCheck():
+                if e.error:
+                    c.print(f"  [red]canary check failed: {escape(e.error)}[/]")
+                else:
+                    c.print(
+                        f"  canary: {e.acknowledged} acknowledged, {e.present} present on "
+                        f"{e.host}, {e.rpo_writes} lost"
+                    )
+            case ev.RollbackStarted():
+                c.print(f"[bold red]rollback[/]: {escape(e.reason)}")
+            case ev.NoteAdded():
+                c.print(f"  [cyan]note ({escape(e.by)}):[/] {escape(e.text)}")
+            case ev.RunFinished():
+                self._summary(e)
+            case (
+                ev.RunPlanned()
+                | ev.LockAcquired()
+                | ev.LockReleased()
+                | ev.LockBroken()
+                | ev.RollbackFinished()
+                | ev.CommandFinished()
+                | ev.WaitProgress()
+                | ev.ProbeSample()
+                | ev.CanaryWrite()
+                | ev.Measurement()
+            ):
+                pass  # not part of the human progress (the audit log has them)
+            case _:
+                assert_never(e)
 
     def _summary(self, event: ev.RunFinished) -> None:
         c = self.console

@@ -39,7 +39,7 @@ from console.events.enums import (
     StepStatus,
 )
 from console.events.measure import CanaryCheck, CanaryWrite, Measurement, ProbeSample, RtoMark
-from console.events.registry import KINDS, Emitted, Recorded, decode
+from console.events.registry import KINDS, Emitted, Recorded, as_emitted, decode
 from console.events.run import (
     GateResult,
     HostKeyAccepted,
@@ -119,6 +119,7 @@ __all__ = [
     "StepStatus",
     "UnknownEvent",
     "WaitProgress",
+    "as_emitted",
     "decode",
     "decode_as",
     "objective",

@@ -123,6 +123,20 @@ KINDS: Mapping[str, type[Event]] = _kinds()
 """Stored kind -> the class its payload decodes into."""
 
 
+_EMITTED = get_args(Emitted)
+
+
+def as_emitted(event: Event) -> Emitted:
+    """``event`` as a member of :data:`Emitted`, for a listener's exhaustive ``match``.
+
+    Raises:
+        TypeError: It is not an event the engine emits.
+    """
+    if not isinstance(event, _EMITTED):
+        raise TypeError(f"{type(event).__name__} is not an event the engine emits")
+    return event
+
+
 def decode(
     kind: str,
     payload: Any,

@@ -1,8 +1,12 @@
 """The console app: screens as modes, one status source, at most one run, one audit store.
 
 The app owns what outlives a screen: the inventory, the SSH pool (shared by the status source
-and the engine), the status worker, the run worker and the audit store. Screens are views:
-they are handed snapshots and the time, and they ask the app to open, start or export a run.
+and the engine), the status worker, the run worker and the audit store, all in one
+:class:`~console.tui.state.ConsoleState` it hands to every screen (attributes down). Screens
+are views: they read that state, subscribe to its signals, and ask for things by posting
+messages (``RunRequested``, ``RunStartRequested``, ``ExportRequested``,
+``StatusPokeRequested``) that the handlers here act on (messages up). The app touches no
+private Textual attribute and no screen imports this module.
 Workers are named and grouped, and their failures are handled in one place
 (``on_worker_state_changed``). Nothing here talks SSH: the engine and the collector do.
 """
@@ -14,15 +18,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from rich.text import Text
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.theme import Theme
@@ -36,8 +38,15 @@ from console.ssh.pool import SshPool
 from console.ssh.transport import Transport
 from console.status.collector import StatusSnapshot
 from console.tui.history import LagHistory
-from console.tui.messages import RunChanged, StatusArrived
-from console.tui.palette import DEFAULT_PALETTE, Palette
+from console.tui.messages import (
+    ExportRequested,
+    RunChanged,
+    RunRequested,
+    RunStartRequested,
+    StatusArrived,
+    StatusPokeRequested,
+)
+from console.tui.palette import Palette
 from console.tui.screens.audit import AuditScreen
 from console.tui.screens.board import BoardScreen
 from console.tui.screens.confirm import ConfirmScreen
@@ -47,6 +56,7 @@ from console.tui.screens.message import MessageScreen
 from console.tui.screens.playbooks import PlaybooksScreen, find_playbooks
 from console.tui.screens.run import RunScreen
 from console.tui.session import RunSession
+from console.tui.state import ConsoleState, TuiConfig
 from console.tui.status_source import LiveStatusSource, StatusSource
 from console.tui.theme import NIGHT
 
@@ -54,28 +64,6 @@ SourceFactory = Callable[[Inventory, Callable[[], Transport]], StatusSource]
 """Makes the status source for an inventory, given a way to get the app's SSH pool (default:
 the live source over SSH; benchmarks and snapshot tests pass a synthetic one and never open a
 pool)."""
-
-
-@dataclass(frozen=True)
-class TuiConfig:
-    """How the console was started."""
-
-    inventory_path: Path
-    """The inventory file."""
-    playbooks_dir: Path
-    """Where the playbooks are."""
-    audit_path: Path
-    """The audit database."""
-    operator: str
-    """Who operates (recorded with every decision)."""
-    mode: str = "drill"
-    """``drill`` or ``incident`` at start."""
-    refresh: float = 2.0
-    """Seconds between the end of one probe of a member and the next."""
-    probe_timeout: float | None = None
-    """Per-probe deadline (default each service's ``probe.timeout``)."""
-    reports_dir: Path = Path("reports")
-    """Where exported reports go by default."""
 
 
 def live_source(refresh: float, timeout: float | None) -> SourceFactory:
@@ -92,11 +80,6 @@ class DrConsoleApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "drconsole"
-    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
-        "board": BoardScreen,
-        "playbooks": PlaybooksScreen,
-        "audit": AuditScreen,
-    }
     DEFAULT_MODE = "board"
     BINDINGS = [
         Binding("1", "show('board')", "Board"),
@@ -120,16 +103,8 @@ class DrConsoleApp(App[int]):
     ) -> None:
         super().__init__()
         self.config = config
-        self.inventory = inventory
-        """The estate on screen."""
-        self.inventory_path = config.inventory_path
-        self.clock = clock
-        """The time the screens show (fixed in snapshot tests)."""
-        self.snapshot: StatusSnapshot | None = None
-        """The newest status snapshot."""
-        self.history = LagHistory()
-        """Recent lag and last-seen times."""
-        self.palette: Palette = DEFAULT_PALETTE
+        self.state = ConsoleState(self, config, inventory, clock=clock, audit=self._open_audit)
+        """What every screen reads (and subscribes to)."""
         self.session: RunSession | None = None
         """The current (or last) run."""
         self._source_factory = source_factory or live_source(config.refresh, config.probe_timeout)
@@ -137,14 +112,50 @@ class DrConsoleApp(App[int]):
         self._transport: Transport | None = None
         self._audit = audit
         self._quitting = False
+        self._run_mode = False
         self.set_reactive(DrConsoleApp.mode, config.mode)
+        self.add_mode("board", partial(BoardScreen, self.state))
+        self.add_mode("playbooks", partial(PlaybooksScreen, self.state))
+        self.add_mode("audit", partial(AuditScreen, self.state))
+
+    # -- the state, as tests and tools read it ---------------------------------------------
+
+    @property
+    def inventory(self) -> Inventory:
+        """The estate on screen."""
+        return self.state.inventory
+
+    @property
+    def inventory_path(self) -> Path:
+        """Its file."""
+        return self.state.inventory_path
+
+    @property
+    def snapshot(self) -> StatusSnapshot | None:
+        """The newest status snapshot."""
+        return self.state.snapshot
+
+    @property
+    def history(self) -> LagHistory:
+        """Recent lag and last-seen times."""
+        return self.state.history
+
+    @property
+    def palette(self) -> Palette:
+        """Cell and log colours."""
+        return self.state.palette
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The time the screens show."""
+        return self.state.clock
 
     # -- lifetime --------------------------------------------------------------------------
 
     def on_mount(self) -> None:
         self.register_theme(NIGHT)
         self.theme = NIGHT.name
-        self.palette = Palette.from_theme(self)
+        self.state.palette = Palette.from_theme(self)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.start_status()
         self.set_interval(1.0, self._tick, name="clock")
@@ -158,12 +169,8 @@ class DrConsoleApp(App[int]):
 
     def _theme_changed(self, _theme: Theme) -> None:
         """Cell and log colours follow the theme."""
-        self.palette = Palette.from_theme(self)
-        for screen in self._all_screens():
-            if isinstance(screen, RunScreen):
-                screen.apply_palette()
-            if isinstance(screen, BoardScreen):
-                screen.rebuild()
+        self.state.palette = Palette.from_theme(self)
+        self.state.palette_changed.publish(self.state.palette)
 
     @property
     def transport(self) -> Transport:
@@ -178,13 +185,12 @@ class DrConsoleApp(App[int]):
     @property
     def audit(self) -> AuditStore:
         """The audit store, opened on first use."""
+        return self._open_audit()
+
+    def _open_audit(self) -> AuditStore:
         if self._audit is None:
             self._audit = AuditStore(self.config.audit_path)
         return self._audit
-
-    def describe_inventory(self) -> str:
-        """The header's inventory text."""
-        return f"inventory {self.inventory.name} ({self.inventory_path})"
 
     # -- status ----------------------------------------------------------------------------
 
@@ -209,45 +215,24 @@ class DrConsoleApp(App[int]):
         if self._source is not None:
             self._source.poke()
 
+    def on_status_poke_requested(self, _message: StatusPokeRequested) -> None:
+        """A screen asked to probe now."""
+        self.poke_status()
+
     def on_status_arrived(self, message: StatusArrived) -> None:
-        """Keep the newest snapshot and show it on the screens that care."""
-        self.snapshot = message.snapshot
-        self.history.record(message.snapshot.members)
-        for screen in self._all_screens():
-            handler = getattr(screen, "on_status", None)
-            if handler is not None:
-                try:
-                    handler(message.snapshot)
-                except NoMatches:
-                    # a screen being taken down (mode replaced, app closing): nothing to draw
-                    self.log.warning(f"{screen!r} is going away; status not drawn")
+        """Keep the newest snapshot and tell the screens that subscribed."""
+        self.state.snapshot = message.snapshot
+        self.state.history.record(message.snapshot.members)
+        self.state.status_changed.publish(message.snapshot)
 
     def _tick(self) -> None:
-        now = self.clock()
-        for screen in self._all_screens():
-            if isinstance(screen, BoardScreen):
-                screen.tick(now)
-
-    def _all_screens(self) -> Iterable[Screen[Any]]:
-        """Every screen of every mode that is ready for live updates (none while the app
-        shuts down: its screens lose their widgets before the last messages are handled)."""
-        if self._exit:
-            return
-        seen: set[int] = set()
-        for stack in list(self._screen_stacks.values()):
-            for screen in list(stack):
-                if id(screen) in seen or not getattr(screen, "ready", False):
-                    continue
-                if not screen.is_attached:
-                    continue
-                seen.add(id(screen))
-                yield screen
+        self.state.ticked.publish(self.state.clock())
 
     # -- navigation ------------------------------------------------------------------------
 
     def action_show(self, mode: str) -> None:
         """Switch screens (the run screen only when there is a run)."""
-        if mode == "run" and "run" not in self._modes:
+        if mode == "run" and not self._run_mode:
             self.notify("no run yet: pick a playbook (2) and press enter", timeout=3)
             return
         self.switch_mode(mode)
@@ -270,7 +255,7 @@ class DrConsoleApp(App[int]):
             lambda: self.set_mode(other),
         )
         yield SystemCommand("Switch inventory", "open another inventory file", self.ask_inventory)
-        yield SystemCommand("Open audit log", "runs, timelines, verify, resume", self._open_audit)
+        yield SystemCommand("Open audit log", "runs, timelines, verify, resume", self._show_audit)
         yield SystemCommand("Open status board", "every site, live", self._open_board)
         yield SystemCommand("Open playbooks", "list and plan preview", self._open_playbooks)
         yield from super().get_system_commands(screen)
@@ -278,7 +263,7 @@ class DrConsoleApp(App[int]):
     def _run_from_palette(self, path: Path) -> None:
         self.open_run(path, {})
 
-    def _open_audit(self) -> None:
+    def _show_audit(self) -> None:
         self.switch_mode("audit")
 
     def _open_board(self) -> None:
@@ -302,11 +287,9 @@ class DrConsoleApp(App[int]):
         )
 
     def watch_mode(self, mode: str) -> None:
-        """Tell every screen."""
-        for screen in self._all_screens():
-            handler = getattr(screen, "on_mode_changed", None)
-            if handler is not None and not isinstance(screen, RunScreen):
-                handler(mode)
+        """Tell every screen (a run keeps the mode it started in)."""
+        self.state.mode = mode
+        self.state.mode_changed.publish(mode)
 
     def ask_inventory(self) -> None:
         """Pick another inventory file."""
@@ -323,19 +306,32 @@ class DrConsoleApp(App[int]):
         if self.session is not None and self.session.running:
             self.notify("a run is going; switch the inventory after it", severity="warning")
             return
-        self.inventory = inventory
-        self.inventory_path = Path(inventory.path)
-        self.snapshot = None
-        self.history.clear()
+        self.state.inventory = inventory
+        self.state.inventory_path = Path(inventory.path)
+        self.state.snapshot = None
+        self.state.history.clear()
         self.start_status()
-        for screen in self._all_screens():
-            if isinstance(screen, BoardScreen):
-                screen.rebuild()
-            if isinstance(screen, PlaybooksScreen):
-                screen.show_plan()
+        self.state.inventory_changed.publish(inventory)
         self.notify(f"inventory {inventory.name} ({inventory.path})")
 
     # -- runs ------------------------------------------------------------------------------
+
+    def on_run_requested(self, message: RunRequested) -> None:
+        """A screen asked for a run screen."""
+        self.open_run(
+            message.playbook_path,
+            message.overrides,
+            resume=message.resume,
+            inventory_path=message.inventory_path,
+        )
+
+    def on_run_start_requested(self, message: RunStartRequested) -> None:
+        """The operator confirmed the start on the run screen."""
+        self.start_run(message.session)
+
+    def on_export_requested(self, message: ExportRequested) -> None:
+        """A screen asked to export a report."""
+        self.export_report(message.run_id)
 
     def open_run(
         self,
@@ -380,9 +376,10 @@ class DrConsoleApp(App[int]):
         self.session = session
         if self.current_mode == "run":
             self.switch_mode("playbooks")
-        if "run" in self._modes:
+        if self._run_mode:
             self.remove_mode("run")
-        self.add_mode("run", lambda: RunScreen(session))
+        self.add_mode("run", partial(RunScreen, session, self.state))
+        self._run_mode = True
         self.switch_mode("run")
         return session
 
@@ -423,20 +420,12 @@ class DrConsoleApp(App[int]):
         session = self.session
         if session is None:
             return
-        screen = self._run_screen()
         if session.pending is not None and self.current_mode != "run":
             q = session.pending.question
             self.notify(f"the run waits for you: {q.kind} {q.step_id}", severity="warning")
             self.switch_mode("run")
             return
-        if screen is not None:
-            screen.refresh_from_session()
-
-    def _run_screen(self) -> RunScreen | None:
-        for screen in self._screen_stacks.get("run", []):
-            if isinstance(screen, RunScreen):
-                return screen
-        return None
+        self.state.run_changed.publish(None)
 
     def export_report(self, run_id: str) -> None:
         """Ask for a format and a path, then write the run's report."""

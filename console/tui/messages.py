@@ -1,16 +1,26 @@
-"""Messages the TUI's sources post to the app; the high-rate ones coalesce.
+"""Messages posted to the app: by its sources (status, the run) and by its screens.
 
 Status snapshots arrive once per member probe and engine events arrive in bursts (10,000
 output lines a second is a case we plan for). A view only ever needs the newest snapshot, and
 one "the run changed" nudge per drain, so both messages replace an older one still waiting in
 the queue (``can_replace``, as toolong does) instead of piling up.
+
+Screens never call the app: they post the ``...Requested`` messages, which bubble up to it
+(Textual's "attributes down, messages up").
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 
 from console.status.collector import StatusSnapshot
+
+if TYPE_CHECKING:
+    from console.tui.session import RunSession
 
 
 class StatusArrived(Message):
@@ -34,5 +44,48 @@ class RunChanged(Message):
         return isinstance(message, RunChanged)
 
 
-class QuestionRaised(Message):
-    """The engine waits for the operator's decision."""
+# -- what screens ask of the app ------------------------------------------------------------
+
+
+class RunRequested(Message):
+    """Open the run screen of a playbook (nothing runs until the operator starts it)."""
+
+    def __init__(
+        self,
+        playbook_path: Path,
+        overrides: Mapping[str, str],
+        *,
+        resume: str | None = None,
+        inventory_path: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.playbook_path = playbook_path
+        """The playbook file."""
+        self.overrides = dict(overrides)
+        """Parameter values the operator set (``--var``)."""
+        self.resume = resume
+        """The run to resume, if any."""
+        self.inventory_path = inventory_path
+        """The inventory to run against (default: the one on screen)."""
+
+
+class RunStartRequested(Message):
+    """The operator confirmed: start the engine for this session."""
+
+    def __init__(self, session: RunSession) -> None:
+        super().__init__()
+        self.session = session
+        """The session to start."""
+
+
+class ExportRequested(Message):
+    """Ask for a format and a path, then write a run's report."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        """The run."""
+
+
+class StatusPokeRequested(Message):
+    """Probe every member now instead of at the next tick."""

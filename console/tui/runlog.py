@@ -8,6 +8,8 @@ ticket, or a screen reader.
 
 from __future__ import annotations
 
+from typing import assert_never
+
 from console import events as ev
 from console.tui.format import fmt_seconds, shorten, step_label
 
@@ -28,74 +30,85 @@ def output_lines(event: ev.OutputLines, host_width: int) -> list[str]:
 
 def event_lines(event: ev.Event, step_numbers: dict[str, int], total_steps: int) -> list[str]:
     """The console's lines for one event (empty for events the log does not show)."""
-    if isinstance(event, ev.RunStarted):
-        word = "resumed" if event.resumed else "started"
-        return [
-            f"{SYSTEM}run {event.run_id} {word}: {event.title} ({event.playbook}), "
-            f"{event.mode.upper()} mode, operator {event.operator}"
-        ]
-    if isinstance(event, ev.GateResult):
-        mark = "✓" if event.ok else "✗"
-        lines = [f"{SYSTEM}gate {event.index} {mark} {event.gate}"]
-        if not event.ok:
-            lines += [f"{SYSTEM}    {line}" for line in event.detail.splitlines()[:6]]
-        return lines
-    if isinstance(event, ev.StepStarted):
-        if event.rollback:
-            label = "rollback"
-        else:
-            label = f"step {step_numbers.get(event.step_id or '', 0)}/{total_steps}"
-        again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
-        where = f" on {', '.join(event.targets)}" if event.targets else ""
-        return [f"{SYSTEM}{label} {event.step_id}{again}: {event.title}{where}"]
-    if isinstance(event, ev.CommandIntent):
-        first = event.command.strip().splitlines()[0] if event.command.strip() else ""
-        return [f"{SYSTEM}{event.host} $ {shorten(first, 300)}"]
-    if isinstance(event, ev.CommandFinished):
-        if event.ok:
+    e = ev.as_emitted(event)
+    match e:
+        case ev.RunStarted():
+            word = "resumed" if e.resumed else "started"
+            return [
+                f"{SYSTEM}run {e.run_id} {word}: {e.title} ({e.playbook}), "
+                f"{e.mode.upper()} mode, operator {e.operator}"
+            ]
+        case ev.GateResult():
+            lines = [f"{SYSTEM}gate {e.index} {'✓' if e.ok else '✗'} {e.gate}"]
+            if not e.ok:
+                lines += [f"{SYSTEM}    {line}" for line in e.detail.splitlines()[:6]]
+            return lines
+        case ev.StepStarted():
+            if e.rollback:
+                label = "rollback"
+            else:
+                label = f"step {step_numbers.get(e.step_id or '', 0)}/{total_steps}"
+            again = f" (attempt {e.attempt})" if e.attempt > 1 else ""
+            where = f" on {', '.join(e.targets)}" if e.targets else ""
+            return [f"{SYSTEM}{label} {e.step_id}{again}: {e.title}{where}"]
+        case ev.CommandIntent():
+            first = e.command.strip().splitlines()[0] if e.command.strip() else ""
+            return [f"{SYSTEM}{e.host} $ {shorten(first, 300)}"]
+        case ev.CommandFinished(ok=True):
             return []
-        if event.poll:
-            return [f"{SYSTEM}· {event.host}: not yet ({event.reason or 'condition not met'})"]
-        return [f"{SYSTEM}✗ {event.host}: {event.reason or 'failed'}"]
-    if isinstance(event, ev.Decision):
-        who = f"auto, {event.by}" if event.auto else event.by
-        why = f": {event.reason}" if event.reason else ""
-        return [f"{SYSTEM}decision {event.action} on {event.step_id} by {who}{why}"]
-    if isinstance(event, ev.StepFinished):
-        why = f" — {event.reason}" if event.reason else ""
-        return [
-            f"{SYSTEM}{step_label(event.outcome)} {event.step_id} "
-            f"in {fmt_seconds(event.duration)}{why}"
-        ]
-    if isinstance(event, ev.Notice):
-        return [f"{SYSTEM}{event.level}: {event.message}"]
-    if isinstance(event, ev.NoteAdded):
-        return [f"{SYSTEM}note by {event.by}: {event.text}"]
-    if isinstance(event, ev.RtoMark):
-        return [f"{SYSTEM}RTO clock {'started' if event.mark == 'start' else 'stopped'}"]
-    if isinstance(event, ev.RollbackStarted):
-        return [f"{SYSTEM}rollback started: {event.reason}"]
-    if isinstance(event, ev.RollbackFinished):
-        return [f"{SYSTEM}rollback {'finished' if event.ok else 'FAILED'}"]
-    if isinstance(event, ev.CanaryCheck):
-        if event.error:
-            return [f"{SYSTEM}✗ canary check failed: {event.error}"]
-        return [
-            f"{SYSTEM}canary: {event.acknowledged} acknowledged, {event.present} present, "
-            f"{event.rpo_writes} lost"
-        ]
-    if isinstance(event, ev.LockAcquired):
-        where = f" on {event.host}" if event.host else ""
-        return [f"{SYSTEM}lock on {event.service} taken ({event.scope}{where})"]
-    if isinstance(event, ev.LockBroken):
-        return [f"{SYSTEM}stale lock on {event.service} broken ({event.scope})"]
-    if isinstance(event, ev.HostKeyAccepted):
-        return [f"{SYSTEM}warning: accepted new host key of {event.host}: {event.fingerprint}"]
-    if isinstance(event, ev.RunFinished):
-        rto = fmt_seconds(event.rto_seconds) if event.rto_seconds is not None else "not measured"
-        rpo = fmt_seconds(event.rpo_seconds) if event.rpo_seconds is not None else "not measured"
-        return [
-            f"{SYSTEM}run {event.outcome} (exit {event.exit_code}): {event.summary}",
-            f"{SYSTEM}RTO {rto}, RPO {rpo}",
-        ]
-    return []
+        case ev.CommandFinished(poll=True):
+            return [f"{SYSTEM}· {e.host}: {e.verdict} ({e.reason or 'condition not met'})"]
+        case ev.CommandFinished():
+            return [f"{SYSTEM}✗ {e.host}: {e.reason or 'failed'}"]
+        case ev.Decision():
+            who = f"auto, {e.by}" if e.auto else e.by
+            why = f": {e.reason}" if e.reason else ""
+            return [f"{SYSTEM}decision {e.action} on {e.step_id} by {who}{why}"]
+        case ev.StepFinished():
+            why = f" — {e.reason}" if e.reason else ""
+            return [
+                f"{SYSTEM}{step_label(e.outcome)} {e.step_id} in {fmt_seconds(e.duration)}{why}"
+            ]
+        case ev.Notice():
+            return [f"{SYSTEM}{e.level}: {e.message}"]
+        case ev.NoteAdded():
+            return [f"{SYSTEM}note by {e.by}: {e.text}"]
+        case ev.RtoMark():
+            return [f"{SYSTEM}RTO clock {'started' if e.mark == ev.RtoEdge.START else 'stopped'}"]
+        case ev.RollbackStarted():
+            return [f"{SYSTEM}rollback started: {e.reason}"]
+        case ev.RollbackFinished():
+            return [f"{SYSTEM}rollback {'finished' if e.ok else 'FAILED'}"]
+        case ev.CanaryCheck() if e.error:
+            return [f"{SYSTEM}✗ canary check failed: {e.error}"]
+        case ev.CanaryCheck():
+            return [
+                f"{SYSTEM}canary: {e.acknowledged} acknowledged, {e.present} present, "
+                f"{e.rpo_writes} lost"
+            ]
+        case ev.LockAcquired():
+            where = f" on {e.host}" if e.host else ""
+            return [f"{SYSTEM}lock on {e.service} taken ({e.scope}{where})"]
+        case ev.LockBroken():
+            return [f"{SYSTEM}stale lock on {e.service} broken ({e.scope})"]
+        case ev.HostKeyAccepted():
+            return [f"{SYSTEM}warning: accepted new host key of {e.host}: {e.fingerprint}"]
+        case ev.RunFinished():
+            rto = fmt_seconds(e.rto_seconds) if e.rto_seconds is not None else "not measured"
+            rpo = fmt_seconds(e.rpo_seconds) if e.rpo_seconds is not None else "not measured"
+            return [
+                f"{SYSTEM}run {e.outcome} (exit {e.exit_code}): {e.summary}",
+                f"{SYSTEM}RTO {rto}, RPO {rpo}",
+            ]
+        case (
+            ev.OutputLines()  # see output_lines
+            | ev.RunPlanned()
+            | ev.LockReleased()
+            | ev.WaitProgress()
+            | ev.ProbeSample()
+            | ev.CanaryWrite()
+            | ev.Measurement()
+        ):
+            return []
+        case _:
+            assert_never(e)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from rich.highlighter import Highlighter
 from rich.text import Text
@@ -24,13 +23,12 @@ from console.audit.model import RunRecord, VerifyResult
 from console.audit.render import STATUS_STYLES, format_duration, format_started, run_header
 from console.audit.render import timeline_rows as audit_timeline_rows
 from console.errors import DrError
+from console.tui.messages import ExportRequested, RunRequested
 from console.tui.palette import Palette
 from console.tui.screens.message import MessageScreen
+from console.tui.state import ConsoleState
 from console.tui.widgets.banner import ModeBanner
 from console.tui.widgets.header import ConsoleHeader
-
-if TYPE_CHECKING:
-    from console.tui.app import DrConsoleApp
 
 RESUMABLE = ("interrupted", "stopped", "failed", "aborted")
 """Run statuses the engine can resume."""
@@ -73,23 +71,20 @@ class AuditScreen(Screen[None]):
         Binding("l", "reload", "Reload"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, state: ConsoleState) -> None:
         self.ready = False
         """Composed and mounted: live updates may be applied."""
         super().__init__(id="audit")
+        self.state = state
+        """The console's state (the app writes it; this screen reads it)."""
         self.records: list[RunRecord] = []
         self.verified: dict[str, VerifyResult] = {}
         """Chain verification per run id (filled in the background)."""
         self.shown_run: str | None = None
         """The run whose timeline is shown."""
 
-    @property
-    def drapp(self) -> DrConsoleApp:
-        """The console app (typed)."""
-        return cast("DrConsoleApp", self.app)
-
     def compose(self) -> ComposeResult:
-        yield ConsoleHeader("audit log")
+        yield ConsoleHeader("audit log", self.state)
         yield ModeBanner(id="banner")
         with Vertical(id="audit-body"):
             yield DataTable(id="audit-runs", cursor_type="row", zebra_stripes=False)
@@ -98,9 +93,9 @@ class AuditScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#banner", ModeBanner).mode = self.drapp.mode
+        self.query_one("#banner", ModeBanner).mode = self.state.mode
         table = self.query_one("#audit-runs", DataTable)
-        table.border_title = f"runs in {self.drapp.config.audit_path}"
+        table.border_title = f"runs in {self.state.config.audit_path}"
         for key, label in (
             ("run", "run"),
             ("playbook", "playbook"),
@@ -114,8 +109,9 @@ class AuditScreen(Screen[None]):
             table.add_column(label, key=key)
         timeline = self.query_one("#audit-timeline", Log)
         timeline.border_title = "timeline"
-        timeline.highlighter = TimelineHighlighter(self.drapp.palette)
+        timeline.highlighter = TimelineHighlighter(self.state.palette)
         self.ready = True
+        self.state.mode_changed.subscribe(self, self.on_mode_changed, immediate=True)
         self.action_reload()
 
     def on_screen_resume(self) -> None:
@@ -127,11 +123,11 @@ class AuditScreen(Screen[None]):
         table = self.query_one("#audit-runs", DataTable)
         previous = self.selected()
         try:
-            self.records = self.drapp.audit.runs(limit=500)
+            self.records = self.state.audit.runs(limit=500)
         except DrError as exc:
             self.notify(f"cannot read the audit log: {exc}", severity="error")
             return
-        p = self.drapp.palette
+        p = self.state.palette
         table.clear()
         for r in self.records:
             table.add_row(
@@ -151,13 +147,13 @@ class AuditScreen(Screen[None]):
                     table.move_cursor(row=i, animate=False)
         if not self.records:
             self.query_one("#audit-header", Static).update(
-                f"no runs recorded in {self.drapp.config.audit_path} yet"
+                f"no runs recorded in {self.state.config.audit_path} yet"
             )
         self._verify_all_runs([r.run_id for r in self.records if r.run_id not in self.verified])
         self.show_timeline()
 
     def _chain_cell(self, run_id: str) -> Text:
-        p = self.drapp.palette
+        p = self.state.palette
         result = self.verified.get(run_id)
         if result is None:
             return Text("… checking", style=p.muted)
@@ -168,7 +164,7 @@ class AuditScreen(Screen[None]):
     @work(thread=True, group="audit-verify", exclusive=True, exit_on_error=False)
     def _verify_all_runs(self, run_ids: list[str]) -> None:
         for run_id in run_ids:
-            result = self.drapp.audit.verify(run_id)
+            result = self.state.audit.verify(run_id)
             self.app.call_from_thread(self._verified, run_id, result)
 
     def _verified(self, run_id: str, result: VerifyResult) -> None:
@@ -215,7 +211,7 @@ class AuditScreen(Screen[None]):
             return
         text = run_header(run)
         result = self.verified.get(run.run_id)
-        p = self.drapp.palette
+        p = self.state.palette
         if result is None:
             text.append("\nchain: checking…", style=p.muted)
         elif result.ok:
@@ -232,7 +228,7 @@ class AuditScreen(Screen[None]):
 
     @work(thread=True, group="audit-timeline", exclusive=True, exit_on_error=False)
     def _load_timeline(self, run: RunRecord) -> None:
-        events = self.drapp.audit.events(run.run_id)
+        events = self.state.audit.events(run.run_id)
         lines = [row.plain for row in audit_timeline_rows(events, run.started_at)]
         self.app.call_from_thread(self._timeline_loaded, run.run_id, lines)
 
@@ -249,13 +245,13 @@ class AuditScreen(Screen[None]):
         run = self.selected()
         if run is None:
             return
-        result = self.drapp.audit.verify(run.run_id)
+        result = self.state.audit.verify(run.run_id)
         self._verified(run.run_id, result)
         self._say(result, f"run {run.run_id}")
 
     def action_verify_all(self) -> None:
         """Recompute the whole database's chain."""
-        self._say(self.drapp.audit.verify(None), "the whole audit log")
+        self._say(self.state.audit.verify(None), "the whole audit log")
 
     def _say(self, result: VerifyResult, what: str) -> None:
         if result.ok:
@@ -280,15 +276,20 @@ class AuditScreen(Screen[None]):
                 severity="warning",
             )
             return
-        self.drapp.open_run(
-            Path(run.playbook_path), {}, resume=run.run_id, inventory_path=Path(run.inventory_path)
+        self.post_message(
+            RunRequested(
+                Path(run.playbook_path),
+                {},
+                resume=run.run_id,
+                inventory_path=Path(run.inventory_path),
+            )
         )
 
     def action_export(self) -> None:
         """Export the selected run's report."""
         run = self.selected()
         if run is not None:
-            self.drapp.export_report(run.run_id)
+            self.post_message(ExportRequested(run.run_id))
 
     def on_mode_changed(self, mode: str) -> None:
         """The app's mode changed."""

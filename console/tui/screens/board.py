@@ -1,7 +1,8 @@
 """The status board, the console's home: every site's members, live.
 
-It is handed snapshots (``on_status``) and the time (``tick``); it formats them with
-``console.tui.board_model`` and writes only the cells that changed, by key. A row exists for
+It reads the app's :class:`~console.tui.state.ConsoleState` and hears about new snapshots,
+the clock, the theme, the mode and inventory switches through its signals; it formats them
+with ``console.tui.board_model`` and writes only the cells that changed, by key. A row exists for
 every member from the start (from the inventory), so a dark host never makes rows vanish:
 its row turns DOWN and its site says how long ago it was last seen.
 """
@@ -9,7 +10,6 @@ its row turns DOWN and its site says how long ago it was last seen.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -38,13 +38,12 @@ from console.tui.board_model import (
     verdict_line,
 )
 from console.tui.format import fmt_age, health_label
+from console.tui.messages import StatusPokeRequested
+from console.tui.state import ConsoleState
 from console.tui.widgets.banner import ModeBanner
 from console.tui.widgets.header import ConsoleHeader
 from console.tui.widgets.security_alert import SecurityAlerts
 from console.tui.widgets.site_panel import SitePanel
-
-if TYPE_CHECKING:
-    from console.tui.app import DrConsoleApp
 
 ROW_MARGIN = 10
 """Rows above and below the screen that are kept up to date too (smooth scrolling)."""
@@ -64,10 +63,12 @@ class BoardScreen(Screen[None]):
 
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
 
-    def __init__(self) -> None:
+    def __init__(self, state: ConsoleState) -> None:
         self.ready = False
         """Composed and mounted: live updates may be applied."""
         super().__init__(id="board")
+        self.state = state
+        """The console's state (the app writes it; this screen reads it)."""
         self._inventory: Inventory | None = None
         self._cols: tuple[Column, ...] = ()
         self._rows: dict[str, list[RowRef]] = {}
@@ -76,21 +77,16 @@ class BoardScreen(Screen[None]):
         self._states: dict[tuple[str, str], MemberState] = {}
         self._primaries: dict[str, str | None] = {}
 
-    @property
-    def drapp(self) -> DrConsoleApp:
-        """The console app (typed)."""
-        return cast("DrConsoleApp", self.app)
-
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield ConsoleHeader("status board")
+        yield ConsoleHeader("status board", self.state)
         yield ModeBanner(id="banner")
         yield SecurityAlerts(id="security")
         yield Static(id="verdict")
         with VerticalScroll(id="board-scroll"):
             yield Static(id="topology")
-            for site in self.drapp.inventory.sites:
+            for site in self.state.inventory.sites:
                 yield SitePanel(site)
         yield Log(id="changes", max_lines=500)
         yield Static(id="member-detail")
@@ -100,15 +96,21 @@ class BoardScreen(Screen[None]):
         topology = self.query_one("#topology", Static)
         topology.border_title = "topology"
         self.query_one("#changes", Log).border_title = "changes (UTC)"
-        self.query_one("#banner", ModeBanner).mode = self.drapp.mode
+        self.query_one("#banner", ModeBanner).mode = self.state.mode
         self.ready = True
         self.watch(self.query_one("#board-scroll"), "scroll_y", self._scrolled, init=False)
+        state = self.state
+        state.status_changed.subscribe(self, self.on_status, immediate=True)
+        state.ticked.subscribe(self, self.tick, immediate=True)
+        state.palette_changed.subscribe(self, lambda _p: self.rebuild(), immediate=True)
+        state.inventory_changed.subscribe(self, lambda _i: self.rebuild(), immediate=True)
+        state.mode_changed.subscribe(self, self.on_mode_changed, immediate=True)
         self.rebuild()
 
     def rebuild(self) -> None:
         """(Re)lay out every site table for the current inventory and width."""
-        app = self.drapp
-        inventory = app.inventory
+        st = self.state
+        inventory = st.inventory
         if inventory is not self._inventory:
             self._inventory = inventory
             self._sampled.clear()
@@ -116,8 +118,8 @@ class BoardScreen(Screen[None]):
             self._primaries.clear()
             self._rows = {site: site_rows(inventory, site) for site in inventory.sites}
         self._cols = columns(inventory, self._wide(), self.size.width or 80)
-        now = app.clock()
-        snapshot = app.snapshot
+        now = st.clock()
+        snapshot = st.snapshot
         for panel in self.query(SitePanel):
             refs = self._rows.get(panel.site, [])
             rebuilt = panel.table.set_columns(self._cols)
@@ -125,7 +127,7 @@ class BoardScreen(Screen[None]):
                 self._sampled.clear()
             panel.table.ensure_rows((ref.key, self._cells(ref, snapshot, now)) for ref in refs)
             panel.table.display = bool(refs)
-            panel.show_headline(site_headline(inventory, panel.site, snapshot, app.history, now))
+            panel.show_headline(site_headline(inventory, panel.site, snapshot, st.history, now))
         self.on_status(snapshot)
 
     def _wide(self) -> bool:
@@ -147,10 +149,10 @@ class BoardScreen(Screen[None]):
         now: float,
         cols: tuple[Column, ...] | None = None,
     ) -> dict[str, Text]:
-        app = self.drapp
+        st = self.state
         status = snapshot.get(ref.service, ref.host) if snapshot else None
         return member_cells(
-            app.inventory, ref, status, app.history, now, app.palette, cols or self._cols
+            st.inventory, ref, status, st.history, now, st.palette, cols or self._cols
         )
 
     @property
@@ -162,23 +164,19 @@ class BoardScreen(Screen[None]):
 
     def on_status(self, snapshot: StatusSnapshot | None) -> None:
         """Apply a snapshot: the visible members' cells, headlines, topology, verdict."""
-        app = self.drapp
-        inventory = app.inventory
+        st = self.state
+        inventory = st.inventory
         if self._inventory is not inventory:
             self.rebuild()
             return
-        now = app.clock()
-        with app.batch_update():
+        now = st.clock()
+        with self.app.batch_update():
             self._refresh_rows(snapshot, now)
             for panel in self.query(SitePanel):
-                panel.show_headline(
-                    site_headline(inventory, panel.site, snapshot, app.history, now)
-                )
+                panel.show_headline(site_headline(inventory, panel.site, snapshot, st.history, now))
             self._show_topology(snapshot)
             self._log_changes(snapshot, now)
-            self.query_one("#verdict", Static).update(
-                verdict_line(inventory, snapshot, app.palette)
-            )
+            self.query_one("#verdict", Static).update(verdict_line(inventory, snapshot, st.palette))
             self.query_one("#security", SecurityAlerts).show_alerts(security_alerts(snapshot))
             self._show_detail()
 
@@ -201,7 +199,7 @@ class BoardScreen(Screen[None]):
         costs what the operator sees, not the size of the estate."""
         live = self._live_cols
         age = self._age_col
-        app = self.drapp
+        st = self.state
         visible = self._visible()
         for panel in self.query(SitePanel):
             refs = self._rows.get(panel.site, [])
@@ -215,7 +213,7 @@ class BoardScreen(Screen[None]):
                     updates.append((ref.key, self._cells(ref, snapshot, now, live)))
                 elif status is not None and age:
                     cells = member_cells(
-                        app.inventory, ref, status, app.history, now, app.palette, age
+                        st.inventory, ref, status, st.history, now, st.palette, age
                     )
                     updates.append((ref.key, {"age": cells["age"]}))
             if updates:
@@ -223,28 +221,28 @@ class BoardScreen(Screen[None]):
 
     def _scrolled(self) -> None:
         """Rows scrolled into view are drawn from the newest snapshot."""
-        app = self.drapp
-        with app.batch_update():
-            self._refresh_rows(app.snapshot, app.clock())
+        st = self.state
+        with self.app.batch_update():
+            self._refresh_rows(st.snapshot, st.clock())
 
     def tick(self, now: float) -> None:
         """The clock moved: ages and "last seen" change even when no sample arrives."""
-        app = self.drapp
-        snapshot = app.snapshot
+        st = self.state
+        snapshot = st.snapshot
         if snapshot is None:
             return
-        with app.batch_update():
+        with self.app.batch_update():
             self._refresh_rows(snapshot, now)
             for panel in self.query(SitePanel):
                 panel.show_headline(
-                    site_headline(app.inventory, panel.site, snapshot, app.history, now)
+                    site_headline(st.inventory, panel.site, snapshot, st.history, now)
                 )
 
     def _log_changes(self, snapshot: StatusSnapshot | None, now: float) -> None:
         if snapshot is None or not snapshot.members:
             return
         stamp = time.strftime("%H:%M:%S", time.gmtime(now))
-        lines = status_changes(self.drapp.inventory, self._states, self._primaries, snapshot)
+        lines = status_changes(self.state.inventory, self._states, self._primaries, snapshot)
         # members sampled for the first time are remembered, never dropped
         self._states.update(member_states(snapshot))
         self._primaries.update(primaries(snapshot))
@@ -259,9 +257,9 @@ class BoardScreen(Screen[None]):
         return tuple(c for c in self._cols if c.key == "age")
 
     def _show_topology(self, snapshot: StatusSnapshot | None) -> None:
-        app = self.drapp
+        st = self.state
         self.query_one("#topology", Static).update(
-            topology_text(app.inventory, snapshot, app.palette)
+            topology_text(st.inventory, snapshot, st.palette)
         )
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -272,34 +270,34 @@ class BoardScreen(Screen[None]):
     def _show_detail(self) -> None:
         key = getattr(self, "_selected", None)
         detail = self.query_one("#member-detail", Static)
-        app = self.drapp
+        st = self.state
         if not key or "/" not in key:
             detail.update(Text("↑↓ select a member · 2 playbooks · 4 audit · ctrl+p commands"))
             return
         service, host = key.split("/", 1)
-        snapshot = app.snapshot
+        snapshot = st.snapshot
         status = snapshot.get(service, host) if snapshot else None
         text = Text(f"{service}/{host}: ", style="bold")
         if status is None:
-            text.append("no sample yet", style=app.palette.muted)
+            text.append("no sample yet", style=st.palette.muted)
         else:
             health = status.health.health.value
-            text.append(health_label(health), style=app.palette.health(health))
+            text.append(health_label(health), style=st.palette.health(health))
             reasons = list(status.health.reasons)
             if status.health.divergence:
                 reasons.insert(0, status.health.divergence)
             summary = "; ".join(reasons) if reasons else "all checks pass"
             text.append(f" {summary}")
-            seen = app.history.member_seen.get((service, host))
+            seen = st.history.member_seen.get((service, host))
             if status.role in ("down", "unknown") and seen is not None:
-                text.append(f" (last seen {fmt_age(app.clock() - seen)})", style=app.palette.muted)
+                text.append(f" (last seen {fmt_age(st.clock() - seen)})", style=st.palette.muted)
         detail.update(text)
 
     # -- actions ---------------------------------------------------------------------------
 
     def action_refresh_now(self) -> None:
         """Probe every member now."""
-        self.drapp.poke_status()
+        self.post_message(StatusPokeRequested())
         self.notify("probing every member now", timeout=2)
 
     def action_toggle_wide(self) -> None:

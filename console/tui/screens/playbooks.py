@@ -1,16 +1,15 @@
 """The playbooks: the list, and for the selected one its plan against the live topology.
 
 The plan is ``console.engine.plan.make_plan`` over the newest status snapshot, redone whenever
-a snapshot arrives, so the preflight gates read as a live checklist ("the primary is at east"
-turns red the moment it is not) and every step shows the hosts its selector picks now and
-the command it would send, secrets masked. Nothing here runs anything.
+the console's state says a snapshot arrived, so the preflight gates read as a live checklist
+("the primary is at east" turns red the moment it is not) and every step shows the hosts its
+selector picks now and the command it would send, secrets masked. Nothing here runs anything.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -26,12 +25,11 @@ from console.model.checks import bind_params, check_against
 from console.model.playbook import Playbook, load_playbook
 from console.status.collector import StatusSnapshot
 from console.tui.format import fmt_objective
+from console.tui.messages import RunRequested
 from console.tui.screens.params import ParamsScreen
+from console.tui.state import ConsoleState
 from console.tui.widgets.banner import ModeBanner
 from console.tui.widgets.header import ConsoleHeader
-
-if TYPE_CHECKING:
-    from console.tui.app import DrConsoleApp
 
 
 @dataclass
@@ -70,21 +68,18 @@ class PlaybooksScreen(Screen[None]):
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]
 
-    def __init__(self) -> None:
+    def __init__(self, state: ConsoleState) -> None:
         self.ready = False
         """Composed and mounted: live updates may be applied."""
         super().__init__(id="playbooks")
+        self.state = state
+        """The console's state (the app writes it; this screen reads it)."""
         self.entries: list[PlaybookEntry] = []
         self.plan: Plan | None = None
         """The plan shown (for tests and screenshots)."""
 
-    @property
-    def drapp(self) -> DrConsoleApp:
-        """The console app (typed)."""
-        return cast("DrConsoleApp", self.app)
-
     def compose(self) -> ComposeResult:
-        yield ConsoleHeader("playbooks")
+        yield ConsoleHeader("playbooks", self.state)
         yield ModeBanner(id="banner")
         with Vertical(id="pb-body"):
             yield DataTable[Text](id="pb-list", cursor_type="row", zebra_stripes=False)
@@ -95,12 +90,16 @@ class PlaybooksScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#banner", ModeBanner).mode = self.drapp.mode
+        self.query_one("#banner", ModeBanner).mode = self.state.mode
         table = self.query_one("#pb-list", DataTable)
-        table.border_title = f"playbooks in {self.drapp.config.playbooks_dir}"
+        table.border_title = f"playbooks in {self.state.config.playbooks_dir}"
         self.query_one("#pb-gates", Static).border_title = "preflight (live)"
         self.query_one("#pb-steps", Static).border_title = "plan (rendered now, runs nothing)"
         self.ready = True
+        state = self.state
+        state.status_changed.subscribe(self, self.on_status, immediate=True)
+        state.inventory_changed.subscribe(self, lambda _i: self.show_plan(), immediate=True)
+        state.mode_changed.subscribe(self, self.on_mode_changed, immediate=True)
         self.action_reload()
 
     def action_reload(self) -> None:
@@ -108,7 +107,7 @@ class PlaybooksScreen(Screen[None]):
         table = self.query_one("#pb-list", DataTable)
         keep = {e.path: e.overrides for e in self.entries}
         current = self.selected()
-        self.entries = find_playbooks(self.drapp.config.playbooks_dir)
+        self.entries = find_playbooks(self.state.config.playbooks_dir)
         table.clear(columns=True)
         self._add_columns(table)
         for entry in self.entries:
@@ -117,7 +116,7 @@ class PlaybooksScreen(Screen[None]):
             if pb is None:
                 table.add_row(
                     Text(entry.path.stem),
-                    Text("✗ invalid", style=self.drapp.palette.crit),
+                    Text("✗ invalid", style=self.state.palette.crit),
                     Text(""),
                     Text(""),
                     Text(entry.error or "", no_wrap=True, overflow="ellipsis"),
@@ -139,7 +138,7 @@ class PlaybooksScreen(Screen[None]):
                     table.move_cursor(row=i, animate=False)
         if not self.entries:
             self.query_one("#pb-about", Static).update(
-                f"no playbooks in {self.drapp.config.playbooks_dir} (start with -p DIR)"
+                f"no playbooks in {self.state.config.playbooks_dir} (start with -p DIR)"
             )
         self.show_plan()
 
@@ -204,8 +203,8 @@ class PlaybooksScreen(Screen[None]):
 
     def show_plan(self) -> None:
         """Render the selected playbook against the newest snapshot."""
-        app = self.drapp
-        p = app.palette
+        st = self.state
+        p = st.palette
         about = self.query_one("#pb-about", Static)
         gates = self.query_one("#pb-gates", Static)
         steps = self.query_one("#pb-steps", Static)
@@ -225,7 +224,7 @@ class PlaybooksScreen(Screen[None]):
         head.append(f"\n{entry.path} · {pb.kind} · service {pb.service or '—'}", style=p.muted)
         try:
             params = bind_params(pb, entry.overrides)
-            problems = check_against(pb, app.inventory, params)
+            problems = check_against(pb, st.inventory, params)
         except InputError as exc:
             head.append(f"\n{exc}", style=p.crit)
             about.update(head)
@@ -239,17 +238,17 @@ class PlaybooksScreen(Screen[None]):
         for problem in problems:
             head.append(f"\n✗ {problem}", style=p.crit)
         about.update(head)
-        snapshot = app.snapshot or StatusSnapshot(app.clock(), ())
+        snapshot = st.snapshot or StatusSnapshot(st.clock(), ())
         plan = make_plan(
-            inventory=app.inventory,
+            inventory=st.inventory,
             playbook=pb,
             params=params,
-            mode=app.mode,
-            operator=app.config.operator,
+            mode=st.mode,
+            operator=st.config.operator,
             snapshot=snapshot,
         )
         self.plan = plan
-        gates.update(_gates_text(plan, app.snapshot is None, p.ok, p.crit, p.muted))
+        gates.update(_gates_text(plan, st.snapshot is None, p.ok, p.crit, p.muted))
         steps.update(_steps_text(plan, p.warn, p.crit, p.muted, p.accent))
 
     def action_open_run(self) -> None:
@@ -258,7 +257,7 @@ class PlaybooksScreen(Screen[None]):
         if entry is None or entry.playbook is None:
             self.notify("pick a valid playbook first", severity="warning")
             return
-        self.drapp.open_run(entry.path, entry.overrides)
+        self.post_message(RunRequested(entry.path, entry.overrides))
 
     def action_set_params(self) -> None:
         """Edit the selected playbook's parameters."""

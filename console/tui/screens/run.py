@@ -2,14 +2,13 @@
 playbook's services, and the keys that drive the engine.
 
 This screen is a view of a :class:`~console.tui.session.RunSession`; the engine runs in an
-app-level worker, so leaving the screen never stops the run. Every question of the engine
-opens a dialog whose default is "No" / "decide later"; closing it leaves the question open in
-the decision bar, and the keys (all ``Binding``s) answer it there too.
+app-level worker, so leaving the screen never stops the run. It hears about the run through the
+console state's ``run_changed`` signal and asks the app to start or export by message. Every
+question of the engine opens a dialog whose default is "No" / "decide later"; closing it leaves
+the question open in the decision bar, and the keys (all ``Binding``s) answer it there too.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -21,21 +20,22 @@ from textual.widgets import DataTable, Footer, Static
 
 from console.engine.decider import Question
 from console.engine.plan import Plan, PlannedStep, make_plan
+from console.errors import ErrorKind
+from console.events import QuestionKind
 from console.status.collector import StatusSnapshot
+from console.tui.messages import ExportRequested, RunStartRequested
 from console.tui.screens.abort import AbortChoice, AbortScreen
 from console.tui.screens.choice import Choice, ChoiceScreen
 from console.tui.screens.confirm import ConfirmScreen
 from console.tui.screens.message import MessageScreen
 from console.tui.screens.reason import ReasonScreen
 from console.tui.session import PendingQuestion, RunSession, SessionError
+from console.tui.state import ConsoleState
 from console.tui.widgets.banner import ModeBanner
 from console.tui.widgets.header import ConsoleHeader
 from console.tui.widgets.output_log import OutputLog
 from console.tui.widgets.run_panels import DecisionBar, ReplicationPanel, RtoClock, StepDetail
 from console.tui.widgets.step_list import StepList
-
-if TYPE_CHECKING:
-    from console.tui.app import DrConsoleApp
 
 
 class RunScreen(Screen[None]):
@@ -53,11 +53,13 @@ class RunScreen(Screen[None]):
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-medium"), (150, "-wide")]
 
-    def __init__(self, session: RunSession) -> None:
+    def __init__(self, session: RunSession, state: ConsoleState) -> None:
         self.ready = False
         """Composed and mounted: live updates may be applied."""
         super().__init__()
         self.session = session
+        self.state = state
+        """The console's state (the app writes it; this screen reads it)."""
         self.plan: Plan | None = None
         self._asked_serial = 0
         self._focus: str | None = None
@@ -66,18 +68,13 @@ class RunScreen(Screen[None]):
         self._security_shown = 0
         self._keys_state: tuple[object, ...] = ()
 
-    @property
-    def drapp(self) -> DrConsoleApp:
-        """The console app (typed)."""
-        return cast("DrConsoleApp", self.app)
-
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         s = self.session
         steps = [(st.id, False) for st in s.playbook.steps]
         steps += [(st.id, True) for st in s.playbook.rollback]
-        yield ConsoleHeader("run")
+        yield ConsoleHeader("run", self.state)
         yield ModeBanner(id="banner")
         yield Static(id="run-title")
         yield DecisionBar(id="decision")
@@ -98,15 +95,19 @@ class RunScreen(Screen[None]):
         self.query_one("#replication", ReplicationPanel).border_title = "replication (live)"
         self.query_one("#output", OutputLog).border_title = "output"
         self.apply_palette()
-        self.make_plan(self.drapp.snapshot)
+        self.make_plan(self.state.snapshot)
         self.ready = True
-        self._show_replication(self.drapp.snapshot)
+        state = self.state
+        state.status_changed.subscribe(self, self.on_status, immediate=True)
+        state.palette_changed.subscribe(self, lambda _p: self.apply_palette(), immediate=True)
+        state.run_changed.subscribe(self, lambda _n: self.refresh_from_session(), immediate=True)
+        self._show_replication(self.state.snapshot)
         self.refresh_from_session()
         self.set_interval(1.0, self._tick, name="run clock")
 
     def apply_palette(self) -> None:
         """Follow the app's theme."""
-        palette = self.drapp.palette
+        palette = self.state.palette
         self.query_one("#steps", StepList).palette = palette
         self.query_one("#rto", RtoClock).palette = palette
         self.query_one("#detail", StepDetail).palette = palette
@@ -116,14 +117,14 @@ class RunScreen(Screen[None]):
     def make_plan(self, snapshot: StatusSnapshot | None) -> None:
         """Render the steps that have not started against ``snapshot`` (for the detail)."""
         s = self.session
-        app = self.drapp
+        st = self.state
         self.plan = make_plan(
             inventory=s.inventory,
             playbook=s.playbook,
             params=s.prepared.params,
             mode=s.mode,
             operator=s.operator,
-            snapshot=snapshot or StatusSnapshot(app.clock(), ()),
+            snapshot=snapshot or StatusSnapshot(st.clock(), ()),
         )
 
     # -- drawing ---------------------------------------------------------------------------
@@ -141,7 +142,7 @@ class RunScreen(Screen[None]):
 
     def _tick(self) -> None:
         self._show_rto()
-        self._show_replication(self.drapp.snapshot)
+        self._show_replication(self.state.snapshot)
 
     def refresh_from_session(self) -> None:
         """Draw everything new in the session; open the dialog of a new question."""
@@ -178,7 +179,7 @@ class RunScreen(Screen[None]):
             self._ask(pending)
         if s.security and len(s.security) > self._security_shown and self._is_active():
             self._security_shown = len(s.security)
-            if pending is None or pending.question.kind != "failure":
+            if pending is None or pending.question.kind != QuestionKind.FAILURE:
                 self.app.push_screen(
                     MessageScreen("SECURITY: host key refused", "\n".join(s.security))
                 )
@@ -191,7 +192,7 @@ class RunScreen(Screen[None]):
 
     def _show_title(self) -> None:
         s = self.session
-        p = self.drapp.palette
+        p = self.state.palette
         state = s.run_state()
         text = Text(f"{s.playbook.name}", style="bold")
         text.append(f" · {s.playbook.title}")
@@ -225,16 +226,16 @@ class RunScreen(Screen[None]):
             bar.say("ready — r: start the run (asks first) · v on playbooks: parameters", "")
         elif pending is not None:
             q = pending.question
-            if q.kind == "confirm":
+            if q.kind == QuestionKind.CONFIRM:
                 bar.say(
                     f"◆ {q.step_id} waits for your confirmation — r: run it · s: skip… · a: abort…",
                     "ask",
                 )
-            elif q.kind == "manual":
+            elif q.kind == QuestionKind.MANUAL:
                 bar.say(
                     f"◆ {q.step_id} is manual: do it, then r: done · s: skip… · a: abort…", "ask"
                 )
-            elif q.kind == "failure":
+            elif q.kind == QuestionKind.FAILURE:
                 bar.say(
                     f"✗ {q.step_id} failed: {q.reason} — t: retry · s: skip… · a: abort… · "
                     "r: choices",
@@ -262,7 +263,7 @@ class RunScreen(Screen[None]):
         result = s.result
         start_step = next((st.id for st in pb.steps if st.rto == "start"), None)
         self.query_one("#rto", RtoClock).show(
-            elapsed=s.rto_elapsed(self.drapp.clock()),
+            elapsed=s.rto_elapsed(self.state.clock()),
             ended=s.engine.rto_end is not None,
             objective=pb.objectives.rto,
             start_step=start_step,
@@ -276,7 +277,7 @@ class RunScreen(Screen[None]):
     def _show_replication(self, snapshot: StatusSnapshot | None) -> None:
         s = self.session
         self.query_one("#replication", ReplicationPanel).show(
-            s.inventory, s.playbook.services_touched(), snapshot, self.drapp.clock()
+            s.inventory, s.playbook.services_touched(), snapshot, self.state.clock()
         )
 
     def _show_detail(self) -> None:
@@ -325,9 +326,9 @@ class RunScreen(Screen[None]):
 
     def _ask(self, pending: PendingQuestion) -> None:
         q = pending.question
-        if q.kind in ("confirm", "manual"):
+        if q.kind in (QuestionKind.CONFIRM, QuestionKind.MANUAL):
             self._ask_confirm(q)
-        elif q.kind == "failure":
+        elif q.kind == QuestionKind.FAILURE:
             self._ask_failure(q)
         else:
             self._ask_unknown(q)
@@ -338,7 +339,7 @@ class RunScreen(Screen[None]):
 
     def _ask_confirm(self, q: Question) -> None:
         body = Text(q.title, style="bold")
-        if q.kind == "manual":
+        if q.kind == QuestionKind.MANUAL:
             body.append(f"\n\n{q.instructions or ''}")
             body.append("\n\nSay done only when it is done.", style="italic")
             screen = ConfirmScreen(
@@ -360,7 +361,7 @@ class RunScreen(Screen[None]):
         self.app.push_screen(screen, answered)
 
     def _ask_failure(self, q: Question) -> None:
-        security = "SECURITY" in (q.reason or "") or "host key" in (q.reason or "").lower()
+        security = q.error == ErrorKind.HOST_KEY
         title = "SECURITY: host key refused" if security else f"Step {q.step_id} failed"
         body = Text(q.title, style="bold")
         body.append(f"\n{q.reason or ''}")
@@ -467,7 +468,11 @@ class RunScreen(Screen[None]):
         s = self.session
         pending = s.pending
         if action == "retry":
-            return True if pending is not None and pending.question.kind == "failure" else None
+            return (
+                True
+                if pending is not None and pending.question.kind == QuestionKind.FAILURE
+                else None
+            )
         if action == "export":
             return True if s.finished and s.run_id else None
         if action in ("abort", "pause", "note"):
@@ -493,7 +498,6 @@ class RunScreen(Screen[None]):
 
     def _confirm_start(self) -> None:
         s = self.session
-        app = self.drapp
         pb = s.playbook
         body = Text(pb.title, style="bold")
         body.append(f"\nplaybook {pb.name} ({pb.path})")
@@ -519,7 +523,7 @@ class RunScreen(Screen[None]):
 
         def answered(yes: bool | None) -> None:
             if yes and not s.started:
-                app.start_run(s)
+                self.post_message(RunStartRequested(s))
 
         self.app.push_screen(ConfirmScreen(title, body, yes="Start", no="Not now"), answered)
 
@@ -547,7 +551,7 @@ class RunScreen(Screen[None]):
         """Run the failed step again (asks first)."""
         s = self.session
         pending = s.pending
-        if pending is None or pending.question.kind != "failure":
+        if pending is None or pending.question.kind != QuestionKind.FAILURE:
             self.notify("retry applies to a failed step that waits for you", severity="warning")
             return
         q = pending.question
@@ -611,4 +615,4 @@ class RunScreen(Screen[None]):
         if not s.finished or not s.run_id:
             self.notify("the report is for a finished run", severity="warning")
             return
-        self.drapp.export_report(s.run_id)
+        self.post_message(ExportRequested(s.run_id))

@@ -1,14 +1,19 @@
 """The line at the top of every screen: where we are (the inventory), which screen, and the
-time. The time is UTC and local, because incident channels speak UTC and people don't."""
+time. The time is UTC and local, because incident channels speak UTC and people don't. The
+inventory and the clock come from the console's state, handed down by the screen."""
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from console.tui.state import ConsoleState
 
 
 class ConsoleHeader(Horizontal):
@@ -31,9 +36,10 @@ class ConsoleHeader(Horizontal):
     inventory_text: reactive[str] = reactive("")
     """The inventory's name and path."""
 
-    def __init__(self, screen_title: str) -> None:
+    def __init__(self, screen_title: str, state: ConsoleState | None = None) -> None:
         super().__init__()
         self.set_reactive(ConsoleHeader.screen_title, screen_title)
+        self._state = state
 
     def compose(self) -> ComposeResult:
         yield Static(id="hdr-title")
@@ -57,10 +63,9 @@ class ConsoleHeader(Horizontal):
 
     def tick(self) -> None:
         """Redraw the clock (and the inventory, which may have been switched)."""
-        clock = getattr(self.app, "clock", time.time)
-        now = clock()
+        state = self._state
+        now = state.clock() if state is not None else time.time()
         utc = time.strftime("%H:%M:%S", time.gmtime(now))
         self.query_one("#hdr-clock", Static).update(f"{utc} UTC")
-        describe = getattr(self.app, "describe_inventory", None)
-        if describe is not None:
-            self.inventory_text = describe()
+        if state is not None:
+            self.inventory_text = state.describe_inventory()
