@@ -178,7 +178,8 @@ class JsonPrinter:
             "step_id": event.step_id,
             "host": event.host,
         }
-        record.update(event.data())
+        # the envelope wins: a step's own ``kind`` (run, wait, manual) is under ``step_kind``
+        record = {**event.data(), **record}
         self.out.write(json.dumps(record, default=str) + "\n")
         self.out.flush()
 

@@ -1,4 +1,7 @@
-"""A small real estate for engine tests: two real sshd "sites" on loopback and an inventory.
+"""The engine tests' estates: a scripted one for semantics (``scripted``, milliseconds) and a
+small real one for what only real servers show (``estate``).
+
+The real estate: two real sshd "sites" on loopback and an inventory.
 
 Two OpenSSH servers (east 127.0.70.1, west 127.0.70.2) run as the lab user with one shared user
 key and known_hosts. The inventory has a ``custom`` service whose probe prints the JSON file
@@ -21,6 +24,8 @@ from pathlib import Path
 import pytest
 
 from console.lab.osuser import chown_tree, ensure_lab_user
+from tests.engine.scripted_env import ScriptedEstate, make_estate
+from tests.support.scripted import use_in_cli
 from tests.support.sshd import TestSshd, make_keys, make_workdir, running_sshd
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,6 +115,11 @@ services:
 """
 
 
+ONE_BACKEND = pytest.mark.parametrize("estate", ["asyncssh"], indirect=True)
+"""For a real-sshd test where the SSH library makes no difference (``tests/ssh`` covers both
+backends' transport behaviour): run it on asyncssh only."""
+
+
 @pytest.fixture(scope="module", params=["asyncssh", "paramiko"])
 def estate(request: pytest.FixtureRequest) -> Iterator[Estate]:
     """Two real sshd hosts and an inventory using the backend of the parameter."""
@@ -151,3 +161,13 @@ def fresh_audit(estate: Estate, tmp_path: Path) -> Estate:
     estate.set_role("east", "primary")
     estate.set_role("west", "replica", link="up", lag_seconds=0, lag_bytes=0)
     return estate
+
+
+@pytest.fixture
+def scripted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedEstate]:
+    """The estate on a scripted transport (``tests/engine/scripted_env.py``); every command
+    a test sends must be answered by one of its rules."""
+    est = make_estate(tmp_path)
+    with use_in_cli(monkeypatch, est.transport):
+        yield est
+    assert not est.transport.unmatched, [c.command for c in est.transport.unmatched]
