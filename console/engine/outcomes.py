@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from console.errors import ExitCode
-from console.events import RunOutcome
+from console.events import CanaryCheck, Measurement, RunOutcome
+from console.model.playbook import Objectives
 
 
 class StepEnd(StrEnum):
@@ -79,3 +80,29 @@ class RunEnd:
     def code(self) -> ExitCode:
         """The process exit code for this end."""
         return self.exit_code if self.exit_code is not None else EXIT_CODES[self.outcome]
+
+
+def measure(
+    objectives: Objectives,
+    rto_start: float | None,
+    rto_end: float | None,
+    check: CanaryCheck | None,
+) -> Measurement:
+    """The measured RTO (between the marks) and RPO (the canary check) against the
+    objectives. An RPO objective of 0 is met only with no acknowledged write lost."""
+    rto = round(rto_end - rto_start, 3) if rto_start is not None and rto_end is not None else None
+    rpo_s = check.rpo_seconds if check is not None else None
+    rpo_w = check.rpo_writes if check is not None else None
+    rto_met = None if rto is None or objectives.rto is None else rto <= objectives.rto
+    rpo_met = None
+    if rpo_s is not None and objectives.rpo is not None:
+        rpo_met = rpo_s <= objectives.rpo and (objectives.rpo > 0 or rpo_w == 0)
+    return Measurement(
+        rto_seconds=rto,
+        rpo_seconds=rpo_s,
+        rpo_writes=rpo_w,
+        rto_objective=objectives.rto,
+        rpo_objective=objectives.rpo,
+        rto_met=rto_met,
+        rpo_met=rpo_met,
+    )

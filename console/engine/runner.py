@@ -23,82 +23,33 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from console import events as ev
 from console.audit.ids import new_run_id
 from console.audit.model import RunStart
-from console.audit.store import AuditStore
-from console.engine.canary import CanaryRunner
 from console.engine.commands import CommandSender
 from console.engine.conditions import evaluate
+from console.engine.config import Listener, RunConfig, RunResult
 from console.engine.context import SelectionError, StepOutputs, base_context
-from console.engine.decider import Answer, Decider, Question
+from console.engine.decider import Answer, Question
 from console.engine.locks import RunLocks
 from console.engine.masking import Masker, secret_values
-from console.engine.outcomes import AbortRequest, RunEnd, StepEnd, StepResult
-from console.engine.refresh import cancel_all, refresh_status
-from console.engine.resume import ResumeState
+from console.engine.observe import RunObserver
+from console.engine.outcomes import AbortRequest, RunEnd, StepEnd, StepResult, measure
 from console.engine.steps import StepRunner, StepState
-from console.errors import DrError, ExitCode, LockHeld, Stopped
-from console.model.inventory import Inventory
-from console.model.playbook import Gate, Playbook, Step
+from console.errors import ExitCode, LockHeld, Stopped
+from console.model.playbook import Gate, Step
 from console.model.templates import RenderError
-from console.ssh.transport import Transport
-from console.status.collector import StatusCollector, StatusSnapshot
-
-Listener = Callable[[ev.Event], None]
+from console.status.collector import StatusSnapshot
 
 R = ev.RunOutcome
 S = ev.StepStatus
 
 __all__ = ["Engine", "Listener", "RunConfig", "RunResult", "StepState"]
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """How a run ended."""
-
-    run_id: str
-    outcome: ev.RunOutcome
-    exit_code: int
-    summary: str
-    rto_seconds: float | None
-    rpo_seconds: float | None
-    rpo_writes: int | None
-    rto_met: bool | None
-    rpo_met: bool | None
-
-
-@dataclass
-class RunConfig:
-    """Everything one run needs."""
-
-    inventory: Inventory
-    playbook: Playbook
-    params: dict[str, str]
-    mode: str
-    operator: str
-    audit: AuditStore
-    transport: Transport
-    decider: Decider
-    listeners: list[Listener] = field(default_factory=list)
-    resume: ResumeState | None = None
-    """The state of the run to resume (``console.engine.resume.load_resume_state``)."""
-    break_lock: bool = False
-    command_timeout: float | None = None
-    """Default per-command timeout when a step has none (else the host's ssh setting)."""
-    probe_timeout: float | None = None
-    monitor_interval: float = 5.0
-    """Seconds between background samples of the playbook's services during the run."""
-    audit_output_cap: int = 20_000
-    """Output lines per command and stream recorded in the audit log; more are counted."""
 
 
 class Engine:
@@ -114,9 +65,15 @@ class Engine:
         self.decider = config.decider
         self.listeners: list[Listener] = list(config.listeners)
         self.masker = Masker(secret_values(config.playbook, config.params, config.inventory))
-        self.collector = StatusCollector(
-            config.inventory, config.transport, timeout=config.probe_timeout
+        self.observer = RunObserver(
+            inventory=config.inventory,
+            playbook=config.playbook,
+            transport=config.transport,
+            emit=self.emit,
+            probe_timeout=config.probe_timeout,
+            monitor_interval=config.monitor_interval,
         )
+        self.collector = self.observer.collector
         self.outputs = StepOutputs()
         self.commands = CommandSender(
             inventory=config.inventory,
@@ -138,15 +95,10 @@ class Engine:
         self.rto_end: float | None = None
         self.abort: AbortRequest | None = None
         """The operator's abort, once asked for."""
-        self._canary: CanaryRunner | None = None
-        self._canary_check: ev.CanaryCheck | None = None
-        self._monitor: asyncio.Task[None] | None = None
         self._locks: RunLocks | None = None
         self._unpaused = asyncio.Event()
         self._unpaused.set()
         self._step_task: asyncio.Task[StepResult] | None = None
-        self._background: set[asyncio.Future[Any]] = set()
-        """Status sweeps a step stopped waiting for (a dark host's); cancelled at the end."""
         self._skip_requests: dict[str, str] = {}
 
     # -- operator actions from a live UI ---------------------------------------------------
@@ -277,21 +229,15 @@ class Engine:
 
     async def sweep(self, services: tuple[str, ...] | list[str]) -> StatusSnapshot:
         """A status sweep of the named services the inventory has."""
-        names = [s for s in services if s in self.inventory.services]
-        if not names:
-            return self.collector.snapshot()
-        return await self.collector.sweep(names)
+        return await self.observer.sweep(services)
 
     async def refresh_status(self, services: tuple[str, ...] | list[str]) -> StatusSnapshot:
-        """Fresh samples, without waiting again on members known to be down
-        (``console.engine.refresh``: a dark host must not add its probe deadline to every
-        step, and so to the measured RTO)."""
-        return await refresh_status(self.collector, self.inventory, services, self._background)
+        """Fresh samples, not waiting on members known down (``RunObserver.refresh``)."""
+        return await self.observer.refresh(services)
 
     async def canary_now(self) -> None:
         """One more canary write before the outage starts (when the playbook has a canary)."""
-        if self._canary is not None:
-            await self._canary.write_now()
+        await self.observer.canary_now()
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -388,7 +334,7 @@ class Engine:
         pb = self.playbook
         resumed = self.cfg.resume
         services = pb.services_touched()
-        self._record_samples(await self.sweep(services), ev.SamplePhase.BEFORE)
+        self.observer.record_samples(await self.sweep(services), ev.SamplePhase.BEFORE)
         if resumed is None or not resumed.gates_passed:
             failed = await self._preflight()
             if failed:
@@ -400,8 +346,13 @@ class Engine:
                     message="preflight passed when the run started; not evaluated again on resume",
                 )
             )
-        await self._start_canary()
-        self._monitor = asyncio.ensure_future(self._monitor_loop(services))
+        assert self.run_id is not None
+        await self.observer.start_canary(
+            self.run_id,
+            resumed.canary_acked if resumed else None,
+            resumed.canary_next if resumed else 1,
+        )
+        self.observer.start_monitor()
         for step in pb.steps:
             end = await self._main_step(step)
             if end is not None:
@@ -472,7 +423,7 @@ class Engine:
             await self.steps.rollback(f"abort: {request.reason}")
         return RunEnd(R.ABORTED, f"aborted by the operator: {request.reason}", step_id)
 
-    # -- preflight, canary and samples -----------------------------------------------------
+    # -- preflight -------------------------------------------------------------------------
 
     async def _preflight(self) -> str | None:
         snapshot = self.collector.snapshot()
@@ -497,131 +448,47 @@ class Engine:
         except (RenderError, SelectionError) as exc:
             return False, str(exc)
 
-    async def _start_canary(self) -> None:
-        pb, resumed = self.playbook, self.cfg.resume
-        if pb.canary is None or pb.canary.service not in self.inventory.services:
-            return
-        assert self.run_id is not None
-        self._canary = CanaryRunner(
-            inventory=self.inventory,
-            transport=self.transport,
-            collector=self.collector,
-            service=pb.canary.service,
-            run_id=self.run_id,
-            every=pb.canary.every,
-            emit=self.emit,
-            acknowledged=resumed.canary_acked if resumed else None,
-            next_n=resumed.canary_next if resumed else 1,
-        )
-        self._canary.start()
-        wait = max(10.0, 5 * pb.canary.every)
-        if not await self._canary.wait_first_ack(wait):
-            self.emit(
-                ev.Notice(
-                    level=ev.NoticeLevel.WARNING,
-                    message=(
-                        f"canary on {pb.canary.service}: no write acknowledged within "
-                        f"{wait:g}s; the measured RPO will not be meaningful"
-                    ),
-                )
-            )
-
-    def _record_samples(self, snapshot: StatusSnapshot, phase: ev.SamplePhase) -> None:
-        for service in self.playbook.services_touched():
-            for m in snapshot.for_service(service):
-                s = m.sample
-                self.emit(
-                    ev.ProbeSample(
-                        service=service,
-                        site=m.site,
-                        host=m.host,
-                        role=m.role,
-                        link=s.link.value,
-                        lag_seconds=s.lag_seconds,
-                        lag_bytes=s.lag_bytes,
-                        position=s.position,
-                        health=m.health.health.value,
-                        error=s.error,
-                        phase=phase,
-                    )
-                )
-
-    async def _monitor_loop(self, services: tuple[str, ...]) -> None:
-        while True:
-            await asyncio.sleep(self.cfg.monitor_interval)
-            with contextlib.suppress(DrError, OSError):
-                self._record_samples(await self.sweep(services), ev.SamplePhase.DURING)
-
     # -- the end ---------------------------------------------------------------------------
 
     async def _cleanup(self) -> None:
-        if self._monitor is not None:
-            self._monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor
-        if self._canary is not None:
-            await self._canary.stop()
-            check = await self._canary.check(
-                background=self._background, outage_start=self.rto_start
-            )
-            self.emit(check)
-            self._canary_check = check
-        with contextlib.suppress(DrError, OSError):
-            self._record_samples(
-                await self.refresh_status(self.playbook.services_touched()),
-                ev.SamplePhase.AFTER,
-            )
+        await self.observer.stop(self.rto_start)
         if self._locks is not None:
             await self._locks.release()
-        await cancel_all(self._background)
-        await self.collector.close()
+        await self.observer.close()
 
     async def _finish(self, end: RunEnd) -> RunResult:
         """Measure, record ``run_finished``, tell, and say how the run ended."""
         assert self.run_id is not None
-        pb = self.playbook
-        rto = (
-            round(self.rto_end - self.rto_start, 3)
-            if self.rto_start is not None and self.rto_end is not None
-            else None
-        )
-        check = self._canary_check
-        rpo_s = check.rpo_seconds if check is not None else None
-        rpo_w = check.rpo_writes if check is not None else None
-        rto_met = None if rto is None or pb.objectives.rto is None else rto <= pb.objectives.rto
-        rpo_met = None
-        if rpo_s is not None and pb.objectives.rpo is not None:
-            rpo_met = rpo_s <= pb.objectives.rpo and (pb.objectives.rpo > 0 or rpo_w == 0)
-        if rto is not None or check is not None:
-            self.emit(
-                ev.Measurement(
-                    rto_seconds=rto,
-                    rpo_seconds=rpo_s,
-                    rpo_writes=rpo_w,
-                    rto_objective=pb.objectives.rto,
-                    rpo_objective=pb.objectives.rpo,
-                    rto_met=rto_met,
-                    rpo_met=rpo_met,
-                )
-            )
+        check = self.observer.canary_check
+        m = measure(self.playbook.objectives, self.rto_start, self.rto_end, check)
+        if m.rto_seconds is not None or check is not None:
+            self.emit(m)
         finished = self.audit.finish(
             self.run_id,
             ev.RunFinished(
                 outcome=end.outcome,
                 exit_code=int(end.code),
                 summary=end.reason,
-                rto_seconds=rto,
-                rpo_seconds=rpo_s,
-                rpo_writes=rpo_w,
-                rto_met=rto_met,
-                rpo_met=rpo_met,
+                rto_seconds=m.rto_seconds,
+                rpo_seconds=m.rpo_seconds,
+                rpo_writes=m.rpo_writes,
+                rto_met=m.rto_met,
+                rpo_met=m.rpo_met,
                 stopped_at=end.stopped_at,
             ),
             operator=self.operator,
         )
         self.tell(finished)
         return RunResult(
-            self.run_id, end.outcome, int(end.code), end.reason, rto, rpo_s, rpo_w, rto_met, rpo_met
+            self.run_id,
+            end.outcome,
+            int(end.code),
+            end.reason,
+            m.rto_seconds,
+            m.rpo_seconds,
+            m.rpo_writes,
+            m.rto_met,
+            m.rpo_met,
         )
 
 
