@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from console.audit.model import Event
+from console.audit.model import Event, RunRecord, derive_status
 
 SCHEMA_VERSION = 1
 """Stored in ``PRAGMA user_version``; bump it with a migration when the tables change."""
@@ -206,3 +206,56 @@ RUN_INSERT = (
 )
 """Insert a whole runs row, values in ``RUN_COLUMNS`` order."""
 """The start of every query that reads whole events."""
+
+
+def row_to_record(row: dict[str, Any], this_host: str) -> RunRecord:
+    """A runs row as a RunRecord, tolerating a row edited by hand (verify will flag it)."""
+    pid = _int(row["pid"])
+    hostname = _str(row["hostname"])
+    outcome = None if row["outcome"] is None else _str(row["outcome"])
+    return RunRecord(
+        run_id=_str(row["run_id"]),
+        playbook_name=_str(row["playbook_name"]),
+        playbook_kind=_str(row["playbook_kind"]),
+        playbook_title=_str(row["playbook_title"]),
+        playbook_path=_str(row["playbook_path"]),
+        playbook_digest=_str(row["playbook_digest"]),
+        inventory_name=_str(row["inventory_name"]),
+        inventory_path=_str(row["inventory_path"]),
+        inventory_digest=_str(row["inventory_digest"]),
+        mode=_str(row["mode"]),
+        operator=_str(row["operator"]),
+        services=tuple(str(s) for s in _json(row["services"], list)),
+        params=_json(row["params"], dict),
+        objectives=_json(row["objectives"], dict),
+        pid=pid,
+        hostname=hostname,
+        started_at=_str(row["started_at"]),
+        finished_at=None if row["finished_at"] is None else _str(row["finished_at"]),
+        outcome=outcome,
+        finish_data=_json(row["finish_data"], dict),
+        status=derive_status(outcome, pid, hostname, this_host),
+    )
+
+
+def _json(text: Any, kind: type) -> Any:
+    """A JSON column's value if it holds a ``kind`` (list or dict), else an empty one."""
+    if isinstance(text, str) and text:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return kind()
+        if isinstance(value, kind):
+            return value
+    return kind()
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _str(value: Any) -> str:
+    return "" if value is None else str(value)

@@ -14,56 +14,34 @@ plain ``sqlite3`` because their exact statements are the point.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import sqlite3
-import threading
-import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from datetime import datetime
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
-
-import sqlite_utils
 
 from console.audit import locks
 from console.audit.chain import GENESIS_HASH, canonical_json, event_hash, normalize_data
 from console.audit.errors import (
-    AmbiguousRunId,
-    AuditError,
-    NoAuditDatabase,
-    NotAnAuditDatabase,
     UnknownRun,
 )
-from console.audit.ids import normalize_run_id
 from console.audit.model import (
     MODES,
     RUN_OUTCOMES,
     Event,
     EventDraft,
     LockInfo,
-    RunRecord,
     RunStart,
-    VerifyResult,
     derive_status,
-    format_ts,
     ts_seconds,
     utc_now_ts,
 )
 from console.audit.projection import RunRow, apply_event, run_created
+from console.audit.reading import LogReader
 from console.audit.schema import (
-    EVENT_SELECT,
     RUN_COLUMNS,
     RUN_INSERT,
-    RUN_SELECT,
-    check_schema,
-    create_schema,
-    row_to_event,
 )
-from console.audit.verify import verify_all, verify_run
-from console.errors import DrError, LockHeld
+from console.errors import LockHeld
 from console.events import Event as TypedEvent
 from console.events import InventoryRef, PlaybookRef, RunFinished
 
@@ -72,12 +50,12 @@ E = TypeVar("E", bound=TypedEvent)
 LIFECYCLE_KINDS = frozenset({"run_started", "run_resumed", "run_finished"})
 """Kinds only the store's own methods append, because they change the ``runs`` row."""
 
-DEFAULT_BUSY_TIMEOUT = 30.0
-"""Seconds a writer waits for another process's transaction before giving up."""
 
-
-class AuditStore:
+class AuditStore(LogReader):
     """The audit log of one database file. Safe to share between threads of one process.
+
+    The connection and its transactions are ``console.audit.database.Database``'s, the
+    reads ``console.audit.reading.LogReader``'s; this class writes.
 
     Args:
         path: The database file. Its parent directories are created if ``create``.
@@ -90,122 +68,6 @@ class AuditStore:
         NotAnAuditDatabase: The file is not a drconsole audit database.
         AuditError: The file cannot be opened or written.
     """
-
-    def __init__(
-        self, path: Path, *, create: bool = True, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
-    ) -> None:
-        self.path = Path(path)
-        """The database file."""
-        self.hostname = socket.gethostname()
-        """This machine's name, recorded with runs and locks and used to judge liveness."""
-        self._mutex = threading.RLock()
-        self._synchronous: str | None = None
-        if not create and not self.path.is_file():
-            raise NoAuditDatabase(self.path)
-        try:
-            if create:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(
-                str(self.path),
-                timeout=busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except (OSError, sqlite3.Error) as exc:
-            raise AuditError(f"{self.path}: cannot open the audit database: {exc}") from None
-        self._db = sqlite_utils.Database(self._conn, execute_plugins=False)
-        deadline = time.monotonic() + busy_timeout
-        while True:
-            try:
-                self._open(create)
-                break
-            except sqlite3.OperationalError as exc:
-                # Two consoles creating the same new file race for the switch to WAL, which
-                # SQLite does not always retry on its own: retry it here, as a busy handler would.
-                if _is_busy(exc) and time.monotonic() < deadline:
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
-                    time.sleep(0.02)
-                    continue
-                self._conn.close()
-                if _is_busy(exc):
-                    raise AuditError(
-                        f"{self.path}: the audit database stays locked: {exc}"
-                    ) from None
-                raise NotAnAuditDatabase(self.path, str(exc)) from None
-            except DrError:
-                self._conn.close()
-                raise
-            except sqlite3.DatabaseError as exc:
-                self._conn.close()
-                raise NotAnAuditDatabase(self.path, str(exc)) from None
-
-    def _open(self, create: bool) -> None:
-        self._conn.execute(f"PRAGMA busy_timeout = {int(DEFAULT_BUSY_TIMEOUT * 1000):d}")
-        if create:
-            self._db.enable_wal()
-            with self._write(durable=True):
-                create_schema(self._db)
-        problem = check_schema(self._db)
-        if problem is not None:
-            raise NotAnAuditDatabase(self.path, problem)
-        self._set_synchronous("NORMAL")
-
-    # -- plumbing --------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the connection. The store cannot be used afterwards."""
-        with self._mutex:
-            self._conn.close()
-
-    def __enter__(self) -> AuditStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def _set_synchronous(self, level: str) -> None:
-        if self._synchronous != level:
-            self._conn.execute(f"PRAGMA synchronous = {level}")
-            self._synchronous = level
-
-    @contextmanager
-    def _write(self, *, durable: bool) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction, committed at the end, rolled back on error."""
-        with self._mutex:
-            try:
-                self._set_synchronous("FULL" if durable else "NORMAL")
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise AuditError(f"{self.path}: cannot write the audit log: {exc}") from None
-            try:
-                yield self._conn
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-            try:
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise AuditError(f"{self.path}: cannot commit to the audit log: {exc}") from None
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """One read transaction: every query inside sees the same snapshot."""
-        with self._mutex:
-            try:
-                self._conn.execute("BEGIN")
-            except sqlite3.Error as exc:
-                raise AuditError(f"{self.path}: cannot read the audit log: {exc}") from None
-            try:
-                yield self._conn
-            except sqlite3.Error as exc:
-                raise AuditError(f"{self.path}: cannot read the audit log: {exc}") from None
-            finally:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
 
     def _append_in(
         self, conn: sqlite3.Connection, run_id: str, draft: EventDraft, *, new_run: bool = False
@@ -256,44 +118,11 @@ class AuditStore:
         )
         return Event(**fields, prev_hash=prev_hash, hash=digest)
 
-    def _row(self, conn: sqlite3.Connection, run_id: str) -> RunRow | None:
-        row = conn.execute(RUN_SELECT + " WHERE run_id = ?", (run_id,)).fetchone()
-        return None if row is None else dict(zip(RUN_COLUMNS, row, strict=True))
-
     def _put_row(self, conn: sqlite3.Connection, row: RunRow) -> None:
         assignments = ", ".join(f"{c} = ?" for c in RUN_COLUMNS[1:])
         conn.execute(
             f"UPDATE runs SET {assignments} WHERE run_id = ?",  # noqa: S608 - constant columns
             [row[c] for c in RUN_COLUMNS[1:]] + [row["run_id"]],
-        )
-
-    def _record(self, row: RunRow) -> RunRecord:
-        """A runs row as a RunRecord, tolerating a row edited by hand (verify will flag it)."""
-        pid = _int(row["pid"])
-        hostname = _str(row["hostname"])
-        outcome = None if row["outcome"] is None else _str(row["outcome"])
-        return RunRecord(
-            run_id=_str(row["run_id"]),
-            playbook_name=_str(row["playbook_name"]),
-            playbook_kind=_str(row["playbook_kind"]),
-            playbook_title=_str(row["playbook_title"]),
-            playbook_path=_str(row["playbook_path"]),
-            playbook_digest=_str(row["playbook_digest"]),
-            inventory_name=_str(row["inventory_name"]),
-            inventory_path=_str(row["inventory_path"]),
-            inventory_digest=_str(row["inventory_digest"]),
-            mode=_str(row["mode"]),
-            operator=_str(row["operator"]),
-            services=tuple(str(s) for s in _json(row["services"], list)),
-            params=_json(row["params"], dict),
-            objectives=_json(row["objectives"], dict),
-            pid=pid,
-            hostname=hostname,
-            started_at=_str(row["started_at"]),
-            finished_at=None if row["finished_at"] is None else _str(row["finished_at"]),
-            outcome=outcome,
-            finish_data=_json(row["finish_data"], dict),
-            status=derive_status(outcome, pid, hostname, self.hostname),
         )
 
     # -- runs ------------------------------------------------------------------------------
@@ -523,149 +352,6 @@ class AuditStore:
         with self._write(durable=durable) as conn:
             return [self._append_in(conn, run_id, draft) for draft in drafts]
 
-    def events(
-        self, run_id: str, *, kinds: Collection[str] | None = None, after_seq: int = 0
-    ) -> list[Event]:
-        """A run's events in order, optionally only some kinds, or only after a seq.
-
-        Args:
-            run_id: The exact run id (use ``resolve_run_id`` for a prefix).
-            kinds: Only these kinds.
-            after_seq: Only events with a larger seq.
-
-        Raises:
-            AuditError: A stored event's data is not valid JSON (run ``verify``).
-        """
-        where = "run_id = ? AND seq > ?"
-        params: list[Any] = [run_id, after_seq]
-        if kinds is not None:
-            kinds = list(kinds)
-            if not kinds:
-                return []
-            where += " AND kind IN (" + ", ".join("?" for _ in kinds) + ")"
-            params.extend(kinds)
-        with self._read() as conn:
-            raws = conn.execute(
-                EVENT_SELECT + " WHERE " + where + " ORDER BY gid",
-                params,
-            ).fetchall()
-        try:
-            return [row_to_event(raw) for raw in raws]
-        except ValueError as exc:
-            raise AuditError(
-                f"{self.path}: run {run_id} has an unreadable event: {exc}; "
-                "run drconsole audit verify"
-            ) from None
-
-    # -- reading runs ----------------------------------------------------------------------
-
-    def resolve_run_id(self, text: str) -> str:
-        """The full id of the one run whose id starts with ``text`` (case-insensitive).
-
-        Raises:
-            UnknownRun: No run matches.
-            AmbiguousRunId: Several runs match.
-        """
-        prefix = normalize_run_id(text)
-        if not prefix:
-            raise UnknownRun(text)
-        with self._read():
-            exact = list(
-                self._db.table("runs").rows_where("run_id = ?", [text.strip()], select="run_id")
-            )
-            if exact:
-                return str(exact[0]["run_id"])
-            matches = [
-                str(r["run_id"])
-                for r in self._db.table("runs").rows_where(
-                    "substr(run_id, 1, ?) = ?",
-                    [len(prefix), prefix],
-                    select="run_id",
-                    order_by="run_id",
-                    limit=20,
-                )
-            ]
-        if not matches:
-            raise UnknownRun(text)
-        if len(matches) > 1:
-            raise AmbiguousRunId(text, matches)
-        return matches[0]
-
-    def get_run(self, run_id: str) -> RunRecord | None:
-        """The run with this id or unique id prefix; None if there is none.
-
-        Raises:
-            AmbiguousRunId: The prefix matches several runs.
-        """
-        try:
-            full = self.resolve_run_id(run_id)
-        except UnknownRun:
-            return None
-        with self._read() as conn:
-            row = self._row(conn, full)
-        return None if row is None else self._record(row)
-
-    def runs(
-        self,
-        limit: int | None = None,
-        playbook: str | None = None,
-        since: datetime | None = None,
-    ) -> list[RunRecord]:
-        """Runs, newest first.
-
-        Args:
-            limit: At most this many.
-            playbook: Only runs of the playbook with this name.
-            since: Only runs started at or after this moment (naive means UTC).
-        """
-        clauses: list[str] = []
-        params: list[Any] = []
-        if playbook is not None:
-            clauses.append("playbook_name = ?")
-            params.append(playbook)
-        if since is not None:
-            clauses.append("started_at >= ?")
-            params.append(format_ts(since))
-        with self._read():
-            rows = list(
-                self._db.table("runs").rows_where(
-                    " AND ".join(clauses) or None,
-                    params,
-                    order_by="started_at DESC, run_id DESC",
-                    limit=limit,
-                )
-            )
-        return [self._record(row) for row in rows]
-
-    def latest_run_id(self) -> str | None:
-        """The id of the most recently started run, or None if there are no runs."""
-        with self._read():
-            rows = list(
-                self._db.table("runs").rows_where(
-                    select="run_id", order_by="started_at DESC, run_id DESC", limit=1
-                )
-            )
-        return str(rows[0]["run_id"]) if rows else None
-
-    # -- verification ----------------------------------------------------------------------
-
-    def verify(self, run_id: str | None = None) -> VerifyResult:
-        """Recompute the chain: of the whole database, or of one run (exact id or prefix).
-
-        Raises:
-            UnknownRun: ``run_id`` names nothing, neither a runs row nor any event.
-            AmbiguousRunId: ``run_id`` is an ambiguous prefix.
-        """
-        if run_id is None:
-            with self._read() as conn:
-                return verify_all(conn)
-        try:
-            full = self.resolve_run_id(run_id)
-        except UnknownRun:
-            full = run_id.strip()  # its runs row may be gone while its events remain
-        with self._read() as conn:
-            return verify_run(conn, full)
-
     # -- locks -----------------------------------------------------------------------------
 
     def acquire_lock(self, service: str, run_id: str, operator: str) -> LockInfo:
@@ -702,36 +388,3 @@ class AuditStore:
         """
         with self._write(durable=True) as conn:
             return locks.break_(conn, service, by, hostname=self.hostname)
-
-    def lock_holder(self, service: str) -> LockInfo | None:
-        """Who holds the lock on ``service``, or None."""
-        with self._read() as conn:
-            return locks.holder(conn, service)
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
-
-
-def _json(text: Any, kind: type) -> Any:
-    """A JSON column's value if it holds a ``kind`` (list or dict), else an empty one."""
-    if isinstance(text, str) and text:
-        try:
-            value = json.loads(text)
-        except ValueError:
-            return kind()
-        if isinstance(value, kind):
-            return value
-    return kind()
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _str(value: Any) -> str:
-    return "" if value is None else str(value)

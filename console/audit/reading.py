@@ -1,0 +1,178 @@
+"""Reading the audit log: a run's events, the runs, a run id from a prefix, verification.
+
+Every read is one transaction, so what one call returns is one consistent snapshot even while
+other consoles append. ``console.audit.store.AuditStore`` adds the writes on top.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from console.audit import locks
+from console.audit.database import Database
+from console.audit.errors import AmbiguousRunId, AuditError, UnknownRun
+from console.audit.ids import normalize_run_id
+from console.audit.model import Event, LockInfo, RunRecord, VerifyResult, format_ts
+from console.audit.projection import RunRow
+from console.audit.schema import EVENT_SELECT, RUN_COLUMNS, RUN_SELECT, row_to_event, row_to_record
+from console.audit.verify import verify_all, verify_run
+
+
+class LogReader(Database):
+    """The read side of an audit database (see :class:`~console.audit.database.Database` for
+    the arguments)."""
+
+    def _row(self, conn: sqlite3.Connection, run_id: str) -> RunRow | None:
+        row = conn.execute(RUN_SELECT + " WHERE run_id = ?", (run_id,)).fetchone()
+        return None if row is None else dict(zip(RUN_COLUMNS, row, strict=True))
+
+    def events(
+        self, run_id: str, *, kinds: Collection[str] | None = None, after_seq: int = 0
+    ) -> list[Event]:
+        """A run's events in order, optionally only some kinds, or only after a seq.
+
+        Args:
+            run_id: The exact run id (use ``resolve_run_id`` for a prefix).
+            kinds: Only these kinds.
+            after_seq: Only events with a larger seq.
+
+        Raises:
+            AuditError: A stored event's data is not valid JSON (run ``verify``).
+        """
+        where = "run_id = ? AND seq > ?"
+        params: list[Any] = [run_id, after_seq]
+        if kinds is not None:
+            kinds = list(kinds)
+            if not kinds:
+                return []
+            where += " AND kind IN (" + ", ".join("?" for _ in kinds) + ")"
+            params.extend(kinds)
+        with self._read() as conn:
+            raws = conn.execute(
+                EVENT_SELECT + " WHERE " + where + " ORDER BY gid",
+                params,
+            ).fetchall()
+        try:
+            return [row_to_event(raw) for raw in raws]
+        except ValueError as exc:
+            raise AuditError(
+                f"{self.path}: run {run_id} has an unreadable event: {exc}; "
+                "run drconsole audit verify"
+            ) from None
+
+    # -- reading runs ----------------------------------------------------------------------
+
+    def resolve_run_id(self, text: str) -> str:
+        """The full id of the one run whose id starts with ``text`` (case-insensitive).
+
+        Raises:
+            UnknownRun: No run matches.
+            AmbiguousRunId: Several runs match.
+        """
+        prefix = normalize_run_id(text)
+        if not prefix:
+            raise UnknownRun(text)
+        with self._read():
+            exact = list(
+                self._db.table("runs").rows_where("run_id = ?", [text.strip()], select="run_id")
+            )
+            if exact:
+                return str(exact[0]["run_id"])
+            matches = [
+                str(r["run_id"])
+                for r in self._db.table("runs").rows_where(
+                    "substr(run_id, 1, ?) = ?",
+                    [len(prefix), prefix],
+                    select="run_id",
+                    order_by="run_id",
+                    limit=20,
+                )
+            ]
+        if not matches:
+            raise UnknownRun(text)
+        if len(matches) > 1:
+            raise AmbiguousRunId(text, matches)
+        return matches[0]
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """The run with this id or unique id prefix; None if there is none.
+
+        Raises:
+            AmbiguousRunId: The prefix matches several runs.
+        """
+        try:
+            full = self.resolve_run_id(run_id)
+        except UnknownRun:
+            return None
+        with self._read() as conn:
+            row = self._row(conn, full)
+        return None if row is None else row_to_record(row, self.hostname)
+
+    def runs(
+        self,
+        limit: int | None = None,
+        playbook: str | None = None,
+        since: datetime | None = None,
+    ) -> list[RunRecord]:
+        """Runs, newest first.
+
+        Args:
+            limit: At most this many.
+            playbook: Only runs of the playbook with this name.
+            since: Only runs started at or after this moment (naive means UTC).
+        """
+        clauses: list[str] = []
+        params: list[Any] = []
+        if playbook is not None:
+            clauses.append("playbook_name = ?")
+            params.append(playbook)
+        if since is not None:
+            clauses.append("started_at >= ?")
+            params.append(format_ts(since))
+        with self._read():
+            rows = list(
+                self._db.table("runs").rows_where(
+                    " AND ".join(clauses) or None,
+                    params,
+                    order_by="started_at DESC, run_id DESC",
+                    limit=limit,
+                )
+            )
+        return [row_to_record(row, self.hostname) for row in rows]
+
+    def latest_run_id(self) -> str | None:
+        """The id of the most recently started run, or None if there are no runs."""
+        with self._read():
+            rows = list(
+                self._db.table("runs").rows_where(
+                    select="run_id", order_by="started_at DESC, run_id DESC", limit=1
+                )
+            )
+        return str(rows[0]["run_id"]) if rows else None
+
+    # -- verification ----------------------------------------------------------------------
+
+    def verify(self, run_id: str | None = None) -> VerifyResult:
+        """Recompute the chain: of the whole database, or of one run (exact id or prefix).
+
+        Raises:
+            UnknownRun: ``run_id`` names nothing, neither a runs row nor any event.
+            AmbiguousRunId: ``run_id`` is an ambiguous prefix.
+        """
+        if run_id is None:
+            with self._read() as conn:
+                return verify_all(conn)
+        try:
+            full = self.resolve_run_id(run_id)
+        except UnknownRun:
+            full = run_id.strip()  # its runs row may be gone while its events remain
+        with self._read() as conn:
+            return verify_run(conn, full)
+
+    def lock_holder(self, service: str) -> LockInfo | None:
+        """Who holds the lock on ``service``, or None."""
+        with self._read() as conn:
+            return locks.holder(conn, service)
