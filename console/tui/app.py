@@ -37,7 +37,6 @@ from console.model.inventory import Inventory, load_inventory
 from console.ssh.pool import SshPool
 from console.ssh.transport import Transport
 from console.status.collector import StatusSnapshot
-from console.tui.history import LagHistory
 from console.tui.messages import (
     ExportRequested,
     RunChanged,
@@ -57,22 +56,8 @@ from console.tui.screens.playbooks import PlaybooksScreen, find_playbooks
 from console.tui.screens.run import RunScreen
 from console.tui.session import RunSession
 from console.tui.state import ConsoleState, TuiConfig
-from console.tui.status_source import LiveStatusSource, StatusSource
+from console.tui.status_source import SourceFactory, StatusSource, live_source
 from console.tui.theme import NIGHT
-
-SourceFactory = Callable[[Inventory, Callable[[], Transport]], StatusSource]
-"""Makes the status source for an inventory, given a way to get the app's SSH pool (default:
-the live source over SSH; benchmarks and snapshot tests pass a synthetic one and never open a
-pool)."""
-
-
-def live_source(refresh: float, timeout: float | None) -> SourceFactory:
-    """The factory of the live SSH status source."""
-
-    def make(inventory: Inventory, transport: Callable[[], Transport]) -> StatusSource:
-        return LiveStatusSource(inventory, transport(), refresh=refresh, timeout=timeout)
-
-    return make
 
 
 class DrConsoleApp(App[int]):
@@ -126,29 +111,9 @@ class DrConsoleApp(App[int]):
         return self.state.inventory
 
     @property
-    def inventory_path(self) -> Path:
-        """Its file."""
-        return self.state.inventory_path
-
-    @property
     def snapshot(self) -> StatusSnapshot | None:
         """The newest status snapshot."""
         return self.state.snapshot
-
-    @property
-    def history(self) -> LagHistory:
-        """Recent lag and last-seen times."""
-        return self.state.history
-
-    @property
-    def palette(self) -> Palette:
-        """Cell and log colours."""
-        return self.state.palette
-
-    @property
-    def clock(self) -> Callable[[], float]:
-        """The time the screens show."""
-        return self.state.clock
 
     # -- lifetime --------------------------------------------------------------------------
 
@@ -299,7 +264,7 @@ class DrConsoleApp(App[int]):
             if inventory is not None:
                 self.switch_inventory(inventory)
 
-        self.push_screen(InventoryScreen(self.inventory_path, found), chosen)
+        self.push_screen(InventoryScreen(self.state.inventory_path, found), chosen)
 
     def switch_inventory(self, inventory: Inventory) -> None:
         """Show another estate (refused while a run is going)."""
@@ -353,7 +318,7 @@ class DrConsoleApp(App[int]):
         try:
             prepared = prepare(
                 playbook_path,
-                inventory_path or self.inventory_path,
+                inventory_path or self.state.inventory_path,
                 [f"{k}={v}" for k, v in overrides.items()],
                 audit=self.audit if resume else None,
                 resume=resume,

@@ -99,3 +99,18 @@ class LiveStatusSource(StatusSource):
         """The collector's current snapshot."""
         snap = self.collector.snapshot()
         return snap if snap.members else None
+
+
+SourceFactory = Callable[[Inventory, Callable[[], Transport]], StatusSource]
+"""Makes the status source for an inventory, given a way to get the app's SSH pool (default:
+the live source over SSH; benchmarks and snapshot tests pass a synthetic one and never open a
+pool)."""
+
+
+def live_source(refresh: float, timeout: float | None) -> SourceFactory:
+    """The factory of the live SSH status source."""
+
+    def make(inventory: Inventory, transport: Callable[[], Transport]) -> StatusSource:
+        return LiveStatusSource(inventory, transport(), refresh=refresh, timeout=timeout)
+
+    return make

@@ -10,7 +10,6 @@ the question open in the decision bar, and the keys (all ``Binding``s) answer it
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -20,15 +19,21 @@ from textual.widgets import DataTable, Footer, Static
 
 from console.engine.decider import Question
 from console.engine.plan import Plan, PlannedStep, make_plan
-from console.errors import ErrorKind
 from console.events import QuestionKind
 from console.status.collector import StatusSnapshot
 from console.tui.messages import ExportRequested, RunStartRequested
 from console.tui.screens.abort import AbortChoice, AbortScreen
-from console.tui.screens.choice import Choice, ChoiceScreen
 from console.tui.screens.confirm import ConfirmScreen
 from console.tui.screens.message import MessageScreen
 from console.tui.screens.reason import ReasonScreen
+from console.tui.screens.run_dialogs import (
+    confirm_dialog,
+    decision_line,
+    failure_dialog,
+    start_dialog,
+    title_line,
+    unknown_dialog,
+)
 from console.tui.session import PendingQuestion, RunSession, SessionError
 from console.tui.state import ConsoleState
 from console.tui.widgets.banner import ModeBanner
@@ -191,71 +196,10 @@ class RunScreen(Screen[None]):
         return self.app.screen is self
 
     def _show_title(self) -> None:
-        s = self.session
-        p = self.state.palette
-        state = s.run_state()
-        text = Text(f"{s.playbook.name}", style="bold")
-        text.append(f" · {s.playbook.title}")
-        if s.run_id:
-            text.append(f" · run {s.run_id}", style=p.muted)
-        style = {
-            "succeeded": p.ok,
-            "failed": p.crit,
-            "aborted": p.crit,
-            "stopped": p.warn,
-            "interrupted": p.warn,
-            "waiting": p.warn,
-            "paused": p.warn,
-            "running": p.accent,
-        }.get(state, "")
-        text.append(f" · {state.upper()}", style=style)
-        text.append(f" · operator {s.operator}", style=p.muted)
-        self.query_one("#run-title", Static).update(text)
+        self.query_one("#run-title", Static).update(title_line(self.session, self.state.palette))
 
     def _show_decision(self) -> None:
-        s = self.session
-        bar = self.query_one("#decision", DecisionBar)
-        pending = s.pending
-        if s.error is not None:
-            bar.say(f"✗ the run could not start: {s.error}", "failed")
-        elif s.result is not None:
-            r = s.result
-            level = "done" if r.outcome == "succeeded" else "failed"
-            bar.say(f"run {r.outcome} (exit {r.exit_code}): {r.summary} — e: export report", level)
-        elif not s.started:
-            bar.say("ready — r: start the run (asks first) · v on playbooks: parameters", "")
-        elif pending is not None:
-            q = pending.question
-            if q.kind == QuestionKind.CONFIRM:
-                bar.say(
-                    f"◆ {q.step_id} waits for your confirmation — r: run it · s: skip… · a: abort…",
-                    "ask",
-                )
-            elif q.kind == QuestionKind.MANUAL:
-                bar.say(
-                    f"◆ {q.step_id} is manual: do it, then r: done · s: skip… · a: abort…", "ask"
-                )
-            elif q.kind == QuestionKind.FAILURE:
-                bar.say(
-                    f"✗ {q.step_id} failed: {q.reason} — t: retry · s: skip… · a: abort… · "
-                    "r: choices",
-                    "failed",
-                )
-            else:
-                bar.say(
-                    f"? {q.step_id} was in flight when the run stopped — r: run it again · "
-                    "s: skip… · a: abort…",
-                    "ask",
-                )
-        elif s.engine.paused:
-            nxt = s.next_step() or "the end"
-            bar.say(
-                f"❚❚ paused before {nxt} — r: run just that step · p: go on · s: skip it… · "
-                "a: abort…",
-                "ask",
-            )
-        else:
-            bar.say("▶ running — p: pause before the next step · n: note… · a: abort…", "")
+        self.query_one("#decision", DecisionBar).say(*decision_line(self.session))
 
     def _show_rto(self) -> None:
         s = self.session
@@ -338,21 +282,7 @@ class RunScreen(Screen[None]):
         return pending is not None and pending.question is question
 
     def _ask_confirm(self, q: Question) -> None:
-        body = Text(q.title, style="bold")
-        if q.kind == QuestionKind.MANUAL:
-            body.append(f"\n\n{q.instructions or ''}")
-            body.append("\n\nSay done only when it is done.", style="italic")
-            screen = ConfirmScreen(
-                f"Manual step {q.step_id}", body, yes="Done", no="Not yet", danger=False
-            )
-        else:
-            if q.targets:
-                body.append(f"\non {', '.join(q.targets)}")
-            for host, command in q.commands[:6]:
-                body.append(f"\n{host} $ ", style="dim")
-                body.append(command)
-            body.append("\n\nThe command runs on the hosts above when you say yes.", style="italic")
-            screen = ConfirmScreen(f"Run step {q.step_id}?", body, yes="Yes, run it", no="Not yet")
+        screen = confirm_dialog(q)
 
         def answered(yes: bool | None) -> None:
             if yes and self._still(q):
@@ -361,19 +291,6 @@ class RunScreen(Screen[None]):
         self.app.push_screen(screen, answered)
 
     def _ask_failure(self, q: Question) -> None:
-        security = q.error == ErrorKind.HOST_KEY
-        title = "SECURITY: host key refused" if security else f"Step {q.step_id} failed"
-        body = Text(q.title, style="bold")
-        body.append(f"\n{q.reason or ''}")
-        body.append(f"\nattempt {q.attempt} · on failure: {q.policy or 'abort'}", style="dim")
-        choices = [
-            Choice("t", "Retry", "retry"),
-            Choice("s", "Skip…", "skip"),
-        ]
-        if q.policy == "continue":
-            choices.append(Choice("c", "Continue…", "continue"))
-        choices.append(Choice("a", "Abort…", "abort", "error"))
-
         def picked(action: str | None) -> None:
             if action is None or not self._still(q):
                 return
@@ -390,20 +307,9 @@ class RunScreen(Screen[None]):
             else:
                 self.action_abort()
 
-        self.app.push_screen(ChoiceScreen(title, body, choices, alarm=True), picked)
+        self.app.push_screen(failure_dialog(q), picked)
 
     def _ask_unknown(self, q: Question) -> None:
-        body = Text(q.title, style="bold")
-        body.append(
-            "\nThis step was in flight when the run stopped: it may or may not have done its "
-            "work. Check the hosts, then run it again or skip it."
-        )
-        choices = [
-            Choice("r", "Run it again", "rerun"),
-            Choice("s", "Skip…", "skip"),
-            Choice("a", "Abort…", "abort", "error"),
-        ]
-
         def picked(action: str | None) -> None:
             if action is None or not self._still(q):
                 return
@@ -414,7 +320,7 @@ class RunScreen(Screen[None]):
             else:
                 self.action_abort()
 
-        self.app.push_screen(ChoiceScreen(f"Outcome unknown: {q.step_id}", body, choices), picked)
+        self.app.push_screen(unknown_dialog(q), picked)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -498,34 +404,12 @@ class RunScreen(Screen[None]):
 
     def _confirm_start(self) -> None:
         s = self.session
-        pb = s.playbook
-        body = Text(pb.title, style="bold")
-        body.append(f"\nplaybook {pb.name} ({pb.path})")
-        body.append(f"\ninventory {s.inventory.name} ({s.inventory.path})")
-        body.append(f"\nmode {s.mode.upper()} · operator {s.operator}")
-        services = [x for x in pb.services_touched() if x in s.inventory.services]
-        if services:
-            body.append(f"\nlocks {', '.join(services)} for the length of the run")
-        if s.resume_of:
-            body.append(f"\nresumes run {s.resume_of}")
-        params = ", ".join(
-            f"{k}={'****' if k in pb.secret_params else v}" for k, v in s.prepared.params.items()
-        )
-        if params:
-            body.append(f"\nparameters {params}")
-        for warning in s.prepared.warnings:
-            body.append(f"\nwarning: {warning}", style="bold")
-        body.append(
-            "\n\nPreflight runs first; each confirm step asks again before it runs.",
-            style="italic",
-        )
-        title = "Resume the run?" if s.resume_of else "Start the run?"
 
         def answered(yes: bool | None) -> None:
             if yes and not s.started:
                 self.post_message(RunStartRequested(s))
 
-        self.app.push_screen(ConfirmScreen(title, body, yes="Start", no="Not now"), answered)
+        self.app.push_screen(start_dialog(s), answered)
 
     def action_skip(self) -> None:
         """Skip the step that waits for you (or, paused, the next one); asks why."""
