@@ -1,7 +1,7 @@
 """The command line: parse arguments, call the core, map errors to exit codes.
 
 Kept thin on purpose. Each command's work lives in the package that owns it; this module only
-knows the argument grammar (DESIGN.md, "Commands") and the exit-code contract:
+knows the argument grammar (the commands README lists) and the exit-code contract:
 0 success, 1 a step failed / degraded, 2 invalid input, 3 stopped before completion,
 4 lock held, 130 interrupted.
 """

@@ -1,10 +1,12 @@
 """The one interface drconsole uses to run commands on hosts, and what both backends share.
 
-``Transport`` is the contract (STYLE rule 2: one interface per family). ``PersistentTransport``
-holds everything that does not depend on the SSH library: one persistent connection per target,
-opened on demand by exactly one caller while others wait for it; a bound on concurrent commands;
-a bound on concurrent sessions per connection (sshd's ``MaxSessions``); reconnecting once when a
-connection was found dropped, and saying so; reporting accepted host keys. The asyncssh and
+``Transport`` is the contract: the one interface through which everything runs commands, with
+two implementations behind it (asyncssh and paramiko), so callers never know which.
+``PersistentTransport`` holds everything that does not depend on the SSH library: one
+persistent connection per target, opened on demand by exactly one caller while others wait for
+it; a bound on concurrent commands; a bound on concurrent sessions per connection (sshd's
+``MaxSessions``); reconnecting once when a connection was found dropped, and saying so;
+reporting accepted host keys. The asyncssh and
 paramiko backends only supply "connect", "is it alive", "execute" and "close".
 """
 

@@ -4,7 +4,7 @@ Each member is probed over the shared SSH pool on its own host with the server's
 Probes run concurrently, each with its own deadline, so a dark site delays only its own rows
 and turns into DOWN/UNKNOWN when its deadline passes; the command never hangs. A probe that is
 still in flight (a hung host) is never started a second time: the next sweep waits on the same
-attempt, so polls never pile up (STYLE rule 5).
+attempt, so polls never pile up and never overlap.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ class StatusCollector:
         """Probe one member now (or join its probe in flight) and return its judged status.
 
         A live view polls each member on its own schedule with this, so that a dark host
-        delays only its own row instead of holding a whole sweep back (STYLE rule 5).
+        delays only its own row instead of holding a whole sweep back.
 
         Raises:
             KeyError: ``service`` or its member ``host`` is not in the inventory.

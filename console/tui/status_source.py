@@ -2,7 +2,7 @@
 
 The board does not know how status is collected: it is handed snapshots. The live source polls
 every member on its own schedule through the engine's ``StatusCollector`` (so a dark site holds
-back only its own rows, STYLE rule 5): each member is probed, then waits ``refresh`` seconds
+back only its own rows): each member is probed, then waits ``refresh`` seconds
 after the probe *ended* before the next one, so two polls of one member never overlap, and
 every probe has the collector's deadline. A synthetic source (``console.tui.synthetic``) feeds
 benchmarks and snapshot tests through the same interface.

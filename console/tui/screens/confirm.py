@@ -1,4 +1,5 @@
-"""The yes/no dialog every system-changing action passes (STYLE rule 9).
+"""The yes/no dialog every system-changing action passes, so a stray Enter never changes a
+system.
 
 "No" is the default: it has the focus, Enter on it says no, Escape says no. Only an explicit
 "y" or a click on the yes button says yes.
