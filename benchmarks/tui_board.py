@@ -6,8 +6,9 @@ every second): no real estate of that size exists here, and the point is the boa
 The app is the real one, headless, at 200x60.
 
 Measured:
-* apply: the board taking one snapshot (``BoardScreen.on_status``: cells rebuilt for the
-  changed members, written by key in one batch), wall and CPU time, per refresh;
+* apply: the board taking one snapshot (``BoardScreen.on_status``, called from the state's
+  ``status_changed`` signal: cells rebuilt for the changed members, written by key in one
+  batch), wall and CPU time, per refresh;
 * paint: from the end of an apply until the app is idle again (the compositor drew the frame);
 * key latency: ``down`` pressed every 150 ms while the snapshots keep coming, from the
   moment the key is sent until the first frame the app draws with the cursor moved (frames
@@ -94,7 +95,9 @@ async def run(seconds: float, clusters: int) -> int:
                 applies_cpu.append(time.process_time() - c0)
                 painted_after.append(time.perf_counter())
 
-            board.on_status = timed  # type: ignore[method-assign]
+            # the board hears of snapshots through the state's signal: listen in its place
+            app.state.status_changed.unsubscribe(board)
+            app.state.status_changed.subscribe(board, timed, immediate=True)
             await asyncio.sleep(2.5)  # first snapshots, table built
             applies.clear()
             applies_cpu.clear()

@@ -76,6 +76,7 @@ class BoardScreen(Screen[None]):
         self._force_wide: bool | None = None
         self._states: dict[tuple[str, str], MemberState] = {}
         self._primaries: dict[str, str | None] = {}
+        self._selected: str | None = None
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -264,11 +265,11 @@ class BoardScreen(Screen[None]):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """The detail line follows the cursor."""
-        self._selected = event.row_key.value
+        self._selected = str(event.row_key.value)
         self._show_detail()
 
     def _show_detail(self) -> None:
-        key = getattr(self, "_selected", None)
+        key = self._selected
         detail = self.query_one("#member-detail", Static)
         st = self.state
         if not key or "/" not in key:
