@@ -140,7 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
     lsub = lab.add_subparsers(dest="lab_command", metavar="ACTION", parser_class=_Parser)
     lup = lsub.add_parser("up", help="start the lab and write its inventory")
     lup.add_argument("--net", type=int, default=0, help="second octet of the sites' 127.N.S.1")
-    lup.add_argument("--inventory", type=Path, default=Path("inventory/lab.yaml"))
+    lup.add_argument(
+        "--profile",
+        default=None,
+        help="which estate to start (see `lab profiles`; default: default)",
+    )
+    lup.add_argument(
+        "--inventory",
+        type=Path,
+        default=None,
+        help="where to write the inventory (default inventory/lab.yaml, or lab-PROFILE.yaml)",
+    )
+    lsub.add_parser("profiles", help="the estates `lab up --profile` can start")
     lsub.add_parser("status", help="what runs")
     lsub.add_parser("down", help="stop everything the lab started")
     chaos = lsub.add_parser("chaos", help="take a site dark or back, or slow its links")
@@ -158,7 +169,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return validate_command(args.paths)
     if command == "lab":
         if not args.lab_command:
-            raise InputError("lab needs an action: up, status, down or chaos")
+            raise InputError("lab needs an action: up, profiles, status, down or chaos")
         from console.lab.commands import main as lab_main
 
         return lab_main(args)

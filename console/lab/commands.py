@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import TextIO
 
 from console.errors import InputError
-from console.lab.lab import DEFAULT_DIR, DEFAULT_INVENTORY, Lab, ProcessStatus
+from console.lab.lab import DEFAULT_DIR, Lab, ProcessStatus
 from console.lab.layout import SITES
 from console.lab.procs import ProcState
+from console.lab.profiles import DEFAULT_PROFILE, PROFILES
 
 
 def main(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -45,6 +46,8 @@ def _run(args: argparse.Namespace, stream: TextIO) -> int:
     command = args.lab_command
     if command == "up":
         return _up(directory, args, stream)
+    if command == "profiles":
+        return _profiles(stream)
     lab = Lab(directory)
     if command == "status":
         return _status(lab, stream)
@@ -52,27 +55,42 @@ def _run(args: argparse.Namespace, stream: TextIO) -> int:
         return _down(lab, stream)
     if command == "chaos":
         return _chaos(lab, args, stream)
-    raise InputError(f"unknown lab action {command!r}: use up, status, down or chaos")
+    raise InputError(f"unknown lab action {command!r}: use up, profiles, status, down or chaos")
 
 
 def _up(directory: Path, args: argparse.Namespace, out: TextIO) -> int:
     net = int(getattr(args, "net", 0) or 0)
-    inventory = Path(getattr(args, "inventory", None) or DEFAULT_INVENTORY)
-    lab = Lab(directory, net)
-    result = lab.up(inventory)
+    given = getattr(args, "inventory", None)
+    lab = Lab(directory, net, profile=getattr(args, "profile", None))
+    result = lab.up(Path(given) if given is not None else None)
     state = result.state
     sites = ", ".join(f"{s} {lab.layout.site(s).address}" for s in SITES)
     if result.already_running:
         print(
-            f"lab already running in {state.directory} (net {state.net}, user {state.user}); "
-            f"nothing changed. inventory: {result.inventory}",
+            f"lab already running in {state.directory} (profile {state.profile}, net "
+            f"{state.net}, user {state.user}); nothing changed. inventory: {result.inventory}",
             file=out,
         )
         return 0
-    print(f"lab up in {result.seconds:.1f} s: {sites} (user {state.user})", file=out)
+    print(
+        f"lab up in {result.seconds:.1f} s (profile {state.profile}): {sites} (user {state.user})",
+        file=out,
+    )
     print(f"inventory:   {result.inventory}", file=out)
     print(f"known_hosts: {result.known_hosts}", file=out)
     print(f"try: drconsole status -i {result.inventory}", file=out)
+    return 0
+
+
+def _profiles(out: TextIO) -> int:
+    width = max(len(p.name) for p in PROFILES)
+    for profile in PROFILES:
+        mark = " (default)" if profile.name == DEFAULT_PROFILE else ""
+        print(
+            f"{profile.name.ljust(width)}  {profile.summary}{mark}; writes "
+            f"{profile.default_inventory}",
+            file=out,
+        )
     return 0
 
 
@@ -106,7 +124,8 @@ def _status(lab: Lab, out: TextIO) -> int:
         return 1
     rows = lab.status()
     print(
-        f"lab {state.directory}  net {state.net}  user {state.user}  phase {state.phase}",
+        f"lab {state.directory}  profile {state.profile}  net {state.net}  user {state.user}  "
+        f"phase {state.phase}",
         file=out,
     )
     if state.error:
@@ -124,7 +143,12 @@ def _status(lab: Lab, out: TextIO) -> int:
     if dead:
         print(f"{len(dead)} process(es) dead", file=out)
         return 1
-    return 0
+    if dark:
+        return 0
+    problems = lab.health()
+    for problem in problems:
+        print(f"unhealthy: {problem}", file=out)
+    return 1 if problems else 0
 
 
 def _down(lab: Lab, out: TextIO) -> int:

@@ -35,10 +35,14 @@ class LabCommandFailed(LabError):
 class MissingBinaries(InputError):
     """Server binaries the lab needs are not installed. Exit code 2."""
 
-    def __init__(self, missing: list[str]) -> None:
+    def __init__(self, missing: list[str], hint: str | None = None) -> None:
         super().__init__(
             "the lab needs server binaries that are not installed: "
             + ", ".join(missing)
-            + f"; install them with: apt-get install -y {DEBIAN_PACKAGES}"
+            + (
+                f"; {hint}"
+                if hint
+                else f"; install them with: apt-get install -y {DEBIAN_PACKAGES}"
+            )
         )
         self.missing = missing

@@ -40,6 +40,9 @@ class RedisMember:
     """Where it lives."""
     bins: Binaries
     """Where the binaries are."""
+    extra: tuple[str, ...] = ()
+    """More server options (the managed profile adds ``--bind-source-addr`` and
+    ``--protected-mode no`` for Sentinel)."""
 
     def server_argv(self) -> list[str]:
         """The server command line (daemonizes; append ``--replicaof HOST PORT`` freely)."""
@@ -68,6 +71,7 @@ class RedisMember:
             "local",
             "--replica-announce-ip",
             s.address,
+            *self.extra,
         ]
 
     @property
@@ -113,7 +117,12 @@ def members(layout: LabLayout, bins: Binaries) -> tuple[RedisMember, RedisMember
     return RedisMember(layout.site("east"), bins), RedisMember(layout.site("west"), bins)
 
 
-def _start(runner: Runner, member: RedisMember, replica_of: str | None) -> ProcessRecord:
+def start_member(runner: Runner, member: RedisMember, replica_of: str | None) -> ProcessRecord:
+    """Start one member (a replica of ``replica_of`` when given) and wait until it serves.
+
+    Raises:
+        LabError: It did not come up in time (the message names its log).
+    """
     runner.sh(member.start_cmd(replica_of), what=f"start Redis on {member.site.name}", timeout=30)
     timeout = 60 * runner.timeout_scale
     s = member.site
@@ -142,8 +151,8 @@ def setup(
         LabError: A server did not come up or the replica did not acknowledge in time.
     """
     primary, replica = members(layout, bins)
-    record(_start(runner, primary, None))
-    record(_start(runner, replica, primary.site.address))
+    record(start_member(runner, primary, None))
+    record(start_member(runner, replica, primary.site.address))
     runner.run(
         primary.cli("EVAL", SEED_LUA, "0", str(SEED_KEYS)), what="seed Redis on east", timeout=60
     )

@@ -81,6 +81,14 @@ class LabState:
     """Every process started, in start order."""
     version: int = STATE_VERSION
     """Format version of the file."""
+    profile: str = "default"
+    """The lab profile that ``up`` started (files written before profiles existed: the
+    default)."""
+
+    @property
+    def directory_path(self) -> Path:
+        """:attr:`directory` as a path."""
+        return Path(self.directory)
 
     def with_process(self, record: ProcessRecord) -> LabState:
         """A copy with one more process."""

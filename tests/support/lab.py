@@ -18,7 +18,19 @@ Use it from a test module or a conftest (or :func:`running_lab` for a lab of you
         lab.lab.chaos_down("west"); ...; lab.lab.chaos_up("west")          # always restore!
 
 Tests that change the lab (chaos, latency, failover) must put it back as they found it, since
-the lab is shared by the whole session. Environment knobs:
+the lab is shared by the whole session.
+
+Another profile (``drconsole lab profiles``) comes up once per test module with a fixture
+made by :func:`profile_lab`::
+
+    from tests.support.lab import profile_lab, requires_profile
+
+    managed = profile_lab("managed")          # a module-scoped fixture named ``managed``
+    pytestmark = [requires_profile("managed")]
+
+    def test_x(managed: RunningLab) -> None: ...
+
+Environment knobs:
 
 * ``DRCONSOLE_TEST_LAB_NET``: force a net (default: the first free one in 10..19, reserved
   with a lock file so that parallel test sessions never share one).
@@ -37,7 +49,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 
@@ -46,6 +58,7 @@ from console.lab.errors import MissingBinaries
 from console.lab.lab import Lab, UpResult
 from console.lab.layout import SITES, SSH_PORT, LabLayout
 from console.lab.procs import is_listening
+from console.lab.profiles import DEFAULT_PROFILE, every_port, get_profile
 
 TEST_NETS = range(10, 20)
 """The nets the lab helper's tests may use (127.10.0.0/16 .. 127.19.0.0/16)."""
@@ -69,6 +82,22 @@ requires_lab = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
 """Skips a test (with the apt-get line) when the lab's server binaries are not installed."""
 
 
+def _missing_programs(profile: str) -> str | None:
+    if _MISSING is not None:
+        return _MISSING
+    try:
+        get_profile(profile).find_programs()
+    except MissingBinaries as exc:
+        return str(exc)
+    return None
+
+
+def requires_profile(profile: str) -> pytest.MarkDecorator:
+    """Skips a test when the programs of ``profile`` (etcd, Patroni ...) are not installed."""
+    missing = _missing_programs(profile)
+    return pytest.mark.skipif(missing is not None, reason=missing or "")
+
+
 def reserve_net(preferred: int | None = None) -> tuple[int, IO[str]]:
     """Reserve a free test net: returns it and the open lock file that holds it.
 
@@ -87,7 +116,7 @@ def reserve_net(preferred: int | None = None) -> tuple[int, IO[str]]:
             lock.close()
             continue
         layout = LabLayout(Path("/nonexistent"), net)
-        if any(is_listening(addr, port) for addr, port in layout.all_ports()):
+        if any(is_listening(addr, port) for addr, port in every_port(layout)):
             lock.close()
             continue
         return net, lock
@@ -123,6 +152,8 @@ class RunningLab:
     """Site name -> loopback address (``east``, ``west``, ``dr``)."""
     up: UpResult
     """What ``up`` reported (``up.seconds`` is how long it took)."""
+    profile: str = DEFAULT_PROFILE
+    """The lab profile that runs."""
 
     def ssh_argv(self, site: str, command: str) -> list[str]:
         """OpenSSH client argv that runs ``command`` on ``site`` with strict host keys."""
@@ -171,14 +202,16 @@ class RunningLab:
         return done
 
 
-def start_test_lab(root: Path, net: int, scale: float) -> RunningLab:
+def start_test_lab(
+    root: Path, net: int, scale: float, profile: str = DEFAULT_PROFILE
+) -> RunningLab:
     """Bring a lab up under ``root`` on ``net`` (what the fixture does; usable on its own).
 
     The caller must take it down (``result.lab.down()``), also when this raises half-way:
     ``Lab.up`` already stops what it started when it fails.
     """
-    lab = Lab(root / "lab", net, timeout_scale=scale)
-    result = lab.up(root / "inventory" / "lab.yaml")
+    lab = Lab(root / "lab", net, timeout_scale=scale, profile=profile)
+    result = lab.up(root / "inventory" / get_profile(profile).inventory_name)
     state = result.state
     return RunningLab(
         lab=lab,
@@ -190,11 +223,14 @@ def start_test_lab(root: Path, net: int, scale: float) -> RunningLab:
         user=state.user,
         addresses={s: lab.address(s) for s in SITES},
         up=result,
+        profile=profile,
     )
 
 
 @contextlib.contextmanager
-def running_lab(net: int | None = None, scale: float | None = None) -> Iterator[RunningLab]:
+def running_lab(
+    net: int | None = None, scale: float | None = None, profile: str = DEFAULT_PROFILE
+) -> Iterator[RunningLab]:
     """Bring up a lab of your own for a ``with`` block, and always take it down after.
 
     For tests that break the lab on purpose (a failover that is not undone, a killed server):
@@ -203,6 +239,7 @@ def running_lab(net: int | None = None, scale: float | None = None) -> Iterator[
     Args:
         net: A net to use (default: the first free one in 10..19, reserved for the block).
         scale: Timeout multiplier (default ``$DRCONSOLE_TEST_LAB_SCALE`` or 3).
+        profile: The lab profile to start.
 
     Raises:
         RuntimeError: When ``down`` leaves a listener behind.
@@ -211,9 +248,9 @@ def running_lab(net: int | None = None, scale: float | None = None) -> Iterator[
     chosen, lock = reserve_net(net if net is not None else int(forced) if forced else None)
     factor = scale if scale is not None else float(os.environ.get("DRCONSOLE_TEST_LAB_SCALE", "3"))
     root = make_lab_dir()
-    lab_api = Lab(root / "lab", chosen, timeout_scale=factor)
+    lab_api = Lab(root / "lab", chosen, timeout_scale=factor, profile=profile)
     try:
-        yield start_test_lab(root, chosen, factor)
+        yield start_test_lab(root, chosen, factor, profile)
     finally:
         try:
             if lab_api.state() is not None:
@@ -233,3 +270,22 @@ def lab() -> Iterator[RunningLab]:
         pytest.skip(_MISSING)
     with running_lab() as running:
         yield running
+
+
+def profile_lab(profile: str, scope: str = "module") -> Any:
+    """A fixture that brings up ``profile`` on a reserved net once per module (or ``scope``).
+
+    Assign it to a module-level name; that name is the fixture's name::
+
+        managed = profile_lab("managed")
+    """
+
+    @pytest.fixture(scope=scope)  # type: ignore[call-overload]
+    def _fixture() -> Iterator[RunningLab]:
+        missing = _missing_programs(profile)
+        if missing is not None:
+            pytest.skip(missing)
+        with running_lab(profile=profile) as running:
+            yield running
+
+    return _fixture

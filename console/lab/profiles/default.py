@@ -1,0 +1,74 @@
+"""The default profile: the first-stage lab, unchanged (``inventory/lab.yaml``).
+
+East holds a PostgreSQL primary, a MariaDB primary and a Redis primary; west their streaming,
+GTID and Redis replicas; dr receives backups for restore verification and keeps spare ports
+for scratch servers. Every shipped raw playbook (``pg-failover``, ``redis-failover`` ...)
+runs against it.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+from console.lab import inventory as inventory_file
+from console.lab import mariadb, postgres, redis
+from console.lab.layout import DB_SITES, PG_PORT, LabLayout, SiteLayout
+from console.lab.profiles.base import Profile, StartContext
+
+
+class DefaultProfile(Profile):
+    """PostgreSQL, MariaDB and Redis pairs east -> west, a dr site for backups."""
+
+    name = "default"
+    summary = (
+        "PostgreSQL primary + streaming standby, MariaDB primary + GTID replica, Redis primary "
+        "+ replica (east -> west), dr site for backups"
+    )
+    inventory_name = "lab.yaml"
+    owned_entries: ClassVar[frozenset[str]] = frozenset({"mariadb-template", "relays"})
+    stop_signals: ClassVar[dict[str, int]] = {"postgres": signal.SIGINT}
+
+    def endpoints(self, layout: LabLayout) -> list[tuple[str, str, int]]:
+        """sshd on every site; PostgreSQL, MariaDB and Redis on east and west."""
+        return layout.endpoints()
+
+    def spare_ports(self, layout: LabLayout) -> list[tuple[str, int]]:
+        """The dr site's scratch ports of the restore drills."""
+        listening = {(a, p) for _s, a, p in layout.endpoints()}
+        return [p for p in layout.all_ports() if p not in listening]
+
+    def directories(self, layout: LabLayout) -> list[Path]:
+        """Per site: run, sshd and lock dirs; data dirs on east and west; dr's backup areas."""
+        dirs = [layout.ssh_dir, layout.relay_dir]
+        for site in layout.sites:
+            dirs += [site.root, site.run_dir, site.sshd_dir, site.root / "locks"]
+            if site.name in DB_SITES:
+                dirs += [site.pg_dir, site.maria_dir, site.redis_dir]
+        dr = layout.site("dr")
+        return [*dirs, dr.backup_dir, dr.scratch_dir]
+
+    def sshd_env(self, layout: LabLayout, site: SiteLayout, pgbin: Path) -> dict[str, str]:
+        """The shared environment, plus libpq defaults on the database sites."""
+        env = super().sshd_env(layout, site, pgbin)
+        if site.name in DB_SITES:
+            env.update(PGHOST=str(site.run_dir), PGPORT=str(PG_PORT), PGUSER=postgres.SUPERUSER)
+        return env
+
+    def start_tasks(self, ctx: StartContext) -> dict[str, Callable[[], None]]:
+        """PostgreSQL, MariaDB and Redis, each pair set up by its own module."""
+        return {
+            "postgres": lambda: postgres.setup(ctx.runner, ctx.layout, ctx.bins, ctx.record),
+            "mariadb": lambda: mariadb.setup(ctx.runner, ctx.layout, ctx.bins, ctx.record),
+            "redis": lambda: redis.setup(ctx.runner, ctx.layout, ctx.bins, ctx.record),
+        }
+
+    def write_inventory(
+        self, ctx: StartContext, inventory: Path, known_hosts_lines: list[str]
+    ) -> tuple[Path, Path]:
+        """``inventory/lab.yaml`` as the first stage wrote it."""
+        return inventory_file.write(
+            ctx.layout, ctx.bins, ctx.runner.user.name, inventory, known_hosts_lines
+        )
