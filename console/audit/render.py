@@ -159,10 +159,12 @@ def _summary(payload: ev.Recorded, raw: Mapping[str, Any]) -> str:
             )
         case ev.CanaryWrite():
             return f"canary #{payload.n} on {payload.service}: {_flag(payload.ok)}"
+        case ev.RtoMark(mark=ev.RtoEdge.START):
+            return "outage starts (RTO clock on)"
+        case ev.RtoMark(mark=ev.RtoEdge.END):
+            return "outage ends (RTO clock off)"
         case ev.RtoMark(mark=mark):
-            words = {ev.RtoEdge.START: "outage starts (RTO clock on)"}
-            words[ev.RtoEdge.END] = "outage ends (RTO clock off)"
-            return words.get(mark, f"rto mark {mark}")
+            return f"rto mark {mark}"
         case ev.Measurement():
             return (
                 f"RTO {_num(payload.rto_seconds)}, RPO {_num(payload.rpo_seconds)} "

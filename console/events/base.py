@@ -201,8 +201,15 @@ def _coercer(tp: Any) -> Coerce:
     raise TypeError(f"no reader for a field of type {tp!r}")
 
 
+_EMPTIES: dict[Any, Any] = {str: "", int: 0, float: 0.0, bool: False, tuple: ()}
+"""The empty value of each plain type (anything else, a mapping, reads as ``{}``)."""
+
+
 def _empty(tp: Any) -> Any:
+    """What a field of type ``tp`` reads as when the payload lacks it (and it has no default)."""
     origin, args = get_origin(tp), get_args(tp)
+    if tp is Any:
+        return None
     if origin in (typing.Union, types.UnionType):
         if type(None) in args:
             return None
@@ -212,8 +219,11 @@ def _empty(tp: Any) -> Any:
     if dataclasses.is_dataclass(tp):
         values, _problems, _extra = _read_fields(tp, {})  # type: ignore[arg-type]
         return tp(**values)  # type: ignore[operator]
-    empties: dict[Any, Any] = {str: "", int: 0, float: 0.0, bool: False, tuple: ()}
-    return empties.get(origin or tp, {}) if (origin or tp) is not Any else None
+    return _EMPTIES.get(origin or tp, {})
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 @dataclass(frozen=True)
@@ -244,9 +254,9 @@ def _make_readers(cls: type[Any]) -> tuple[_FieldReader, ...]:
             continue
         tp = hints[f.name]
         if f.name in defaults:
-            fallback: Callable[[], Any] = functools.partial(lambda v: v, defaults[f.name])
+            fallback: Callable[[], Any] = functools.partial(_same, defaults[f.name])
         elif f.default is not dataclasses.MISSING:
-            fallback = functools.partial(lambda v: v, f.default)
+            fallback = functools.partial(_same, f.default)
         elif f.default_factory is not dataclasses.MISSING:
             fallback = f.default_factory
         else:
