@@ -54,19 +54,9 @@ LIFECYCLE_KINDS = frozenset({"run_started", "run_resumed", "run_finished"})
 class AuditStore(LogReader):
     """The audit log of one database file. Safe to share between threads of one process.
 
-    The connection and its transactions are ``console.audit.database.Database``'s, the
-    reads ``console.audit.reading.LogReader``'s; this class writes.
-
-    Args:
-        path: The database file. Its parent directories are created if ``create``.
-        create: Create the file and schema if missing (False: the file must exist and be an
-            audit database; the read-only commands use this so they never create one).
-        busy_timeout: Seconds to wait for another writer.
-
-    Raises:
-        NoAuditDatabase: ``create`` is False and the file does not exist.
-        NotAnAuditDatabase: The file is not a drconsole audit database.
-        AuditError: The file cannot be opened or written.
+    The connection and its transactions are ``console.audit.database.Database``'s (its
+    arguments and errors too), the reads ``console.audit.reading.LogReader``'s; this class
+    writes.
     """
 
     def _append_in(

@@ -41,10 +41,8 @@ from console.events.step import (
     WaitProgress,
 )
 
-Recorded = (
-    RunCreated
-    | RunResumed
-    | RunPlanned
+_Shared = (
+    RunPlanned
     | RunFinished
     | Notice
     | HostKeyAccepted
@@ -66,38 +64,16 @@ Recorded = (
     | CanaryCheck
     | RtoMark
     | Measurement
-    | UnknownEvent
 )
-"""Every event a log can hold, as :func:`decode` returns it."""
+"""The events the engine emits and the log holds alike."""
 
-Emitted = (
-    RunStarted
-    | RunPlanned
-    | RunFinished
-    | Notice
-    | HostKeyAccepted
-    | LockAcquired
-    | LockReleased
-    | LockBroken
-    | GateResult
-    | NoteAdded
-    | RollbackStarted
-    | RollbackFinished
-    | StepStarted
-    | Decision
-    | CommandIntent
-    | OutputLines
-    | CommandFinished
-    | WaitProgress
-    | StepFinished
-    | ProbeSample
-    | CanaryWrite
-    | CanaryCheck
-    | RtoMark
-    | Measurement
-)
-"""Every event the engine hands its listeners (``run_started``/``run_resumed`` as the store
-writes them are not among them: listeners get :class:`RunStarted`)."""
+Recorded = RunCreated | RunResumed | _Shared | UnknownEvent
+"""Every event a log can hold, as :func:`decode` returns it (``run_started`` and
+``run_resumed`` as the store writes them)."""
+
+Emitted = RunStarted | WaitProgress | _Shared
+"""Every event the engine hands its listeners (they are told a run began with
+:class:`RunStarted`, and of each poll of a wait, neither of which is recorded)."""
 
 
 def _kinds() -> dict[str, type[Event]]:

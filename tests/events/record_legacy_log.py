@@ -245,16 +245,24 @@ def record(inventory: Path, work: Path) -> dict[str, str]:
     headless("gate_failed", pg / "pg-failback.yaml", "--yes", operator="erin", code=3)
     headless("mixed", PLAYBOOKS / "legacy-mixed.yaml", "--yes", operator="bob", code=1)
 
+    def interrupt_slow(operator: str, sig: signal.Signals) -> tuple[str, str, int]:
+        """Start ``legacy-slow``, send ``sig`` once its long step printed; (run id, first
+        output line, exit status)."""
+        proc = start_slow(audit, inventory, operator)
+        try:
+            rid, first = wait_for_output(audit, "long-step", 120, set(runs.values()))
+            if sig == signal.SIGINT:
+                time.sleep(0.5)
+            proc.send_signal(sig)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        return rid, first, proc.returncode
+
     # killed with SIGKILL, resumed without --yes (stops), then with --yes
     slow(300)
-    proc = start_slow(audit, inventory, "frank")
-    try:
-        rid, first = wait_for_output(audit, "long-step", 120, set(runs.values()))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    rid, first, _code = interrupt_slow("frank", signal.SIGKILL)
     kill_remote(first)
     runs["killed_resumed"] = rid
     slow(1)
@@ -267,28 +275,13 @@ def record(inventory: Path, work: Path) -> dict[str, str]:
 
     # stopped with SIGINT while the long step runs
     slow(300)
-    proc = start_slow(audit, inventory, "frank")
-    try:
-        rid, _first = wait_for_output(audit, "long-step", 120, set(runs.values()))
-        time.sleep(0.5)
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, proc.returncode
+    rid, _first, code = interrupt_slow("frank", signal.SIGINT)
+    assert code == 130, code
     runs["sigint"] = rid
     print(f"sigint: {rid}", flush=True)
 
     # killed and left holding its locks; a person breaks them; then it is finished
-    proc = start_slow(audit, inventory, "henry")
-    try:
-        rid, first = wait_for_output(audit, "long-step", 120, set(runs.values()))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    rid, first, _code = interrupt_slow("henry", signal.SIGKILL)
     kill_remote(first)
     runs["killed_then_finished"] = rid
     runs["person"] = asyncio.run(
