@@ -45,7 +45,7 @@ def run_created(
     )
 
 
-_ROW_FIELDS = {
+_ROW_FIELDS: dict[type[RunCreated | RunResumed | RunFinished], tuple[str, ...]] = {
     RunCreated: (
         "playbook.name",
         "playbook.kind",
@@ -75,6 +75,10 @@ def _require(event: RunCreated | RunResumed | RunFinished) -> None:
             raise KeyError(name)
 
 
+ROW_KINDS = frozenset(cls.kind for cls in _ROW_FIELDS)
+"""The kinds that change the row (every other event leaves it as it is, undecoded)."""
+
+
 def apply_event(row: RunRow | None, event: Event) -> RunRow | None:
     """The run's row after this event (unchanged for kinds that do not affect it).
 
@@ -88,6 +92,8 @@ def apply_event(row: RunRow | None, event: Event) -> RunRow | None:
     Raises:
         KeyError: If a lifecycle event lacks a field the row needs (a malformed event).
     """
+    if event.kind not in ROW_KINDS:
+        return row
     payload = event.payload
     match payload:
         case RunCreated():

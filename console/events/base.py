@@ -234,13 +234,17 @@ class _FieldReader:
     fallback: Callable[[], Any]
 
 
-_READERS: dict[type[Any], tuple[_FieldReader, ...]] = {}
+_READERS: dict[type[Any], tuple[tuple[_FieldReader, ...], frozenset[str]]] = {}
+"""Per class, its field readers and every payload key they read (built once)."""
+
+_ITSELF = frozenset({""})
 
 
-def _readers(cls: type[Any]) -> tuple[_FieldReader, ...]:
+def _readers(cls: type[Any]) -> tuple[tuple[_FieldReader, ...], frozenset[str]]:
     found = _READERS.get(cls)
     if found is None:
-        found = _READERS[cls] = _make_readers(cls)
+        readers = _make_readers(cls)
+        found = _READERS[cls] = (readers, frozenset(k for r in readers for k in r.keys))
     return found
 
 
@@ -270,9 +274,8 @@ def _read_fields(
 ) -> tuple[dict[str, Any], frozenset[str], dict[str, Any]]:
     values: dict[str, Any] = {}
     problems: set[str] = set()
-    used: set[str] = set()
-    for reader in _readers(cls):
-        used.update(reader.keys)
+    readers, known = _readers(cls)
+    for reader in readers:
         value: Any = _FAIL
         below: frozenset[str] = _NONE
         for key in reader.keys:
@@ -281,10 +284,11 @@ def _read_fields(
                 if value is not _FAIL:
                     break
         if value is _FAIL:
-            value, below = reader.fallback(), frozenset({""})
+            value, below = reader.fallback(), _ITSELF
         values[reader.name] = value
-        problems.update(reader.name if p == "" else f"{reader.name}.{p}" for p in below)
-    extra = {k: v for k, v in payload.items() if k not in used}
+        if below:
+            problems.update(reader.name if p == "" else f"{reader.name}.{p}" for p in below)
+    extra = {k: v for k, v in payload.items() if k not in known} if payload.keys() - known else {}
     return values, frozenset(problems), extra
 
 
