@@ -88,8 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("-p", "--playbooks", type=Path, default=Path("playbooks"))
     tui.add_argument("--refresh", type=float, default=2.0, metavar="SECS")
 
-    val = sub.add_parser("validate", help="check inventories and playbooks")
+    val = sub.add_parser(
+        "validate",
+        help="check inventories and playbooks (each playbook against each inventory, as a run)",
+    )
     val.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    val.add_argument(
+        "-i", "--inventory", type=Path, default=None, help="check the playbooks against this too"
+    )
+    _add_vars(val)
 
     st = sub.add_parser("status", help="replication status per site")
     st.add_argument("-i", "--inventory", type=Path, required=True)
@@ -155,7 +162,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "validate":
         from console.model.validate import validate_command
 
-        return validate_command(args.paths)
+        return validate_command(args.paths, args.inventory, args.var)
     if command == "lab":
         if not args.lab_command:
             raise InputError("lab needs an action: up, status, down or chaos")
