@@ -266,8 +266,8 @@ def bind_params(
             ``validate`` without ``--var``: the playbook is valid, the run will ask).
 
     Raises:
-        InputErrors: an unknown name, a missing value, or a value the parameter refuses; each
-            located at the parameter's declaration.
+        InputErrors: an unknown name (one line: it is an argument), a missing value or a value
+            the parameter refuses (located at the parameter's declaration).
     """
     errors: list[InputError] = []
     values: dict[str, str] = {}
@@ -277,8 +277,7 @@ def bind_params(
             errors.append(
                 InputError(
                     f"--var {name}: playbook {playbook.name!r} has no such parameter"
-                    f"{suggest(name, playbook.params)} (parameters: {known})",
-                    playbook.loc,
+                    f"{suggest(name, playbook.params)} (parameters: {known})"
                 )
             )
     for name, param in playbook.params.items():

@@ -398,7 +398,7 @@ class UsageChecker:
             "name": OPEN,
             "kind": OPEN,
             "members": Closed(f"the members of {service.name!r}", members),
-            "at": Closed(f"the sites of {service.name!r}'s members", at),
+            "at": Closed(f"the sites where {service.name!r} has members", at),
             # the observed primary may be any member
             "primary": AllOf(tuple(members.values())) if members else Nothing("no members"),
             "expected_primary": members[expected]
