@@ -71,7 +71,7 @@ steps:
       timeout: 2m
   - id: promote
     on: service:orders-db and site:{{ to_site }}
-    run: "{{ vars.pgbin }}/pg_ctl promote -D {{ target.vars.pgdata }} #{{ steps['fence'].exit_status }}"
+    run: "{{ vars.pgbin }}/pg_ctl promote -D {{ target.vars.pgdata }} #{{ steps.fence.stdout }}"
     rto: end
   - id: tell
     manual: Tell the team ({{ note }}) that {{ service.at[to_site].host }} is primary.
@@ -466,10 +466,11 @@ CROSS_CASES: list[Case] = [
     Case(
         "a later step's output",
         "playbook",
-        "steps['fence'].exit_status",
-        "steps['tell'].exit_status",
-        "['tell']",
+        "steps.fence.stdout",
+        "steps.tell.stdout",
+        "steps.tell",
         "template uses steps['tell'], but that step runs later",
+        shift=len("steps."),
     ),
     Case(
         "target outside a command",
