@@ -76,8 +76,7 @@ def audit_location(given: str | None) -> Path:
     scheme = _SCHEME.match(value)
     if scheme is not None:
         raise InputError(
-            f"{option}: {scheme.group(1)}:// audit stores are not supported; "
-            f"use {AUDIT_FORMS}"
+            f"{option}: {scheme.group(1)}:// audit stores are not supported; use {AUDIT_FORMS}"
         )
     path = Path(value).expanduser()
     if path.is_dir():
