@@ -136,6 +136,9 @@ class ReplicaInfo:
     """Bytes (or offset units) behind, None when unknown."""
     position: str | None
     """The replica's replayed position (LSN, offset) as the primary knows it."""
+    ack_age: float | None = None
+    """Seconds since the replica last acknowledged anything, as the primary sees it
+    (PostgreSQL ``reply_time``, Redis ``lag``); None when the kind does not say."""
 
 
 def _frozen_details(details: Mapping[str, str]) -> Mapping[str, str]:

@@ -5,7 +5,10 @@ the operator relies on is unit-tested here. The rules:
 
 * rows come from the inventory, so a member never sampled yet still has a row (health
   UNKNOWN, age "never"), and nothing disappears when a host goes dark;
-* every number carries its age, and an old number looks old;
+* every number carries its age, and an old number looks old: a sample older than its
+  expected refresh (the poll interval the snapshot carries, ``console.status.freshness``) is
+  STALE, never a green tick, its last lag dimmed beside its age, and its topology arrow
+  broken; a site whose members all stopped answering says for how long;
 * a lag nobody measured is ``?``, never ``0``;
 * a site whose every member is unreachable is DOWN, with how long ago it was last seen;
 * a primary that is not where the inventory put it is said as a fact ("primary moved to
@@ -23,6 +26,7 @@ from rich.text import Text
 from console.model.inventory import Inventory
 from console.probes.topology import ServiceTopology
 from console.status.collector import MemberStatus, StatusSnapshot
+from console.status.freshness import not_answering, shown_health, silence
 from console.tui.format import (
     fmt_age,
     fmt_bytes_compact,
@@ -152,19 +156,23 @@ def member_cells(
         return cells
     s = status.sample
     health = status.health.health.value
-    role = Text(status.role)
+    shown = shown_health(inventory, status, now)
+    stale = shown == "stale"
+    role = Text(status.role, style=palette.muted if stale else "")
     if status.health.diverged:
         role.append("⇄", style=palette.warn)
     elif status.role in ("down", "unknown"):
         role.stylize(palette.health(health))
     cells["role"] = role
     if "health" in wanted:
-        cells["health"] = Text(health_label(health), style=palette.health(health))
+        cells["health"] = Text(health_label(shown), style=palette.health(shown))
     is_replica = status.role == "replica"
     blank = "—" if status.role == "primary" else "?"
     lag_s = fmt_seconds(s.lag_seconds) if is_replica else blank
     lag_b = fmt_lag_bytes(s.lag_bytes) if is_replica else blank
     lag_style = palette.health(health) if is_replica and health in ("warn", "crit") else ""
+    if stale:
+        lag_style = palette.muted  # the last value, not a current one: dimmed, with its age
     if "lag" in wanted:
         text = f"{lag_s} {fmt_bytes_compact(s.lag_bytes)}" if wanted["lag"].width > 8 else lag_s
         cells["lag"] = Text(text if is_replica else blank, style=lag_style)
@@ -193,18 +201,30 @@ def member_cells(
         cells["position"] = Text(shorten(s.position or "?", wanted["position"].width))
     if "age" in wanted:
         age = s.age(now)
-        stale = service.thresholds.stale_after
-        style = palette.crit if age > stale else (palette.warn if age > stale / 3 else "")
+        limit = service.thresholds.stale_after
+        style = palette.crit if age > limit or stale else (palette.warn if age > limit / 3 else "")
         cells["age"] = Text(fmt_age(age), style=style)
     if "why" in wanted:
         why = "; ".join(_without_host(r, ref.host) for r in status.health.reasons)
         if status.health.divergence:
             why = f"{status.health.divergence}; {why}" if why else status.health.divergence
+        if stale:
+            last = f"stale, last {status.role} {health.upper()}"
+            why = f"{not_answering(s.age(now))} ({last})" + (f"; {why}" if why else "")
+            health = "unknown"
         cells["why"] = Text(
             shorten(why or "", wanted["why"].width),
             style=palette.health(health) if why else "",
         )
     return cells
+
+
+def row_stamp(inventory: Inventory, status: MemberStatus | None, now: float) -> tuple[float, bool]:
+    """What a row's cells depend on besides the clock: its sample and whether it is stale
+    (a row is redrawn when either changes, its age alone otherwise)."""
+    if status is None:
+        return (-1.0, False)
+    return (status.sample.sampled_at, shown_health(inventory, status, now) == "stale")
 
 
 def _without_host(reason: str, host: str) -> str:
@@ -245,14 +265,23 @@ def site_headline(
     known = [m for m in statuses if m is not None]
     if len(known) < len(refs):
         return SiteHeadline(title, f"waiting for {len(refs) - len(known)} sample(s)", "unknown")
-    unreachable = [m for m in known if m.role in ("down", "unknown")]
-    if len(unreachable) == len(known):
+    quiet = silence(inventory, known, now)
+    if len(quiet.members) == len(known):
         seen = history.site_seen.get(site)
-        when = f"last seen {fmt_age(now - seen)}" if seen is not None else "not seen since start"
+        if seen is None and quiet.seconds is not None:
+            seen = now - quiet.seconds
+        when = not_answering(now - seen) if seen is not None else "not seen since start"
         return SiteHeadline(title, f"DOWN — {when}", "down")
-    bad = [m for m in known if m.health.health.value != "ok"]
+    bad = [m for m in known if shown_health(inventory, m, now) != "ok"]
     if not bad:
         return SiteHeadline(title, f"{len(known)} member(s) OK", "ok")
+    if quiet.members:
+        return SiteHeadline(
+            title,
+            f"{len(bad)} of {len(known)} member(s) degraded; "
+            f"{len(quiet.members)} {not_answering(quiet.seconds)}",
+            "warn",
+        )
     return SiteHeadline(title, f"{len(bad)} of {len(known)} member(s) degraded", "warn")
 
 
@@ -262,10 +291,20 @@ def topology_line(
     topo: ServiceTopology | None,
     palette: Palette,
     name_width: int,
+    snapshot: StatusSnapshot | None = None,
+    now: float | None = None,
 ) -> Text:
     """One service in one line: where the primary is, arrows to replicas with their lag,
-    and any divergence from the inventory said as a fact."""
+    and any divergence from the inventory said as a fact. With ``snapshot`` and ``now``, a
+    member whose sample is stale gets no current-looking figure: a broken arrow and its age."""
     service = inventory.services[name]
+
+    def stale_age(host: str) -> float | None:
+        m = snapshot.get(name, host) if snapshot is not None and now is not None else None
+        if m is None or now is None or shown_health(inventory, m, now) != "stale":
+            return None
+        return m.sample.age(now)
+
     line = Text(name.ljust(name_width) + " ", style="bold")
     if topo is None:
         line.append("no sample yet", style=palette.muted)
@@ -282,13 +321,24 @@ def topology_line(
     if primary is None:
         line.append("NO PRIMARY: no member accepts writes", style=palette.crit)
     else:
-        line.append("★ ", style=palette.ok)
-        line.append(f"{primary.site}/{primary.host}", style="bold")
+        old = stale_age(primary.host)
+        line.append("★ ", style=palette.ok if old is None else palette.muted)
+        line.append(f"{primary.site}/{primary.host}", style="bold" if old is None else "")
+        if old is not None:
+            line.append(f" (stale {fmt_seconds(old)})", style=palette.unknown)
     for replica in topo.replicas:
         link_down = replica.link.value != "up"
-        line.append(" ━▶ " if not link_down else " ╳ ", style=palette.crit if link_down else "")
+        old = stale_age(replica.host)
+        broken = link_down or old is not None
+        line.append(" ━▶ " if not broken else " ╳ ", style=palette.crit if broken else "")
         line.append(f"{replica.site}/{replica.host} ")
-        if link_down:
+        if old is not None:
+            line.append(f"stale {fmt_seconds(old)}", style=palette.unknown)
+            line.append(
+                f" (was {fmt_seconds(replica.lag_seconds)} · {fmt_lag_bytes(replica.lag_bytes)})",
+                style=palette.muted,
+            )
+        elif link_down:
             line.append(f"link {replica.link.value}", style=palette.crit)
         else:
             lag = f"{fmt_seconds(replica.lag_seconds)} · {fmt_lag_bytes(replica.lag_bytes)}"
@@ -304,17 +354,31 @@ def topology_line(
     return line
 
 
-def _needs_a_look(inventory: Inventory, topo: ServiceTopology | None) -> bool:
+def _needs_a_look(
+    inventory: Inventory, topo: ServiceTopology | None, snapshot: StatusSnapshot, now: float
+) -> bool:
     if topo is None or topo.split_brain or topo.primary is None or topo.unreachable:
         return True
+    for host in inventory.services[topo.service].members:
+        m = snapshot.get(topo.service, host)
+        if m is not None and shown_health(inventory, m, now) == "stale":
+            return True
     if topo.fenced or any(r.link.value != "up" for r in topo.replicas):
         return True
     return topo.primary.host != inventory.services[topo.service].expected_primary
 
 
-def topology_text(inventory: Inventory, snapshot: StatusSnapshot | None, palette: Palette) -> Text:
+def topology_text(
+    inventory: Inventory,
+    snapshot: StatusSnapshot | None,
+    palette: Palette,
+    now: float | None = None,
+) -> Text:
     """Every service's line; for a large estate, only the services that need a look, and
-    one line counting the rest (primary where expected, every replica streaming)."""
+    one line counting the rest (primary where expected, every replica streaming). ``now``
+    (default the snapshot's time) judges stale samples."""
+    if now is None and snapshot is not None:
+        now = snapshot.taken_at
     names = list(inventory.services)
     width = min(20, max((len(n) for n in names), default=8))
     shown = names
@@ -322,14 +386,15 @@ def topology_text(inventory: Inventory, snapshot: StatusSnapshot | None, palette
         shown = [
             n
             for n in names
-            if _needs_a_look(inventory, snapshot.topologies.get(n) if snapshot else None)
+            if snapshot is None
+            or _needs_a_look(inventory, snapshot.topologies.get(n), snapshot, now or 0.0)
         ]
     text = Text()
     for i, name in enumerate(shown[:TOPOLOGY_ALL_LINES]):
         if i:
             text.append("\n")
         topo = snapshot.topologies.get(name) if snapshot else None
-        text.append_text(topology_line(inventory, name, topo, palette, width))
+        text.append_text(topology_line(inventory, name, topo, palette, width, snapshot, now))
     if len(shown) > TOPOLOGY_ALL_LINES:
         text.append(
             f"\n… {len(shown) - TOPOLOGY_ALL_LINES} more service(s) need a look (see the sites)",
@@ -366,18 +431,31 @@ def security_alerts(snapshot: StatusSnapshot | None) -> list[SecurityAlert]:
     return list(seen.values())
 
 
-def verdict_line(inventory: Inventory, snapshot: StatusSnapshot | None, palette: Palette) -> Text:
-    """One line for the whole estate: all healthy, or how many are degraded."""
+def verdict_line(
+    inventory: Inventory,
+    snapshot: StatusSnapshot | None,
+    palette: Palette,
+    now: float | None = None,
+) -> Text:
+    """One line for the whole estate: all healthy, or how many are degraded (a stale member
+    is never healthy), and each site whose members all stopped answering, for how long.
+    ``now`` defaults to the snapshot's time."""
     total = sum(len(s.members) for s in inventory.services.values())
     if snapshot is None or not snapshot.members:
         return Text(f"waiting for the first samples of {total} member(s)…", style=palette.muted)
-    bad = [m for m in snapshot.members if m.health.health.value != "ok"]
+    when = snapshot.taken_at if now is None else now
+    bad = [m for m in snapshot.members if shown_health(inventory, m, when) != "ok"]
     missing = total - len(snapshot.members)
     if not bad and not missing:
         return Text(f"✓ all {total} members healthy", style=palette.ok)
     text = Text()
     if bad:
         text.append(f"▲ {len(bad)} of {total} member(s) degraded", style=palette.warn)
+    for site in inventory.sites:
+        members = [m for m in snapshot.members if m.site == site]
+        quiet = silence(inventory, members, when)
+        if members and len(quiet.members) == len(members):
+            text.append(f"; {site} {not_answering(quiet.seconds)}", style=palette.down)
     if missing:
         text.append(("; " if bad else "") + f"{missing} not sampled yet", style=palette.muted)
     return text
