@@ -36,6 +36,8 @@ class _Parser(argparse.ArgumentParser):
 
 AUDIT_COMMANDS = frozenset({"run", "tui", "audit", "report"})
 """The commands that open the audit log (and so check where it is)."""
+AUDIT_CREATORS = frozenset({"run", "tui"})
+"""The ones that create it when it does not exist yet."""
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 AUDIT_FORMS = (
@@ -54,14 +56,15 @@ def default_audit_path() -> Path:
     return Path(state) / "drconsole" / "audit.db"
 
 
-def audit_location(given: str | None) -> Path:
+def audit_location(given: str | None, creates: bool = True) -> Path:
     """The audit database named by ``--audit`` (else ``DRCONSOLE_AUDIT``, else the default).
 
     A location the user gives must be a path whose folder exists: a URL (``postgresql://``,
     ``sqlite://``...) is refused rather than taken as a relative path (which would create a
     folder named ``postgresql:``), and a missing folder is refused rather than created (a
     typo must not scatter audit logs). The default location's folder is drconsole's own and
-    is created on first use.
+    is created on first use. A command that only reads (``creates`` False) leaves a missing
+    folder to the store, which says there is no audit database there.
 
     Raises:
         InputError: a URL, a missing folder, or a directory (one line, exit 2).
@@ -82,7 +85,7 @@ def audit_location(given: str | None) -> Path:
     if path.is_dir():
         raise InputError(f"{option}: is a folder; use {AUDIT_FORMS}")
     parent = path.parent
-    if not parent.is_dir():
+    if creates and not parent.is_dir():
         raise InputError(
             f"{option}: folder {parent} does not exist (create it first; drconsole does not "
             "create folders for a location you give)"
@@ -250,8 +253,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.operator is None:
         args.operator = default_operator()
     try:
-        if (args.command or "tui") in AUDIT_COMMANDS:
-            args.audit = audit_location(args.audit)
+        command = args.command or "tui"
+        if command in AUDIT_COMMANDS:
+            args.audit = audit_location(args.audit, creates=command in AUDIT_CREATORS)
         else:
             args.audit = Path(args.audit) if args.audit is not None else default_audit_path()
         return _dispatch(args)

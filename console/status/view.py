@@ -151,8 +151,15 @@ def _hanging(head: Text, body: Text) -> Table:
     return grid
 
 
+def _without_host(reason: str, host: str) -> str:
+    """A reason without the ``host: `` prefixes its row already says."""
+    while reason.startswith(f"{host}: "):
+        reason = reason[len(host) + 2 :]
+    return reason
+
+
 def _why(m: MemberStatus, stale_for: float | None) -> str:
-    reasons = list(m.health.reasons)
+    reasons = [_without_host(r, m.host) for r in m.health.reasons]
     if m.health.divergence:
         reasons.insert(0, m.health.divergence)
     if stale_for is not None:
