@@ -14,49 +14,14 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from console.audit.store import AuditStore
 from console.engine.locks import describe_holder, holder_liveness
 from tests.engine.conftest import Estate
+from tests.engine.test_faults import HOLD, intent_seen, wait_for
 from tests.support.sshd import requires_sshd
-
-HOLD = """
-version: 1
-name: hold
-kind: custom
-service: svc
-steps:
-  - id: hold
-    on: h-east
-    run: sleep {sleep}; echo {marker}
-"""
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def _intent_seen(audit: Path) -> bool:
-    if not audit.exists():
-        return False
-    try:
-        store = AuditStore(audit, create=False)
-    except Exception:
-        return False
-    try:
-        rid = store.latest_run_id()
-        return rid is not None and any(e.kind == "command_intent" for e in store.events(rid))
-    finally:
-        store.close()
 
 
 @requires_sshd
@@ -75,7 +40,7 @@ def test_kill_9_leaves_a_stale_remote_lock_and_another_host_cannot_tell(
     )
     quick = est.playbook("quick", HOLD.format(sleep=0, marker="quick"))
     try:
-        _wait_for(lambda: _intent_seen(est.audit), 60, "the holder to start its step")
+        wait_for(lambda: intent_seen(est.audit, "hold"), 60, "the holder to start its step")
         assert owner_file.is_file()
         holder_pid = json.loads(owner_file.read_text())["pid"]
         assert int(holder_pid) == holder.pid
