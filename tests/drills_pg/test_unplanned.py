@@ -36,9 +36,8 @@ SPARE_PORT = 15499
 
 def _acked_so_far(drill: Drill) -> tuple[str | None, int]:
     """The running run's id and how many canaries it has had acknowledged (from the audit)."""
-    from console.audit.store import AuditStore
-
     from console.audit.errors import NotAnAuditDatabase
+    from console.audit.store import AuditStore
 
     if not drill.audit.is_file():  # the run has not created it yet
         return None, 0
