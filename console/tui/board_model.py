@@ -209,8 +209,9 @@ def member_cells(
         if status.health.divergence:
             why = f"{status.health.divergence}; {why}" if why else status.health.divergence
         if stale:
-            last = f"stale, last {status.role} {health.upper()}"
-            why = f"{not_answering(s.age(now))} ({last})" + (f"; {why}" if why else "")
+            # the age column counts the seconds; this cell is drawn once when the row turns stale
+            last = f"stale: no new sample; the last said {status.role} {health.upper()}"
+            why = last + (f"; {why}" if why else "")
             health = "unknown"
         cells["why"] = Text(
             shorten(why or "", wanted["why"].width),
