@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -159,3 +160,47 @@ def test_status_text_at_80_100_160_columns_and_json_unchanged(lab: RunningLab) -
         (m["service"], m["host"]) for m in docs[1]["members"]
     ]
     assert set(docs[0]) == {"inventory", "taken_at", "healthy", "verdict", "members", "services"}
+
+
+def test_watch_shows_a_dark_site_stale_before_its_probes_time_out(lab: RunningLab) -> None:  # noqa: F811
+    """``status --watch 1`` while west goes dark: the last frame (printed when it is stopped
+    with Ctrl-C) shows west's members STALE and the site not answering, long before their
+    10 s probes could have timed out; ``--watch --json`` keeps the one-shot JSON shape."""
+    env = {**os.environ, "COLUMNS": "100"}
+    argv = [sys.executable, "-m", "console", "status", "-i", str(lab.inventory)]
+    proc = subprocess.Popen(
+        [*argv, "--watch", "1"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(4)  # the first sweep, then polls
+        lab.lab.chaos_down("west")
+        time.sleep(4)  # > 1.5 poll intervals + a redraw, < the 10 s probe timeout
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        lab.lab.chaos_up("west")
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    last = out.rsplit("east (primary)", 1)[-1]
+    west = [ln for ln in last.splitlines() if ln.startswith("lab-west")]
+    assert len(west) == 3, last
+    assert all(ln.split()[3] in ("STALE", "DOWN") for ln in west), last
+    assert any(ln.split()[3] == "STALE" for ln in west), last  # not yet timed out
+    assert "NOT ANSWERING FOR" in last
+    deadline = time.monotonic() + 120
+    while status(lab.inventory, "--json", "--timeout", "5")[0] != 0:
+        assert time.monotonic() < deadline, "west did not come back"
+        time.sleep(1)
+    watch = subprocess.Popen(
+        [*argv, "--watch", "1", "--json"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert watch.stdout is not None
+        docs = [json.loads(watch.stdout.readline()) for _ in range(3)]
+    finally:
+        watch.send_signal(signal.SIGINT)
+        watch.communicate(timeout=60)
+    once = json.loads(status(lab.inventory, "--json")[1])
+    assert all(_shape(d) == _shape(once) for d in docs)
+    assert docs[2]["taken_at"] > docs[0]["taken_at"]
