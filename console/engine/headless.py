@@ -239,7 +239,10 @@ def _late_notice(engine: Engine, message: str) -> Callable[[ev.Event], None]:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """``drconsole run``; returns the exit code."""
+    """``drconsole run``; returns the exit code. Bad input is refused before the audit log is
+    opened or a host is contacted (a resumed run reads its state from the log first)."""
+    if args.resume is None:
+        prepare(args.playbook, args.inventory, args.var)
     audit = AuditStore(args.audit)
     try:
         prepared = prepare(args.playbook, args.inventory, args.var, audit=audit, resume=args.resume)
