@@ -1,9 +1,9 @@
 """The command line: parse arguments, call the core, map errors to exit codes.
 
 Kept thin on purpose. Each command's work lives in the package that owns it; this module only
-knows the argument grammar (the commands README lists) and the exit-code contract:
-0 success, 1 a step failed / degraded, 2 invalid input, 3 stopped before completion,
-4 lock held, 130 interrupted.
+knows the argument grammar (the commands README lists) and turns errors into the exit codes of
+the contract, which are defined once, in ``console.errors.ExitCode``: 0 success, 1 a step
+failed / degraded, 2 invalid input, 3 stopped before completion, 4 lock held, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -11,35 +11,79 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from console.errors import DrError, InputError
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INPUT = 2
-EXIT_STOPPED = 3
-EXIT_LOCKED = 4
-EXIT_INTERRUPTED = 130
+from console.errors import DrError, ExitCode, InputError
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad argument as one line and exit 2, never a usage dump."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_INPUT, f"drconsole: {message} (see {self.prog} -h)\n")
+        self.exit(ExitCode.INPUT, f"drconsole: {message} (see {self.prog} -h)\n")
+
+
+AUDIT_COMMANDS = frozenset({"run", "tui", "audit", "report"})
+"""The commands that open the audit log (and so check where it is)."""
+AUDIT_CREATORS = frozenset({"run", "tui"})
+"""The ones that create it when it does not exist yet."""
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+AUDIT_FORMS = (
+    "a path to the SQLite audit database, such as ./audit.db or "
+    "/var/lib/drconsole/audit.db (its folder must exist)"
+)
+"""What ``--audit`` and ``DRCONSOLE_AUDIT`` accept in this version."""
 
 
 def default_audit_path() -> Path:
     """Where the audit database lives unless ``--audit`` or ``DRCONSOLE_AUDIT`` says otherwise."""
     env = os.environ.get("DRCONSOLE_AUDIT")
     if env:
-        return Path(env)
+        return Path(env).expanduser()
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(state) / "drconsole" / "audit.db"
+
+
+def audit_location(given: str | None, creates: bool = True) -> Path:
+    """The audit database named by ``--audit`` (else ``DRCONSOLE_AUDIT``, else the default).
+
+    A location the user gives must be a path whose folder exists: a URL (``postgresql://``,
+    ``sqlite://``...) is refused rather than taken as a relative path (which would create a
+    folder named ``postgresql:``), and a missing folder is refused rather than created (a
+    typo must not scatter audit logs). The default location's folder is drconsole's own and
+    is created on first use. A command that only reads (``creates`` False) leaves a missing
+    folder to the store, which says there is no audit database there.
+
+    Raises:
+        InputError: a URL, a missing folder, or a directory (one line, exit 2).
+    """
+    env = os.environ.get("DRCONSOLE_AUDIT")
+    if given is not None:
+        option, value = f"--audit {given}", given
+    elif env:
+        option, value = f"DRCONSOLE_AUDIT={env}", env
+    else:
+        return default_audit_path()
+    scheme = _SCHEME.match(value)
+    if scheme is not None:
+        raise InputError(
+            f"{option}: {scheme.group(1)}:// audit stores are not supported; use {AUDIT_FORMS}"
+        )
+    path = Path(value).expanduser()
+    if path.is_dir():
+        raise InputError(f"{option}: is a folder; use {AUDIT_FORMS}")
+    parent = path.parent
+    if creates and not parent.is_dir():
+        raise InputError(
+            f"{option}: folder {parent} does not exist (create it first; drconsole does not "
+            "create folders for a location you give)"
+        )
+    return path
 
 
 def default_operator() -> str:
@@ -69,7 +113,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--audit",
-        type=Path,
         default=None,
         metavar="PATH",
         help="audit database (env DRCONSOLE_AUDIT; default $XDG_STATE_HOME/drconsole/audit.db)",
@@ -88,8 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("-p", "--playbooks", type=Path, default=Path("playbooks"))
     tui.add_argument("--refresh", type=float, default=2.0, metavar="SECS")
 
-    val = sub.add_parser("validate", help="check inventories and playbooks")
+    val = sub.add_parser(
+        "validate",
+        help="check inventories and playbooks (each playbook against each inventory, as a run)",
+    )
     val.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    val.add_argument(
+        "-i", "--inventory", type=Path, default=None, help="check the playbooks against this too"
+    )
+    _add_vars(val)
 
     st = sub.add_parser("status", help="replication status per site")
     st.add_argument("-i", "--inventory", type=Path, required=True)
@@ -166,7 +216,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "validate":
         from console.model.validate import validate_command
 
-        return validate_command(args.paths)
+        return validate_command(args.paths, args.inventory, args.var)
     if command == "lab":
         if not args.lab_command:
             raise InputError("lab needs an action: up, profiles, status, down or chaos")
@@ -204,21 +254,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "command", None) is None:
         args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "tui"])
-    if args.audit is None:
-        args.audit = default_audit_path()
     if args.operator is None:
         args.operator = default_operator()
     try:
+        command = args.command or "tui"
+        if command in AUDIT_COMMANDS:
+            args.audit = audit_location(args.audit, creates=command in AUDIT_CREATORS)
+        else:
+            args.audit = Path(args.audit) if args.audit is not None else default_audit_path()
         return _dispatch(args)
     except InputError as exc:
         print(str(exc), file=sys.stderr)
-        return EXIT_INPUT
+        return ExitCode.INPUT
     except DrError as exc:
         print(f"drconsole: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("drconsole: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
 
 
 if __name__ == "__main__":

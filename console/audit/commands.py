@@ -22,7 +22,7 @@ from console.audit.errors import AuditError, UnknownRun
 from console.audit.model import VerifyResult
 from console.audit.render import STATUS_STYLES, run_header, runs_table, timeline_rows
 from console.audit.store import AuditStore
-from console.errors import InputError
+from console.errors import ExitCode, InputError
 
 PIPE_WIDTH = 200
 """Line width when stdout is not a terminal, so piped tables are not squeezed to 80 columns."""
@@ -50,13 +50,13 @@ def _list(store: AuditStore, as_json: bool) -> int:
     records = store.runs()
     if as_json:
         _emit_json([r.to_json_dict() for r in records])
-        return 0
+        return ExitCode.OK
     console = _console()
     if not records:
         console.print(f"no runs recorded in {store.path}")
-        return 0
+        return ExitCode.OK
     console.print(runs_table(records))
-    return 0
+    return ExitCode.OK
 
 
 def _show(store: AuditStore, run_id: str, as_json: bool) -> int:
@@ -68,7 +68,7 @@ def _show(store: AuditStore, run_id: str, as_json: bool) -> int:
     if as_json:
         for event in events:
             _emit_json(event.to_json_dict())
-        return 0
+        return ExitCode.OK
     console = _console()
     console.print(run_header(run))
     console.print()
@@ -77,7 +77,7 @@ def _show(store: AuditStore, run_id: str, as_json: bool) -> int:
         console.print(Text("\n").join(rows[start : start + 500]), no_wrap=True, overflow="ellipsis")
     console.print()
     console.print(f"{len(events)} events; verify with: drconsole audit verify {full}")
-    return 0
+    return ExitCode.OK
 
 
 def _print_verify(result: VerifyResult, scope: str, as_json: bool) -> None:
@@ -101,7 +101,7 @@ def _verify(store: AuditStore, run_id: str | None, as_json: bool) -> int:
     result = store.verify(run_id)
     scope = "the whole audit log" if run_id is None else f"run {run_id}"
     _print_verify(result, scope, as_json)
-    return 0 if result.ok else 1
+    return ExitCode.OK if result.ok else ExitCode.FAILED
 
 
 def main(args: argparse.Namespace) -> int:
@@ -137,4 +137,4 @@ def main(args: argparse.Namespace) -> int:
         # The reader (``| head``) left; say nothing more and do not trace back on exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 0
+        return ExitCode.OK

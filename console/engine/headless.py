@@ -27,6 +27,7 @@ from console.engine.decider import HeadlessDecider
 from console.engine.plan import Plan, make_plan
 from console.engine.prepare import Prepared, prepare
 from console.engine.runner import Engine, RunConfig, RunResult
+from console.errors import ExitCode
 from console.model.durations import format_duration
 from console.ssh.pool import SshPool
 from console.status.collector import StatusCollector
@@ -257,7 +258,10 @@ def _late_notice(engine: Engine, message: str) -> Callable[[ev.Event], None]:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """``drconsole run``; returns the exit code."""
+    """``drconsole run``; returns the exit code. Bad input is refused before the audit log is
+    opened or a host is contacted (a resumed run reads its state from the log first)."""
+    if args.resume is None:
+        prepare(args.playbook, args.inventory, args.var)
     audit = AuditStore(args.audit)
     try:
         prepared = prepare(args.playbook, args.inventory, args.var, audit=audit, resume=args.resume)
@@ -295,7 +299,7 @@ def plan_command(args: argparse.Namespace) -> int:
     else:
         print_plan(plan, Console(highlight=False, soft_wrap=True))
     bad = any(g.ok is False for g in plan.gates) or any(s.problem for s in plan.steps)
-    return 1 if bad else 0
+    return ExitCode.FAILED if bad else ExitCode.OK
 
 
 def print_plan(plan: Plan, c: Console) -> None:

@@ -11,15 +11,19 @@ unplanned failover) cannot hold a lock and is reported, not waited for.
 from __future__ import annotations
 
 import asyncio
+import calendar
 import json
 import os
 import shlex
+import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from console import events as ev
+from console.audit.model import pid_alive
 from console.audit.store import AuditStore
 from console.errors import DrError, ErrorKind, LockHeld
 from console.model.inventory import Inventory
@@ -155,14 +159,77 @@ async def acquire_remote(
             transport, inventory, service, owner["run_id"], [r.host for r in results if r.taken]
         )
         h = held[0]
-        who = h.holder or {}
-        raise LockHeld(
-            f"service {service} is locked on {h.host} by run {who.get('run_id', '?')} "
-            f"of {who.get('operator', '?')} (pid {who.get('pid', '?')} on "
-            f"{who.get('hostname', '?')}) since {who.get('since', '?')}; if that run is gone, "
-            "run again with --break-lock"
-        )
+        raise LockHeld(describe_holder(service, h.host, h.holder or {}, owner.get("hostname")))
     return results
+
+
+def _started_at(pid: int) -> float | None:
+    """When process ``pid`` started (epoch seconds), from procfs; None when unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    fields = stat.rpartition(")")[2].split()
+    try:
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (IndexError, ValueError, OSError):
+        return None
+
+
+def holder_liveness(holder: Mapping[str, str], this_host: str | None = None) -> str:
+    """Whether the run named by a lock's owner file is still running.
+
+    Returns:
+        ``alive`` or ``stale`` when the owner names this machine (its pid is checked here,
+        and a process that started after the lock was taken is not the holder: the pid was
+        reused); ``unknown`` when the owner is on another machine, which cannot be asked.
+    """
+    here = this_host if this_host is not None else socket.gethostname()
+    if str(holder.get("hostname", "")) != here:
+        return "unknown"
+    try:
+        pid = int(str(holder.get("pid", "")))
+    except ValueError:
+        return "unknown"
+    if not pid_alive(pid):
+        return "stale"
+    started = _started_at(pid)
+    try:
+        since = calendar.timegm(time.strptime(str(holder.get("since", "")), "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return "alive"
+    if started is not None and started > since + 2:
+        return "stale"  # the pid now belongs to a later process
+    return "alive"
+
+
+def describe_holder(
+    service: str, host: str, holder: Mapping[str, str], this_host: str | None = None
+) -> str:
+    """The sentence for a remote lock held by another run: who, since when, and whether its
+    holder is gone (stale, and how to break it), alive, or on a machine we cannot check."""
+    who = {k: str(holder.get(k, "?")) for k in ("run_id", "operator", "pid", "hostname", "since")}
+    text = (
+        f"service {service} is locked on {host} by run {who['run_id']} of {who['operator']} "
+        f"(pid {who['pid']} on {who['hostname']}) since {who['since']}"
+    )
+    state = holder_liveness(holder, this_host)
+    if state == "stale":
+        return (
+            f"{text}; stale: pid {who['pid']} no longer runs on {who['hostname']} (this "
+            "machine), so that run is gone: break the lock with --break-lock"
+        )
+    if state == "alive":
+        return f"{text}; that run is still running here (pid {who['pid']}): wait for it"
+    return (
+        f"{text}; held from another machine ({who['hostname']}): cannot tell from here whether "
+        "that run is still going; if you know it is gone, run again with --break-lock"
+    )
 
 
 async def release_remote(

@@ -15,8 +15,8 @@ from pathlib import Path
 from console.audit.store import AuditStore
 from console.engine.masking import MASK
 from console.engine.resume import ResumeState, load_resume_state
-from console.errors import InputError, InputErrors
-from console.model.checks import bind_params, check_against, parse_var_args
+from console.errors import InputError
+from console.model.checks import check_run_inputs, parse_var_args
 from console.model.inventory import Inventory, load_inventory
 from console.model.playbook import Playbook, load_playbook
 
@@ -76,8 +76,6 @@ def prepare(
             )
         if state.inventory_digest != inventory.digest:
             warnings.append(f"{inventory.path} changed since run {state.run_id} started")
-    params = bind_params(playbook, overrides)
-    problems = check_against(playbook, inventory, params)
-    if problems:
-        raise InputErrors(problems)
+    # The same check as ``drconsole validate INV PLAYBOOK --var ...``: same messages, places.
+    params = check_run_inputs(playbook, inventory, overrides)
     return Prepared(inventory, playbook, params, state, tuple(warnings))

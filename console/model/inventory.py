@@ -14,14 +14,16 @@ from pathlib import Path
 from types import MappingProxyType
 
 from console.errors import InputErrors, Location
+from console.model.enums import MEMBER_ROLES, SERVICE_KINDS, SITE_ROLES, SSH_BACKENDS
 from console.model.reader import MapView, Problems, suggest
 from console.model.yamlsrc import Node, Source, load_file
 
-SITE_ROLES = ("primary", "standby", "dr")
-MEMBER_ROLES = ("primary", "replica")
-SERVICE_KINDS = ("postgres", "mysql", "redis", "custom")
-BACKENDS = ("asyncssh", "paramiko")
+BACKENDS = SSH_BACKENDS
+DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306, "redis": 6379}
+"""The port a member of each kind listens on unless it says otherwise; a ``custom`` member
+has none (its probe is a command, which may not connect to anything)."""
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 _SSH_KEYS = (
     "user",
@@ -87,7 +89,8 @@ class Member:
     """A host's part in a replication group."""
 
     host: str
-    port: int
+    port: int | None
+    """The database's TCP port; None for a ``custom`` member that names none."""
     role: str
     """The role the inventory expects: ``primary`` or ``replica``."""
     address: str | None
@@ -254,9 +257,7 @@ def build_inventory(source: Source) -> Inventory:
             )
             if "jump" in locs:
                 host_jump_locs[host_name] = locs["jump"]
-            port = hv.integer("port", 22, minimum=1) or 22
-            if port > 65535:
-                problems.add(f"port {port} of host {host_name!r} is not a TCP port", host_loc)
+            port = hv.integer("port", 22, minimum=1, maximum=65535) or 22
             hosts[host_name] = Host(
                 name=host_name,
                 site=site_name,
@@ -300,6 +301,8 @@ def build_inventory(source: Source) -> Inventory:
         if service is not None:
             services[svc_name] = service
 
+    # Every field is read before this line: a problem found later would be dropped silently.
+    description = top.text("description")
     if problems:
         raise InputErrors(problems.errors)
     tags = frozenset(t for h in hosts.values() for t in h.tags)
@@ -307,7 +310,7 @@ def build_inventory(source: Source) -> Inventory:
         name=name,
         path=source.path,
         digest=source.digest,
-        description=top.text("description"),
+        description=description,
         ssh=ssh,
         vars=_frozen(inv_vars),
         sites=MappingProxyType(sites),
@@ -360,7 +363,7 @@ def _build_service(
         role = mv.choice("role", MEMBER_ROLES, "replica") or "replica"
         if role == "primary":
             primaries.append(host_name)
-        port = mv.integer("port", _default_port(kind), minimum=1) or 0
+        port = mv.integer("port", DEFAULT_PORTS.get(kind), minimum=1, maximum=65535)
         members[host_name] = Member(
             host_name, port, role, mv.text("address"), _frozen(mv.scalar_map("vars")), mloc
         )
@@ -375,16 +378,30 @@ def _build_service(
             ("user", "database", "password_env", "command", "timeout", "socket"),
             problems,
         )
+        password_env = pv.text("password_env")
+        if password_env is not None and not _ENV_NAME.match(password_env):
+            en = pv.get("password_env")
+            assert en is not None
+            problems.add(
+                f"password_env {password_env!r} of {name!r} is not an environment variable name "
+                "(letters, digits and '_', not starting with a digit)",
+                en.loc,
+            )
+            password_env = None
         probe = ProbeSettings(
             user=pv.text("user"),
             database=pv.text("database"),
-            password_env=pv.text("password_env"),
+            password_env=password_env,
             command=pv.text("command"),
             timeout=pv.duration("timeout", 10.0) or 10.0,
             socket=pv.text("socket"),
         )
     if kind == "custom" and not probe.command:
-        problems.add(f"service {name!r} of kind custom needs probe: {{command: ...}}", loc)
+        kn = sv.get("kind")
+        problems.add(
+            f"service {name!r} of kind custom needs probe: {{command: ...}}",
+            kn.loc if kn is not None else loc,
+        )
     thresholds = Thresholds()
     tn = sv.get("thresholds")
     if tn is not None and tn.value is not None:
@@ -410,10 +427,6 @@ def _build_service(
     return Service(
         name, kind, sv.text("description"), MappingProxyType(members), probe, thresholds, loc
     )
-
-
-def _default_port(kind: str) -> int:
-    return {"postgres": 5432, "mysql": 3306, "redis": 6379}.get(kind, 0)
 
 
 def _suggest_host(name: str, hosts: Mapping[str, Host]) -> str:

@@ -119,15 +119,24 @@ class MapView:
         return default if value is None else value
 
     def integer(
-        self, key: str, default: int | None = None, minimum: int | None = None
+        self,
+        key: str,
+        default: int | None = None,
+        minimum: int | None = None,
+        maximum: int | None = None,
     ) -> int | None:
-        """An integer value, optionally with a lower bound."""
+        """An integer value, optionally with bounds."""
         value = self._typed(key, (int,), "an integer")
         if value is None:
             return default
+        n = self.get(key)
+        assert n is not None
+        if minimum is not None and maximum is not None and not minimum <= value <= maximum:
+            self.problems.add(
+                f"{key!r} in {self.what} must be from {minimum} to {maximum}, not {value}", n.loc
+            )
+            return default
         if minimum is not None and value < minimum:
-            n = self.get(key)
-            assert n is not None
             self.problems.add(f"{key!r} in {self.what} must be at least {minimum}", n.loc)
             return default
         return int(value)

@@ -16,10 +16,11 @@ at render time (``StrictUndefined``).
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
@@ -36,6 +37,7 @@ from console.model.shellctx import (
     ShellContextError,
     splice,
 )
+from console.model.yamlsrc import TextOrigin
 
 CONTEXT_NAMES = frozenset(
     {
@@ -125,6 +127,16 @@ class Template:
     compiled: jinja2.Template
     names: frozenset[str]
     """The free names it uses (parameters and context names)."""
+    origin: TextOrigin | None = field(default=None, compare=False)
+    """Where its text is written in the file, to point at a word inside it."""
+
+    def where(self, offset: int) -> Location:
+        """The file location of character ``offset`` of the source (the start when unknown)."""
+        return locate_text(self.source, self.loc, self.origin, offset)
+
+    def find(self, pattern: str) -> Location:
+        """Where the first match of the regular expression ``pattern`` is (else the start)."""
+        return find_text(self.source, self.loc, self.origin, pattern)
 
     @property
     def is_static(self) -> bool:
@@ -157,6 +169,21 @@ class Template:
         finally:
             if token is not None:
                 _SLOTS.reset(token)
+
+
+def locate_text(text: str, loc: Location, origin: TextOrigin | None, offset: int) -> Location:
+    """The file location of character ``offset`` of ``text`` written at ``loc``."""
+    if origin is not None:
+        found = origin.locate(text, offset)
+        if found is not None:
+            return found
+    return loc
+
+
+def find_text(text: str, loc: Location, origin: TextOrigin | None, pattern: str) -> Location:
+    """Where the first match of ``pattern`` in ``text`` is written (else ``loc``)."""
+    m = re.search(pattern, text)
+    return locate_text(text, loc, origin, m.start()) if m else loc
 
 
 def _inner_loc(loc: Location, lineno: int | None, block: bool) -> Location:
@@ -195,6 +222,7 @@ def compile_template(
     shell: bool,
     params: Iterable[str],
     block: bool = False,
+    origin: TextOrigin | None = None,
 ) -> Template:
     """Compile ``source``; check its syntax, its names and its use of ``raw``.
 
@@ -204,6 +232,7 @@ def compile_template(
         shell: True for commands (auto-quoting), False for plain text.
         params: the playbook's parameter names, allowed as free names.
         block: the text is a YAML block scalar (its first line is the line after ``loc``).
+        origin: where the text is written in the file (messages then point at the word).
 
     Raises:
         InputError: a syntax error, an undefined name, or ``raw`` on a parameter; located.
@@ -221,15 +250,16 @@ def compile_template(
     if unknown:
         params_list = ", ".join(sorted(params)) or "none"
         raise InputError(
-            f"template uses undefined name {unknown[0]!r} (parameters: {params_list})", loc
+            f"template uses undefined name {unknown[0]!r} (parameters: {params_list})",
+            find_text(source, loc, origin, rf"\b{re.escape(unknown[0])}\b"),
         )
     problem = _check_raw(ast)
     if problem:
-        raise InputError(problem, loc)
+        raise InputError(problem, find_text(source, loc, origin, r"\|\s*raw\b"))
     try:
         compiled = env.from_string(source)
     except jinja2.TemplateSyntaxError as exc:  # pragma: no cover - parse caught it
         raise InputError(
             f"template syntax error: {exc.message}", _inner_loc(loc, exc.lineno, block)
         ) from None
-    return Template(source, loc, shell, compiled, names)
+    return Template(source, loc, shell, compiled, names, origin)

@@ -1,8 +1,15 @@
 """``drconsole validate``: check inventories and playbooks before they are needed.
 
 Files are recognised by content (an inventory has ``sites:``, a playbook has ``steps:``), so
-a repository may keep them anywhere. Every problem is printed as ``file:line:col: message``
-and all of a file's problems are reported in one pass, then a summary line; exit 0 or 2.
+a repository may keep them anywhere. Every playbook is checked against every inventory named
+(as paths, or with ``-i INV``) by the very function ``drconsole run`` uses before it connects
+(``console.model.checks.check_run_inputs``): what a run would refuse as bad input, validate
+refuses first, with the same message at the same place. ``--var K=V`` checks one playbook with
+those values, exactly as ``run PLAYBOOK -i INV --var K=V`` would (a parameter without a
+default is then required, as in a run); without ``--var`` the defaults are checked and a
+parameter without one is left for the run to ask for. Every problem is printed as
+``file:line:col: message`` and all of a file's problems are reported in one pass, then a
+summary line; exit 0 or 2.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.errors import InputError, InputErrors, Location
-from console.model.checks import check_against
+from console.model.checks import check_run_inputs, parse_var_args
 from console.model.inventory import Inventory, build_inventory
 from console.model.playbook import Playbook, build_playbook
 from console.model.yamlsrc import Source, load_file
@@ -27,6 +34,8 @@ class Validation:
     playbooks: list[Playbook] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
     files: int = 0
+    playbook_files: int = 0
+    """Files that are playbooks, loaded or not."""
     bad_files: set[str] = field(default_factory=set)
 
 
@@ -74,42 +83,70 @@ def _collect(exc: InputError) -> list[InputError]:
     return list(exc.errors) if isinstance(exc, InputErrors) else [exc]
 
 
-def validate_paths(paths: Sequence[Path]) -> Validation:
-    """Load every file under ``paths`` and cross-check playbooks against inventories."""
+def _load(path: Path, result: Validation, want: str | None = None) -> None:
+    result.files += 1
+    try:
+        source = load_file(path)
+        kind = classify(source)
+        if want is not None and kind != want:
+            raise InputError(f"-i names an {want}, but this file is a {kind}", source.root.loc)
+        if kind == "inventory":
+            result.inventories.append(build_inventory(source))
+        else:
+            result.playbook_files += 1
+            result.playbooks.append(build_playbook(source))
+    except InputError as exc:
+        errors = _collect(exc)
+        for e in errors:
+            if e.location is None:
+                e.location = Location(str(path), 1, 1)
+        result.errors.extend(errors)
+        result.bad_files.add(str(path))
+
+
+def validate_paths(
+    paths: Sequence[Path],
+    inventory: Path | None = None,
+    var_args: Sequence[str] = (),
+) -> Validation:
+    """Load every file under ``paths`` (and ``inventory``) and check each playbook against
+    each inventory as a run would.
+
+    Raises:
+        InputError: a malformed ``--var``, or ``--var`` with other than one playbook.
+    """
+    overrides = parse_var_args(var_args)
     result = Validation()
+    if inventory is not None:
+        _load(inventory, result, "inventory")
     for path in find_files(paths):
-        result.files += 1
-        try:
-            source = load_file(path)
-            if classify(source) == "inventory":
-                result.inventories.append(build_inventory(source))
-            else:
-                result.playbooks.append(build_playbook(source))
-        except InputError as exc:
-            errors = _collect(exc)
-            for e in errors:
-                if e.location is None:
-                    e.location = Location(str(path), 1, 1)
-            result.errors.extend(errors)
-            result.bad_files.add(str(path))
+        if inventory is not None and path.resolve() == inventory.resolve():
+            continue
+        _load(path, result)
+    if overrides and result.playbook_files != 1:
+        raise InputError("--var checks one run: name exactly one playbook")
     for playbook in result.playbooks:
-        for inventory in result.inventories:
-            for err in check_against(playbook, inventory):
-                result.errors.append(err)
+        for inv in result.inventories:
+            try:
+                check_run_inputs(playbook, inv, overrides, require=bool(overrides))
+            except InputError as exc:
+                result.errors.extend(_collect(exc))
                 result.bad_files.add(playbook.path)
     return result
 
 
-def validate_command(paths: Sequence[Path]) -> int:
+def validate_command(
+    paths: Sequence[Path], inventory: Path | None = None, var_args: Sequence[str] = ()
+) -> int:
     """Run ``validate`` and print its findings; returns the exit code (0 or 2)."""
-    if not paths:
+    if not paths and inventory is None:
         paths = [p for p in (Path("inventory"), Path("playbooks")) if p.is_dir()]
         if not paths:
             raise InputError("nothing to validate: name files or directories")
-    for p in paths:
+    for p in [*paths, *([inventory] if inventory is not None else [])]:
         if not p.exists():
             raise InputError(f"{p}: no such file or directory")
-    result = validate_paths(paths)
+    result = validate_paths(paths, inventory, var_args)
     for err in result.errors:
         print(str(err), file=sys.stderr)
     n_inv, n_pb = len(result.inventories), len(result.playbooks)

@@ -96,6 +96,60 @@ class Source:
     """``sha256:<hex>`` of the file's bytes, as reports and the audit log record it."""
 
 
+@dataclass(frozen=True, slots=True)
+class TextOrigin:
+    """Where each line of a scalar's text is written, verbatim, in its file.
+
+    A message about a word inside a value (the ``north`` of ``site:north``, the ``stop_cmd`` of
+    ``{{ target.vars.stop_cmd }}``) should point at that word, not at the start of the value.
+    That is only possible where the value's text appears in the file as it is (a plain or a
+    quoted scalar on one line without escapes, a literal ``|`` block); elsewhere there is no
+    origin and messages point at the value.
+    """
+
+    path: str
+    """The file."""
+    starts: tuple[tuple[int, int], ...]
+    """For each line of the value: the 1-based (line, column) where it starts in the file."""
+
+    def locate(self, text: str, offset: int) -> Location | None:
+        """The file location of character ``offset`` of ``text`` (the value), if known."""
+        if not 0 <= offset <= len(text):
+            return None
+        index = text.count("\n", 0, offset)
+        if index >= len(self.starts):
+            return None
+        line, col = self.starts[index]
+        return Location(self.path, line, col + offset - (text.rfind("\n", 0, offset) + 1))
+
+
+def text_origin(source: Source, node: Node) -> TextOrigin | None:
+    """The origin of a string scalar's text, when the file holds it verbatim (else None)."""
+    value = node.value
+    if not isinstance(value, str) or not value:
+        return None
+    lines = source.text.splitlines()
+    parts = value.split("\n")
+    if not node.block:
+        if len(parts) != 1 or node.loc.line > len(lines):
+            return None
+        line = lines[node.loc.line - 1]
+        for start in (node.loc.col - 1, node.loc.col):  # plain, then after the quote
+            if line[start : start + len(value)] == value:
+                return TextOrigin(source.path, ((node.loc.line, start + 1),))
+        return None
+    starts: list[tuple[int, int]] = []
+    for i, part in enumerate(parts):
+        index = node.loc.line + i  # a block's text starts on the line after its indicator
+        if not part:
+            starts.append((index + 1, 1))
+            continue
+        if index >= len(lines) or not lines[index].endswith(part):
+            return None
+        starts.append((index + 1, len(lines[index]) - len(part) + 1))
+    return TextOrigin(source.path, tuple(starts))
+
+
 def _loc(path: str, mark: Any) -> Location:
     return Location(path, mark.line + 1, mark.column + 1)
 

@@ -1,8 +1,10 @@
 """The PostgreSQL probe: one psql call that prints one JSON object per line.
 
 The role comes from ``pg_is_in_recovery()``. A primary reports its WAL position, timeline,
-``pg_stat_replication`` (each standby's state, replay LSN, byte lag) and its replication
-slots; it reports a standby's lag in seconds only as 0 when no byte is missing, because
+``pg_stat_replication`` (each standby's state, replay LSN, byte lag, and how long ago it last
+replied: ``reply_time``, which a standby refreshes at least every
+``wal_receiver_status_interval``, a setting each standby reports) and its replication slots;
+it reports a standby's lag in seconds only as 0 when no byte is missing, because
 ``replay_lag`` freezes at its last value when replay stops. A standby reports its receive
 and replay LSN, ``pg_stat_wal_receiver`` (status, sender, slot, the primary's last reported
 WAL end) and its timeline.
@@ -39,14 +41,16 @@ SELECT row_to_json(n)::text FROM (SELECT 'node' AS section,
   pg_last_wal_replay_lsn() AS replay_lsn,
   pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) AS replay_backlog_bytes,
   extract(epoch FROM pg_last_xact_replay_timestamp()) AS last_replay_at,
-  CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() END AS replay_paused
+  CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() END AS replay_paused,
+  current_setting('wal_receiver_status_interval') AS status_interval
 ) n
 UNION ALL
 SELECT row_to_json(r)::text FROM (SELECT 'replica' AS section,
   application_name, host(client_addr) AS client_addr, state, sync_state, sent_lsn, replay_lsn,
   pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn()
     ELSE pg_current_wal_lsn() END, replay_lsn) AS lag_bytes,
-  extract(epoch FROM replay_lag) AS replay_lag
+  extract(epoch FROM replay_lag) AS replay_lag,
+  extract(epoch FROM clock_timestamp() - reply_time) AS reply_age
   FROM pg_stat_replication) r
 UNION ALL
 SELECT row_to_json(s)::text FROM (SELECT 'slot' AS section,
@@ -79,6 +83,18 @@ def _float(value: Any) -> float | None:
 
 def _fmt_seconds(value: float) -> str:
     return f"{value:.3f}"
+
+
+def _interval_seconds(value: Any) -> float | None:
+    """``wal_receiver_status_interval`` as PostgreSQL shows it (``10s``, ``500ms``, ``1min``,
+    ``0``) in seconds; None when absent or unreadable."""
+    if value is None:
+        return None
+    m = re.fullmatch(r"(\d+)\s*(ms|s|min|h)?", str(value).strip())
+    if m is None:
+        return None
+    scale = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, None: 1.0}[m.group(2)]
+    return int(m.group(1)) * scale
 
 
 class PostgresProbe(Probe):
@@ -240,6 +256,7 @@ class PostgresProbe(Probe):
         # stops (a paused or stuck standby shows milliseconds while megabytes behind) and
         # turns NULL when idle. So the primary claims seconds only when nothing is missing.
         lag_seconds = 0.0 if lag_bytes == 0 else None
+        reply_age = _float(row.get("reply_age"))
         return ReplicaInfo(
             name=str(row["application_name"] or ""),
             address=row["client_addr"],
@@ -247,6 +264,7 @@ class PostgresProbe(Probe):
             lag_seconds=lag_seconds,
             lag_bytes=lag_bytes,
             position=row["replay_lsn"],
+            ack_age=max(0.0, reply_age) if reply_age is not None else None,
         )
 
     @staticmethod
@@ -269,6 +287,9 @@ class PostgresProbe(Probe):
         now = float(node["now"])
         last_replay = _float(node["last_replay_at"])
         details["wal_receiver_status"] = status
+        interval = _interval_seconds(node.get("status_interval"))
+        if interval is not None:
+            details["status_interval"] = _fmt_seconds(interval)
         details["receive_lsn"] = str(node["receive_lsn"])
         if backlog is not None:
             details["replay_backlog_bytes"] = str(backlog)

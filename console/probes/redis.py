@@ -199,4 +199,5 @@ class RedisProbe(Probe):
             lag_seconds=lag_seconds,
             lag_bytes=lag_bytes,
             position=offset,
+            ack_age=float(ack_age) if ack_age is not None and ack_age.isdigit() else None,
         )

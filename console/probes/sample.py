@@ -76,8 +76,8 @@ class ProbeTarget:
     """``postgres``, ``mysql``, ``redis`` or ``custom``."""
     address: str
     """Where the database listens, as seen from its own host."""
-    port: int
-    """The database's TCP port."""
+    port: int | None
+    """The database's TCP port (None only for a ``custom`` member, whose probe is a command)."""
     user: str | None = None
     """The database user the probe logs in as (None: the client's default)."""
     database: str | None = None
@@ -104,7 +104,9 @@ class ProbeTarget:
                 f"{self.service}/{self.host}: password_env {self.password_env!r} "
                 "is not an environment variable name"
             )
-        if not 0 < self.port < 65536:
+        if self.port is None and self.kind != "custom":
+            raise InputError(f"{self.service}/{self.host}: a {self.kind} probe needs a port")
+        if self.port is not None and not 0 < self.port < 65536:
             raise InputError(f"{self.service}/{self.host}: port {self.port} is out of range")
         if self.kind == "custom" and not self.command:
             raise InputError(f"{self.service}/{self.host}: a custom service needs a command")
@@ -113,8 +115,9 @@ class ProbeTarget:
 
     @property
     def endpoint(self) -> str:
-        """``address:port``, the way replicas and primaries name each other."""
-        return f"{self.address}:{self.port}"
+        """``address:port``, the way replicas and primaries name each other (the address
+        alone for a custom member without a port)."""
+        return f"{self.address}:{self.port}" if self.port is not None else self.address
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +136,9 @@ class ReplicaInfo:
     """Bytes (or offset units) behind, None when unknown."""
     position: str | None
     """The replica's replayed position (LSN, offset) as the primary knows it."""
+    ack_age: float | None = None
+    """Seconds since the replica last acknowledged anything, as the primary sees it
+    (PostgreSQL ``reply_time``, Redis ``lag``); None when the kind does not say."""
 
 
 def _frozen_details(details: Mapping[str, str]) -> Mapping[str, str]:

@@ -70,57 +70,133 @@ def _address(endpoint: str | None) -> str | None:
 
 
 def _match(
-    replica: ReplicationSample, primaries: Sequence[ReplicationSample]
+    replica: ReplicationSample, primaries: Sequence[ReplicationSample], replicas_in_service: int
 ) -> tuple[ReplicationSample, ReplicaInfo] | None:
     endpoint = replica.details.get("endpoint")
     port, address = _port(endpoint), _address(endpoint)
-    if port is None:
-        return None
     by_port: list[tuple[ReplicationSample, ReplicaInfo]] = []
     for primary in primaries:
         for info in primary.replicas:
-            if _port(info.name) == port:
+            if port is not None and _port(info.name) == port:
                 if info.address == address:
                     return primary, info
                 by_port.append((primary, info))
-    return by_port[0] if len(by_port) == 1 else None
+    if len(by_port) == 1:
+        return by_port[0]
+    # PostgreSQL names a standby by application_name, MySQL by its client address: with one
+    # primary listing one replica and one replica in the service, they are each other.
+    listed = [(p, info) for p in primaries for info in p.replicas]
+    if not by_port and len(primaries) == 1 and len(listed) == 1 and replicas_in_service == 1:
+        return listed[0]
+    return None
+
+
+ACK_EVERY_REDIS = 1.0
+"""A Redis replica acknowledges its offset every second (``REPLCONF ACK``)."""
+MISSED_ACKS = 3
+"""Acknowledgements missed in a row before the primary's view says the replica is silent."""
+NEWER_BY = 1.0
+"""The primary's sample must be this much newer than the replica's to overrule it (samples
+of one sweep are taken together; a disagreement between them is a moment, not a silence)."""
+LIVE_STATES = {"streaming", "online"}
+"""What PostgreSQL and Redis primaries call a replica that is following."""
+
+
+def ack_limit(replica: ReplicationSample) -> float | None:
+    """Seconds without an acknowledgement after which a replica is silent, by kind: Redis
+    acknowledges every second; a PostgreSQL standby replies at least every
+    ``wal_receiver_status_interval`` (its own setting, from its last sample; 10 s default)."""
+    if replica.kind == "redis":
+        return ACK_EVERY_REDIS * MISSED_ACKS
+    if replica.kind == "postgres":
+        try:
+            interval = float(replica.details.get("status_interval", "10"))
+        except ValueError:
+            interval = 10.0
+        return interval * 2 + 1.0 if interval > 0 else None
+    return None
+
+
+def survivors_view(
+    replica: ReplicationSample,
+    primary: ReplicationSample,
+    info: ReplicaInfo | None,
+) -> str | None:
+    """What a newer sample of the primary says about a replica that its own sample cannot:
+    that the primary no longer lists it, that it is not following, or that it has stopped
+    acknowledging. A dark replica's own probe hangs until its deadline; its primary, still
+    answering, shows the silence within a few acknowledgement intervals.
+
+    Returns:
+        A sentence, or None when the primary's view is older or says nothing against it.
+    """
+    if primary.sampled_at <= replica.sampled_at + NEWER_BY:
+        return None  # the replica's own word is as new: it answers, and it says it follows
+    if info is None:
+        # MySQL lists dump threads only to a user with PROCESS: an empty list proves nothing
+        if not primary.replicas and replica.kind in ("postgres", "redis"):
+            return f"as seen by {primary.host}: no replica is connected to it"
+        return None
+    if info.state and replica.kind in ("postgres", "redis") and info.state not in LIVE_STATES:
+        return f"as seen by {primary.host}: its replication state is {info.state}"
+    limit = ack_limit(replica)
+    if limit is not None and info.ack_age is not None and info.ack_age > limit:
+        return f"as seen by {primary.host}: no acknowledgement from it for {info.ack_age:.0f} s"
+    return None
 
 
 def reconcile(samples: Sequence[ReplicationSample]) -> tuple[ReplicationSample, ...]:
-    """Fill a replica's unknown lag from the primary that lists it.
+    """Complete each replica's sample with what its primary sees.
 
-    Only a replica whose link is up and whose lag (seconds and bytes) is entirely unknown is
-    changed, and only when exactly one primary of its service lists a replica with its port
-    (and, when several do, its address). The source is recorded in
-    ``details["lag_source"]``.
+    Two things, both recorded in ``details``:
+
+    * a replica whose link is up and whose lag (seconds and bytes) is entirely unknown gets
+      the lag its primary reports (``lag_source``), when exactly one primary of its service
+      lists a replica with its port (and, when several do, its address), or one primary
+      lists one replica and the service has one;
+    * a replica whose own sample says it follows, while a newer sample of its primary says it
+      is gone, not following or silent (``survivors_view``), gets that sentence as its error
+      (``primary_view``), so it is not OK before its own probe times out.
 
     Args:
         samples: One sweep, any services.
 
     Returns:
-        The same samples, in the same order, some with lag filled in.
+        The same samples, in the same order, some completed.
     """
     primaries: dict[str, list[ReplicationSample]] = {}
+    replicas: dict[str, int] = {}
     for sample in samples:
         if sample.role is Role.PRIMARY:
             primaries.setdefault(sample.service, []).append(sample)
+        elif sample.role is Role.REPLICA:
+            replicas[sample.service] = replicas.get(sample.service, 0) + 1
     out: list[ReplicationSample] = []
     for original in samples:
         sample = original
+        if sample.role is not Role.REPLICA or sample.link is not Link.UP:
+            out.append(sample)
+            continue
+        ups = primaries.get(sample.service, [])
+        found = _match(sample, ups, replicas.get(sample.service, 0))
         if (
-            sample.role is Role.REPLICA
-            and sample.link is Link.UP
+            found is not None
             and sample.lag_seconds is None
             and sample.lag_bytes is None
+            and (found[1].lag_seconds is not None or found[1].lag_bytes is not None)
         ):
-            found = _match(sample, primaries.get(sample.service, []))
-            if found is not None:
-                primary, info = found
+            primary, info = found
+            sample = replace(
+                sample,
+                lag_seconds=info.lag_seconds,
+                lag_bytes=info.lag_bytes,
+                details={**sample.details, "lag_source": f"as seen by {primary.host}"},
+            )
+        if len(ups) == 1 and sample.error is None:
+            said = survivors_view(sample, ups[0], found[1] if found is not None else None)
+            if said is not None:
                 sample = replace(
-                    sample,
-                    lag_seconds=info.lag_seconds,
-                    lag_bytes=info.lag_bytes,
-                    details={**sample.details, "lag_source": f"as seen by {primary.host}"},
+                    sample, error=said, details={**sample.details, "primary_view": said}
                 )
         out.append(sample)
     return tuple(out)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from console.audit.errors import AuditError
 from console.audit.store import AuditStore
-from console.errors import InputError
+from console.errors import ExitCode, InputError
 from console.report import (
     FORMATS,
     HISTORY_FORMATS,
@@ -80,7 +80,7 @@ def main(args: argparse.Namespace) -> int:
                 if output is not None and output.is_dir():
                     output = output / f"history-{args.playbook or 'all'}.{fmt}"
                 _emit(render_history(history, fmt), output, f"{fmt} history")
-                return 0
+                return ExitCode.OK
             run_id = args.run_id
             if args.latest:
                 run_id = store.latest_run_id()
@@ -90,8 +90,8 @@ def main(args: argparse.Namespace) -> int:
             if output is not None and output.is_dir():
                 output = output / default_filename(report, fmt)
             _emit(render(report, fmt), output, f"{fmt} report of run {report.run_id}")
-            return 0
+            return ExitCode.OK
     except sqlite3.Error as exc:
         raise AuditError(f"{path}: cannot read the audit log: {exc}") from None
     except BrokenPipeError:
-        return 0
+        return ExitCode.OK

@@ -37,6 +37,9 @@ class MemberStatus:
     expected_role: str
     sample: ReplicationSample
     health: MemberHealth
+    expected_refresh: float | None = None
+    """Seconds between this member's polls in the live view it feeds (None: a one-shot
+    sweep); a sample much older than that is stale (``console.status.freshness``)."""
 
     @property
     def role(self) -> str:
@@ -95,6 +98,8 @@ class StatusCollector:
             service's ``probe.timeout``.
         on_sample: Called with each new :class:`MemberStatus` as it arrives (a view that
             updates row by row).
+        poll_interval: Seconds between a member's polls when a live view polls through this
+            collector; carried by each member's status so that views can tell stale samples.
     """
 
     def __init__(
@@ -104,11 +109,13 @@ class StatusCollector:
         *,
         timeout: float | None = None,
         on_sample: Callable[[MemberStatus], None] | None = None,
+        poll_interval: float | None = None,
     ) -> None:
         self.inventory = inventory
         self.transport = transport
         self.timeout = timeout
         self.on_sample = on_sample
+        self.poll_interval = poll_interval
         self._latest: dict[tuple[str, str], ReplicationSample] = {}
         self._inflight: dict[tuple[str, str], asyncio.Task[ReplicationSample]] = {}
 
@@ -204,6 +211,7 @@ class StatusCollector:
                 now,
                 service.thresholds.stale_after,
             ),
+            expected_refresh=self.poll_interval,
         )
 
     def snapshot(self, now: float | None = None) -> StatusSnapshot:

@@ -1,15 +1,21 @@
 """``drconsole status -i INV [--json] [--watch SECS]``.
 
 Exit 0 when every member is healthy, 1 when something is degraded, 2 for bad input.
-``--watch`` re-probes after each sweep completes (sweeps never overlap) and redraws in place.
+``--watch`` polls each member every SECS seconds on its own schedule (a dark host holds back
+only its own rows; polls of one member never overlap) and redraws in place every second, so
+a member that stops answering is seen ageing into STALE within about one and a half intervals
+instead of freezing the screen until its probe times out. With ``--json`` it prints one
+snapshot per interval, in the same shape as without ``--watch``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
+import time
 
 from rich.console import Console
 from rich.live import Live
@@ -18,31 +24,47 @@ from console.errors import InputError
 from console.model.inventory import Inventory, load_inventory
 from console.ssh.pool import SshPool
 from console.status.collector import StatusCollector
+from console.status.poller import MemberPoller
 from console.status.view import render, to_json, verdict
+
+REDRAW_SECONDS = 1.0
+"""How often ``--watch`` redraws (ages move even when no sample arrives)."""
+
+
+async def _watch(
+    args: argparse.Namespace, collector: StatusCollector, inventory: Inventory, console: Console
+) -> None:
+    poller = asyncio.ensure_future(MemberPoller(collector, args.watch).run())
+    try:
+        if args.json:
+            while True:
+                await asyncio.sleep(args.watch)
+                print(json.dumps(to_json(collector.snapshot(), inventory)), flush=True)
+        snapshot = collector.snapshot()
+        with Live(render(snapshot, inventory), console=console, auto_refresh=False) as live:
+            while True:
+                await asyncio.sleep(min(REDRAW_SECONDS, args.watch))
+                live.update(render(collector.snapshot(), inventory, time.time()), refresh=True)
+    finally:
+        poller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
 
 
 async def _status(args: argparse.Namespace, inventory: Inventory) -> int:
     console = Console(highlight=False)
     async with SshPool(accept_new_host_keys=args.accept_new_host_keys) as pool:
-        collector = StatusCollector(inventory, pool, timeout=args.timeout)
+        collector = StatusCollector(inventory, pool, timeout=args.timeout, poll_interval=args.watch)
         try:
             snapshot = await collector.sweep()
-            if args.watch is None:
-                if args.json:
-                    print(json.dumps(to_json(snapshot, inventory)))
-                else:
-                    console.print(render(snapshot, inventory))
-                return 0 if verdict(snapshot, inventory)[0] else 1
             if args.json:
-                while True:
-                    print(json.dumps(to_json(snapshot, inventory)), flush=True)
-                    await asyncio.sleep(args.watch)
-                    snapshot = await collector.sweep()
-            with Live(render(snapshot, inventory), console=console, auto_refresh=False) as live:
-                while True:
-                    await asyncio.sleep(args.watch)
-                    snapshot = await collector.sweep()
-                    live.update(render(snapshot, inventory), refresh=True)
+                print(json.dumps(to_json(snapshot, inventory)), flush=True)
+            elif args.watch is None:
+                console.print(render(snapshot, inventory))
+            if args.watch is None:
+                return 0 if verdict(snapshot, inventory)[0] else 1
+            await _watch(args, collector, inventory, console)
+            return 0  # pragma: no cover - the watch ends by Ctrl-C
         finally:
             await collector.close()
 

@@ -2,19 +2,32 @@
 
 Every number carries its age, unknown is printed as ``?`` (never ``0``), and health is a word
 as well as a colour, so the table reads the same on a monochrome terminal or in a CI log.
+
+The text is laid out for the width it is printed at, as the TUI board is: at 80 columns (a
+jump box's terminal) each member is one line with its full member, service, role and health
+words; 100 columns add the kind and the link; 160 add the position and the reasons inline.
+Below 160 the reasons ("why") go under the site's table, one line per member that has any,
+never into a column a few characters wide. A view that polls (``status --watch``) shows a
+sample older than its expected refresh as STALE, its lag dimmed, and a site whose members
+all stopped answering as "not answering for N s" (``console.status.freshness``). The JSON is
+the same at every width.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich import box
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
 from console.model.durations import format_duration
 from console.model.inventory import Inventory
 from console.status.collector import MemberStatus, StatusSnapshot
+from console.status.freshness import is_stale, not_answering, shown_health, silence
 
 HEALTH_STYLE = {
     "ok": "green",
@@ -22,7 +35,13 @@ HEALTH_STYLE = {
     "crit": "red",
     "down": "bold red",
     "unknown": "magenta",
+    "stale": "magenta",
 }
+
+MEDIUM_WIDTH = 100
+"""From this width the tables add the kind and the link columns."""
+WIDE_WIDTH = 160
+"""From this width they add the position, and the reasons move into the table."""
 
 
 def fmt_bytes(value: int | None) -> str:
@@ -72,69 +91,200 @@ def verdict(snapshot: StatusSnapshot, inventory: Inventory) -> tuple[bool, str]:
     return not bad, text
 
 
-def render(snapshot: StatusSnapshot, inventory: Inventory) -> RenderableType:
-    """Tables per site, the topology per service, and the verdict."""
-    parts: list[RenderableType] = []
-    now = snapshot.taken_at
-    for site_name, site in inventory.sites.items():
-        rows = [m for m in snapshot.members if m.site == site_name]
-        if not rows:
-            continue
-        about = f" — {site.description}" if site.description else ""
-        table = Table(
-            title=f"{site_name} ({site.role}){about}",
-            title_justify="left",
-            expand=False,
-            pad_edge=False,
-        )
-        for col in (
-            "member",
-            "service",
-            "kind",
-            "role",
-            "link",
-            "lag",
-            "position",
-            "age",
-            "health",
-        ):
-            table.add_column(col, no_wrap=col not in ("health",))
-        for m in rows:
-            s = m.sample
-            health = m.health.health.value
-            role = Text(m.role)
-            if m.health.diverged:
-                role.append(f" (expected {m.expected_role})", style="yellow")
-            why = "; ".join(m.health.reasons)
-            health_text = Text(health.upper(), style=HEALTH_STYLE.get(health, ""))
-            if why:
-                health_text.append(f" {why}", style="dim")
-            table.add_row(
-                m.host,
-                m.service,
-                m.kind,
-                role,
-                s.link.value if s.link.value != "none" else "-",
-                fmt_lag(m),
-                (s.position or "?")[:28],
-                fmt_age(s.age(now)),
-                health_text,
-            )
-        parts.append(table)
-    topo = Table.grid(padding=(0, 2))
-    for name in inventory.services:
-        t = snapshot.topologies.get(name)
-        if t is None:
-            continue
-        style = "bold red" if t.split_brain else ""
-        topo.add_row(Text(name, style="bold"), Text(t.summary, style=style))
-    parts.append(Text("topology", style="bold underline"))
-    parts.append(topo)
+def view_verdict(snapshot: StatusSnapshot, inventory: Inventory, now: float) -> tuple[bool, str]:
+    """The verdict as a polling view says it: a stale member is not healthy, and a site
+    whose every member stopped answering is named."""
     ok, text = verdict(snapshot, inventory)
-    parts.append(
-        Text(("OK: " if ok else "DEGRADED: ") + text, style="bold green" if ok else "bold red")
-    )
-    return Group(*parts)
+    stale = [
+        m
+        for m in snapshot.members
+        if m.health.health.value == "ok" and shown_health(inventory, m, now) == "stale"
+    ]
+    quiet_sites = []
+    for site in inventory.sites:
+        members = [m for m in snapshot.members if m.site == site]
+        gone = silence(inventory, members, now)
+        if members and len(gone.members) == len(members):
+            quiet_sites.append(f"{site} {not_answering(gone.seconds)}")
+    if stale:
+        names = ", ".join(f"{m.service}/{m.host}" for m in stale[:4])
+        more = f" and {len(stale) - 4} more" if len(stale) > 4 else ""
+        text = (
+            f"{text}; {len(stale)} stale: {names}{more}"
+            if not ok
+            else (f"{len(stale)} member(s) stale: {names}{more}")
+        )
+        ok = False
+    if quiet_sites:
+        text += "; " + "; ".join(quiet_sites)
+        ok = False
+    return ok, text
+
+
+@dataclass(frozen=True)
+class _Col:
+    key: str
+    header: str
+    wraps: bool = False
+    """May take a second line when the width is short (never a name or the health)."""
+    flexible: bool = False
+    """Takes the width that is left."""
+
+
+def _columns(width: int) -> list[_Col]:
+    cols = [_Col("member", "member"), _Col("service", "service"), _Col("role", "role")]
+    cols.append(_Col("health", "health"))
+    if width >= MEDIUM_WIDTH:
+        cols += [_Col("kind", "kind"), _Col("link", "link")]
+    cols += [_Col("lag", "lag", wraps=True), _Col("age", "age", wraps=True)]
+    if width >= WIDE_WIDTH:
+        cols += [_Col("position", "position", wraps=True), _Col("why", "why", True, True)]
+    return cols
+
+
+def _hanging(head: Text, body: Text) -> Table:
+    """``head body`` with the body's continuation lines indented under its first."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1, overflow="fold")
+    grid.add_row(head, body)
+    return grid
+
+
+def _without_host(reason: str, host: str) -> str:
+    """A reason without the ``host: `` prefixes its row already says."""
+    while reason.startswith(f"{host}: "):
+        reason = reason[len(host) + 2 :]
+    return reason
+
+
+def _why(m: MemberStatus, stale_for: float | None) -> str:
+    reasons = [_without_host(r, m.host) for r in m.health.reasons]
+    if m.health.divergence:
+        reasons.insert(0, m.health.divergence)
+    if stale_for is not None:
+        was = f"last {m.role} {m.health.health.value.upper()}"
+        reasons.insert(0, f"{not_answering(stale_for)} (stale; {was})")
+    return "; ".join(reasons)
+
+
+class StatusView:
+    """A snapshot as text, laid out for the width it is printed at.
+
+    Args:
+        snapshot: What to show.
+        inventory: The estate (sites, descriptions, expected roles).
+        now: The time ages are measured at (default the snapshot's).
+    """
+
+    def __init__(
+        self, snapshot: StatusSnapshot, inventory: Inventory, now: float | None = None
+    ) -> None:
+        self.snapshot = snapshot
+        self.inventory = inventory
+        self.now = snapshot.taken_at if now is None else now
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Group(*self.parts(options.max_width))
+
+    def parts(self, width: int) -> Iterator[RenderableType]:
+        """The renderables for ``width`` columns."""
+        for site_name in self.inventory.sites:
+            rows = [m for m in self.snapshot.members if m.site == site_name]
+            if rows:
+                yield from self._site(site_name, rows, width)
+        yield Text("topology", style="bold underline")
+        for name in self.inventory.services:
+            t = self.snapshot.topologies.get(name)
+            if t is None:
+                continue
+            head, _, rest = t.summary.partition(": ")
+            line = Text(rest, style="bold red" if t.split_brain else "")
+            stale = [
+                m
+                for m in self.snapshot.for_service(name)
+                if shown_health(self.inventory, m, self.now) == "stale"
+            ]
+            if stale:
+                line.stylize("dim")
+                line.append(
+                    " — stale: "
+                    + ", ".join(f"{m.host} {fmt_age(m.sample.age(self.now))}" for m in stale),
+                    style="magenta",
+                )
+            yield _hanging(Text(f"  {head}:", style="bold"), line)
+        ok, text = view_verdict(self.snapshot, self.inventory, self.now)
+        yield Text(
+            ("OK: " if ok else "DEGRADED: ") + text, style="bold green" if ok else "bold red"
+        )
+
+    def _site(self, site_name: str, rows: list[MemberStatus], width: int) -> Iterator[Any]:
+        site = self.inventory.sites[site_name]
+        about = f" — {site.description}" if site.description else ""
+        title = Text(f"{site_name} ({site.role}){about}", style="bold")
+        gone = silence(self.inventory, rows, self.now)
+        if len(gone.members) == len(rows):
+            title.append(f" — {not_answering(gone.seconds).upper()}", style="bold red")
+        yield title
+        cols = _columns(width)
+        keys = {c.key for c in cols}
+        rendered = [self._cells(m, keys) for m in rows]
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1))
+        for col in cols:
+            # a column that must not wrap is as wide as its longest word, never cut
+            longest = max([len(col.header), *(cells[col.key].cell_len for cells, _ in rendered)])
+            table.add_column(
+                col.header,
+                no_wrap=not col.wraps,
+                min_width=None if col.wraps else longest,
+                ratio=1 if col.flexible else None,
+                overflow="fold",
+            )
+        notes: list[Table] = []
+        for m, (cells, why) in zip(rows, rendered, strict=True):
+            table.add_row(*(cells[c.key] for c in cols))
+            if why and "why" not in keys:
+                notes.append(
+                    _hanging(
+                        Text(f"  {m.host} {m.service}:", style="bold"),
+                        Text(why, style=HEALTH_STYLE.get(self._health(m), "")),
+                    )
+                )
+        yield table
+        yield from notes
+
+    def _health(self, m: MemberStatus) -> str:
+        return shown_health(self.inventory, m, self.now)
+
+    def _cells(self, m: MemberStatus, keys: set[str]) -> tuple[dict[str, Text], str]:
+        s = m.sample
+        health = self._health(m)
+        stale = is_stale(self.inventory, m, self.now) and health == "stale"
+        dim = "dim" if stale else ""
+        role = Text(m.role)
+        if m.health.diverged:
+            role.append("⇄", style="yellow")
+        age = s.age(self.now)
+        why = _why(m, age if stale else None)
+        cells = {
+            "member": Text(m.host),
+            "service": Text(m.service),
+            "role": role,
+            "health": Text(health.upper(), style=HEALTH_STYLE.get(health, "")),
+            "kind": Text(m.kind),
+            "link": Text(s.link.value if s.link.value != "none" else "-", style=dim),
+            "lag": Text(fmt_lag(m), style=dim),
+            "age": Text(fmt_age(age), style="bold magenta" if stale else ""),
+            "position": Text(s.position or "?", style=dim),
+        }
+        if "why" in keys:
+            cells["why"] = Text(why, style="dim" if not stale else "magenta")
+        return cells, why
+
+
+def render(snapshot: StatusSnapshot, inventory: Inventory, now: float | None = None) -> StatusView:
+    """Tables per site, the topology per service, and the verdict, for the printing width."""
+    return StatusView(snapshot, inventory, now)
 
 
 def to_json(snapshot: StatusSnapshot, inventory: Inventory) -> dict[str, Any]:

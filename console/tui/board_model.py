@@ -5,9 +5,12 @@ the operator relies on is unit-tested here. The rules:
 
 * rows come from the inventory, so a member never sampled yet still has a row (health
   UNKNOWN, age "never"), and nothing disappears when a host goes dark;
-* every number carries its age, and an old number looks old;
+* every number carries its age, and an old number looks old: a sample older than its
+  expected refresh (the poll interval each member's status carries,
+  ``console.status.freshness``) is STALE, never a green tick, its last lag dimmed beside its
+  age, and its topology arrow broken (``console.tui.board_topology``);
 * a lag nobody measured is ``?``, never ``0``;
-* a site whose every member is unreachable is DOWN, with how long ago it was last seen;
+* a site whose every member is unreachable or stale is DOWN, "not answering for N s";
 * a primary that is not where the inventory put it is said as a fact ("primary moved to
   west"), and so are a split brain and a service with no primary;
 * a refused host key is a security alert, not a row of "unknown".
@@ -21,8 +24,9 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from console.model.inventory import Inventory
-from console.probes.topology import ServiceTopology
 from console.status.collector import MemberStatus, StatusSnapshot
+from console.status.freshness import not_answering, shown_health, silence
+from console.tui.board_topology import TOPOLOGY_ALL_LINES, topology_line, topology_text
 from console.tui.format import (
     fmt_age,
     fmt_bytes_compact,
@@ -35,6 +39,29 @@ from console.tui.format import (
 from console.tui.history import LagHistory
 from console.tui.palette import Palette
 
+__all__ = [
+    "STATIC_COLUMNS",
+    "TOPOLOGY_ALL_LINES",
+    "WIDE_MIN_WIDTH",
+    "Column",
+    "MemberState",
+    "RowRef",
+    "SecurityAlert",
+    "SiteHeadline",
+    "columns",
+    "member_cells",
+    "member_states",
+    "primaries",
+    "row_stamp",
+    "security_alerts",
+    "site_headline",
+    "site_rows",
+    "status_changes",
+    "topology_line",
+    "topology_text",
+    "verdict_line",
+]
+
 TREND_WIDTH = 8
 """Characters of a lag sparkline."""
 
@@ -42,9 +69,6 @@ WIDE_MIN_WIDTH = 150
 
 STATIC_COLUMNS = frozenset({"member", "service", "kind"})
 """Columns whose cells never change after the row is added."""
-
-TOPOLOGY_ALL_LINES = 12
-"""Up to this many services, the topology lists each; above, only those that need a look."""
 
 FIRST_SEEN_LINES = 12
 """Members sampled for the first time that the changes log names one by one."""
@@ -152,19 +176,23 @@ def member_cells(
         return cells
     s = status.sample
     health = status.health.health.value
-    role = Text(status.role)
+    shown = shown_health(inventory, status, now)
+    stale = shown == "stale"
+    role = Text(status.role, style=palette.muted if stale else "")
     if status.health.diverged:
         role.append("⇄", style=palette.warn)
     elif status.role in ("down", "unknown"):
         role.stylize(palette.health(health))
     cells["role"] = role
     if "health" in wanted:
-        cells["health"] = Text(health_label(health), style=palette.health(health))
+        cells["health"] = Text(health_label(shown), style=palette.health(shown))
     is_replica = status.role == "replica"
     blank = "—" if status.role == "primary" else "?"
     lag_s = fmt_seconds(s.lag_seconds) if is_replica else blank
     lag_b = fmt_lag_bytes(s.lag_bytes) if is_replica else blank
     lag_style = palette.health(health) if is_replica and health in ("warn", "crit") else ""
+    if stale:
+        lag_style = palette.muted  # the last value, not a current one: dimmed, with its age
     if "lag" in wanted:
         text = f"{lag_s} {fmt_bytes_compact(s.lag_bytes)}" if wanted["lag"].width > 8 else lag_s
         cells["lag"] = Text(text if is_replica else blank, style=lag_style)
@@ -193,18 +221,31 @@ def member_cells(
         cells["position"] = Text(shorten(s.position or "?", wanted["position"].width))
     if "age" in wanted:
         age = s.age(now)
-        stale = service.thresholds.stale_after
-        style = palette.crit if age > stale else (palette.warn if age > stale / 3 else "")
+        limit = service.thresholds.stale_after
+        style = palette.crit if age > limit or stale else (palette.warn if age > limit / 3 else "")
         cells["age"] = Text(fmt_age(age), style=style)
     if "why" in wanted:
         why = "; ".join(_without_host(r, ref.host) for r in status.health.reasons)
         if status.health.divergence:
             why = f"{status.health.divergence}; {why}" if why else status.health.divergence
+        if stale:
+            # the age column counts the seconds; this cell is drawn once when the row turns stale
+            last = f"stale: no new sample; the last said {status.role} {health.upper()}"
+            why = last + (f"; {why}" if why else "")
+            health = "unknown"
         cells["why"] = Text(
             shorten(why or "", wanted["why"].width),
             style=palette.health(health) if why else "",
         )
     return cells
+
+
+def row_stamp(inventory: Inventory, status: MemberStatus | None, now: float) -> tuple[float, bool]:
+    """What a row's cells depend on besides the clock: its sample and whether it is stale
+    (a row is redrawn when either changes, its age alone otherwise)."""
+    if status is None:
+        return (-1.0, False)
+    return (status.sample.sampled_at, shown_health(inventory, status, now) == "stale")
 
 
 def _without_host(reason: str, host: str) -> str:
@@ -245,105 +286,24 @@ def site_headline(
     known = [m for m in statuses if m is not None]
     if len(known) < len(refs):
         return SiteHeadline(title, f"waiting for {len(refs) - len(known)} sample(s)", "unknown")
-    unreachable = [m for m in known if m.role in ("down", "unknown")]
-    if len(unreachable) == len(known):
+    quiet = silence(inventory, known, now)
+    if len(quiet.members) == len(known):
         seen = history.site_seen.get(site)
-        when = f"last seen {fmt_age(now - seen)}" if seen is not None else "not seen since start"
+        if seen is None and quiet.seconds is not None:
+            seen = now - quiet.seconds
+        when = not_answering(now - seen) if seen is not None else "not seen since start"
         return SiteHeadline(title, f"DOWN — {when}", "down")
-    bad = [m for m in known if m.health.health.value != "ok"]
+    bad = [m for m in known if shown_health(inventory, m, now) != "ok"]
     if not bad:
         return SiteHeadline(title, f"{len(known)} member(s) OK", "ok")
+    if quiet.members:
+        return SiteHeadline(
+            title,
+            f"{len(bad)} of {len(known)} member(s) degraded; "
+            f"{len(quiet.members)} {not_answering(quiet.seconds)}",
+            "warn",
+        )
     return SiteHeadline(title, f"{len(bad)} of {len(known)} member(s) degraded", "warn")
-
-
-def topology_line(
-    inventory: Inventory,
-    name: str,
-    topo: ServiceTopology | None,
-    palette: Palette,
-    name_width: int,
-) -> Text:
-    """One service in one line: where the primary is, arrows to replicas with their lag,
-    and any divergence from the inventory said as a fact."""
-    service = inventory.services[name]
-    line = Text(name.ljust(name_width) + " ", style="bold")
-    if topo is None:
-        line.append("no sample yet", style=palette.muted)
-        return line
-    if topo.split_brain:
-        line.append(
-            "SPLIT BRAIN: "
-            + " and ".join(f"{s.site}/{s.host}" for s in topo.writers)
-            + " all accept writes",
-            style=palette.crit,
-        )
-        return line
-    primary = topo.primary
-    if primary is None:
-        line.append("NO PRIMARY: no member accepts writes", style=palette.crit)
-    else:
-        line.append("★ ", style=palette.ok)
-        line.append(f"{primary.site}/{primary.host}", style="bold")
-    for replica in topo.replicas:
-        link_down = replica.link.value != "up"
-        line.append(" ━▶ " if not link_down else " ╳ ", style=palette.crit if link_down else "")
-        line.append(f"{replica.site}/{replica.host} ")
-        if link_down:
-            line.append(f"link {replica.link.value}", style=palette.crit)
-        else:
-            lag = f"{fmt_seconds(replica.lag_seconds)} · {fmt_lag_bytes(replica.lag_bytes)}"
-            line.append(lag, style=palette.muted)
-    for fenced in topo.fenced:
-        line.append(f"  read-only {fenced.site}/{fenced.host}", style=palette.warn)
-    for gone in topo.unreachable:
-        line.append(f"  {gone.site}/{gone.host} {gone.role.value.upper()}", style=palette.down)
-    expected = service.expected_primary
-    if primary is not None and expected is not None and primary.host != expected:
-        where = inventory.hosts[expected].site
-        line.append(f"  ⇄ primary moved to {primary.site} (inventory: {where})", style=palette.warn)
-    return line
-
-
-def _needs_a_look(inventory: Inventory, topo: ServiceTopology | None) -> bool:
-    if topo is None or topo.split_brain or topo.primary is None or topo.unreachable:
-        return True
-    if topo.fenced or any(r.link.value != "up" for r in topo.replicas):
-        return True
-    return topo.primary.host != inventory.services[topo.service].expected_primary
-
-
-def topology_text(inventory: Inventory, snapshot: StatusSnapshot | None, palette: Palette) -> Text:
-    """Every service's line; for a large estate, only the services that need a look, and
-    one line counting the rest (primary where expected, every replica streaming)."""
-    names = list(inventory.services)
-    width = min(20, max((len(n) for n in names), default=8))
-    shown = names
-    if len(names) > TOPOLOGY_ALL_LINES:
-        shown = [
-            n
-            for n in names
-            if _needs_a_look(inventory, snapshot.topologies.get(n) if snapshot else None)
-        ]
-    text = Text()
-    for i, name in enumerate(shown[:TOPOLOGY_ALL_LINES]):
-        if i:
-            text.append("\n")
-        topo = snapshot.topologies.get(name) if snapshot else None
-        text.append_text(topology_line(inventory, name, topo, palette, width))
-    if len(shown) > TOPOLOGY_ALL_LINES:
-        text.append(
-            f"\n… {len(shown) - TOPOLOGY_ALL_LINES} more service(s) need a look (see the sites)",
-            style=palette.warn,
-        )
-    quiet = len(names) - len(shown)
-    if quiet:
-        text.append("\n" if shown else "")
-        text.append(
-            f"✓ {quiet} other service(s): primary where the inventory puts it, "
-            "every replica streaming",
-            style=palette.ok,
-        )
-    return text
 
 
 @dataclass(frozen=True)
@@ -366,18 +326,31 @@ def security_alerts(snapshot: StatusSnapshot | None) -> list[SecurityAlert]:
     return list(seen.values())
 
 
-def verdict_line(inventory: Inventory, snapshot: StatusSnapshot | None, palette: Palette) -> Text:
-    """One line for the whole estate: all healthy, or how many are degraded."""
+def verdict_line(
+    inventory: Inventory,
+    snapshot: StatusSnapshot | None,
+    palette: Palette,
+    now: float | None = None,
+) -> Text:
+    """One line for the whole estate: all healthy, or how many are degraded (a stale member
+    is never healthy), and each site whose members all stopped answering, for how long.
+    ``now`` defaults to the snapshot's time."""
     total = sum(len(s.members) for s in inventory.services.values())
     if snapshot is None or not snapshot.members:
         return Text(f"waiting for the first samples of {total} member(s)…", style=palette.muted)
-    bad = [m for m in snapshot.members if m.health.health.value != "ok"]
+    when = snapshot.taken_at if now is None else now
+    bad = [m for m in snapshot.members if shown_health(inventory, m, when) != "ok"]
     missing = total - len(snapshot.members)
     if not bad and not missing:
         return Text(f"✓ all {total} members healthy", style=palette.ok)
     text = Text()
     if bad:
         text.append(f"▲ {len(bad)} of {total} member(s) degraded", style=palette.warn)
+    for site in inventory.sites:
+        members = [m for m in snapshot.members if m.site == site]
+        quiet = silence(inventory, members, when)
+        if members and len(quiet.members) == len(members):
+            text.append(f"; {site} {not_answering(quiet.seconds)}", style=palette.down)
     if missing:
         text.append(("; " if bad else "") + f"{missing} not sampled yet", style=palette.muted)
     return text

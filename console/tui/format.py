@@ -18,8 +18,9 @@ HEALTH_LABEL: dict[str, tuple[str, str]] = {
     "crit": ("✗", "CRIT"),
     "down": ("▼", "DOWN"),
     "unknown": ("?", "UNKNOWN"),
+    "stale": ("◌", "STALE"),
 }
-"""Health value -> (symbol, word)."""
+"""Health value -> (symbol, word); ``stale`` is a sample older than its expected refresh."""
 
 STEP_LABEL: dict[str, tuple[str, str]] = {
     "pending": ("·", "pending"),

@@ -1,8 +1,8 @@
 """Where the board's replication status comes from.
 
 The board does not know how status is collected: it is handed snapshots. The live source polls
-every member on its own schedule through the engine's ``StatusCollector`` (so a dark site holds
-back only its own rows): each member is probed, then waits ``refresh`` seconds
+every member on its own schedule (``console.status.poller``, shared with ``status --watch``), so
+a dark site holds back only its own rows: each member is probed, then waits ``refresh`` seconds
 after the probe *ended* before the next one, so two polls of one member never overlap, and
 every probe has the collector's deadline. A synthetic source (``console.tui.synthetic``) feeds
 benchmarks and snapshot tests through the same interface.
@@ -10,14 +10,13 @@ benchmarks and snapshot tests through the same interface.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from console.model.inventory import Inventory
 from console.ssh.transport import Transport
 from console.status.collector import StatusCollector, StatusSnapshot
+from console.status.poller import MemberPoller
 
 Deliver = Callable[[StatusSnapshot], None]
 """Receives each new snapshot (called on the event loop)."""
@@ -61,39 +60,24 @@ class LiveStatusSource(StatusSource):
     ) -> None:
         self.inventory = inventory
         self.refresh = refresh
-        self.collector = StatusCollector(inventory, transport, timeout=timeout)
-        """The collector doing the probing (its snapshot is the board's truth)."""
-        self._wake = asyncio.Event()
+        self.collector = StatusCollector(
+            inventory, transport, timeout=timeout, poll_interval=refresh
+        )
+        """The collector doing the probing (its snapshot is the board's truth; it carries the
+        poll interval, so the board can tell a stale sample)."""
+        self._poller = MemberPoller(self.collector, refresh)
 
     async def run(self, deliver: Deliver) -> None:
         """One polling loop per member, all at once, until cancelled."""
-        loops = [
-            asyncio.ensure_future(self._member_loop(service.name, host, deliver))
-            for service in self.inventory.services.values()
-            for host in service.members
-        ]
+        self._poller.on_sample = lambda: deliver(self.collector.snapshot())
         try:
-            await asyncio.gather(*loops)
+            await self._poller.run()
         finally:
-            for task in loops:
-                task.cancel()
-            for task in loops:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
             await self.collector.close()
-
-    async def _member_loop(self, service: str, host: str, deliver: Deliver) -> None:
-        while True:
-            # sample_member turns every transport failure into a DOWN/UNKNOWN sample.
-            await self.collector.sample_member(service, host)
-            deliver(self.collector.snapshot())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.refresh)
 
     def poke(self) -> None:
         """Wake every member loop that is waiting for its next tick."""
-        self._wake.set()
-        asyncio.get_running_loop().call_soon(self._wake.clear)
+        self._poller.poke()
 
     def latest(self) -> StatusSnapshot | None:
         """The collector's current snapshot."""

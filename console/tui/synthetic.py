@@ -74,9 +74,11 @@ def synthetic_snapshot(
     inventory: Inventory,
     now: float,
     members: Mapping[tuple[str, str], SyntheticMember] | None = None,
+    poll_interval: float | None = None,
 ) -> StatusSnapshot:
     """A snapshot of ``inventory`` at ``now``: every member as the inventory expects it
-    (primary or streaming replica with zero lag) unless ``members`` says otherwise."""
+    (primary or streaming replica with zero lag) unless ``members`` says otherwise;
+    ``poll_interval`` is the refresh a live view would poll at (stale samples show)."""
     overrides = members or {}
     samples: list[ReplicationSample] = []
     for service in inventory.services.values():
@@ -89,7 +91,7 @@ def synthetic_snapshot(
                     else SyntheticMember()
                 )
             samples.append(_sample(inventory, service.name, host, spec, now))
-    return _judge(inventory, samples, now)
+    return _judge(inventory, samples, now, poll_interval)
 
 
 def _sample(
@@ -132,7 +134,10 @@ def _sample(
 
 
 def _judge(
-    inventory: Inventory, samples: Iterable[ReplicationSample], now: float
+    inventory: Inventory,
+    samples: Iterable[ReplicationSample],
+    now: float,
+    poll_interval: float | None = None,
 ) -> StatusSnapshot:
     reconciled = reconcile(list(samples))
     out: list[MemberStatus] = []
@@ -150,6 +155,7 @@ def _judge(
                 health=assess(
                     s, probe_thresholds(service), member.role, now, service.thresholds.stale_after
                 ),
+                expected_refresh=poll_interval,
             )
         )
     topologies = {t.service: t for t in topology(reconciled)}

@@ -36,11 +36,16 @@ SPARE_PORT = 15499
 
 def _acked_so_far(drill: Drill) -> tuple[str | None, int]:
     """The running run's id and how many canaries it has had acknowledged (from the audit)."""
+    from console.audit.errors import NotAnAuditDatabase
     from console.audit.store import AuditStore
 
     if not drill.audit.is_file():  # the run has not created it yet
         return None, 0
-    with AuditStore(drill.audit, create=False) as store:
+    try:
+        store = AuditStore(drill.audit, create=False)
+    except NotAnAuditDatabase:  # created this instant, its tables not yet
+        return None, 0
+    with store:
         run_id = store.latest_run_id()
         if run_id is None or run_id in drill.runs:
             return None, 0

@@ -171,26 +171,34 @@ def test_two_steps_one_id(write: Write, validate: Validate) -> None:
 
 
 @pytest.mark.parametrize(
-    ("selector", "message"),
+    ("selector", "col", "message"),
     [
-        ("site:north", "site 'north' is not in inventory 't'"),
-        ("tag:mysql", "tag 'mysql' is not in inventory 't'"),
-        ("service:orders", "service 'orders' is not in inventory 't' (did you mean 'orders-db'?)"),
-        ("db-east-9", "host 'db-east-9' is not in inventory 't' (did you mean 'db-east-1'?)"),
+        ("site:north", 14, "site 'north' is not in inventory 't'"),
+        ("tag:mysql", 13, "tag 'mysql' is not in inventory 't'"),
+        (
+            "service:orders",
+            17,
+            "service 'orders' is not in inventory 't' (did you mean 'orders-db'?)",
+        ),
+        ("db-east-9", 9, "host 'db-east-9' is not in inventory 't' (did you mean 'db-east-1'?)"),
     ],
 )
 def test_selector_unknown_names(
-    write: Write, validate: Validate, selector: str, message: str
+    write: Write, validate: Validate, selector: str, col: int, message: str
 ) -> None:
+    """Located at the offending value inside the selector, not at the selector's start."""
     inv = write("inv.yaml", INVENTORY)
     p = write("p.yaml", PLAYBOOK.replace("service:orders-db and site:{{ from_site }}", selector))
-    assert one_error(validate, inv, p) == f"{p}:9:9: {message}"
+    assert one_error(validate, inv, p) == f"{p}:9:{col}: {message}"
 
 
 def test_selector_param_default_unknown_site(write: Write, validate: Validate) -> None:
+    """A default that names an unknown site is reported where the default is written."""
     inv = write("inv.yaml", INVENTORY)
     p = write("p.yaml", PLAYBOOK.replace("default: east", "default: north"))
-    assert one_error(validate, inv, p) == f"{p}:9:9: site 'north' is not in inventory 't'"
+    assert one_error(validate, inv, p) == (
+        f"{p}:6:24: site 'north' (default of parameter from_site) is not in inventory 't'"
+    )
 
 
 def test_playbook_service_unknown(write: Write, validate: Validate) -> None:
@@ -198,13 +206,13 @@ def test_playbook_service_unknown(write: Write, validate: Validate) -> None:
     p = write("p.yaml", PLAYBOOK.replace("service: orders-db", "service: billing"))
     code, _, err = validate(inv, p)
     assert code == 2
-    assert f"{p}:1:1: service 'billing' is not in inventory 't'" in err
+    assert f"{p}:4:10: service 'billing' is not in inventory 't'" in err
 
 
 def test_template_undefined_param(write: Write, validate: Validate) -> None:
     p = write("p.yaml", PLAYBOOK.replace("run: echo {{ from_site }}", "run: echo {{ to_site }}"))
     assert one_error(validate, p) == (
-        f"{p}:10:10: template uses undefined name 'to_site' (parameters: from_site)"
+        f"{p}:10:18: template uses undefined name 'to_site' (parameters: from_site)"
     )
 
 

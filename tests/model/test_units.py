@@ -84,7 +84,7 @@ def test_selector_bare_host_and_template_with_and_inside() -> None:
         ("", "empty host selector"),
         ("site:east and", "empty term"),
         ("zone:east", "unknown selector key 'zone'"),
-        ("role:leader", "role must be primary or replica"),
+        ("role:leader", "role in a selector must be one of primary, replica"),
         ("site:", "has no value"),
         ("site:east west", "has a space in its value"),
         ("site:{{ nope }}", "undefined name 'nope'"),

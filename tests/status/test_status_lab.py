@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -17,7 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [requires_lab, pytest.mark.lab]
 
 
-def status(inv: Path, *extra: str, timeout: float = 120) -> tuple[int, str, float]:
+def status(
+    inv: Path, *extra: str, timeout: float = 120, columns: int = 160
+) -> tuple[int, str, float]:
     start = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "console", "status", "-i", str(inv), *extra],
@@ -26,7 +29,7 @@ def status(inv: Path, *extra: str, timeout: float = 120) -> tuple[int, str, floa
         text=True,
         timeout=timeout,
         check=False,
-        env={**os.environ, "COLUMNS": "160"},
+        env={**os.environ, "COLUMNS": str(columns)},
     )
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.returncode, proc.stdout, time.monotonic() - start
@@ -121,3 +124,83 @@ def test_bad_input(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def _shape(value: object) -> object:
+    """A JSON document's keys, nested (values dropped; ``details`` are the probe's own)."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items() if k != "details"}
+    if isinstance(value, list):
+        return [_shape(v) for v in value]
+    return None
+
+
+def test_status_text_at_80_100_160_columns_and_json_unchanged(lab: RunningLab) -> None:  # noqa: F811
+    """COLUMNS set as a jump box's terminal would: one line per member with every word whole
+    at each width; --json has the same shape at every width (and the members it names)."""
+    for columns in (80, 100, 160):
+        code, text, _ = status(lab.inventory, columns=columns)
+        assert code == 0, text
+        lines = text.splitlines()
+        assert all(len(line.rstrip()) <= columns for line in lines), (columns, text)
+        header = next(line for line in lines if line.startswith("member")).split()
+        assert header[:4] == ["member", "service", "role", "health"]
+        assert ("kind" in header) == (columns >= 100)
+        assert ("position" in header) == (columns >= 160)
+        for site in ("east", "west"):
+            host = f"lab-{site}"
+            role = "primary" if site == "east" else "replica"
+            for service in ("orders-db", "catalog-db", "sessions"):
+                rows = [ln for ln in lines if ln.startswith(host) and f" {service} " in ln]
+                assert len(rows) == 1, (columns, service, text)
+                assert rows[0].split()[:4] == [host, service, role, "OK"], rows[0]
+    docs = [json.loads(status(lab.inventory, "--json", columns=c)[1]) for c in (80, 160)]
+    assert _shape(docs[0]) == _shape(docs[1])
+    assert [(m["service"], m["host"]) for m in docs[0]["members"]] == [
+        (m["service"], m["host"]) for m in docs[1]["members"]
+    ]
+    assert set(docs[0]) == {"inventory", "taken_at", "healthy", "verdict", "members", "services"}
+
+
+def test_watch_shows_a_dark_site_stale_before_its_probes_time_out(lab: RunningLab) -> None:  # noqa: F811
+    """``status --watch 1`` while west goes dark: the last frame (printed when it is stopped
+    with Ctrl-C) shows west's members STALE and the site not answering, long before their
+    10 s probes could have timed out; ``--watch --json`` keeps the one-shot JSON shape."""
+    env = {**os.environ, "COLUMNS": "100"}
+    argv = [sys.executable, "-m", "console", "status", "-i", str(lab.inventory)]
+    proc = subprocess.Popen(
+        [*argv, "--watch", "1"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(4)  # the first sweep, then polls
+        lab.lab.chaos_down("west")
+        time.sleep(4)  # > 1.5 poll intervals + a redraw, < the 10 s probe timeout
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        lab.lab.chaos_up("west")
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    last = out.rsplit("east (primary)", 1)[-1]
+    west = [ln for ln in last.splitlines() if ln.startswith("lab-west")]
+    assert len(west) == 3, last
+    assert all(ln.split()[3] in ("STALE", "DOWN") for ln in west), last
+    assert any(ln.split()[3] == "STALE" for ln in west), last  # not yet timed out
+    assert "NOT ANSWERING FOR" in last
+    deadline = time.monotonic() + 120
+    while status(lab.inventory, "--json", "--timeout", "5")[0] != 0:
+        assert time.monotonic() < deadline, "west did not come back"
+        time.sleep(1)
+    watch = subprocess.Popen(
+        [*argv, "--watch", "1", "--json"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert watch.stdout is not None
+        docs = [json.loads(watch.stdout.readline()) for _ in range(3)]
+    finally:
+        watch.send_signal(signal.SIGINT)
+        watch.communicate(timeout=60)
+    once = json.loads(status(lab.inventory, "--json")[1])
+    assert all(_shape(d) == _shape(once) for d in docs)
+    assert docs[2]["taken_at"] > docs[0]["taken_at"]

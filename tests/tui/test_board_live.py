@@ -93,19 +93,33 @@ async def test_a_dark_site_turns_down_while_east_stays_fresh(
         tui_lab.lab.chaos_down("west")
         try:
             went_dark = time.monotonic()
-            # per member: the probe deadline, +2 s transport slack, +3 s collector slack,
-            # plus the refresh interval and a wide margin for a loaded machine
+            # first the board stops believing west's old samples (stale after 1.5 refreshes):
+            # the site is not answering, no member has a green tick, no arrow streams to it
             await until(
-                lambda: str(west.border_subtitle).startswith("DOWN"),
+                lambda: str(west.border_subtitle).startswith("DOWN — not answering for"),
                 probe_timeout + 5 + 1 + 30,
-                "west to turn DOWN",
+                "west not answering",
+            )
+            await pilot.pause()
+            assert west.has_class("-down")
+            for service in ("orders-db", "catalog-db", "sessions"):
+                cell = table_cell(west.table, f"{service}/lab-west", "health")
+                assert cell in ("◌ STALE", "▼ DOWN"), cell
+            assert "━▶ west/lab-west" not in static_text(app, "#topology")
+            assert "west not answering" in static_text(app, "#verdict")
+            # then each member's own probe times out: per member the probe deadline, +2 s
+            # transport slack, +3 s collector slack, the refresh, and a wide margin
+            await until(
+                lambda: all(
+                    table_cell(west.table, f"{service}/lab-west", "health") == "▼ DOWN"
+                    for service in ("orders-db", "catalog-db", "sessions")
+                ),
+                probe_timeout + 5 + 1 + 30,
+                "west's rows to turn DOWN",
             )
             took = time.monotonic() - went_dark
             await pilot.pause()
-            assert "last seen" in str(west.border_subtitle)
-            assert west.has_class("-down")
-            for service in ("orders-db", "catalog-db", "sessions"):
-                assert table_cell(west.table, f"{service}/lab-west", "health") == "▼ DOWN"
+            assert str(west.border_subtitle).startswith("DOWN — not answering for")
             # east kept being probed while west hung: its samples are fresh
             snap = app.snapshot
             assert snap is not None

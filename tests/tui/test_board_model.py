@@ -117,7 +117,7 @@ def test_a_dark_site_is_down_with_when_it_was_last_seen(inventory: Inventory) ->
     snap = synthetic_snapshot(inventory, NOW, dark)
     history.record(snap.members)
     west = site_headline(inventory, "west", snap, history, NOW)
-    assert (west.level, west.status) == ("down", "DOWN — last seen 40s ago")
+    assert (west.level, west.status) == ("down", "DOWN — not answering for 40 s")
     east = site_headline(inventory, "east", snap, history, NOW)
     assert east.level == "ok"
     assert "3 member(s) OK" in east.status

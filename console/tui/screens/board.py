@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Log, Static
 
 from console.model.inventory import Inventory
 from console.status.collector import StatusSnapshot
+from console.status.freshness import shown_health
 from console.tui.board_model import (
     STATIC_COLUMNS,
     WIDE_MIN_WIDTH,
@@ -30,6 +31,7 @@ from console.tui.board_model import (
     member_cells,
     member_states,
     primaries,
+    row_stamp,
     security_alerts,
     site_headline,
     site_rows,
@@ -72,7 +74,7 @@ class BoardScreen(Screen[None]):
         self._inventory: Inventory | None = None
         self._cols: tuple[Column, ...] = ()
         self._rows: dict[str, list[RowRef]] = {}
-        self._sampled: dict[str, float] = {}
+        self._sampled: dict[str, tuple[float, bool]] = {}
         self._force_wide: bool | None = None
         self._states: dict[tuple[str, str], MemberState] = {}
         self._primaries: dict[str, str | None] = {}
@@ -177,7 +179,9 @@ class BoardScreen(Screen[None]):
                 panel.show_headline(site_headline(inventory, panel.site, snapshot, st.history, now))
             self._show_topology(snapshot)
             self._log_changes(snapshot, now)
-            self.query_one("#verdict", Static).update(verdict_line(inventory, snapshot, st.palette))
+            self.query_one("#verdict", Static).update(
+                verdict_line(inventory, snapshot, st.palette, now)
+            )
             self.query_one("#security", SecurityAlerts).show_alerts(security_alerts(snapshot))
             self._show_detail()
 
@@ -208,7 +212,7 @@ class BoardScreen(Screen[None]):
             updates = []
             for ref in refs[window.start : window.stop]:
                 status = snapshot.get(ref.service, ref.host) if snapshot else None
-                stamp = status.sample.sampled_at if status else -1.0
+                stamp = row_stamp(st.inventory, status, now)
                 if self._sampled.get(ref.key) != stamp:
                     self._sampled[ref.key] = stamp
                     updates.append((ref.key, self._cells(ref, snapshot, now, live)))
@@ -238,6 +242,11 @@ class BoardScreen(Screen[None]):
                 panel.show_headline(
                     site_headline(st.inventory, panel.site, snapshot, st.history, now)
                 )
+            # a sample turning stale changes these with no new sample
+            self._show_topology(snapshot)
+            self.query_one("#verdict", Static).update(
+                verdict_line(st.inventory, snapshot, st.palette, now)
+            )
 
     def _log_changes(self, snapshot: StatusSnapshot | None, now: float) -> None:
         if snapshot is None or not snapshot.members:
@@ -260,7 +269,7 @@ class BoardScreen(Screen[None]):
     def _show_topology(self, snapshot: StatusSnapshot | None) -> None:
         st = self.state
         self.query_one("#topology", Static).update(
-            topology_text(st.inventory, snapshot, st.palette)
+            topology_text(st.inventory, snapshot, st.palette, st.clock())
         )
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -282,7 +291,7 @@ class BoardScreen(Screen[None]):
         if status is None:
             text.append("no sample yet", style=st.palette.muted)
         else:
-            health = status.health.health.value
+            health = shown_health(st.inventory, status, st.clock())
             text.append(health_label(health), style=st.palette.health(health))
             reasons = list(status.health.reasons)
             if status.health.divergence:

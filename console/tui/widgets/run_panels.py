@@ -13,6 +13,7 @@ from console.engine.plan import PlannedStep
 from console.model.inventory import Inventory
 from console.model.playbook import Step
 from console.status.collector import StatusSnapshot
+from console.status.freshness import not_answering, shown_health
 from console.tui.format import (
     fmt_age,
     fmt_bytes_compact,
@@ -238,15 +239,24 @@ class ReplicationPanel(Static):
                 if m is None:
                     text.append("? no sample yet", style=p.muted)
                     continue
-                health = m.health.health.value
+                health = shown_health(inventory, m, now)
+                stale = health == "stale"
                 role = m.role + ("⇄" if m.health.diverged else "")
-                text.append(f"{role} ")
+                text.append(f"{role} ", style=p.muted if stale else "")
                 text.append(health_label(health), style=p.health(health))
                 if m.role == "replica":
-                    text.append(f" {fmt_seconds(m.sample.lag_seconds)}")
+                    # a stale lag is the last value, dimmed beside its age, not a current one
+                    lag = Text(f" {fmt_seconds(m.sample.lag_seconds)}")
                     if m.sample.lag_bytes:
-                        text.append(f" {fmt_bytes_compact(m.sample.lag_bytes)}")
-                text.append(f" {fmt_age(m.sample.age(now))}", style=p.muted)
+                        lag.append(f" {fmt_bytes_compact(m.sample.lag_bytes)}")
+                    if stale:
+                        lag.stylize(p.muted)
+                    text.append_text(lag)
+                age = fmt_age(m.sample.age(now))
+                text.append(
+                    f" {not_answering(m.sample.age(now))}" if stale else f" {age}",
+                    style=p.unknown if stale else p.muted,
+                )
         if first:
             text.append("no replicated service in this playbook", style=p.muted)
         self.update(text)

@@ -1,0 +1,64 @@
+"""Every enumeration the inventory and playbook formats document, in one place.
+
+README and DESIGN.md promise a fixed set of words for each of these fields; the loaders accept
+exactly these and refuse anything else with a located message that names the allowed values.
+``ENUMERATIONS`` lists them all so that a test can prove each one is checked (a field added
+here without a bad-input test fails that test).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+PLAYBOOK_KINDS = ("failover", "failback", "switchover", "restore-verification", "custom")
+"""``kind:`` of a playbook."""
+STEP_KINDS = ("run", "wait", "manual")
+"""The key that makes a step what it is (exactly one per step)."""
+GATE_KINDS = ("replication", "role", "command")
+"""The key that makes a preflight gate what it is (exactly one per gate)."""
+ON_FAILURE = ("abort", "continue", "rollback")
+"""``on_failure:`` of a step."""
+RTO_MARKS = ("start", "end")
+"""``rto:`` of a step."""
+OBSERVED_ROLES = ("primary", "replica", "down", "unknown")
+"""``role:`` of a gate or wait condition (an observed role)."""
+LINKS = ("up", "down")
+"""``link:`` of a gate or wait condition."""
+SELECTOR_KEYS = ("host", "site", "tag", "service", "role")
+"""``key:`` of a selector term."""
+SELECTOR_ROLES = ("primary", "replica")
+"""``role:`` of a selector term."""
+SELECTOR_JOIN = ("and",)
+"""The word that joins selector terms."""
+SITE_ROLES = ("primary", "standby", "dr")
+"""``role:`` of a site."""
+MEMBER_ROLES = ("primary", "replica")
+"""``role:`` of a service member (the role the inventory expects)."""
+SERVICE_KINDS = ("postgres", "mysql", "redis", "custom")
+"""``kind:`` of a service."""
+SSH_BACKENDS = ("asyncssh", "paramiko")
+"""``backend:`` of the ssh settings."""
+CANARY_KINDS = ("postgres", "mysql", "redis")
+"""Service kinds a canary can write to (a custom service has no canary writer)."""
+
+ENUMERATIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "playbook kind": PLAYBOOK_KINDS,
+        "step kind": STEP_KINDS,
+        "gate kind": GATE_KINDS,
+        "on_failure": ON_FAILURE,
+        "rto mark": RTO_MARKS,
+        "condition role": OBSERVED_ROLES,
+        "condition link": LINKS,
+        "selector key": SELECTOR_KEYS,
+        "selector role": SELECTOR_ROLES,
+        "selector word": SELECTOR_JOIN,
+        "site role": SITE_ROLES,
+        "member role": MEMBER_ROLES,
+        "service kind": SERVICE_KINDS,
+        "ssh backend": SSH_BACKENDS,
+        "canary service kind": CANARY_KINDS,
+    }
+)
+"""Field name -> its allowed values, for every enumeration of both formats."""

@@ -1,0 +1,500 @@
+"""Bad-input cases shared by the validate-equals-run test and the enumeration test.
+
+Each case changes one thing in a valid inventory and playbook pair and names where the error
+must be reported: the first occurrence of ``marker`` in the changed file (plus ``shift``
+characters), so a case states the *offending value*, not a line number that drifts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+INVENTORY = """\
+version: 1
+name: t
+ssh: {user: drill, connect_timeout: 1s}
+vars: {pgbin: /usr/lib/postgresql/15/bin}
+sites:
+  east:
+    role: primary
+    hosts:
+      db-east-1: {address: 127.254.1.1, port: 1, tags: [postgres]}
+  west:
+    role: standby
+    hosts:
+      db-west-1: {address: 127.254.2.1, port: 1, tags: [postgres]}
+  dr:
+    role: dr
+    hosts:
+      vault-dr-1: {address: 127.254.3.1, port: 1, tags: [backup]}
+services:
+  orders-db:
+    kind: postgres
+    members:
+      db-east-1: {port: 5432, role: primary, vars: {pgdata: /srv/pg, stop_cmd: pg_ctl stop}}
+      db-west-1: {port: 5432, role: replica, vars: {pgdata: /srv/pg, stop_cmd: pg_ctl stop}}
+    probe: {user: postgres, timeout: 2s}
+  ledger:
+    kind: custom
+    members:
+      db-east-1: {role: primary}
+      db-west-1: {role: replica}
+    probe: {command: /usr/local/bin/ledger-status}
+"""
+"""A valid inventory. Its hosts' addresses have nothing listening: a run that got past input
+validation would fail to connect, never with exit 2 and a located message."""
+
+PLAYBOOK = """\
+version: 1
+name: pb
+kind: failover
+service: orders-db
+params:
+  from_site: {default: east, choices: [east, west]}
+  to_site: {default: west, choices: [east, west]}
+  note: {default: drill}
+canary: {service: orders-db, every: 1s}
+preflight:
+  - title: replication healthy
+    replication: {service: orders-db, max_lag: 5s}
+  - role: {service: orders-db, site: "{{ to_site }}", role: replica}
+steps:
+  - id: fence
+    on: service:orders-db and site:{{ from_site }}
+    run: "{{ target.vars.stop_cmd | raw }} -D {{ target.vars.pgdata }}"
+    confirm: true
+    on_failure: abort
+    rto: start
+  - id: catch-up
+    wait:
+      until: {service: orders-db, site: "{{ to_site }}", caught_up: true, link: up}
+      timeout: 2m
+  - id: promote
+    on: service:orders-db and site:{{ to_site }}
+    run: "{{ vars.pgbin }}/pg_ctl promote -D {{ target.vars.pgdata }} #{{ steps.fence.stdout }}"
+    rto: end
+  - id: tell
+    manual: Tell the team ({{ note }}) that {{ service.at[to_site].host }} is primary.
+"""
+"""A valid playbook for ``INVENTORY``."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input."""
+
+    name: str
+    file: str
+    """``inventory`` or ``playbook``: the file changed and where the error is reported."""
+    old: str
+    new: str
+    marker: str
+    """The error is at the first occurrence of this text in the changed file..."""
+    message: str
+    """...and its message contains this."""
+    shift: int = 0
+    """Characters after the marker's start."""
+    var: tuple[str, ...] = ()
+    """``--var`` arguments given to both commands."""
+    located_in: str | None = None
+    """The file the error is reported in, when not ``file``."""
+    also: tuple[tuple[str, str], ...] = ()
+    """More (old, new) replacements in the same file."""
+
+    def apply(self, text: str) -> str:
+        """The changed file."""
+        for old, new in ((self.old, self.new), *self.also):
+            if old:
+                assert old in text, (self.name, old)
+                text = text.replace(old, new, 1)
+        return text
+
+
+ENUM_CASES: dict[str, Case] = {
+    "playbook kind": Case(
+        "playbook kind",
+        "playbook",
+        "kind: failover",
+        "kind: teleport",
+        "teleport",
+        "must be one of failover, failback, switchover, restore-verification, custom",
+    ),
+    "step kind": Case(
+        "step kind",
+        "playbook",
+        "  - id: tell\n    manual:",
+        "  - id: tell\n    ask:",
+        "id: tell",
+        "needs exactly one of run, wait, manual",
+    ),
+    "gate kind": Case(
+        "gate kind",
+        "playbook",
+        "    replication: {service",
+        "    replicaton: {service",
+        "title: replication healthy",
+        "needs exactly one of replication, role, command",
+    ),
+    "on_failure": Case(
+        "on_failure",
+        "playbook",
+        "on_failure: abort",
+        "on_failure: explode",
+        "explode",
+        "must be one of abort, continue, rollback",
+    ),
+    "rto mark": Case(
+        "rto mark", "playbook", "rto: start", "rto: begin", "begin", "must be one of start, end"
+    ),
+    "condition role": Case(
+        "condition role",
+        "playbook",
+        "role: replica}",
+        "role: leader}",
+        "leader}",
+        "must be one of primary, replica, down, unknown",
+    ),
+    "condition link": Case(
+        "condition link",
+        "playbook",
+        "link: up}",
+        "link: sideways}",
+        "sideways",
+        "must be one of up, down",
+    ),
+    "selector key": Case(
+        "selector key",
+        "playbook",
+        "and site:{{ from_site }}",
+        "and zone:{{ from_site }}",
+        "zone:",
+        "use one of host, site, tag, service, role",
+    ),
+    "selector role": Case(
+        "selector role",
+        "playbook",
+        "and site:{{ from_site }}",
+        "and role:leader",
+        "leader",
+        "must be one of primary, replica",
+    ),
+    "selector word": Case(
+        "selector word",
+        "playbook",
+        "and site:{{ from_site }}",
+        "and site:east or site:west",
+        "or site:west",
+        "joined with 'and' only",
+    ),
+    "site role": Case(
+        "site role",
+        "inventory",
+        "role: standby",
+        "role: backup",
+        "backup",
+        "must be one of primary, standby, dr",
+    ),
+    "member role": Case(
+        "member role",
+        "inventory",
+        "role: replica, vars",
+        "role: follower, vars",
+        "follower",
+        "must be one of primary, replica",
+    ),
+    "service kind": Case(
+        "service kind",
+        "inventory",
+        "kind: postgres",
+        "kind: oracle",
+        "oracle",
+        "must be one of postgres, mysql, redis, custom",
+    ),
+    "ssh backend": Case(
+        "ssh backend",
+        "inventory",
+        "connect_timeout: 1s}",
+        "connect_timeout: 1s, backend: libssh}",
+        "libssh",
+        "must be one of asyncssh, paramiko",
+    ),
+    "canary service kind": Case(
+        "canary service kind",
+        "playbook",
+        "canary: {service: orders-db",
+        "canary: {service: ledger",
+        "ledger",
+        "a canary writes to postgres, mysql, redis only",
+    ),
+}
+"""One case per documented enumeration (``console.model.enums.ENUMERATIONS``)."""
+
+CROSS_CASES: list[Case] = [
+    # member ports: a port out of range is the loader's, located at the value
+    Case(
+        "member port out of range",
+        "inventory",
+        "{port: 5432, role: primary",
+        "{port: 70000, role: primary",
+        "70000",
+        "must be from 1 to 65535, not 70000",
+    ),
+    Case(
+        "host port zero",
+        "inventory",
+        "127.254.2.1, port: 1,",
+        "127.254.2.1, port: 0,",
+        "port: 0",
+        "must be from 1 to 65535, not 0",
+        shift=6,
+    ),
+    Case(
+        "member port not a number",
+        "inventory",
+        "{port: 5432, role: replica",
+        "{port: five, role: replica",
+        "five",
+        "must be an integer",
+    ),
+    Case(
+        "password_env not a name",
+        "inventory",
+        "probe: {user: postgres,",
+        "probe: {user: postgres, password_env: PG-PASS,",
+        "PG-PASS",
+        "is not an environment variable name",
+    ),
+    # parameter values
+    Case(
+        "--var not among choices",
+        "playbook",
+        "",
+        "",
+        "to_site: {default",
+        "--var to_site must be one of east, west, not 'north'",
+        var=("to_site=north",),
+    ),
+    Case(
+        "default not among choices",
+        "playbook",
+        "{default: west, choices",
+        "{default: north, choices",
+        "north",
+        "default of to_site must be one of east, west",
+    ),
+    Case(
+        "default does not match pattern",
+        "playbook",
+        "note: {default: drill}",
+        "note: {default: 'a b', pattern: '[a-z]+'}",
+        "'a b'",
+        "does not match '[a-z]+'",
+    ),
+    Case(
+        "choice does not match pattern",
+        "playbook",
+        "to_site: {default: west, choices: [east, west]}",
+        "to_site: {default: west, choices: [east, West], pattern: '[a-z]+'}",
+        "West]",
+        "choice 'West' of 'to_site' does not match its pattern",
+    ),
+    Case(
+        "no default and no --var",
+        "playbook",
+        "note: {default: drill}",
+        "note: {}",
+        "note: {}",
+        "parameter 'note' has no default: pass --var note=...",
+        var=("to_site=west",),
+    ),
+    Case(
+        "unknown --var",
+        "playbook",
+        "",
+        "",
+        "",
+        "--var tosite: playbook 'pb' has no such parameter",
+        var=("tosite=west",),
+    ),
+    # unknown names, at the offending value
+    Case(
+        "playbook service",
+        "playbook",
+        "service: orders-db\nparams",
+        "service: orders\nparams",
+        "orders\n",
+        "service 'orders' is not in inventory 't' (did you mean 'orders-db'?)",
+    ),
+    Case(
+        "canary service",
+        "playbook",
+        "canary: {service: orders-db",
+        "canary: {service: order-db",
+        "order-db",
+        "canary service 'order-db' is not in inventory 't'",
+    ),
+    Case(
+        "selector site",
+        "playbook",
+        "and site:{{ from_site }}",
+        "and site:north",
+        "north",
+        "site 'north' is not in inventory 't'",
+    ),
+    Case(
+        "selector tag",
+        "playbook",
+        "and site:{{ from_site }}",
+        "and tag:mysql",
+        "mysql",
+        "tag 'mysql' is not in inventory 't'",
+    ),
+    Case(
+        "selector host",
+        "playbook",
+        "on: service:orders-db and site:{{ from_site }}",
+        "on: db-east-9",
+        "db-east-9",
+        "host 'db-east-9' is not in inventory 't'",
+    ),
+    Case(
+        "selector service",
+        "playbook",
+        "on: service:orders-db and site:{{ from_site }}",
+        "on: service:orderz",
+        "orderz",
+        "service 'orderz' is not in inventory 't'",
+    ),
+    Case(
+        "--var names an unknown site",
+        "playbook",
+        "from_site: {default: east, choices: [east, west]}",
+        "from_site: {default: east}",
+        "{{ from_site }}",
+        "site 'north' (--var from_site) is not in inventory",
+        var=("from_site=north",),
+    ),
+    Case(
+        "a choice names an unknown site",
+        "playbook",
+        "{default: east, choices: [east, west]}",
+        "{default: east, choices: [east, west, north]}",
+        "north",
+        "site 'north' (a choice of parameter from_site) is not in inventory 't'",
+    ),
+    Case(
+        "condition site",
+        "playbook",
+        'site: "{{ to_site }}", caught_up',
+        "site: south, caught_up",
+        "south",
+        "site 'south' is not in inventory 't'",
+    ),
+    Case(
+        "condition host",
+        "playbook",
+        'site: "{{ to_site }}", caught_up',
+        "host: db-north-1, caught_up",
+        "db-north-1",
+        "host 'db-north-1' is not in inventory",
+    ),
+    Case(
+        "condition with no member there",
+        "playbook",
+        'site: "{{ to_site }}", caught_up',
+        "site: dr, caught_up",
+        "dr, caught_up",
+        "service 'orders-db' has no member at site 'dr'",
+    ),
+    # selectors that match nothing
+    Case(
+        "selector matches no host",
+        "playbook",
+        "on: service:orders-db and site:{{ from_site }}",
+        "on: service:orders-db and site:dr",
+        "service:orders-db and site:dr",
+        "no host of inventory 't' matches 'service:orders-db and site:dr'",
+    ),
+    Case(
+        "role term without a service",
+        "playbook",
+        "service: orders-db\nparams",
+        "params",
+        "primary\n",
+        "a role: term needs a service: term or a playbook service",
+        also=(
+            ("on: service:orders-db and site:{{ from_site }}", "on: role:primary"),
+            ("{{ service.at[to_site].host }}", "{{ to_site }}"),
+        ),
+    ),
+    # templates and the inventory values they use
+    Case(
+        "inventory variable",
+        "playbook",
+        "{{ vars.pgbin }}",
+        "{{ vars.pg_bin }}",
+        "pg_bin",
+        "template uses vars.pg_bin, but 'pg_bin' is not among the variables of inventory 't'",
+    ),
+    Case(
+        "member variable",
+        "playbook",
+        '{{ target.vars.pgdata }}"\n    confirm',
+        '{{ target.vars.datadir }}"\n    confirm',
+        "datadir",
+        "'datadir' is not among the variables of host 'db-east-1'",
+    ),
+    Case(
+        "member variable on one target only",
+        "inventory",
+        "role: replica, vars: {pgdata: /srv/pg, stop_cmd: pg_ctl stop}",
+        "role: replica, vars: {pgdata: /srv/pg}",
+        "target.vars.stop_cmd",
+        "'stop_cmd' is not among the variables of host 'db-west-1'",
+        located_in="playbook",
+        shift=len("target.vars."),
+        var=("from_site=west",),
+    ),
+    Case(
+        "site of a service",
+        "playbook",
+        "service.at[to_site].host",
+        "service.at['dr'].host",
+        "['dr']",
+        "template uses service.at.dr, but 'dr' is not among the sites where 'orders-db' has",
+    ),
+    Case(
+        "a later step's output",
+        "playbook",
+        "steps.fence.stdout",
+        "steps.tell.stdout",
+        "steps.tell",
+        "template uses steps['tell'], but that step runs later",
+        shift=len("steps."),
+    ),
+    Case(
+        "target outside a command",
+        "playbook",
+        "Tell the team ({{ note }})",
+        "Tell the team ({{ target.name }})",
+        "target.name",
+        "'target' is defined only in commands",
+    ),
+    Case(
+        "undefined name",
+        "playbook",
+        "({{ note }})",
+        "({{ nota }})",
+        "nota",
+        "template uses undefined name 'nota'",
+    ),
+    Case(
+        "service of a playbook without one",
+        "playbook",
+        "service: orders-db\nparams",
+        "params",
+        "service.at",
+        "the playbook names no service",
+    ),
+]
+"""Cross-file, parameter and template cases."""
