@@ -1,6 +1,7 @@
 """Every enumeration the inventory and playbook formats document, in one place.
 
-README and DESIGN.md promise a fixed set of words for each of these fields; the loaders accept
+The formats (README, "Formats by example") promise a fixed set of words for each of these
+fields; the loaders accept
 exactly these and refuse anything else with a located message that names the allowed values.
 ``ENUMERATIONS`` lists them all so that a test can prove each one is checked (a field added
 here without a bad-input test fails that test).

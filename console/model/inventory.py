@@ -1,4 +1,5 @@
-"""The inventory: sites, hosts, SSH settings and replication groups (DESIGN.md "Inventory").
+"""The inventory: sites, hosts, SSH settings and replication groups, as README's "Inventory"
+documents the file.
 
 Immutable values built from a located YAML tree. The loader checks everything it can without
 touching the network: unknown keys, types, durations, members naming unknown hosts, a host in
