@@ -1,8 +1,8 @@
 """Every enumeration the inventory and playbook formats document, in one place.
 
 The formats (README, "Formats by example") promise a fixed set of words for each of these
-fields; the loaders accept
-exactly these and refuse anything else with a located message that names the allowed values.
+fields; the loaders accept exactly these and refuse anything else with a located message that
+names the allowed values.
 ``ENUMERATIONS`` lists them all so that a test can prove each one is checked (a field added
 here without a bad-input test fails that test).
 """
