@@ -4,7 +4,8 @@ The formats (README, "Formats by example") promise a fixed set of words for each
 fields; the loaders accept exactly these and refuse anything else with a located message that
 names the allowed values.
 ``ENUMERATIONS`` lists them all so that a test can prove each one is checked (a field added
-here without a bad-input test fails that test).
+here without a bad-input test fails that test). The words a run also records (step kinds,
+``on_failure``, RTO marks) are those of the event vocabulary's enums (``console.events``).
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from console.events.enums import OnFailure, RtoEdge, StepKind
+
 PLAYBOOK_KINDS = ("failover", "failback", "switchover", "restore-verification", "custom")
 """``kind:`` of a playbook."""
-STEP_KINDS = ("run", "wait", "manual")
+STEP_KINDS = tuple(k.value for k in StepKind)
 """The key that makes a step what it is (exactly one per step)."""
 GATE_KINDS = ("replication", "role", "command")
 """The key that makes a preflight gate what it is (exactly one per gate)."""
-ON_FAILURE = ("abort", "continue", "rollback")
+ON_FAILURE = tuple(p.value for p in OnFailure)
 """``on_failure:`` of a step."""
-RTO_MARKS = ("start", "end")
+RTO_MARKS = tuple(m.value for m in RtoEdge)
 """``rto:`` of a step."""
 OBSERVED_ROLES = ("primary", "replica", "down", "unknown")
 """``role:`` of a gate or wait condition (an observed role)."""
