@@ -7,11 +7,13 @@ and sockets on 127.19.250.x (inside the lab helper's 127.10-19 range).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,7 @@ from console.lab.procs import (
 )
 from console.lab.state import LabState, ProcessRecord, load_state, save_state
 from console.model.inventory import load_inventory
+from tests.support.lab import make_lab_dir
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -105,6 +108,15 @@ def test_state_of_unknown_version_is_refused(tmp_path: Path) -> None:
 
 
 # -------------------------------------------------------------------------- inventory
+
+
+@pytest.fixture
+def tmp_path() -> Iterator[Path]:
+    """A short directory under /tmp instead of pytest's (a lab layout refuses a directory whose
+    unix-socket paths would pass 100 bytes, and pytest-xdist's temporary paths are deeper)."""
+    path = make_lab_dir("drunits-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _render(tmp_path: Path) -> tuple[str, Path]:
