@@ -105,6 +105,23 @@ def _add_vars(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_notify(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--notify",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="also notify this apprise URL (repeatable; with the inventory's notify:)",
+    )
+    p.add_argument(
+        "--notify-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECS",
+        help="seconds one notification may take before it counts as failed (default 5)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole argument grammar, one sub-parser per command."""
     parser = _Parser(
@@ -164,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", default=None, metavar="RUN_ID")
     run.add_argument("--break-lock", action="store_true", help="break a stale lock (audited)")
     run.add_argument("--accept-new-host-keys", action="store_true")
+    _add_notify(run)
 
     audit = sub.add_parser("audit", help="read and verify the audit log")
     asub = audit.add_subparsers(dest="audit_command", metavar="ACTION", parser_class=_Parser)
