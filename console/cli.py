@@ -164,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--watch", type=float, default=None, metavar="SECS")
     st.add_argument("--timeout", type=float, default=None, metavar="SECS", help="per-probe timeout")
     st.add_argument("--accept-new-host-keys", action="store_true")
+    _add_notify(st)
+    st.add_argument(
+        "--notify-hold",
+        type=float,
+        default=30.0,
+        metavar="SECS",
+        help="with --watch: a service's change is told once it held this long (default 30)",
+    )
 
     plan = sub.add_parser("plan", help="render every step against the live topology; run nothing")
     plan.add_argument("playbook", type=Path)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from console import events as ev
-from console.engine.decider import Question
 from console.model.durations import format_duration
+
+if TYPE_CHECKING:  # the status watch sends messages too, and must not load the engine
+    from console.engine.decider import Question
 
 
 class Level(StrEnum):

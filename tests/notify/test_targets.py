@@ -123,3 +123,12 @@ def test_loading_an_inventory_without_notify_does_not_load_apprise(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert proc.stdout.strip() == "False"
+
+
+def test_status_notify_needs_watch(scripted: ScriptedEstate) -> None:
+    est = scripted
+    proc = est.run("status", "-i", str(est.inventory), "--notify", "json://127.0.0.1:9/x")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "--notify with status needs --watch (it tells changes as they hold)"
+    )
