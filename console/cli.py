@@ -147,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("-i", "--inventory", type=Path, default=Path("inventory/lab.yaml"))
     tui.add_argument("-p", "--playbooks", type=Path, default=Path("playbooks"))
     tui.add_argument("--refresh", type=float, default=2.0, metavar="SECS")
+    _add_notify(tui)
 
     val = sub.add_parser(
         "validate",

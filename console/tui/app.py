@@ -34,6 +34,7 @@ from console.audit.store import AuditStore
 from console.engine.prepare import prepare
 from console.errors import DrError, InputError
 from console.model.inventory import Inventory, load_inventory
+from console.notify.targets import command_line_targets
 from console.ssh.pool import SshPool
 from console.ssh.transport import Transport
 from console.status.collector import StatusSnapshot
@@ -337,6 +338,7 @@ class DrConsoleApp(App[int]):
             transport=self.transport,
             changed=self._run_changed,
             probe_timeout=self.config.probe_timeout,
+            notify=self.config.notify,
         )
         self.session = session
         if self.current_mode == "run":
@@ -497,6 +499,7 @@ def main(args: argparse.Namespace) -> int:
         operator=str(args.operator),
         mode=str(getattr(args, "mode", "drill") or "drill"),
         refresh=refresh,
+        notify=command_line_targets(getattr(args, "notify", None) or ()),
     )
     app = DrConsoleApp(config, inventory)
     app.run()
