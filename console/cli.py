@@ -27,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(ExitCode.INPUT, f"drconsole: {message} (see {self.prog} -h)\n")
 
 
-AUDIT_COMMANDS = frozenset({"run", "tui", "audit", "report"})
+AUDIT_COMMANDS = frozenset({"run", "tui", "audit", "report", "replay"})
 """The commands that open the audit log (and so check where it is)."""
 AUDIT_CREATORS = frozenset({"run", "tui"})
 """The ones that create it when it does not exist yet."""
@@ -212,6 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--format", choices=("md", "html", "json", "junit"), default="md")
     rep.add_argument("-o", "--output", type=Path, default=None)
 
+    rp = sub.add_parser("replay", help="play a recorded run back from the audit log")
+    rp.add_argument("run_id", metavar="RUN_ID", help="the run (a unique prefix will do)")
+    rp.add_argument(
+        "--speed", type=float, choices=(1.0, 10.0), default=1.0, help="1 (real time) or 10"
+    )
+    rp.add_argument("--play", action="store_true", help="start playing at once")
+
     lab = sub.add_parser("lab", help="a local DR lab of real servers on loopback")
     lab.add_argument("--dir", type=Path, default=Path(".lab"), help="lab directory (default .lab)")
     lsub = lab.add_subparsers(dest="lab_command", metavar="ACTION", parser_class=_Parser)
@@ -272,6 +279,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from console.report.commands import main as report_main
 
         return report_main(args)
+    if command == "replay":
+        from console.tui.replay_app import main as replay_main
+
+        return replay_main(args)
     raise InputError(f"unknown command {command!r}")
 
 
