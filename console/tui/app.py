@@ -40,6 +40,7 @@ from console.ssh.transport import Transport
 from console.status.collector import StatusSnapshot
 from console.tui.messages import (
     ExportRequested,
+    ReplayRequested,
     RunChanged,
     RunRequested,
     RunStartRequested,
@@ -47,6 +48,7 @@ from console.tui.messages import (
     StatusPokeRequested,
 )
 from console.tui.palette import Palette
+from console.tui.replay import Replay
 from console.tui.screens.audit import AuditScreen
 from console.tui.screens.board import BoardScreen
 from console.tui.screens.confirm import ConfirmScreen
@@ -54,6 +56,7 @@ from console.tui.screens.export import ExportRequest, ExportScreen
 from console.tui.screens.inventory import InventoryScreen
 from console.tui.screens.message import MessageScreen
 from console.tui.screens.playbooks import PlaybooksScreen, find_playbooks
+from console.tui.screens.replay import ReplayScreen
 from console.tui.screens.run import RunScreen
 from console.tui.session import RunSession
 from console.tui.state import ConsoleState, TuiConfig
@@ -298,6 +301,15 @@ class DrConsoleApp(App[int]):
     def on_export_requested(self, message: ExportRequested) -> None:
         """A screen asked to export a report."""
         self.export_report(message.run_id)
+
+    def on_replay_requested(self, message: ReplayRequested) -> None:
+        """A screen asked to replay a recorded run (read from the log; no host is contacted)."""
+        try:
+            replay = Replay.load(self.audit, message.run_id)
+        except (KeyError, DrError) as exc:
+            self.push_screen(MessageScreen("This run cannot be replayed", str(exc)))
+            return
+        self.push_screen(ReplayScreen(replay, palette=self.state.palette))
 
     def open_run(
         self,

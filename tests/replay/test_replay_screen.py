@@ -7,8 +7,12 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
+from console.model.inventory import load_inventory
+from console.tui.app import DrConsoleApp, TuiConfig
 from console.tui.replay_app import ReplayApp, load_replay
+from console.tui.screens.audit import AuditScreen
 from console.tui.screens.replay import ReplayScreen
+from console.tui.synthetic import FixedStatusSource
 from console.tui.widgets.run_panels import DecisionBar
 from console.tui.widgets.step_list import StepList
 from tests.engine.scripted_env import ScriptedEstate
@@ -112,3 +116,41 @@ def test_replay_of_an_unknown_run_is_one_line(scripted: ScriptedEstate) -> None:
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "01NOSUCHRUN" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+async def test_the_audit_screen_opens_the_replay(
+    scripted: ScriptedEstate, failed: tuple[Path, str], no_ssh: None
+) -> None:
+    audit, run_id = failed
+    inventory = load_inventory(scripted.inventory)
+    config = TuiConfig(
+        inventory_path=scripted.inventory,
+        playbooks_dir=scripted.base,
+        audit_path=audit,
+        operator="tester@tui",
+    )
+    app = DrConsoleApp(
+        config,
+        inventory,
+        source_factory=lambda inv, _pool: FixedStatusSource(inv, []),
+    )
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("4")
+        for _ in range(100):
+            if isinstance(app.screen, AuditScreen) and app.screen.selected() is not None:
+                break
+            await pilot.pause(0.1)
+        assert isinstance(app.screen, AuditScreen)
+        await pilot.press("p")
+        for _ in range(100):
+            if isinstance(app.screen, ReplayScreen):
+                break
+            await pilot.pause(0.1)
+        screen = app.screen
+        assert isinstance(screen, ReplayScreen)
+        assert screen.replay.record.run_id == run_id
+        await pilot.press("e")
+        assert _state(screen, "promote").endswith("failed")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, AuditScreen)
