@@ -27,9 +27,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(ExitCode.INPUT, f"drconsole: {message} (see {self.prog} -h)\n")
 
 
-AUDIT_COMMANDS = frozenset({"run", "tui", "audit", "report", "replay"})
+AUDIT_COMMANDS = frozenset({"run", "tui", "audit", "report", "replay", "serve"})
 """The commands that open the audit log (and so check where it is)."""
-AUDIT_CREATORS = frozenset({"run", "tui"})
+AUDIT_CREATORS = frozenset({"run", "tui", "serve"})
 """The ones that create it when it does not exist yet."""
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -148,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("-p", "--playbooks", type=Path, default=Path("playbooks"))
     tui.add_argument("--refresh", type=float, default=2.0, metavar="SECS")
     _add_notify(tui)
+    tui.add_argument(
+        "--read-only",
+        action="store_true",
+        help="an observer's console: watch everything, act on nothing (serve's observers)",
+    )
 
     val = sub.add_parser(
         "validate",
@@ -219,6 +224,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("--play", action="store_true", help="start playing at once")
 
+    srv = sub.add_parser("serve", help="the console in a browser (observers read-only)")
+    srv.add_argument("-i", "--inventory", type=Path, default=Path("inventory/lab.yaml"))
+    srv.add_argument("-p", "--playbooks", type=Path, default=Path("playbooks"))
+    srv.add_argument("--refresh", type=float, default=2.0, metavar="SECS")
+    srv.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    srv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    srv.add_argument(
+        "--operator-token-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the operator's token (first line); without it every browser is an observer",
+    )
+    _add_notify(srv)
+
     lab = sub.add_parser("lab", help="a local DR lab of real servers on loopback")
     lab.add_argument("--dir", type=Path, default=Path(".lab"), help="lab directory (default .lab)")
     lsub = lab.add_subparsers(dest="lab_command", metavar="ACTION", parser_class=_Parser)
@@ -279,6 +299,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from console.report.commands import main as report_main
 
         return report_main(args)
+    if command == "serve":
+        from console.serve import serve_command
+
+        return serve_command(args)
     if command == "replay":
         from console.tui.replay_app import main as replay_main
 

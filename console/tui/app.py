@@ -128,6 +128,20 @@ class DrConsoleApp(App[int]):
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.start_status()
         self.set_interval(1.0, self._tick, name="clock")
+        if self.config.read_only:
+            self.sub_title = "READ-ONLY observer"
+            self.notify(
+                "read-only: you are an observer; the board, runs and the audit log are yours "
+                "to watch, every action is the operator's",
+                timeout=10,
+            )
+
+    def refused_read_only(self, what: str) -> bool:
+        """In an observer's console, say that ``what`` is the operator's, and return True."""
+        if not self.config.read_only:
+            return False
+        self.notify(f"read-only: an observer cannot {what}", severity="warning", timeout=5)
+        return True
 
     async def on_unmount(self) -> None:
         if self._transport is not None:
@@ -322,8 +336,10 @@ class DrConsoleApp(App[int]):
         """Prepare a run of ``playbook_path`` and show its run screen (nothing runs yet).
 
         Bad input (a playbook that does not fit the inventory, a missing parameter, a run that
-        cannot be resumed) is shown in a dialog, located.
+        cannot be resumed) is shown in a dialog, located. An observer's console opens none.
         """
+        if self.refused_read_only("open a run"):
+            return None
         if self.session is not None and self.session.running:
             self.notify("a run is going; it must end before another starts", severity="warning")
             self.switch_mode("run")
@@ -371,6 +387,8 @@ class DrConsoleApp(App[int]):
         Returns:
             True when the run was started.
         """
+        if self.refused_read_only("start a run"):
+            return False
         for service in session.playbook.services_touched():
             if service not in session.inventory.services:
                 continue
@@ -408,6 +426,8 @@ class DrConsoleApp(App[int]):
 
     def export_report(self, run_id: str) -> None:
         """Ask for a format and a path, then write the run's report."""
+        if self.refused_read_only("write a report file"):
+            return
         try:
             from console.report import (  # noqa: PLC0415 (written by another engineer; may be absent)
                 export_report,
@@ -512,6 +532,7 @@ def main(args: argparse.Namespace) -> int:
         mode=str(getattr(args, "mode", "drill") or "drill"),
         refresh=refresh,
         notify=command_line_targets(getattr(args, "notify", None) or ()),
+        read_only=bool(getattr(args, "read_only", False)),
     )
     app = DrConsoleApp(config, inventory)
     app.run()

@@ -48,6 +48,9 @@ class TuiConfig:
     """Where exported reports go by default."""
     notify: tuple[NotifyTarget, ...] = ()
     """``--notify`` targets, told about every run with the inventory's ``notify:``."""
+    read_only: bool = False
+    """An observer's console (``drconsole serve`` without the operator token): it can look
+    at everything and act on nothing: no run is opened, started, resumed or exported."""
 
 
 class ConsoleState:
