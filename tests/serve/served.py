@@ -63,9 +63,9 @@ class Served:
 
 
 @contextlib.contextmanager
-def serving(base: Path, *, token: bool = True) -> Iterator[Served]:
+def serving(base: Path, *, token: bool = True, inventory: str = INVENTORY) -> Iterator[Served]:
     """``drconsole serve`` on a free port of 127.0.0.1 until the block ends."""
-    (base / "inventory.yaml").write_text(INVENTORY.format(base=base))
+    (base / "inventory.yaml").write_text(inventory.format(base=base))
     (base / "known_hosts").write_text("")
     playbooks = base / "playbooks"
     playbooks.mkdir(exist_ok=True)
