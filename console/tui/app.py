@@ -30,6 +30,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
+from console.audit.model import Event as AuditEvent
 from console.audit.store import AuditStore
 from console.engine.prepare import prepare
 from console.errors import DrError, InputError
@@ -323,7 +324,14 @@ class DrConsoleApp(App[int]):
         except (KeyError, DrError) as exc:
             self.push_screen(MessageScreen("This run cannot be replayed", str(exc)))
             return
-        self.push_screen(ReplayScreen(replay, palette=self.state.palette))
+        run_id = replay.record.run_id
+        follow = None
+        if replay.record.status == "running":  # in progress (here or in another console)
+
+            def follow(after: int) -> list[AuditEvent]:
+                return self.audit.events(run_id, after_seq=after)
+
+        self.push_screen(ReplayScreen(replay, palette=self.state.palette, follow=follow))
 
     def open_run(
         self,

@@ -82,6 +82,10 @@ class Replay:
         """(step id, is a rollback step), as the step list shows them."""
         self.step_numbers = {sid: i + 1 for i, sid in enumerate(main)}
         self.host_width = min(16, max((len(e.event.host or "") for e in self.events), default=4))
+        self.last_seq = events[-1].seq if events else 0
+        """The newest event's sequence number (``extend`` reads on from there)."""
+        self.live = False
+        """The run is still going: the log does not end where it ends now (``extend``)."""
         self.restart()
 
     @classmethod
@@ -95,6 +99,19 @@ class Replay:
         if record is None:
             raise KeyError(run_id)
         return cls(record, list(store.events(run_id)))  # type: ignore[attr-defined]
+
+    def extend(self, events: list[StoredEvent]) -> int:
+        """Append events the run recorded since (a run in progress, followed live); how many.
+
+        The step list is the recorded plan's, so it does not change; the duration grows.
+        """
+        new = [e for e in events if e.seq > self.last_seq]
+        for e in new:
+            self.events.append(ReplayEvent(e.payload.ts - self.started_at, e.payload, e.operator))
+        if new:
+            self.last_seq = new[-1].seq
+            self.duration = self.events[-1].offset
+        return len(new)
 
     # -- position --------------------------------------------------------------------------
 
@@ -135,7 +152,7 @@ class Replay:
         self.position += 1
         self.clock = max(self.clock, item.offset)
         self._apply(item)
-        if self.at_end:
+        if self.at_end and not (self.live and self.finished is None):
             self._ended()
         return item
 
@@ -171,7 +188,7 @@ class Replay:
     def status_of(self, step_id: str) -> str:
         """The step's status at this point of the replay (as the run screen words it)."""
         status = self.statuses.get(step_id, "pending")
-        if status == "pending" and self.at_end:
+        if status == "pending" and self.at_end and not (self.live and self.finished is None):
             return "not run"
         if self.waiting is not None and step_id == self.current_step and status == "running":
             return "waiting"
@@ -187,7 +204,7 @@ class Replay:
         """Where the run stands at this point: ``running``, or how it ended."""
         if self.finished is not None:
             return str(self.finished.outcome)
-        if self.at_end:
+        if self.at_end and not self.live:
             return str(self.record.status)
         return "running"
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
 from textual.widgets import Static
 
+from console import events as ev
+from console.engine.decider import Answer, Decider, Question
 from console.model.inventory import load_inventory
 from console.tui.app import DrConsoleApp, TuiConfig
 from console.tui.replay_app import ReplayApp, load_replay
@@ -17,6 +21,7 @@ from console.tui.widgets.run_panels import DecisionBar
 from console.tui.widgets.step_list import StepList
 from tests.engine.scripted_env import ScriptedEstate
 from tests.replay.recorded import failed_run, killed_run
+from tests.support.scripted import Reply
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -154,3 +159,94 @@ async def test_the_audit_screen_opens_the_replay(
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, AuditScreen)
+
+
+class Held(Decider):
+    """Confirms once the test lets it."""
+
+    def __init__(self) -> None:
+        self.operator = "alice@console"
+        self.go = asyncio.Event()
+
+    async def decide(self, question: Question) -> Answer:
+        await self.go.wait()
+        return Answer(ev.DecisionAction.CONFIRM, None)
+
+
+async def test_an_observer_follows_a_run_in_progress_live(
+    scripted: ScriptedEstate, no_ssh: None
+) -> None:
+    est = scripted
+    est.transport.on("fence-cmd", Reply(stdout="fenced"))
+    pb = est.playbook(
+        "live",
+        """
+        version: 1
+        name: live-drill
+        kind: custom
+        steps:
+          - id: fence
+            title: Fence the old primary
+            on: h-east
+            run: fence-cmd
+            confirm: true
+        """,
+    )
+    person = Held()
+    engine, audit = est.engine(pb, person)
+    task = asyncio.ensure_future(engine.run())
+    try:
+        for _ in range(200):
+            if engine.run_id is not None:
+                break
+            await asyncio.sleep(0.05)
+        config = TuiConfig(
+            inventory_path=est.inventory,
+            playbooks_dir=est.base,
+            audit_path=est.audit,
+            operator="observer@tui",
+            read_only=True,
+        )
+        app = DrConsoleApp(
+            config,
+            load_inventory(est.inventory),
+            source_factory=lambda inv, _pool: FixedStatusSource(inv, []),
+        )
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.press("4")
+            for _ in range(100):
+                if isinstance(app.screen, AuditScreen) and app.screen.selected() is not None:
+                    break
+                await pilot.pause(0.1)
+            await pilot.press("p")
+            for _ in range(100):
+                if isinstance(app.screen, ReplayScreen):
+                    break
+                await pilot.pause(0.1)
+            screen = app.screen
+            assert isinstance(screen, ReplayScreen)
+            assert screen.following and screen.replay.live
+            for _ in range(100):
+                if _state(screen, "fence").endswith("waiting"):
+                    break
+                await pilot.pause(0.1)
+            assert _state(screen, "fence").endswith("waiting")
+            bar = str(screen.query_one("#replay-bar", DecisionBar).render())
+            assert "LIVE" in bar and "the run waits for confirmation" in bar
+            person.go.set()  # the operator confirms, in the other console
+            for _ in range(100):
+                if "SUCCEEDED" in _text(screen, "#replay-title"):
+                    break
+                await pilot.pause(0.2)
+            assert "SUCCEEDED" in _text(screen, "#replay-title")
+            assert _state(screen, "fence").endswith("ok")
+            assert not screen.replay.live
+        result = await asyncio.wait_for(task, 30)
+        assert result.exit_code == 0
+    finally:
+        person.go.set()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        audit.close()

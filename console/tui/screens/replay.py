@@ -9,6 +9,7 @@ no session: nothing it does can reach a host. Every key is a ``Binding``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,6 +18,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from console import events as ev
+from console.audit.model import Event as StoredEvent
 from console.tui.format import fmt_age, fmt_clock, fmt_seconds, health_label, step_label
 from console.tui.palette import DEFAULT_PALETTE, Palette
 from console.tui.replay import Replay
@@ -27,6 +30,11 @@ from console.tui.widgets.step_list import StepList
 
 TICK = 0.1
 """Seconds between clock ticks while playing."""
+FOLLOW_EVERY = 1.0
+"""Seconds between reads of a run in progress."""
+
+Follow = Callable[[int], list[StoredEvent]]
+"""The run's events after a sequence number (``AuditStore.events(run_id, after_seq=n)``)."""
 SPEEDS = (1.0, 10.0)
 """The speeds ``f`` cycles through."""
 
@@ -61,13 +69,32 @@ class ReplayScreen(Screen[None]):
         Binding("n", "next_step", "Next step"),
         Binding("b", "restart", "From the start"),
         Binding("e", "end", "To the end"),
+        Binding("l", "live", "Live"),
         Binding("escape", "close", "Close"),
     ]
 
-    def __init__(self, replay: Replay, *, palette: Palette = DEFAULT_PALETTE) -> None:
+    def __init__(
+        self,
+        replay: Replay,
+        *,
+        palette: Palette = DEFAULT_PALETTE,
+        follow: Follow | None = None,
+    ) -> None:
+        """
+        Args:
+            replay: The recorded run.
+            palette: The app's colours.
+            follow: For a run still in progress: reads its newer events; the screen then
+                starts live (at the newest event, following the log as it grows) until a key
+                moves it back in time (``l`` goes live again).
+        """
         super().__init__()
         self.replay = replay
         self.palette = palette
+        self.follow = follow
+        self.following = follow is not None
+        """At the newest event, taking new ones as they are recorded."""
+        replay.live = follow is not None
         self.playing = False
         """The clock runs."""
         self.speed = SPEEDS[0]
@@ -97,7 +124,26 @@ class ReplayScreen(Screen[None]):
         self.query_one("#replay-rto", RtoClock).palette = self.palette
         self.query_one("#replay-output", OutputLog).set_palette(self.palette)
         self.set_interval(TICK, self._tick, name="replay clock")
+        if self.follow is not None:
+            self.set_interval(FOLLOW_EVERY, self._read_on, name="replay follows the log")
+            self._to_end()
         self.redraw()
+
+    def _read_on(self) -> None:
+        """Take the events the run recorded since (a run in progress)."""
+        if self.follow is None:
+            return
+        self.replay.extend(self.follow(self.replay.last_seq))
+        if self.following:
+            self._to_end()
+        if any(isinstance(e.event, ev.RunFinished) for e in self.replay.events[-1:]):
+            self.replay.live = False
+        self.redraw()
+
+    def _to_end(self) -> None:
+        self.replay.advance(self.replay.duration)
+        while self.replay.apply_next() is not None:
+            pass
 
     # -- the clock -------------------------------------------------------------------------
 
@@ -149,10 +195,14 @@ class ReplayScreen(Screen[None]):
             f"{len(r.events)} · {self.speed:g}x"
         )
         state = "playing" if self.playing else ("end of the log" if r.at_end else "paused")
+        if self.following and r.live:
+            state = "LIVE, following the run's audit log"
         line = f"replay {state} · {where} · nothing is sent to any host"
-        if r.waiting and not r.at_end:
-            return f"{line} · the run waited for {r.waiting}", "ask"
-        if r.at_end:
+        live = r.live and r.finished is None
+        if r.waiting and (live or not r.at_end):
+            word = "waits" if live and r.at_end else "waited"
+            return f"{line} · the run {word} for {r.waiting}", "ask"
+        if r.at_end and not live:
             return line, "done" if r.run_word() == "succeeded" else "failed"
         return line, ""
 
@@ -223,8 +273,19 @@ class ReplayScreen(Screen[None]):
 
     # -- keys ------------------------------------------------------------------------------
 
+    def action_live(self) -> None:
+        """Back to the newest event of a run in progress, following it."""
+        if self.follow is None or not self.replay.live:
+            self.notify("this run has ended: there is nothing live to follow", timeout=3)
+            return
+        self.following = True
+        self.playing = False
+        self._to_end()
+        self.redraw()
+
     def action_play(self) -> None:
         """Play or pause (at the end, play starts again from the start)."""
+        self.following = False
         if self.replay.at_end and not self.playing:
             self.replay.restart()
         self.playing = not self.playing
@@ -238,12 +299,14 @@ class ReplayScreen(Screen[None]):
 
     def action_next_step(self) -> None:
         """Pause, and go to the next step boundary."""
+        self.following = False
         self.playing = False
         self.replay.next_step()
         self.redraw()
 
     def action_restart(self) -> None:
         """Back to the start (paused)."""
+        self.following = False
         self.playing = False
         self.replay.restart()
         self.redraw()
@@ -251,9 +314,7 @@ class ReplayScreen(Screen[None]):
     def action_end(self) -> None:
         """Straight to the end of the log."""
         self.playing = False
-        self.replay.advance(self.replay.duration)
-        while self.replay.apply_next() is not None:
-            pass
+        self._to_end()
         self.redraw()
 
     def action_close(self) -> None:
