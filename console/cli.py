@@ -27,9 +27,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(ExitCode.INPUT, f"drconsole: {message} (see {self.prog} -h)\n")
 
 
-AUDIT_COMMANDS = frozenset({"run", "tui", "audit", "report"})
+AUDIT_COMMANDS = frozenset({"run", "tui", "audit", "report", "replay", "serve"})
 """The commands that open the audit log (and so check where it is)."""
-AUDIT_CREATORS = frozenset({"run", "tui"})
+AUDIT_CREATORS = frozenset({"run", "tui", "serve"})
 """The ones that create it when it does not exist yet."""
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -105,6 +105,23 @@ def _add_vars(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_notify(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--notify",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="also notify this apprise URL (repeatable; with the inventory's notify:)",
+    )
+    p.add_argument(
+        "--notify-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECS",
+        help="seconds one notification may take before it counts as failed (default 5)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole argument grammar, one sub-parser per command."""
     parser = _Parser(
@@ -130,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("-i", "--inventory", type=Path, default=Path("inventory/lab.yaml"))
     tui.add_argument("-p", "--playbooks", type=Path, default=Path("playbooks"))
     tui.add_argument("--refresh", type=float, default=2.0, metavar="SECS")
+    _add_notify(tui)
+    tui.add_argument(
+        "--read-only",
+        action="store_true",
+        help="an observer's console: watch everything, act on nothing (serve's observers)",
+    )
 
     val = sub.add_parser(
         "validate",
@@ -147,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--watch", type=float, default=None, metavar="SECS")
     st.add_argument("--timeout", type=float, default=None, metavar="SECS", help="per-probe timeout")
     st.add_argument("--accept-new-host-keys", action="store_true")
+    _add_notify(st)
+    st.add_argument(
+        "--notify-hold",
+        type=float,
+        default=30.0,
+        metavar="SECS",
+        help="with --watch: a service's change is told once it held this long (default 30)",
+    )
 
     plan = sub.add_parser("plan", help="render every step against the live topology; run nothing")
     plan.add_argument("playbook", type=Path)
@@ -164,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", default=None, metavar="RUN_ID")
     run.add_argument("--break-lock", action="store_true", help="break a stale lock (audited)")
     run.add_argument("--accept-new-host-keys", action="store_true")
+    _add_notify(run)
 
     audit = sub.add_parser("audit", help="read and verify the audit log")
     asub = audit.add_subparsers(dest="audit_command", metavar="ACTION", parser_class=_Parser)
@@ -184,6 +216,28 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--since", default=None, metavar="DURATION", help="e.g. 90d")
     rep.add_argument("--format", choices=("md", "html", "json", "junit"), default="md")
     rep.add_argument("-o", "--output", type=Path, default=None)
+
+    rp = sub.add_parser("replay", help="play a recorded run back from the audit log")
+    rp.add_argument("run_id", metavar="RUN_ID", help="the run (a unique prefix will do)")
+    rp.add_argument(
+        "--speed", type=float, choices=(1.0, 10.0), default=1.0, help="1 (real time) or 10"
+    )
+    rp.add_argument("--play", action="store_true", help="start playing at once")
+
+    srv = sub.add_parser("serve", help="the console in a browser (observers read-only)")
+    srv.add_argument("-i", "--inventory", type=Path, default=Path("inventory/lab.yaml"))
+    srv.add_argument("-p", "--playbooks", type=Path, default=Path("playbooks"))
+    srv.add_argument("--refresh", type=float, default=2.0, metavar="SECS")
+    srv.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    srv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    srv.add_argument(
+        "--operator-token-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the operator's token (first line); without it every browser is an observer",
+    )
+    _add_notify(srv)
 
     lab = sub.add_parser("lab", help="a local DR lab of real servers on loopback")
     lab.add_argument("--dir", type=Path, default=Path(".lab"), help="lab directory (default .lab)")
@@ -245,6 +299,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         from console.report.commands import main as report_main
 
         return report_main(args)
+    if command == "serve":
+        from console.serve import serve_command
+
+        return serve_command(args)
+    if command == "replay":
+        from console.tui.replay_app import main as replay_main
+
+        return replay_main(args)
     raise InputError(f"unknown command {command!r}")
 
 

@@ -37,6 +37,7 @@ CORE = (
     "console.targets",
     "console.errors",
     "console.cli",
+    "console.notify",
 )
 """Every core package and module."""
 
@@ -71,6 +72,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "console.audit": ("console.engine", "console.report", "console.status", *UI),
     "console.report": ("console.engine", *UI),
     "console.engine": ("console.report", *UI),
+    "console.notify": ("console.report", "console.audit", *UI),
 }
 """Module (with its submodules, each imported alone) -> what it must never load."""
 

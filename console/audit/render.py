@@ -177,6 +177,8 @@ def _summary(payload: ev.Recorded, raw: Mapping[str, Any]) -> str:
             if payload.rto_seconds is not None or payload.rpo_seconds is not None:
                 text += f", RTO {_num(payload.rto_seconds)}, RPO {_num(payload.rpo_seconds)}"
             return text + (f" — {payload.summary}" if payload.summary else "")
+        case ev.NotificationFailed():
+            return f"not delivered to {payload.target} ({payload.subject}): {payload.reason}"
         case (
             ev.Notice()
             | ev.CanaryCheck()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from console import events as ev
@@ -15,6 +15,10 @@ from console.ssh.transport import Transport
 
 Listener = Callable[[ev.Event], None]
 """Told every event of a run, in order (after it is recorded)."""
+Finishing = Callable[[ev.RunFinished], Awaitable[None]]
+"""Awaited with the run's end just before ``run_finished`` is recorded (the run's last
+event), so what it records (a notification that failed) is still part of the run. It must
+bound its own time and never raise."""
 
 
 @dataclass(frozen=True)
@@ -55,3 +59,5 @@ class RunConfig:
     """Seconds between background samples of the playbook's services during the run."""
     audit_output_cap: int = 20_000
     """Output lines per command and stream recorded in the audit log; more are counted."""
+    finishing: list[Finishing] = field(default_factory=list)
+    """Awaited in order before ``run_finished`` is recorded (``console.notify.run``)."""

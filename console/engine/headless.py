@@ -29,6 +29,9 @@ from console.engine.prepare import Prepared, prepare
 from console.engine.runner import Engine, RunConfig, RunResult
 from console.errors import ExitCode
 from console.model.durations import format_duration
+from console.notify.run import RunNotifications
+from console.notify.sender import DEFAULT_TIMEOUT
+from console.notify.targets import NotifyTarget, command_line_targets
 from console.ssh.pool import SshPool
 from console.status.collector import StatusCollector
 
@@ -103,6 +106,11 @@ class HumanPrinter:
                 )
             case ev.RtoMark():
                 c.print(f"  [magenta]RTO clock {e.mark}[/]")
+            case ev.NotificationFailed():
+                c.print(
+                    f"  [yellow]warning:[/] notification to {escape(e.target)} not delivered "
+                    f"({escape(e.subject)}): {escape(e.reason)}"
+                )
             case ev.Notice():
                 colour = {"warning": "yellow", "error": "red"}.get(e.level, "cyan")
                 c.print(f"  [{colour}]{e.level}:[/] {escape(e.message)}")
@@ -210,9 +218,25 @@ def _pool(args: argparse.Namespace, engine_ref: list[Engine]) -> SshPool:
     )
 
 
-async def _run(args: argparse.Namespace, prepared: Prepared, audit: AuditStore) -> RunResult:
+async def _run(
+    args: argparse.Namespace,
+    prepared: Prepared,
+    audit: AuditStore,
+    notify: tuple[NotifyTarget, ...] = (),
+) -> RunResult:
     engine_ref: list[Engine] = []
     pool = _pool(args, engine_ref)
+
+    def record(event: ev.Event) -> None:
+        engine_ref[0].emit(event)
+
+    notifications = RunNotifications(
+        (*prepared.inventory.notify, *notify),
+        inventory=prepared.inventory.name,
+        emit=record,
+        audit_path=args.audit,
+        timeout=getattr(args, "notify_timeout", None) or DEFAULT_TIMEOUT,
+    )
     try:
         engine = Engine(
             RunConfig(
@@ -226,9 +250,12 @@ async def _run(args: argparse.Namespace, prepared: Prepared, audit: AuditStore) 
                 decider=HeadlessDecider(args.operator, yes=args.yes),
                 resume=prepared.resume,
                 break_lock=args.break_lock,
+                finishing=[notifications.finishing] if notifications.enabled else [],
             )
         )
         engine_ref.append(engine)
+        if notifications.enabled:
+            engine.listeners.append(notifications)
         engine.listeners.append(JsonPrinter(lambda: engine.run_id) if args.json else HumanPrinter())
         for warning in prepared.warnings:
             engine.listeners.append(_late_notice(engine, warning))
@@ -242,6 +269,7 @@ async def _run(args: argparse.Namespace, prepared: Prepared, audit: AuditStore) 
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
     finally:
+        await notifications.close()
         await pool.close()
 
 
@@ -260,12 +288,13 @@ def _late_notice(engine: Engine, message: str) -> Callable[[ev.Event], None]:
 def run_command(args: argparse.Namespace) -> int:
     """``drconsole run``; returns the exit code. Bad input is refused before the audit log is
     opened or a host is contacted (a resumed run reads its state from the log first)."""
+    notify = command_line_targets(getattr(args, "notify", None) or ())
     if args.resume is None:
         prepare(args.playbook, args.inventory, args.var)
     audit = AuditStore(args.audit)
     try:
         prepared = prepare(args.playbook, args.inventory, args.var, audit=audit, resume=args.resume)
-        result = asyncio.run(_run(args, prepared, audit))
+        result = asyncio.run(_run(args, prepared, audit, notify))
     finally:
         audit.close()
     return result.exit_code

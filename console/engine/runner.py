@@ -463,21 +463,20 @@ class Engine:
         m = measure(self.playbook.objectives, self.rto_start, self.rto_end, check)
         if m.rto_seconds is not None or check is not None:
             self.emit(m)
-        finished = self.audit.finish(
-            self.run_id,
-            ev.RunFinished(
-                outcome=end.outcome,
-                exit_code=int(end.code),
-                summary=end.reason,
-                rto_seconds=m.rto_seconds,
-                rpo_seconds=m.rpo_seconds,
-                rpo_writes=m.rpo_writes,
-                rto_met=m.rto_met,
-                rpo_met=m.rpo_met,
-                stopped_at=end.stopped_at,
-            ),
-            operator=self.operator,
+        ending = ev.RunFinished(
+            outcome=end.outcome,
+            exit_code=int(end.code),
+            summary=end.reason,
+            rto_seconds=m.rto_seconds,
+            rpo_seconds=m.rpo_seconds,
+            rpo_writes=m.rpo_writes,
+            rto_met=m.rto_met,
+            rpo_met=m.rpo_met,
+            stopped_at=end.stopped_at,
         )
+        for hook in self.cfg.finishing:
+            await hook(ending)
+        finished = self.audit.finish(self.run_id, ending, operator=self.operator)
         self.tell(finished)
         return RunResult(
             self.run_id,

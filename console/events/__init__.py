@@ -39,6 +39,7 @@ from console.events.enums import (
     StepStatus,
 )
 from console.events.measure import CanaryCheck, CanaryWrite, Measurement, ProbeSample, RtoMark
+from console.events.notify import NotificationFailed
 from console.events.registry import KINDS, Emitted, Recorded, as_emitted, decode
 from console.events.run import (
     GateResult,
@@ -93,6 +94,7 @@ __all__ = [
     "NoteAdded",
     "Notice",
     "NoticeLevel",
+    "NotificationFailed",
     "OnFailure",
     "OpenStrEnum",
     "OutputLines",

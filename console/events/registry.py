@@ -15,6 +15,7 @@ from typing import Any, get_args
 
 from console.events.base import Event, UnknownEvent, check_readable, decode_as
 from console.events.measure import CanaryCheck, CanaryWrite, Measurement, ProbeSample, RtoMark
+from console.events.notify import NotificationFailed
 from console.events.run import (
     GateResult,
     HostKeyAccepted,
@@ -64,6 +65,7 @@ _Shared = (
     | CanaryCheck
     | RtoMark
     | Measurement
+    | NotificationFailed
 )
 """The events the engine emits and the log holds alike."""
 

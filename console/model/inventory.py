@@ -18,6 +18,7 @@ from console.errors import InputErrors, Location
 from console.model.enums import MEMBER_ROLES, SERVICE_KINDS, SITE_ROLES, SSH_BACKENDS
 from console.model.reader import MapView, Problems, suggest
 from console.model.yamlsrc import Node, Source, load_file
+from console.notify.targets import NotifyTarget, read_targets
 
 BACKENDS = SSH_BACKENDS
 DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306, "redis": 6379}
@@ -159,6 +160,8 @@ class Inventory:
     hosts: Mapping[str, Host]
     services: Mapping[str, Service]
     tags: frozenset[str] = field(default_factory=frozenset)
+    notify: tuple[NotifyTarget, ...] = ()
+    """Where runs and ``status --watch`` send notifications (apprise URLs, ``notify:``)."""
 
     def host_site(self, host: str) -> str:
         """The site a host belongs to."""
@@ -207,7 +210,7 @@ def build_inventory(source: Source) -> Inventory:
     top = MapView(
         root,
         "the inventory",
-        ("version", "name", "description", "ssh", "vars", "sites", "services"),
+        ("version", "name", "description", "ssh", "vars", "sites", "services", "notify"),
         problems,
         required=("version", "name", "sites"),
     )
@@ -304,6 +307,7 @@ def build_inventory(source: Source) -> Inventory:
 
     # Every field is read before this line: a problem found later would be dropped silently.
     description = top.text("description")
+    notify = read_targets(top, "notify", problems)
     if problems:
         raise InputErrors(problems.errors)
     tags = frozenset(t for h in hosts.values() for t in h.tags)
@@ -318,6 +322,7 @@ def build_inventory(source: Source) -> Inventory:
         hosts=MappingProxyType(hosts),
         services=MappingProxyType(services),
         tags=tags,
+        notify=notify,
     )
 
 

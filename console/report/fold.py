@@ -112,6 +112,13 @@ class Folder(FoldState):
                 self.deviate(
                     "rollback", "info" if p.ok else "error", event, f"rollback ended: {word}"
                 )
+            case ev.NotificationFailed():
+                self.deviate(
+                    "notification",
+                    "warning",
+                    event,
+                    f"notification not delivered to {p.target} ({p.subject}): {p.reason}",
+                )
             case ev.LockAcquired() | ev.LockReleased() | ev.UnknownEvent():
                 pass  # not part of the report (the timeline of ``audit show`` has them)
             case _:

@@ -22,6 +22,9 @@ from rich.live import Live
 
 from console.errors import InputError
 from console.model.inventory import Inventory, load_inventory
+from console.notify.sender import Failure, Notifier
+from console.notify.targets import command_line_targets
+from console.notify.watch import DegradeWatch
 from console.ssh.pool import SshPool
 from console.status.collector import StatusCollector
 from console.status.poller import MemberPoller
@@ -35,6 +38,7 @@ async def _watch(
     args: argparse.Namespace, collector: StatusCollector, inventory: Inventory, console: Console
 ) -> None:
     poller = asyncio.ensure_future(MemberPoller(collector, args.watch).run())
+    alerts = asyncio.ensure_future(_notify_degraded(args, collector, inventory))
     try:
         if args.json:
             while True:
@@ -47,8 +51,39 @@ async def _watch(
                 live.update(render(collector.snapshot(), inventory, time.time()), refresh=True)
     finally:
         poller.cancel()
+        alerts.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await poller
+        with contextlib.suppress(asyncio.CancelledError):
+            await alerts
+
+
+async def _notify_degraded(
+    args: argparse.Namespace, collector: StatusCollector, inventory: Inventory
+) -> None:
+    """Tell the inventory's ``notify:`` and ``--notify`` targets when a service degrades or
+    recovers (``console.notify.watch``, with its hold-down); a failed delivery is a warning on
+    stderr (``status`` has no audit log)."""
+    targets = (*inventory.notify, *getattr(args, "notify_targets", ()))
+    if not targets:
+        return
+
+    def warn(failure: Failure) -> None:
+        print(
+            f"drconsole: warning: notification to {failure.target.shown} not delivered "
+            f"({failure.message.subject}): {failure.reason}",
+            file=sys.stderr,
+        )
+
+    notifier = Notifier(targets, timeout=args.notify_timeout, on_failure=warn)
+    watch = DegradeWatch(inventory, hold_down=args.notify_hold)
+    try:
+        while True:
+            await asyncio.sleep(min(REDRAW_SECONDS, args.watch))
+            for message in watch.observe(collector.snapshot(), time.time()):
+                notifier.send(message)
+    finally:
+        await notifier.close(timeout=args.notify_timeout + 1.0)
 
 
 async def _status(args: argparse.Namespace, inventory: Inventory) -> int:
@@ -75,6 +110,11 @@ def status_command(args: argparse.Namespace) -> int:
         raise InputError("--watch needs a positive number of seconds")
     if args.timeout is not None and args.timeout <= 0:
         raise InputError("--timeout needs a positive number of seconds")
+    args.notify_targets = command_line_targets(getattr(args, "notify", None) or ())
+    if args.notify_targets and args.watch is None:
+        raise InputError("--notify with status needs --watch (it tells changes as they hold)")
+    if getattr(args, "notify_hold", 0.0) < 0:
+        raise InputError("--notify-hold needs zero or more seconds")
     inventory = load_inventory(args.inventory)
     try:
         return asyncio.run(_status(args, inventory))

@@ -30,15 +30,18 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
+from console.audit.model import Event as AuditEvent
 from console.audit.store import AuditStore
 from console.engine.prepare import prepare
 from console.errors import DrError, InputError
 from console.model.inventory import Inventory, load_inventory
+from console.notify.targets import command_line_targets
 from console.ssh.pool import SshPool
 from console.ssh.transport import Transport
 from console.status.collector import StatusSnapshot
 from console.tui.messages import (
     ExportRequested,
+    ReplayRequested,
     RunChanged,
     RunRequested,
     RunStartRequested,
@@ -46,6 +49,7 @@ from console.tui.messages import (
     StatusPokeRequested,
 )
 from console.tui.palette import Palette
+from console.tui.replay import Replay
 from console.tui.screens.audit import AuditScreen
 from console.tui.screens.board import BoardScreen
 from console.tui.screens.confirm import ConfirmScreen
@@ -53,6 +57,7 @@ from console.tui.screens.export import ExportRequest, ExportScreen
 from console.tui.screens.inventory import InventoryScreen
 from console.tui.screens.message import MessageScreen
 from console.tui.screens.playbooks import PlaybooksScreen, find_playbooks
+from console.tui.screens.replay import ReplayScreen
 from console.tui.screens.run import RunScreen
 from console.tui.session import RunSession
 from console.tui.state import ConsoleState, TuiConfig
@@ -124,6 +129,20 @@ class DrConsoleApp(App[int]):
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.start_status()
         self.set_interval(1.0, self._tick, name="clock")
+        if self.config.read_only:
+            self.sub_title = "READ-ONLY observer"
+            self.notify(
+                "read-only: you are an observer; the board, runs and the audit log are yours "
+                "to watch, every action is the operator's",
+                timeout=10,
+            )
+
+    def refused_read_only(self, what: str) -> bool:
+        """In an observer's console, say that ``what`` is the operator's, and return True."""
+        if not self.config.read_only:
+            return False
+        self.notify(f"read-only: an observer cannot {what}", severity="warning", timeout=5)
+        return True
 
     async def on_unmount(self) -> None:
         if self._transport is not None:
@@ -298,6 +317,22 @@ class DrConsoleApp(App[int]):
         """A screen asked to export a report."""
         self.export_report(message.run_id)
 
+    def on_replay_requested(self, message: ReplayRequested) -> None:
+        """A screen asked to replay a recorded run (read from the log; no host is contacted)."""
+        try:
+            replay = Replay.load(self.audit, message.run_id)
+        except (KeyError, DrError) as exc:
+            self.push_screen(MessageScreen("This run cannot be replayed", str(exc)))
+            return
+        run_id = replay.record.run_id
+        follow = None
+        if replay.record.status == "running":  # in progress (here or in another console)
+
+            def follow(after: int) -> list[AuditEvent]:
+                return self.audit.events(run_id, after_seq=after)
+
+        self.push_screen(ReplayScreen(replay, palette=self.state.palette, follow=follow))
+
     def open_run(
         self,
         playbook_path: Path,
@@ -309,8 +344,10 @@ class DrConsoleApp(App[int]):
         """Prepare a run of ``playbook_path`` and show its run screen (nothing runs yet).
 
         Bad input (a playbook that does not fit the inventory, a missing parameter, a run that
-        cannot be resumed) is shown in a dialog, located.
+        cannot be resumed) is shown in a dialog, located. An observer's console opens none.
         """
+        if self.refused_read_only("open a run"):
+            return None
         if self.session is not None and self.session.running:
             self.notify("a run is going; it must end before another starts", severity="warning")
             self.switch_mode("run")
@@ -337,6 +374,7 @@ class DrConsoleApp(App[int]):
             transport=self.transport,
             changed=self._run_changed,
             probe_timeout=self.config.probe_timeout,
+            notify=self.config.notify,
         )
         self.session = session
         if self.current_mode == "run":
@@ -357,6 +395,8 @@ class DrConsoleApp(App[int]):
         Returns:
             True when the run was started.
         """
+        if self.refused_read_only("start a run"):
+            return False
         for service in session.playbook.services_touched():
             if service not in session.inventory.services:
                 continue
@@ -394,6 +434,8 @@ class DrConsoleApp(App[int]):
 
     def export_report(self, run_id: str) -> None:
         """Ask for a format and a path, then write the run's report."""
+        if self.refused_read_only("write a report file"):
+            return
         try:
             from console.report import (  # noqa: PLC0415 (written by another engineer; may be absent)
                 export_report,
@@ -497,6 +539,8 @@ def main(args: argparse.Namespace) -> int:
         operator=str(args.operator),
         mode=str(getattr(args, "mode", "drill") or "drill"),
         refresh=refresh,
+        notify=command_line_targets(getattr(args, "notify", None) or ()),
+        read_only=bool(getattr(args, "read_only", False)),
     )
     app = DrConsoleApp(config, inventory)
     app.run()

@@ -87,5 +87,14 @@ class ExportRequested(Message):
         """The run."""
 
 
+class ReplayRequested(Message):
+    """Play a recorded run back (``console.tui.screens.replay``)."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        """The run."""
+
+
 class StatusPokeRequested(Message):
     """Probe every member now instead of at the next tick."""

@@ -71,6 +71,8 @@ def event_lines(event: ev.Event, step_numbers: dict[str, int], total_steps: int)
             ]
         case ev.Notice():
             return [f"{SYSTEM}{e.level}: {e.message}"]
+        case ev.NotificationFailed():
+            return [f"{SYSTEM}warning: notification to {e.target} not delivered: {e.reason}"]
         case ev.NoteAdded():
             return [f"{SYSTEM}note by {e.by}: {e.text}"]
         case ev.RtoMark():

@@ -24,6 +24,8 @@ from console.engine.decider import Answer, Question
 from console.engine.prepare import Prepared
 from console.engine.runner import Engine, RunConfig, RunResult
 from console.errors import DrError, ErrorKind, ExitCode
+from console.notify.run import NotifyingDecider, RunNotifications
+from console.notify.targets import NotifyTarget
 from console.ssh.transport import Transport
 from console.tui.decider import TuiDecider
 from console.tui.runlog import event_lines, output_lines
@@ -71,6 +73,7 @@ class RunSession:
         transport: Transport,
         changed: Callable[[], None],
         probe_timeout: float | None = None,
+        notify: tuple[NotifyTarget, ...] = (),
     ) -> None:
         self.prepared = prepared
         self.playbook = prepared.playbook
@@ -81,6 +84,15 @@ class RunSession:
         self.audit = audit
         self._changed = changed
         self.decider = TuiDecider(operator, self._ask)
+        self.notifications = RunNotifications(
+            (*prepared.inventory.notify, *notify),
+            inventory=prepared.inventory.name,
+            emit=self._record,
+            audit_path=audit.path,
+            warn=lambda text: self._add(f"» warning: {text}"),
+        )
+        """The run's notifications (``console.notify``): nothing when there is no target."""
+        told = self.notifications.enabled
         self.engine = Engine(
             RunConfig(
                 inventory=prepared.inventory,
@@ -90,10 +102,13 @@ class RunSession:
                 operator=operator,
                 audit=audit,
                 transport=transport,
-                decider=self.decider,
-                listeners=[self._on_event],
+                decider=NotifyingDecider(self.decider, self.notifications)
+                if told
+                else self.decider,
+                listeners=[self._on_event, self.notifications] if told else [self._on_event],
                 resume=prepared.resume,
                 probe_timeout=probe_timeout,
+                finishing=[self.notifications.finishing] if told else [],
             )
         )
         self.resume_of = prepared.resume.run_id if prepared.resume else None
@@ -200,8 +215,13 @@ class RunSession:
             self.error = str(exc)
             self._add(f"» error: {exc}")
         finally:
+            await self.notifications.close()
             self._changed()
         return self.result
+
+    def _record(self, event: ev.Event) -> None:
+        """Record an event of the notifications in the run (a failed delivery)."""
+        self.engine.emit(event)
 
     async def _ask(self, question: Question) -> Answer:
         loop = asyncio.get_running_loop()

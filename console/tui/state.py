@@ -20,6 +20,7 @@ from textual.signal import Signal
 
 from console.audit.store import AuditStore
 from console.model.inventory import Inventory
+from console.notify.targets import NotifyTarget
 from console.status.collector import StatusSnapshot
 from console.tui.history import LagHistory
 from console.tui.palette import DEFAULT_PALETTE, Palette
@@ -45,6 +46,11 @@ class TuiConfig:
     """Per-probe deadline (default each service's ``probe.timeout``)."""
     reports_dir: Path = Path("reports")
     """Where exported reports go by default."""
+    notify: tuple[NotifyTarget, ...] = ()
+    """``--notify`` targets, told about every run with the inventory's ``notify:``."""
+    read_only: bool = False
+    """An observer's console (``drconsole serve`` without the operator token): it can look
+    at everything and act on nothing: no run is opened, started, resumed or exported."""
 
 
 class ConsoleState:

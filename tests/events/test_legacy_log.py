@@ -34,6 +34,9 @@ CORRECTIONS: dict[str, list[tuple[str, str]]] = {
 }
 """Deliberate differences from main's output: (what main printed, what is printed now)."""
 
+NEWER_KINDS = frozenset({"notification_failed"})
+"""Kinds added after the legacy log was recorded (it cannot hold them)."""
+
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -86,7 +89,7 @@ def test_every_legacy_event_decodes_into_its_class(db: Path) -> None:
                 assert not payload.extra, (event.kind, payload.extra)
                 assert payload.defaulted <= {"error"}, (event.kind, payload.defaulted)
                 seen.add(event.kind)
-    assert seen == set(KINDS), set(KINDS) - seen
+    assert seen == set(KINDS) - NEWER_KINDS, set(KINDS) - NEWER_KINDS - seen
 
 
 @pytest.mark.parametrize("scenario", sorted(RUNS))

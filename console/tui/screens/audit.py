@@ -23,7 +23,7 @@ from console.audit.model import RunRecord, VerifyResult
 from console.audit.render import STATUS_STYLES, format_duration, format_started, run_header
 from console.audit.render import timeline_rows as audit_timeline_rows
 from console.errors import DrError
-from console.tui.messages import ExportRequested, RunRequested
+from console.tui.messages import ExportRequested, ReplayRequested, RunRequested
 from console.tui.palette import Palette
 from console.tui.screens.message import MessageScreen
 from console.tui.state import ConsoleState
@@ -68,6 +68,7 @@ class AuditScreen(Screen[None]):
         Binding("V", "verify_all", "Verify all"),
         Binding("u", "resume", "Resume run…"),
         Binding("e", "export", "Export report…"),
+        Binding("p", "replay", "Replay run"),
         Binding("l", "reload", "Reload"),
     ]
 
@@ -290,6 +291,12 @@ class AuditScreen(Screen[None]):
         run = self.selected()
         if run is not None:
             self.post_message(ExportRequested(run.run_id))
+
+    def action_replay(self) -> None:
+        """Play the selected run back from its log (nothing is sent to any host)."""
+        run = self.selected()
+        if run is not None:
+            self.post_message(ReplayRequested(run.run_id))
 
     def on_mode_changed(self, mode: str) -> None:
         """The app's mode changed."""
