@@ -314,6 +314,17 @@ class Engine:
                 ev.RunPlanned(
                     steps=tuple(_planned(s) for s in pb.steps),
                     rollback=tuple(_planned(s) for s in pb.rollback),
+                    parts=tuple(
+                        ev.PlanPart(
+                            id=inc.id,
+                            playbook=inc.playbook.name,
+                            title=inc.title,
+                            path=inc.path,
+                            digest=inc.playbook.digest,
+                        )
+                        for inc in pb.includes
+                    )
+                    or None,
                 )
             )
 

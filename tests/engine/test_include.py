@@ -13,6 +13,7 @@ import pytest
 
 from console.audit.store import AuditStore
 from tests.engine.scripted_env import ScriptedEstate, run_id_of
+from tests.report.checks import check_html, check_json
 from tests.support.scripted import Reply
 
 pytestmark = pytest.mark.timeout(60)
@@ -187,3 +188,51 @@ def test_a_vars_value_the_included_parameter_refuses_is_refused_by_validate_and_
     assert expected in run.stdout + run.stderr
     with AuditStore(est.audit) as store:
         assert list(store.runs()) == []
+
+
+def test_the_report_of_a_composed_run_has_a_section_per_included_playbook(
+    scripted: ScriptedEstate,
+) -> None:
+    est = scripted
+    est.transport.on("hello-cmd")
+    est.transport.on("fence-cmd", Reply(stdout="fenced"))
+    est.transport.on("promote-cmd", Reply(), Reply(exit_status=1))
+    est.transport.on("unfence-cmd")
+    pb = _write(est)
+    proc = est.run("run", pb, "-i", str(est.inventory), "--yes")
+    assert proc.returncode == 1, proc.stdout
+    doc = check_json(est.run("report", "--latest", "--format", "json").stdout)
+    parts = {p["id"]: p for p in doc["parts"]}
+    assert list(parts) == ["there", "again"]
+    assert parts["there"]["playbook"] == "child" and parts["there"]["title"] == "svc to {{ dest }}"
+    assert parts["there"]["path"].endswith("child.yaml")
+    assert parts["there"]["digest"].startswith("sha256:")
+    assert parts["there"]["outcome"] == "done"
+    assert parts["there"]["steps"] == [["there/fence", "ok"], ["there/promote", "ok"]]
+    assert parts["there"]["duration"] is not None
+    assert parts["again"]["outcome"] == "failed"
+    assert parts["again"]["steps"] == [["again/fence", "ok"], ["again/promote", "failed"]]
+    md = est.run("report", "--latest", "--format", "md").stdout
+    assert "## Included playbooks (2)" in md
+    assert "### `there`: svc to {{ dest }} (child) — done" in md
+    assert "### `again`: Move svc from {{ from_site }} to {{ to_site }} (child) — failed" in md
+    assert "| `again/promote` | failed |" in md
+    html = est.run("report", "--latest", "--format", "html").stdout
+    check_html(html)
+    assert '<section id="parts">' in html and "<code>again</code>" in html
+    # The audit log says it in one line too.
+    show = est.run("audit", "show", run_id_of(proc.stdout)).stdout
+    assert "includes there (child), again (child)" in show
+
+
+def test_a_run_of_a_playbook_without_includes_records_no_parts(scripted: ScriptedEstate) -> None:
+    est = scripted
+    est.transport.on("fence-cmd")
+    est.transport.on("promote-cmd")
+    pb = est.playbook("child", CHILD)
+    assert est.run("run", str(pb), "-i", str(est.inventory), "--yes").returncode == 0
+    plan = next(e for e in est.events() if e["kind"] == "run_plan")
+    assert "parts" not in plan
+    doc = check_json(est.run("report", "--latest", "--format", "json").stdout)
+    assert "parts" not in doc
+    assert "Included playbooks" not in est.run("report", "--latest", "--format", "md").stdout
