@@ -146,6 +146,8 @@ def _summary(payload: ev.Recorded, raw: Mapping[str, Any]) -> str:
         case ev.RunPlanned():
             ids = ", ".join(s.id for s in payload.steps)
             more = f"; {len(payload.rollback)} rollback step(s)" if payload.rollback else ""
+            if payload.parts:
+                more += "; includes " + ", ".join(f"{p.id} ({p.playbook})" for p in payload.parts)
             return f"plan: {len(payload.steps)} step(s): {ids}{more}"
         case ev.StepFinished():
             return (

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from console import events as ev
-from console.engine.context import StepOutputs, resolve_selector, target_view
+from console.engine.context import Owner, StepOutputs, resolve_selector, target_view
 from console.engine.masking import Masker
 from console.errors import DrError, ErrorKind, HostKeyError
 from console.model.inventory import Inventory
@@ -246,14 +246,14 @@ class CommandSender:
         attempt: int,
         record_outputs: bool = False,
         poll: bool = False,
+        owner: Owner | None = None,
     ) -> tuple[bool, str]:
-        hosts = resolve_selector(
-            check.on, ctx, self.inventory, self.playbook.service, self.snapshot()
-        )
+        owner = owner or self.playbook
+        hosts = resolve_selector(check.on, ctx, self.inventory, owner.service, self.snapshot())
         rendered = {}
         for host in hosts:
             real = check.run.render(
-                {**ctx, "target": target_view(self.inventory, self.playbook, host, ctx)}
+                {**ctx, "target": target_view(self.inventory, owner, host, ctx)}
             )
             rendered[host] = (real, self.masker.scrub(real))
         results = await asyncio.gather(

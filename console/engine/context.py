@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from console.model.inventory import Inventory, Member, Service
 from console.model.playbook import Playbook
@@ -19,6 +19,15 @@ from console.model.selectors import Selector
 from console.model.templates import RenderError
 from console.status.collector import StatusSnapshot
 from console.targets import member_address, merged_vars
+
+
+class Owner(Protocol):
+    """What a step's templates and selectors take from the playbook it is written in: its
+    service (a :class:`Playbook`, or the ``Scope`` of an included one)."""
+
+    @property
+    def service(self) -> str | None:
+        """The default service of its steps."""
 
 
 class SelectionError(Exception):
@@ -158,9 +167,10 @@ def base_context(
 
 
 def target_view(
-    inventory: Inventory, playbook: Playbook, host: str, ctx: Mapping[str, Any]
+    inventory: Inventory, playbook: Owner, host: str, ctx: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The ``target`` of a command rendered for ``host``."""
+    """The ``target`` of a command rendered for ``host`` (``playbook``: the one the command
+    is written in, whose service's member ``target.member`` is)."""
     h = inventory.hosts[host]
     member = None
     member_obj: Member | None = None
@@ -239,6 +249,7 @@ def render_text(template: Any, ctx: Mapping[str, Any]) -> str:
 
 
 __all__ = [
+    "Owner",
     "RenderError",
     "SelectionError",
     "StepOutputs",

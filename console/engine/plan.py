@@ -13,6 +13,7 @@ from typing import Any
 
 from console.engine.conditions import evaluate
 from console.engine.context import (
+    Owner,
     SelectionError,
     StepOutputs,
     base_context,
@@ -20,6 +21,7 @@ from console.engine.context import (
     target_view,
 )
 from console.engine.masking import Masker, secret_values
+from console.engine.scoped import scoped_context
 from console.model.inventory import Inventory
 from console.model.playbook import Playbook, Step
 from console.model.templates import RenderError
@@ -90,13 +92,15 @@ def _plan_step(
     commands: list[tuple[str, str]] = []
     instructions = wait = problem = None
     title = step.title.source
+    owner: Owner = step.scope or playbook
     try:
+        ctx = scoped_context(ctx, step.scope)
         title = step.title.render(ctx).strip()
         if step.on is not None:
-            targets = resolve_selector(step.on, ctx, inventory, playbook.service, snapshot)
+            targets = resolve_selector(step.on, ctx, inventory, owner.service, snapshot)
         if step.run is not None:
             for host in targets:
-                tctx = {**ctx, "target": target_view(inventory, playbook, host, ctx)}
+                tctx = {**ctx, "target": target_view(inventory, owner, host, ctx)}
                 commands.append((host, masker.scrub(step.run.render(tctx))))
         if step.manual is not None:
             instructions = masker.scrub(step.manual.render(ctx).strip())
@@ -107,7 +111,7 @@ def _plan_step(
                 parts = [
                     f"{k}={v}"
                     for k, v in (
-                        ("service", c.service.render(ctx) if c.service else playbook.service),
+                        ("service", c.service.render(ctx) if c.service else owner.service),
                         ("site", c.site.render(ctx) if c.site else None),
                         ("host", c.host.render(ctx) if c.host else None),
                         ("role", c.role),
@@ -120,12 +124,10 @@ def _plan_step(
                 ]
                 wait = f"until {', '.join(parts)} (timeout {spec.timeout:g}s)"
             elif spec.command is not None:
-                hosts = resolve_selector(
-                    spec.command.on, ctx, inventory, playbook.service, snapshot
-                )
+                hosts = resolve_selector(spec.command.on, ctx, inventory, owner.service, snapshot)
                 targets = hosts
                 for host in hosts:
-                    tctx = {**ctx, "target": target_view(inventory, playbook, host, ctx)}
+                    tctx = {**ctx, "target": target_view(inventory, owner, host, ctx)}
                     commands.append((host, masker.scrub(spec.command.run.render(tctx))))
                 wait = (
                     f"until the command passes (every {spec.interval:g}s, "
@@ -182,7 +184,12 @@ def make_plan(
             continue
         try:
             verdict = evaluate(
-                gate.condition, ctx, inventory, playbook.service, snapshot, gate.kind
+                gate.condition,
+                scoped_context(ctx, gate.scope),
+                inventory,
+                (gate.scope or playbook).service,
+                snapshot,
+                gate.kind,
             )
             gates.append(PlannedGate(i, gate.title, gate.kind, verdict.ok, verdict.detail))
         except RenderError as exc:

@@ -40,6 +40,7 @@ from console.engine.locks import RunLocks
 from console.engine.masking import Masker, secret_values
 from console.engine.observe import RunObserver
 from console.engine.outcomes import AbortRequest, RunEnd, StepEnd, StepResult, measure
+from console.engine.scoped import scoped_context
 from console.engine.steps import StepRunner, StepState
 from console.errors import ExitCode, LockHeld, Stopped
 from console.model.playbook import Gate, Step
@@ -211,7 +212,11 @@ class Engine:
         return answer
 
     def context(self, step: Step | None, attempt: int = 1) -> dict[str, Any]:
-        """What templates see now."""
+        """What templates see now (an included step: what its own playbook gives it).
+
+        Raises:
+            RenderError: an included step's ``vars:`` value failed to render.
+        """
         assert self.run_id is not None
         ctx = base_context(
             inventory=self.inventory,
@@ -224,6 +229,7 @@ class Engine:
             outputs=self.outputs,
         )
         if step is not None:
+            ctx = scoped_context(ctx, step.scope)
             ctx["step"] = {"id": step.id, "attempt": attempt}
         return ctx
 
@@ -308,6 +314,17 @@ class Engine:
                 ev.RunPlanned(
                     steps=tuple(_planned(s) for s in pb.steps),
                     rollback=tuple(_planned(s) for s in pb.rollback),
+                    parts=tuple(
+                        ev.PlanPart(
+                            id=inc.id,
+                            playbook=inc.playbook.name,
+                            title=inc.title,
+                            path=inc.path,
+                            digest=inc.playbook.digest,
+                        )
+                        for inc in pb.includes
+                    )
+                    or None,
                 )
             )
 
@@ -436,13 +453,14 @@ class Engine:
         return first_failed
 
     async def _gate(self, gate: Gate, snapshot: StatusSnapshot) -> tuple[bool, str]:
-        ctx = self.context(None)
+        owner = gate.scope or self.playbook
         try:
+            ctx = scoped_context(self.context(None), gate.scope)
             if gate.command is not None:
-                return await self.commands.check(gate.command, ctx, "preflight", 1)
+                return await self.commands.check(gate.command, ctx, "preflight", 1, owner=owner)
             assert gate.condition is not None
             verdict = evaluate(
-                gate.condition, ctx, self.inventory, self.playbook.service, snapshot, gate.kind
+                gate.condition, ctx, self.inventory, owner.service, snapshot, gate.kind
             )
             return verdict.ok, verdict.detail
         except (RenderError, SelectionError) as exc:

@@ -170,11 +170,16 @@ class StepRunner:
         h = self.host
         st = h.states[step.id]
         st.attempts, st.status, st.started = number, S.RUNNING, started
-        if _needs_fresh_status(step) and h.playbook.service:
+        owner = step.scope or h.playbook
+        if _needs_fresh_status(step) and owner.service:
             await h.refresh_status(h.playbook.services_touched())
-        ctx = h.context(step, number)
         problem: str | None = None
-        if step.when is not None and number == 1:
+        try:
+            ctx = h.context(step, number)
+        except RenderError as exc:
+            ctx, problem = h.context(None), str(exc)
+            ctx["step"] = {"id": step.id, "attempt": number}
+        if step.when is not None and number == 1 and problem is None:
             try:
                 when = step.when.render(ctx).strip().lower()
             except RenderError as exc:
@@ -198,12 +203,12 @@ class StepRunner:
             description = _text(step.description, ctx) or None
             if step.on is not None:
                 targets = resolve_selector(
-                    step.on, ctx, h.inventory, h.playbook.service, h.collector.snapshot()
+                    step.on, ctx, h.inventory, owner.service, h.collector.snapshot()
                 )
             if step.run is not None:
                 for host in targets:
                     real = step.run.render(
-                        {**ctx, "target": target_view(h.inventory, h.playbook, host, ctx)}
+                        {**ctx, "target": target_view(h.inventory, owner, host, ctx)}
                     )
                     commands[host] = (real, h.masker.scrub(real))
             instructions = h.masker.scrub(_text(step.manual, ctx)) if step.manual else None
@@ -361,24 +366,31 @@ class StepRunner:
         started = time.monotonic()
         detail = ""
         polls = 0
+        owner = step.scope or h.playbook
         while True:
             polls += 1
             elapsed = time.monotonic() - started
-            ctx = h.context(step)
             try:
+                ctx = h.context(step)
                 if spec.until is not None:
                     service = (
                         spec.until.service.render(ctx).strip()
                         if spec.until.service
-                        else h.playbook.service
+                        else owner.service
                     )
                     snapshot = await h.sweep([service] if service else [])
-                    verdict = evaluate(spec.until, ctx, h.inventory, h.playbook.service, snapshot)
+                    verdict = evaluate(spec.until, ctx, h.inventory, owner.service, snapshot)
                     ok, detail = verdict.ok, verdict.detail
                 else:
                     assert spec.command is not None
                     ok, detail = await h.commands.check(
-                        spec.command, ctx, step.id, polls, record_outputs=True, poll=True
+                        spec.command,
+                        ctx,
+                        step.id,
+                        polls,
+                        record_outputs=True,
+                        poll=True,
+                        owner=owner,
                     )
             except (RenderError, SelectionError) as exc:
                 ok, detail = False, str(exc)
@@ -410,9 +422,26 @@ class StepRunner:
         h.emit(ev.RollbackStarted(reason=reason))
         all_ok = True
         for step in h.playbook.rollback:
+            if step.scope is not None and not self._started(step.scope.prefix):
+                h.emit(
+                    ev.Notice(
+                        level=ev.NoticeLevel.INFO,
+                        step_id=step.id,
+                        message=f"rollback step {step.id} not run: include "
+                        f"{step.scope.prefix.rstrip('/')!r} never started",
+                    )
+                )
+                continue
             result = await self.run(step, rollback=True)
             all_ok = all_ok and result.end in (StepEnd.OK, StepEnd.SKIPPED)
         h.emit(ev.RollbackFinished(ok=all_ok))
+
+    def _started(self, prefix: str) -> bool:
+        """True when a main step whose id starts with ``prefix`` has left pending."""
+        h = self.host
+        return any(
+            s.id.startswith(prefix) and h.states[s.id].status != S.PENDING for s in h.playbook.steps
+        )
 
     # -- recording the end -----------------------------------------------------------------
 

@@ -128,16 +128,38 @@ class PlanEntry:
     rto: RtoEdge | None
 
 
+@dataclass(frozen=True)
+class PlanPart:
+    """An included playbook of a composed run (``include:``), in the recorded plan: its steps
+    are the plan's steps whose ids start with ``id/``."""
+
+    decode_defaults: ClassVar[Mapping[str, Any]] = {"id": "?", "playbook": "?"}
+    id: str
+    """The include step's id (the prefix of its steps' ids)."""
+    playbook: str
+    """The included playbook's name."""
+    title: str
+    """The include's title (the included playbook's, unless the include gives one)."""
+    path: str
+    """The included file as it was found."""
+    digest: str
+    """``sha256:<hex>`` of the included file."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunPlanned(Event):
     """The playbook's steps as written, recorded when the run is created, so that a report of
     a run that stopped early can name the steps it never reached."""
 
     kind: ClassVar[str] = "run_plan"
+    omit_when_none: ClassVar[frozenset[str]] = frozenset({"parts"})
     steps: tuple[PlanEntry, ...]
     """Every main step, in order."""
     rollback: tuple[PlanEntry, ...]
     """The rollback list."""
+    parts: tuple[PlanPart, ...] | None = None
+    """The included playbooks of a composed run, in order (None: the playbook includes none;
+    older logs lack it)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from console.errors import InputError, InputErrors, Location
 from console.model.enums import CANARY_KINDS, SELECTOR_ROLES
 from console.model.gates import Condition
+from console.model.include import Include, known_value
 from console.model.inventory import Inventory
 from console.model.playbook import Playbook
 from console.model.reader import suggest
@@ -210,10 +211,14 @@ class _Checker:
                 )
         uses: list[Use] = []
         for gate in pb.preflight:
+            if gate.scope is not None:
+                continue  # an included playbook's: checked with its own values below
             self.condition(gate.condition)
             hosts = self.selector(gate.command.on) if gate.command is not None else ()
             uses.extend(Use(t, c, True, hosts if c else ()) for t, c in gate_templates(gate))
         for step in pb.all_steps():
+            if step.scope is not None:
+                continue
             hosts = self.selector(step.on)
             if step.wait is not None:
                 self.condition(step.wait.until)
@@ -221,9 +226,27 @@ class _Checker:
                     hosts = self.selector(step.wait.command.on)
             uses.extend(Use(t, c, False, hosts if c else ()) for t, c in step_templates(step))
         self.usage(uses)
+        for inc in pb.includes:
+            self.errors.extend(check_include(inc, inv, self.values))
         # One message per place: a value used in several slots is reported once each.
         unique: dict[str, InputError] = {str(e): e for e in self.errors}
         return list(unique.values())
+
+
+def check_include(
+    include: Include, inventory: Inventory, values: Mapping[str, str]
+) -> list[InputError]:
+    """An include's problems against ``inventory`` with the parent's values: each ``vars:``
+    value its parameter refuses (at the value), then the included playbook's own (in its file)."""
+    errors: list[InputError] = []
+    for name, tpl in include.scope.vars.items():
+        value = known_value(tpl, values)
+        param = include.playbook.params.get(name)
+        if value is not None and param is not None and not tpl.is_static:
+            why = param.check(value)
+            if why:
+                errors.append(InputError(f"vars.{name} of include {include.id!r}: {why}", tpl.loc))
+    return errors + check_against(include.playbook, inventory, include.static_values(values))
 
 
 def check_against(

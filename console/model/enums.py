@@ -45,6 +45,8 @@ SSH_BACKENDS = ("asyncssh", "paramiko")
 """``backend:`` of the ssh settings."""
 CANARY_KINDS = ("postgres", "mysql", "redis")
 """Service kinds a canary can write to (a custom service has no canary writer)."""
+TOPOLOGIES = ("primary-replica", "cascade", "multi-primary")
+"""``topology:`` of a service (its declared replication shape)."""
 
 ENUMERATIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -63,6 +65,7 @@ ENUMERATIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "service kind": SERVICE_KINDS,
         "ssh backend": SSH_BACKENDS,
         "canary service kind": CANARY_KINDS,
+        "service topology": TOPOLOGIES,
     }
 )
 """Field name -> its allowed values, for every enumeration of both formats."""

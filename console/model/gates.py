@@ -10,6 +10,7 @@ by ``console.model.checks``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from console.errors import Location
 from console.model.enums import GATE_KINDS, LINKS, OBSERVED_ROLES
@@ -18,6 +19,9 @@ from console.model.fields import PlaybookReader
 from console.model.reader import MapView, describe, suggest
 from console.model.templates import Template
 from console.model.yamlsrc import Node
+
+if TYPE_CHECKING:
+    from console.model.scope import Scope
 
 CONDITION_KEYS = ("service", "site", "host", "role", "caught_up", "link", "max_lag", "healthy")
 
@@ -51,6 +55,8 @@ class Gate:
     condition: Condition | None
     command: CommandCheck | None
     loc: Location
+    scope: Scope | None = None
+    """The included playbook it comes from (``console.model.include``); None: its own."""
 
 
 def build_condition(

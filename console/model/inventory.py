@@ -17,6 +17,7 @@ from types import MappingProxyType
 from console.errors import InputErrors, Location
 from console.model.enums import MEMBER_ROLES, SERVICE_KINDS, SITE_ROLES, SSH_BACKENDS
 from console.model.reader import MapView, Problems, suggest
+from console.model.topology import MEMBER_TOPOLOGY_KEYS, Topology, read_topology
 from console.model.yamlsrc import Node, Source, load_file
 from console.notify.targets import NotifyTarget, read_targets
 
@@ -84,6 +85,8 @@ class Site:
     description: str | None
     hosts: tuple[str, ...]
     loc: Location
+    city: str | None = None
+    """The city (or region) it is in: sites of one city are "same city", others remote."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,8 @@ class Service:
     probe: ProbeSettings
     thresholds: Thresholds
     loc: Location
+    topology: Topology = field(default_factory=Topology)
+    """The declared replication shape (``console.model.topology``)."""
 
     @property
     def expected_primary(self) -> str | None:
@@ -229,7 +234,7 @@ def build_inventory(source: Source) -> Inventory:
         sv = MapView(
             site_node,
             f"site {site_name!r}",
-            ("role", "description", "hosts"),
+            ("role", "description", "hosts", "city"),
             problems,
             required=("role", "hosts"),
         )
@@ -274,7 +279,9 @@ def build_inventory(source: Source) -> Inventory:
                 loc=host_loc,
             )
             names.append(host_name)
-        sites[site_name] = Site(site_name, role, sv.text("description"), tuple(names), site_loc)
+        sites[site_name] = Site(
+            site_name, role, sv.text("description"), tuple(names), site_loc, sv.text("city")
+        )
 
     root_jump = root.value.get("ssh")
     for host in hosts.values():
@@ -340,7 +347,7 @@ def _build_service(
     sv = MapView(
         node,
         f"service {name!r}",
-        ("kind", "description", "members", "probe", "thresholds"),
+        ("kind", "description", "members", "probe", "thresholds", "topology"),
         problems,
         required=("kind", "members"),
     )
@@ -349,6 +356,7 @@ def _build_service(
     kind = sv.choice("kind", SERVICE_KINDS, "custom") or "custom"
     members: dict[str, Member] = {}
     primaries: list[str] = []
+    read: list[tuple[str, Node, str]] = []
     for host_name, mnode, mloc in sv.map_items("members"):
         if host_name not in hosts:
             problems.add(
@@ -360,20 +368,22 @@ def _build_service(
         mv = MapView(
             mnode,
             f"member {host_name!r} of {name!r}",
-            ("port", "role", "address", "vars"),
+            ("port", "role", "address", "vars", *MEMBER_TOPOLOGY_KEYS),
             problems,
             required=("role",),
         )
         if not mv.ok:
             continue
         role = mv.choice("role", MEMBER_ROLES, "replica") or "replica"
+        read.append((host_name, mnode, role))
         if role == "primary":
             primaries.append(host_name)
         port = mv.integer("port", DEFAULT_PORTS.get(kind), minimum=1, maximum=65535)
         members[host_name] = Member(
             host_name, port, role, mv.text("address"), _frozen(mv.scalar_map("vars")), mloc
         )
-    if len(primaries) > 1:
+    topology = read_topology(name, kind, sv, read, problems)
+    if len(primaries) > 1 and topology.shape != "multi-primary":
         problems.add(f"service {name!r} expects more than one primary: {', '.join(primaries)}", loc)
     probe = ProbeSettings()
     pn = sv.get("probe")
@@ -431,7 +441,14 @@ def _build_service(
         ):
             problems.add(f"lag_warn of {name!r} is above its lag_crit", tn.loc)
     return Service(
-        name, kind, sv.text("description"), MappingProxyType(members), probe, thresholds, loc
+        name,
+        kind,
+        sv.text("description"),
+        MappingProxyType(members),
+        probe,
+        thresholds,
+        loc,
+        topology,
     )
 
 

@@ -19,6 +19,7 @@ from console.model.enums import LINKS, OBSERVED_ROLES, ON_FAILURE, PLAYBOOK_KIND
 from console.model.expect import CommandCheck, Expect
 from console.model.fields import PlaybookReader
 from console.model.gates import Condition, Gate, build_gate
+from console.model.include import Include, compose, is_include, read_include
 from console.model.params import Param, build_params
 from console.model.reader import MapView
 from console.model.steps import Step, WaitSpec, build_step, check_rto
@@ -99,6 +100,8 @@ class Playbook:
     loc: Location
     service_loc: Location | None = None
     """Where the ``service:`` value is written."""
+    includes: tuple[Include, ...] = ()
+    """Its ``include:`` steps (``console.model.include``); their steps are in ``steps``."""
 
     @property
     def secret_params(self) -> frozenset[str]:
@@ -129,6 +132,8 @@ class Playbook:
                 svc = cond.service.source.strip()
                 if svc not in names:
                     names.append(svc)
+        for inc in self.includes:
+            names.extend(n for n in inc.playbook.services_touched() if n not in names)
         return tuple(names)
 
 
@@ -137,8 +142,11 @@ def _value_loc(view: MapView, key: str) -> Location | None:
     return node.loc if node is not None else None
 
 
-def build_playbook(source: Source) -> Playbook:
+def build_playbook(source: Source, stack: tuple[str, ...] = ()) -> Playbook:
     """Build a :class:`Playbook` from a loaded file.
+
+    Args:
+        stack: the files including this one, resolved, outermost first (include cycles).
 
     Raises:
         InputErrors: every problem found, each located.
@@ -168,13 +176,22 @@ def build_playbook(source: Source) -> Playbook:
         objectives = Objectives(ov.duration("rto"), ov.duration("rpo"))
     preflight = [g for i, n in enumerate(top.seq("preflight")) if (g := build_gate(reader, n, i))]
     seen: dict[str, Location] = {}
-    steps = [s for n in top.seq("steps") if (s := build_step(reader, n, seen, rollback=False))]
+    stack = stack or (str(Path(source.path).resolve()),)
+    entries: list[Step | Include] = []
+    for n in top.seq("steps"):
+        if is_include(n):
+            inc = read_include(reader, n, seen, stack, _load_included)
+            entries.extend([inc] if inc is not None else [])
+        elif (s := build_step(reader, n, seen, rollback=False)) is not None:
+            entries.append(s)
+    steps = [e for e in entries if isinstance(e, Step)]
     if top.has("steps") and not top.seq("steps") and not reader.problems:
         sn = top.get("steps")
         assert sn is not None
         reader.add("a playbook needs at least one step", sn.loc)
     rollback = [s for n in top.seq("rollback") if (s := build_step(reader, n, seen, rollback=True))]
-    check_rto(reader, steps)
+    if len(steps) == len(entries):
+        check_rto(reader, steps)
     if any(s.on_failure == "rollback" for s in steps) and not rollback:
         first = next(s for s in steps if s.on_failure == "rollback")
         reader.add(
@@ -196,6 +213,7 @@ def build_playbook(source: Source) -> Playbook:
             )
             if canary.every < 0.05:
                 reader.add("canary 'every' must be at least 50ms", cn.loc)
+    composed = compose(reader, entries, preflight, rollback, canary)
     # Every field is read before this line: a problem found later would be dropped silently.
     title = top.text("title") or name
     description = top.text("description")
@@ -207,17 +225,32 @@ def build_playbook(source: Source) -> Playbook:
         title=title,
         description=description,
         service=service,
-        objectives=objectives,
+        objectives=_joined_objectives(objectives, composed.includes),
         params=MappingProxyType(params),
-        preflight=tuple(preflight),
-        steps=tuple(steps),
-        rollback=tuple(rollback),
-        canary=canary,
+        preflight=composed.preflight,
+        steps=composed.steps,
+        rollback=composed.rollback,
+        canary=composed.canary,
         path=source.path,
         digest=source.digest,
         loc=root.loc,
         service_loc=_value_loc(top, "service"),
+        includes=composed.includes,
     )
+
+
+def _joined_objectives(own: Objectives, includes: tuple[Include, ...]) -> Objectives:
+    """The parent's objectives; one it does not set is the strictest its includes set."""
+    rtos = [i.playbook.objectives.rto for i in includes if i.playbook.objectives.rto is not None]
+    rpos = [i.playbook.objectives.rpo for i in includes if i.playbook.objectives.rpo is not None]
+    return Objectives(
+        own.rto if own.rto is not None else min(rtos, default=None),
+        own.rpo if own.rpo is not None else min(rpos, default=None),
+    )
+
+
+def _load_included(path: str, stack: tuple[str, ...]) -> Playbook:
+    return build_playbook(load_file(path), stack)
 
 
 def load_playbook(path: Path | str) -> Playbook:

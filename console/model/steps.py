@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from console.errors import Location
 from console.model.enums import ON_FAILURE, RTO_MARKS, STEP_KINDS
@@ -20,6 +21,9 @@ from console.model.reader import MapView, describe
 from console.model.selectors import Selector
 from console.model.templates import Template, compile_template
 from console.model.yamlsrc import Node
+
+if TYPE_CHECKING:
+    from console.model.scope import Scope
 
 _STEP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -77,6 +81,8 @@ class Step:
     loc: Location
     id_loc: Location | None = None
     """Where the id is written."""
+    scope: Scope | None = None
+    """The included playbook it comes from (``console.model.include``); None: its own."""
 
 
 def build_step(

@@ -30,6 +30,7 @@ from console.report.model import (
     Sample,
     StepRun,
 )
+from console.report.parts import included_parts
 from console.report.text import canary_problem, one_line, verdict
 
 
@@ -169,6 +170,7 @@ def finish(f: Folder, chain: VerifyResult, this_host: str) -> Report:
         chain=chain_check,
         event_count=f.event_count,
         not_run=_not_run(f, steps),
+        parts=included_parts(f.parts, f.planned, steps),
     )
 
 

@@ -55,6 +55,7 @@ class Folder(FoldState):
                 self._run_started(event, p)
             case ev.RunPlanned():
                 self.planned = list(p.steps)
+                self.parts = list(p.parts or ())
             case ev.RunResumed():
                 self._run_resumed(event, p)
             case ev.RunFinished():

@@ -399,6 +399,33 @@ class PlannedStep:
 
 
 @dataclass(frozen=True)
+class IncludedPart:
+    """One included playbook of a composed run (``include:``): what it is and how its steps
+    went."""
+
+    id: str
+    """The include step's id; its steps' ids start with ``id/``."""
+    playbook: str
+    """The included playbook's name."""
+    title: str
+    path: str
+    """The included file."""
+    digest: str
+    """``sha256:<hex>`` of the included file when the run started."""
+    outcome: str
+    """``done`` (every step ran: ok, skipped or continued), ``failed``, ``not started`` or
+    ``incomplete`` (started, not every step ended well)."""
+    steps: tuple[tuple[str, str], ...]
+    """Each planned step of the part with its outcome (``not run`` for one never started)."""
+    started_at: str | None
+    """When its first step started."""
+    ended_at: str | None
+    """When its last step that started ended."""
+    duration: float | None
+    """Seconds from its first step's start to its last step's end."""
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything a drill report says about one run."""
 
@@ -473,3 +500,5 @@ class Report:
     """Events of the run in the log."""
     not_run: tuple[PlannedStep, ...] = ()
     """Steps of the playbook the run never started (known when the log records the plan)."""
+    parts: tuple[IncludedPart, ...] = ()
+    """The included playbooks of a composed run, one section each (empty: it includes none)."""

@@ -75,6 +75,7 @@ def render_md(report: Report) -> str:
             "start; the playbook version is identified by its digest)._",
             "",
         ]
+    out += _parts(r)
     out += _replication(r)
     out += _notes(r)
     out += _chain(r)
@@ -85,6 +86,30 @@ def render_md(report: Report) -> str:
         "of the run._",
     ]
     return "\n".join(out) + "\n"
+
+
+def _parts(r: Report) -> list[str]:
+    """A section per included playbook of a composed run (nothing for any other run)."""
+    if not r.parts:
+        return []
+    out = [f"## Included playbooks ({len(r.parts)})", ""]
+    for p in r.parts:
+        took = seconds(p.duration) if p.duration is not None else "-"
+        when = f"{timestamp(p.started_at)} to {timestamp(p.ended_at)}" if p.started_at else "-"
+        out += [f"### `{p.id}`: {inline(p.title)} ({inline(p.playbook)}) — {p.outcome}", ""]
+        out += table(
+            ("", ""),
+            [
+                ("file", f"`{p.path}`"),
+                ("digest", f"`{p.digest}`"),
+                ("outcome", p.outcome),
+                ("time", f"{when} ({took})" if p.started_at else "-"),
+            ],
+        )
+        out += [""]
+        out += table(("step", "outcome"), [(f"`{sid}`", word) for sid, word in p.steps])
+        out += [""]
+    return out
 
 
 def _run(r: Report) -> list[str]:

@@ -148,6 +148,7 @@ class FoldState:
         self.samples: list[Sample] = []
         self.notices: list[NoticeRecord] = []
         self.planned: list[ev.PlanEntry] = []
+        self.parts: list[ev.PlanPart] = []
         self.notes: list[Note] = []
         self.deviations: list[Deviation] = []
         self.resumptions: list[Resumption] = []

@@ -226,6 +226,14 @@ ENUM_CASES: dict[str, Case] = {
         "ledger",
         "a canary writes to postgres, mysql, redis only",
     ),
+    "service topology": Case(
+        "service topology",
+        "inventory",
+        "kind: postgres\n",
+        "kind: postgres\n    topology: ring\n",
+        "ring",
+        "must be one of primary-replica, cascade, multi-primary",
+    ),
 }
 """One case per documented enumeration (``console.model.enums.ENUMERATIONS``)."""
 
