@@ -35,7 +35,8 @@ AUDIT_CREATORS = frozenset({"run", "tui", "serve"})
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 AUDIT_FORMS = (
     "a path to the SQLite audit database, such as ./audit.db or "
-    "/var/lib/drconsole/audit.db (its folder must exist)"
+    "/var/lib/drconsole/audit.db (its folder must exist), or the postgresql:// URL of a "
+    "team store, such as postgresql://drill@db.example:5432/audit"
 )
 """What ``--audit`` and ``DRCONSOLE_AUDIT`` accept in this version."""
 
@@ -49,8 +50,11 @@ def default_audit_path() -> Path:
     return Path(state) / "drconsole" / "audit.db"
 
 
-def audit_location(given: str | None, creates: bool = True) -> Path:
+def audit_location(given: str | None, creates: bool = True) -> Path | str:
     """The audit database named by ``--audit`` (else ``DRCONSOLE_AUDIT``, else the default).
+
+    A ``postgresql://`` (or ``postgres://``) URL names a team store and is returned as it is
+    (a ``str``); whether it can be reached is the store's to say when it is opened.
 
     A location the user gives must be a path whose folder exists: a URL (``postgresql://``,
     ``sqlite://``...) is refused rather than taken as a relative path (which would create a
@@ -70,6 +74,8 @@ def audit_location(given: str | None, creates: bool = True) -> Path:
     else:
         return default_audit_path()
     scheme = _SCHEME.match(value)
+    if scheme is not None and scheme.group(1).lower() in ("postgresql", "postgres"):
+        return value
     if scheme is not None:
         raise InputError(
             f"{option}: {scheme.group(1)}:// audit stores are not supported; use {AUDIT_FORMS}"
@@ -84,6 +90,18 @@ def audit_location(given: str | None, creates: bool = True) -> Path:
             "create folders for a location you give)"
         )
     return path
+
+
+def _open_team_store(args: argparse.Namespace) -> None:
+    """Before a command that records, make sure a team store can be reached (and has its
+    schema): an unreachable one is exit 2 with the reason, before anything is done."""
+    from console.audit.database import is_store_url
+
+    if not is_store_url(args.audit):
+        return
+    from console.audit.store import AuditStore
+
+    AuditStore(args.audit).close()
 
 
 def default_operator() -> str:
@@ -132,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--audit",
         default=None,
         metavar="PATH",
-        help="audit database (env DRCONSOLE_AUDIT; default $XDG_STATE_HOME/drconsole/audit.db)",
+        help="audit database file or postgresql:// team store URL (env DRCONSOLE_AUDIT; "
+        "default $XDG_STATE_HOME/drconsole/audit.db)",
     )
     parser.add_argument("--operator", default=None, help="who operates (default $USER@hostname)")
     parser.add_argument(
@@ -322,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = args.command or "tui"
         if command in AUDIT_COMMANDS:
             args.audit = audit_location(args.audit, creates=command in AUDIT_CREATORS)
+            if command in AUDIT_CREATORS:
+                _open_team_store(args)
         else:
             args.audit = Path(args.audit) if args.audit is not None else default_audit_path()
         return _dispatch(args)

@@ -2,8 +2,10 @@
 
 ``--audit postgresql://user@host:5432/db`` used to create a folder named ``postgresql:`` in
 the working directory and "succeed" into a SQLite file there. Now every command that opens
-the audit log refuses a URL and a path whose folder does not exist, with exit 2 and one line,
-and creates nothing. Each case runs the real CLI in a fresh empty working directory.
+the audit log refuses another URL and a path whose folder does not exist, with exit 2 and one
+line, and creates nothing; a ``postgresql://`` URL names a team store (issue 16), and one that
+cannot be reached is exit 2 with the reason, before anything is done. Each case runs the real
+CLI in a fresh empty working directory.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ COMMANDS = {
 }
 
 BAD = {
-    "postgresql URL": ("postgresql://drill@db.example.internal:5432/audit", "postgresql://"),
+    "unreachable postgresql URL": (
+        "postgresql://drill@127.0.0.1:1/audit",
+        "cannot reach the audit store",
+    ),
     "sqlite URL": ("sqlite:///tmp/audit.db", "sqlite://"),
     "missing folder": ("no-such-folder/deeper/audit.db", "does not exist"),
 }
@@ -72,10 +77,14 @@ def test_a_bad_audit_location_is_refused_and_nothing_is_created(
         assert (
             lines[0] == f"{value}: no audit database here (nothing has run yet, or wrong --audit)"
         )
+    elif bad.startswith("unreachable"):
+        # a team store URL is taken; the store then says why it cannot be used
+        assert lines[0].startswith(f"{value}: cannot reach the audit store: ")
+        assert "Connection refused" in lines[0]
     else:
         assert words in lines[0]
         assert ("--audit " if how == "option" else "DRCONSOLE_AUDIT=") + value in lines[0]
-    if bad.endswith("URL"):
+    if bad == "sqlite URL":
         assert "use a path to the SQLite audit database" in lines[0]
     assert "Traceback" not in err
     assert _tree(tmp_path) == before, "nothing may be created"

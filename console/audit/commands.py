@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from console.audit.database import is_store_url
 from console.audit.errors import AuditError, UnknownRun
 from console.audit.model import VerifyResult
 from console.audit.render import STATUS_STYLES, run_header, runs_table, timeline_rows
@@ -119,7 +120,7 @@ def main(args: argparse.Namespace) -> int:
             (the CLI prints it as one line, exit 2).
         AuditError: The database cannot be read (exit 1).
     """
-    path = Path(args.audit)
+    path = args.audit if is_store_url(args.audit) else Path(args.audit)
     action = args.audit_command
     as_json = bool(getattr(args, "json", False))
     try:

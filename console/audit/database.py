@@ -5,6 +5,10 @@ when asked, retrying the switch while another console does the same), checking t
 is an audit database, and the two kinds of transaction: a ``BEGIN IMMEDIATE`` write whose
 durability is chosen per call (``synchronous=FULL`` for intents, ``NORMAL`` otherwise), and a
 read that sees one snapshot. ``console.audit.store`` builds the log on it.
+
+The same class opens a PostgreSQL team store when the location is a ``postgresql://`` URL:
+then ``console.audit.pg.PgLink`` provides the two kinds of transaction, and the connection it
+yields takes the same ``?`` statements (psycopg is imported only then).
 """
 
 from __future__ import annotations
@@ -16,13 +20,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self, TypeGuard
 
 import sqlite_utils
 
 from console.audit.errors import AuditError, NoAuditDatabase, NotAnAuditDatabase
 from console.audit.schema import check_schema, create_schema
+from console.audit.sql import Conn
 from console.errors import DrError
+
+if TYPE_CHECKING:
+    from console.audit.pg import PgLink
 
 DEFAULT_BUSY_TIMEOUT = 30.0
 """Seconds a writer waits for another process's transaction before giving up."""
@@ -32,7 +40,8 @@ class Database:
     """A connection to one audit database file. Safe to share between threads of a process.
 
     Args:
-        path: The database file. Its parent directories are created if ``create``.
+        path: The database file (its parent directories are created if ``create``), or the
+            ``postgresql://`` URL of a team store (a ``str``).
         create: Create the file and schema if missing (False: the file must exist and be an
             audit database; the read-only commands use this so they never create one).
         busy_timeout: Seconds to wait for another writer.
@@ -44,15 +53,29 @@ class Database:
     """
 
     def __init__(
-        self, path: Path, *, create: bool = True, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+        self,
+        path: Path | str,
+        *,
+        create: bool = True,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     ) -> None:
-        self.path = Path(path)
-        """The database file."""
         self.hostname = socket.gethostname()
         """This machine's name, recorded with runs and locks and used to judge liveness."""
         self._mutex = threading.RLock()
         self._synchronous: str | None = None
-        if not create and not self.path.is_file():
+        self._pg: PgLink | None = None
+        self.dialect = "sqlite"
+        """``sqlite`` (a file) or ``postgresql`` (a team store)."""
+        if is_store_url(path):
+            from console.audit.pg import PgLink  # noqa: PLC0415 - psycopg only when used
+
+            self._pg = PgLink(path, create=create)
+            self.dialect = "postgresql"
+            self.path: Path | str = self._pg.url
+            """The database file, or the team store's URL (its password hidden)."""
+            return
+        self.path = Path(path)
+        if not create and not Path(path).is_file():
             raise NoAuditDatabase(self.path)
         try:
             if create:
@@ -108,7 +131,10 @@ class Database:
     def close(self) -> None:
         """Close the connection. The store cannot be used afterwards."""
         with self._mutex:
-            self._conn.close()
+            if self._pg is not None:
+                self._pg.close()
+            else:
+                self._conn.close()
 
     def __enter__(self) -> Self:
         return self
@@ -122,9 +148,13 @@ class Database:
             self._synchronous = level
 
     @contextmanager
-    def _write(self, *, durable: bool) -> Iterator[sqlite3.Connection]:
+    def _write(self, *, durable: bool) -> Iterator[Conn]:
         """One ``BEGIN IMMEDIATE`` transaction, committed at the end, rolled back on error."""
         with self._mutex:
+            if self._pg is not None:
+                with self._pg.write(durable=durable) as pg_conn:
+                    yield pg_conn
+                return
             try:
                 self._set_synchronous("FULL" if durable else "NORMAL")
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -144,9 +174,13 @@ class Database:
                 raise AuditError(f"{self.path}: cannot commit to the audit log: {exc}") from None
 
     @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def _read(self) -> Iterator[Conn]:
         """One read transaction: every query inside sees the same snapshot."""
         with self._mutex:
+            if self._pg is not None:
+                with self._pg.read() as pg_conn:
+                    yield pg_conn
+                return
             try:
                 self._conn.execute("BEGIN")
             except sqlite3.Error as exc:
@@ -158,6 +192,14 @@ class Database:
             finally:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
+
+
+def is_store_url(location: object) -> TypeGuard[str]:
+    """Whether an audit location names a PostgreSQL team store rather than a SQLite file."""
+    if not isinstance(location, str):
+        return False
+    lowered = location[:14].lower()
+    return lowered.startswith(("postgresql://", "postgres://"))
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:

@@ -9,17 +9,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from console.errors import DrError, InputError
+from console.errors import DrError, ExitCode, InputError
 
 
 class AuditError(DrError):
     """The audit database could not be read or written (corrupt, unwritable, not ours)."""
 
 
+class AuditStoreLost(AuditError):
+    """The team store (PostgreSQL) went away after it was opened: stop before acting again."""
+
+    exit_code = ExitCode.STOPPED
+
+
+class AuditStoreUnreachable(InputError):
+    """The team store named by ``--audit`` cannot be reached at start (exit 2, the reason)."""
+
+
 class NoAuditDatabase(InputError):
     """A read command named an audit database that does not exist."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str) -> None:
         super().__init__(f"{path}: no audit database here (nothing has run yet, or wrong --audit)")
         self.path = path
 
@@ -27,7 +37,7 @@ class NoAuditDatabase(InputError):
 class NotAnAuditDatabase(InputError):
     """The file exists but is not a drconsole audit database."""
 
-    def __init__(self, path: Path, detail: str) -> None:
+    def __init__(self, path: Path | str, detail: str) -> None:
         super().__init__(f"{path}: not a drconsole audit database ({detail})")
         self.path = path
 

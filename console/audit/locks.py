@@ -13,17 +13,16 @@ transaction handling of their own.
 
 from __future__ import annotations
 
-import sqlite3
-
 from console.audit.errors import NoSuchLock
 from console.audit.model import LockInfo
 from console.audit.schema import LOCK_COLUMNS
+from console.audit.sql import Conn
 from console.errors import LockHeld
 
 _SELECT = "SELECT " + ", ".join(LOCK_COLUMNS) + " FROM locks WHERE service = ?"  # noqa: S608
 
 
-def holder(conn: sqlite3.Connection, service: str) -> LockInfo | None:
+def holder(conn: Conn, service: str) -> LockInfo | None:
     """Who holds the lock on ``service``, or None."""
     row = conn.execute(_SELECT, (service,)).fetchone()
     if row is None:
@@ -34,7 +33,7 @@ def holder(conn: sqlite3.Connection, service: str) -> LockInfo | None:
 
 
 def acquire(
-    conn: sqlite3.Connection,
+    conn: Conn,
     service: str,
     run_id: str,
     operator: str,
@@ -75,13 +74,13 @@ def acquire(
     )
 
 
-def release(conn: sqlite3.Connection, service: str, run_id: str) -> bool:
+def release(conn: Conn, service: str, run_id: str) -> bool:
     """Release ``service`` if ``run_id`` holds it; True if it did, False otherwise."""
     cursor = conn.execute("DELETE FROM locks WHERE service = ? AND run_id = ?", (service, run_id))
     return cursor.rowcount > 0
 
 
-def break_(conn: sqlite3.Connection, service: str, by: str, *, hostname: str) -> LockInfo:
+def break_(conn: Conn, service: str, by: str, *, hostname: str) -> LockInfo:
     """Remove the lock on ``service`` whoever holds it, unless its holder is alive here.
 
     Args:

@@ -6,7 +6,6 @@ other consoles append. ``console.audit.store.AuditStore`` adds the writes on top
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
@@ -18,6 +17,7 @@ from console.audit.ids import normalize_run_id
 from console.audit.model import Event, LockInfo, RunRecord, VerifyResult, format_ts
 from console.audit.projection import RunRow
 from console.audit.schema import EVENT_SELECT, RUN_COLUMNS, RUN_SELECT, row_to_event, row_to_record
+from console.audit.sql import Conn
 from console.audit.verify import verify_all, verify_run
 
 
@@ -25,7 +25,7 @@ class LogReader(Database):
     """The read side of an audit database (see :class:`~console.audit.database.Database` for
     the arguments)."""
 
-    def _row(self, conn: sqlite3.Connection, run_id: str) -> RunRow | None:
+    def _row(self, conn: Conn, run_id: str) -> RunRow | None:
         row = conn.execute(RUN_SELECT + " WHERE run_id = ?", (run_id,)).fetchone()
         return None if row is None else dict(zip(RUN_COLUMNS, row, strict=True))
 
@@ -75,21 +75,18 @@ class LogReader(Database):
         prefix = normalize_run_id(text)
         if not prefix:
             raise UnknownRun(text)
-        with self._read():
-            exact = list(
-                self._db.table("runs").rows_where("run_id = ?", [text.strip()], select="run_id")
-            )
-            if exact:
-                return str(exact[0]["run_id"])
+        with self._read() as conn:
+            exact = conn.execute("SELECT run_id FROM runs WHERE run_id = ?", (text.strip(),))
+            row = exact.fetchone()
+            if row is not None:
+                return str(row[0])
             matches = [
-                str(r["run_id"])
-                for r in self._db.table("runs").rows_where(
-                    "substr(run_id, 1, ?) = ?",
-                    [len(prefix), prefix],
-                    select="run_id",
-                    order_by="run_id",
-                    limit=20,
-                )
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT run_id FROM runs WHERE substr(run_id, 1, ?) = ? "
+                    "ORDER BY run_id LIMIT 20",
+                    (len(prefix), prefix),
+                ).fetchall()
             ]
         if not matches:
             raise UnknownRun(text)
@@ -132,26 +129,25 @@ class LogReader(Database):
         if since is not None:
             clauses.append("started_at >= ?")
             params.append(format_ts(since))
-        with self._read():
-            rows = list(
-                self._db.table("runs").rows_where(
-                    " AND ".join(clauses) or None,
-                    params,
-                    order_by="started_at DESC, run_id DESC",
-                    limit=limit,
-                )
-            )
+        sql = RUN_SELECT
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY started_at DESC, run_id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        with self._read() as conn:
+            raws = conn.execute(sql, params).fetchall()
+        rows = [dict(zip(RUN_COLUMNS, raw, strict=True)) for raw in raws]
         return [row_to_record(row, self.hostname) for row in rows]
 
     def latest_run_id(self) -> str | None:
         """The id of the most recently started run, or None if there are no runs."""
-        with self._read():
-            rows = list(
-                self._db.table("runs").rows_where(
-                    select="run_id", order_by="started_at DESC, run_id DESC", limit=1
-                )
-            )
-        return str(rows[0]["run_id"]) if rows else None
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT run_id FROM runs ORDER BY started_at DESC, run_id DESC LIMIT 1"
+            ).fetchone()
+        return str(row[0]) if row else None
 
     # -- verification ----------------------------------------------------------------------
 

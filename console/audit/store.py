@@ -15,7 +15,6 @@ plain ``sqlite3`` because their exact statements are the point.
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -41,6 +40,7 @@ from console.audit.schema import (
     RUN_COLUMNS,
     RUN_INSERT,
 )
+from console.audit.sql import Conn
 from console.errors import LockHeld
 from console.events import Event as TypedEvent
 from console.events import InventoryRef, PlaybookRef, RunFinished
@@ -60,7 +60,7 @@ class AuditStore(LogReader):
     """
 
     def _append_in(
-        self, conn: sqlite3.Connection, run_id: str, draft: EventDraft, *, new_run: bool = False
+        self, conn: Conn, run_id: str, draft: EventDraft, *, new_run: bool = False
     ) -> Event:
         """Append one event inside an open write transaction (``new_run``: the run's first)."""
         if not isinstance(draft.kind, str) or not draft.kind:
@@ -108,7 +108,7 @@ class AuditStore(LogReader):
         )
         return Event(**fields, prev_hash=prev_hash, hash=digest)
 
-    def _put_row(self, conn: sqlite3.Connection, row: RunRow) -> None:
+    def _put_row(self, conn: Conn, row: RunRow) -> None:
         assignments = ", ".join(f"{c} = ?" for c in RUN_COLUMNS[1:])
         conn.execute(
             f"UPDATE runs SET {assignments} WHERE run_id = ?",  # noqa: S608 - constant columns
@@ -164,7 +164,7 @@ class AuditStore(LogReader):
             self._insert_row(conn, row)
         return event
 
-    def _insert_row(self, conn: sqlite3.Connection, row: RunRow) -> None:
+    def _insert_row(self, conn: Conn, row: RunRow) -> None:
         conn.execute(
             RUN_INSERT,
             [row.get(c) for c in RUN_COLUMNS],

@@ -16,15 +16,16 @@ A hash mismatch gets a closer look before it is reported: an event whose hash is
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from console.audit.chain import GENESIS_HASH, event_hash
 from console.audit.errors import UnknownRun
 from console.audit.model import BrokenEvent, Event, VerifyResult
+from console.audit.pg_schema import issued_max as pg_issued_max
 from console.audit.projection import RunRow, apply_event
 from console.audit.schema import EVENT_SELECT, RUN_COLUMNS, RUN_SELECT, row_to_event
+from console.audit.sql import Conn, dialect_of
 
 _RENUMBER_WINDOW = 16
 
@@ -153,7 +154,7 @@ def _check_row(run_id: str, implied: RunRow | None, stored: dict[str, Any] | Non
             )
 
 
-def _stored_runs(conn: sqlite3.Connection, run_id: str | None = None) -> dict[str, dict[str, Any]]:
+def _stored_runs(conn: Conn, run_id: str | None = None) -> dict[str, dict[str, Any]]:
     sql = RUN_SELECT
     cursor = (
         conn.execute(sql + " WHERE run_id = ?", (run_id,))
@@ -163,17 +164,19 @@ def _stored_runs(conn: sqlite3.Connection, run_id: str | None = None) -> dict[st
     return {row[0]: dict(zip(RUN_COLUMNS, row, strict=True)) for row in cursor}
 
 
-def _issued_max(conn: sqlite3.Connection) -> int:
+def _issued_max(conn: Conn) -> int:
+    if dialect_of(conn) == "postgresql":
+        return pg_issued_max(conn)
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
     return int(row[0]) if row else 0
 
 
-def _tail(conn: sqlite3.Connection) -> tuple[int, str]:
+def _tail(conn: Conn) -> tuple[int, str]:
     row = conn.execute("SELECT gid, hash FROM events ORDER BY gid DESC LIMIT 1").fetchone()
     return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
 
 
-def _check_tail(conn: sqlite3.Connection, last_gid: int) -> None:
+def _check_tail(conn: Conn, last_gid: int) -> None:
     issued = _issued_max(conn)
     if issued > last_gid:
         missing = f"gid {issued}" if issued == last_gid + 1 else f"gids {last_gid + 1}–{issued}"
@@ -184,7 +187,7 @@ def _check_tail(conn: sqlite3.Connection, last_gid: int) -> None:
         )
 
 
-def verify_all(conn: sqlite3.Connection) -> VerifyResult:
+def verify_all(conn: Conn) -> VerifyResult:
     """Verify every event in the database and every ``runs`` row.
 
     Must be called inside a read transaction so the walk sees one snapshot.
@@ -227,12 +230,12 @@ def verify_all(conn: sqlite3.Connection) -> VerifyResult:
     )
 
 
-def _neighbour(conn: sqlite3.Connection, gid: int) -> Event | None:
+def _neighbour(conn: Conn, gid: int) -> Event | None:
     raw = conn.execute(EVENT_SELECT + " WHERE gid = ?", (gid,)).fetchone()
     return None if raw is None else _load(raw)
 
 
-def _check_complete(conn: sqlite3.Connection, run_id: str) -> None:
+def _check_complete(conn: Conn, run_id: str) -> None:
     """No event is missing anywhere: a removed event might have been this run's last ones.
 
     A run's own events cannot show that its newest events were cut out (with its runs row
@@ -260,7 +263,7 @@ def _check_complete(conn: sqlite3.Connection, run_id: str) -> None:
     )
 
 
-def verify_run(conn: sqlite3.Connection, run_id: str) -> VerifyResult:
+def verify_run(conn: Conn, run_id: str) -> VerifyResult:
     """Verify one run's events, the links into and out of each, and its ``runs`` row.
 
     Args:

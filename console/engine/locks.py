@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from console import events as ev
+from console.audit.errors import AuditStoreLost
 from console.audit.model import pid_alive
 from console.audit.store import AuditStore
 from console.errors import DrError, ErrorKind, LockHeld
@@ -408,7 +409,10 @@ class RunLocks:
                     )
         self.remote.clear()
         for service in self.local:
-            self.audit.release_lock(service, self.run_id)
+            try:
+                self.audit.release_lock(service, self.run_id)
+            except AuditStoreLost:
+                break  # the store is gone: its lock rows stay until it is back (stale then)
             self.emit(ev.LockReleased(service=service, scope=ev.LockScope.LOCAL))
         self.local.clear()
 

@@ -17,7 +17,10 @@ Guarantees:
 - secret parameters appear as ``****`` in every event;
 - locks are released on every exit path, before ``run_finished`` is recorded;
 - a run killed at any instant can be resumed: finished steps are not run again, the step in
-  flight is reported with an unknown outcome and the decider chooses to re-run or skip it.
+  flight is reported with an unknown outcome and the decider chooses to re-run or skip it;
+- a team store lost in the middle of a run (``AuditStoreLost``) stops it before the next
+  command (whose intent can no longer be recorded), exit 3; the locks are released and what
+  happens after the loss is told to the listeners, not recorded.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import time
 from typing import Any
 
 from console import events as ev
+from console.audit.errors import AuditStoreLost
 from console.audit.ids import new_run_id
 from console.audit.model import RunStart
 from console.engine.commands import CommandSender
@@ -65,6 +69,8 @@ class Engine:
         self.transport = config.transport
         self.decider = config.decider
         self.listeners: list[Listener] = list(config.listeners)
+        self.store_lost: AuditStoreLost | None = None
+        """Set when the team store went away during the run: nothing more is recorded."""
         self.masker = Masker(secret_values(config.playbook, config.params, config.inventory))
         self.observer = RunObserver(
             inventory=config.inventory,
@@ -176,9 +182,22 @@ class Engine:
 
     def emit(self, event: ev.Event) -> None:
         """Record ``event`` (audit first, for a recorded kind once the run exists), then tell
-        every listener the stamped copy."""
+        every listener the stamped copy.
+
+        Raises:
+            AuditStoreLost: The store is gone: this event is not recorded, and no command may
+                be sent from now on (every later intent raises it again; other events are
+                only told).
+        """
         if self.run_id is not None and event.recorded:
-            event = self.audit.record(self.run_id, event, operator=self.operator)
+            if self.store_lost is None:
+                try:
+                    event = self.audit.record(self.run_id, event, operator=self.operator)
+                except AuditStoreLost as exc:
+                    self.store_lost = exc
+                    raise
+            elif isinstance(event, ev.CommandIntent):
+                raise AuditStoreLost(f"not sent, the audit store is gone: {self.store_lost}")
         self.tell(event)
 
     def tell(self, event: ev.Event) -> None:
@@ -256,6 +275,15 @@ class Engine:
             end = RunEnd(R.INTERRUPTED, "interrupted by a signal", self.current_step)
             if self.current_step and self.states[self.current_step].status == S.RUNNING:
                 self.steps.mark_ended(self.current_step, "interrupted while running")
+        except AuditStoreLost as exc:
+            if self.store_lost is None:
+                self.store_lost = exc
+            end = RunEnd(
+                R.STOPPED,
+                f"stopped before the next command: {exc}",
+                self.current_step,
+                exit_code=ExitCode.STOPPED,
+            )
         finally:
             await asyncio.shield(self._cleanup())
         return await asyncio.shield(self._finish(end))
@@ -494,7 +522,9 @@ class Engine:
         )
         for hook in self.cfg.finishing:
             await hook(ending)
-        finished = self.audit.finish(self.run_id, ending, operator=self.operator)
+        finished = ending
+        if self.store_lost is None:
+            finished = self.audit.finish(self.run_id, ending, operator=self.operator)
         self.tell(finished)
         return RunResult(
             self.run_id,

@@ -15,6 +15,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from console.audit.database import is_store_url
 from console.audit.errors import AuditError
 from console.audit.store import AuditStore
 from console.errors import ExitCode, InputError
@@ -70,7 +71,7 @@ def main(args: argparse.Namespace) -> int:
     """
     _check(args)
     fmt = args.format or "md"
-    path = Path(args.audit)
+    path = args.audit if is_store_url(args.audit) else Path(args.audit)
     output = Path(args.output) if args.output is not None else None
     try:
         with AuditStore(path, create=False) as store:

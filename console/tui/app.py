@@ -535,7 +535,7 @@ def main(args: argparse.Namespace) -> int:
     config = TuiConfig(
         inventory_path=inventory_path,
         playbooks_dir=Path(getattr(args, "playbooks", "playbooks")),
-        audit_path=Path(args.audit),
+        audit_path=args.audit if isinstance(args.audit, str) else Path(args.audit),
         operator=str(args.operator),
         mode=str(getattr(args, "mode", "drill") or "drill"),
         refresh=refresh,

@@ -34,7 +34,7 @@ class TuiConfig:
     """The inventory file."""
     playbooks_dir: Path
     """Where the playbooks are."""
-    audit_path: Path
+    audit_path: Path | str
     """The audit database."""
     operator: str
     """Who operates (recorded with every decision)."""

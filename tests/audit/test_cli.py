@@ -11,14 +11,14 @@ import pytest
 
 from console.audit import AuditStore
 from console.cli import main
-from tests.audit.conftest import run_start
+from tests.audit.conftest import Location, raw_sql, run_start
 
 
-def _cli(db: Path, *args: str) -> int:
+def _cli(db: Location, *args: str) -> int:
     return main(["--audit", str(db), "audit", *args])
 
 
-def _populate(db: Path) -> tuple[str, str]:
+def _populate(db: Location) -> tuple[str, str]:
     """One finished drill with an event of every kind the engine emits, one interrupted run."""
     with AuditStore(db) as store:
         run = run_start(operator="alice@jump1")
@@ -134,14 +134,14 @@ def _populate(db: Path) -> tuple[str, str]:
 
 
 @pytest.fixture
-def populated(tmp_path: Path) -> tuple[Path, str, str]:
-    db = tmp_path / "audit.db"
+def populated(db_path: Location) -> tuple[Location, str, str]:
+    db = db_path
     rid, other = _populate(db)
     return db, rid, other
 
 
 def test_list_shows_every_run_with_status_and_measurements(
-    populated: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+    populated: tuple[Location, str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     db, rid, other = populated
     assert _cli(db, "list") == 0
@@ -156,7 +156,7 @@ def test_list_shows_every_run_with_status_and_measurements(
 
 
 def test_list_json_is_one_array(
-    populated: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+    populated: tuple[Location, str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     db, rid, other = populated
     assert _cli(db, "list", "--json") == 0
@@ -179,7 +179,7 @@ def test_list_of_an_empty_database(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_show_prints_a_readable_timeline(
-    populated: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+    populated: tuple[Location, str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     db, rid, _ = populated
     assert _cli(db, "show", rid.lower()) == 0
@@ -215,7 +215,7 @@ def test_show_prints_a_readable_timeline(
 
 
 def test_show_json_is_one_event_per_line(
-    populated: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+    populated: tuple[Location, str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     db, rid, _ = populated
     assert _cli(db, "show", rid, "--json") == 0
@@ -229,7 +229,7 @@ def test_show_json_is_one_event_per_line(
 
 
 def test_verify_exit_0_when_intact_and_1_when_broken(
-    populated: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+    populated: tuple[Location, str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     db, rid, other = populated
     assert _cli(db, "verify") == 0
@@ -238,10 +238,8 @@ def test_verify_exit_0_when_intact_and_1_when_broken(
     assert _cli(db, "verify", rid) == 0
     assert f"intact: run {rid}: 18 events checked" in capsys.readouterr().out
 
-    conn = sqlite3.connect(db)
-    with conn:
+    with raw_sql(db) as conn:
         conn.execute('UPDATE events SET data = \'{"command":"true","attempt":1}\' WHERE seq = 7')
-    conn.close()
     assert _cli(db, "verify") == 1
     out = capsys.readouterr().out
     assert "BROKEN: the whole audit log" in out
@@ -262,7 +260,7 @@ def test_verify_exit_0_when_intact_and_1_when_broken(
     ],
 )
 def test_unknown_or_ambiguous_run_ids_are_exit_2_one_line(
-    populated: tuple[Path, str, str],
+    populated: tuple[Location, str, str],
     capsys: pytest.CaptureFixture[str],
     args: tuple[str, ...],
     message: str,
@@ -305,7 +303,7 @@ def test_audit_without_an_action_is_exit_2(
 
 
 def test_env_variable_names_the_database(
-    populated: tuple[Path, str, str],
+    populated: tuple[Location, str, str],
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -315,10 +313,12 @@ def test_env_variable_names_the_database(
     assert "intact" in capsys.readouterr().out
 
 
+@pytest.mark.stores("sqlite")  # PostgreSQL's typed columns refuse a pid of 'abc'
 def test_hand_edited_rows_and_events_never_produce_a_traceback(
-    populated: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+    populated: tuple[Location, str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     db, rid, _ = populated
+    assert isinstance(db, Path)
     conn = sqlite3.connect(db)
     with conn:
         conn.execute(

@@ -1,19 +1,18 @@
-"""Service locks in the audit database, across real processes."""
+"""Service locks in the audit store (both stores), across real processes."""
 
 from __future__ import annotations
 
 import os
 import signal
 import socket
-import sqlite3
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from console.audit import AuditStore, NoSuchLock
 from console.errors import LockHeld
+from tests.audit.conftest import Location, raw_sql
 from tests.audit.procs import read_line, spawn, stop
 
 
@@ -42,7 +41,7 @@ def test_acquire_release_and_holder(store: AuditStore, start_run: Callable[..., 
 
 @pytest.mark.timeout(120)
 def test_a_lock_held_by_another_process_names_the_holder_then_goes_stale(
-    db_path: Path, store: AuditStore, start_run: Callable[..., str]
+    db_path: Location, store: AuditStore, start_run: Callable[..., str]
 ) -> None:
     holder_run = "01HOLDER000000000000000000"
     mine = start_run()
@@ -81,7 +80,7 @@ def test_a_lock_held_by_another_process_names_the_holder_then_goes_stale(
 
 @pytest.mark.timeout(120)
 def test_a_resumed_run_takes_over_its_own_stale_lock(
-    db_path: Path, store: AuditStore, start_run: Callable[..., str]
+    db_path: Location, store: AuditStore, start_run: Callable[..., str]
 ) -> None:
     run_id = start_run()
     proc = spawn("hold", str(db_path), "orders-db", run_id)
@@ -98,16 +97,14 @@ def test_a_resumed_run_takes_over_its_own_stale_lock(
 
 
 def test_a_lock_held_from_another_host_cannot_be_judged_but_can_be_broken(
-    db_path: Path, store: AuditStore, start_run: Callable[..., str]
+    db_path: Location, store: AuditStore, start_run: Callable[..., str]
 ) -> None:
     mine = start_run()
-    conn = sqlite3.connect(db_path)
-    with conn:
+    with raw_sql(db_path) as conn:
         conn.execute(
             "INSERT INTO locks VALUES ('orders-db', '01REMOTE', 'dave@laptop2', 4242, "
             "'laptop2', '2025-05-01T10:00:00.000000Z')"
         )
-    conn.close()
     with pytest.raises(LockHeld) as held:
         store.acquire_lock("orders-db", mine, "alice")
     assert "held from another host" in str(held.value)
@@ -117,7 +114,7 @@ def test_a_lock_held_from_another_host_cannot_be_judged_but_can_be_broken(
 
 
 @pytest.mark.timeout(180)
-def test_acquire_is_atomic_across_processes(db_path: Path, store: AuditStore) -> None:
+def test_acquire_is_atomic_across_processes(db_path: Location, store: AuditStore) -> None:
     start_at = time.time() + 4.0
     procs = [
         spawn("race", str(db_path), "orders-db", f"01RACER{i:019d}", str(start_at))

@@ -1,4 +1,5 @@
-"""Several real processes on one database file: concurrent appends, kill -9 mid-append."""
+"""Several real processes on one store (a file, a PostgreSQL database): concurrent appends,
+kill -9 mid-append, several consoles creating a new store at once."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from console.audit import AuditStore
+from tests.audit.conftest import Location
 from tests.audit.procs import read_line, spawn, stop
 
 
 @pytest.mark.timeout(180)
 def test_concurrent_writers_keep_one_valid_chain(
-    db_path: Path, store: AuditStore, start_run: Callable[..., str]
+    db_path: Location, store: AuditStore, start_run: Callable[..., str]
 ) -> None:
     shared = start_run()
     own = "01OWNRUN0000000000000000XX"
@@ -56,7 +58,7 @@ def test_concurrent_writers_keep_one_valid_chain(
 
 @pytest.mark.timeout(300)
 def test_kill_9_in_the_middle_of_appending_leaves_a_log_that_verifies(
-    db_path: Path, store: AuditStore
+    db_path: Location, store: AuditStore
 ) -> None:
     rng = random.Random(20250501)
     killed_runs = []
@@ -92,9 +94,13 @@ def test_kill_9_in_the_middle_of_appending_leaves_a_log_that_verifies(
 
 
 @pytest.mark.timeout(300)
-def test_several_consoles_creating_the_same_new_database_at_once(tmp_path: Path) -> None:
+def test_several_consoles_creating_the_same_new_database_at_once(
+    store_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     for round_ in range(3):
-        db = tmp_path / f"round{round_}" / "state" / "audit.db"
+        db: Location = tmp_path / f"round{round_}" / "state" / "audit.db"
+        if store_kind == "postgresql":
+            db = request.getfixturevalue("pg_server").new_database()  # empty: no schema yet
         start_at = time.time() + 3.0
         procs = [spawn("create", str(db), str(start_at)) for _ in range(6)]
         try:

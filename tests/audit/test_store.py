@@ -26,12 +26,13 @@ from console.audit import (
 )
 from console.audit.model import pid_alive
 from console.errors import LockHeld
-from tests.audit.conftest import run_start
+from tests.audit.conftest import Location, run_start
 from tests.audit.procs import REPO
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
+@pytest.mark.stores("sqlite")
 def test_new_store_creates_dirs_schema_and_wal(db_path: Path) -> None:
     assert not db_path.parent.exists()
     with AuditStore(db_path):
@@ -285,7 +286,7 @@ def test_empty_store_has_no_latest_run_and_verifies(store: AuditStore) -> None:
     assert result.ok and result.events_checked == 0 and result.final_hash == GENESIS_HASH
 
 
-def test_reopening_an_existing_database_keeps_everything(db_path: Path) -> None:
+def test_reopening_an_existing_database_keeps_everything(db_path: Location) -> None:
     with AuditStore(db_path) as first:
         run = run_start()
         first.create_run(run)
@@ -318,6 +319,7 @@ def test_a_file_that_is_not_an_audit_database_is_refused(tmp_path: Path) -> None
         AuditStore(other, create=False)
 
 
+@pytest.mark.stores("sqlite")
 def test_durable_appends_commit_with_synchronous_full(
     store: AuditStore, start_run: Callable[..., str]
 ) -> None:

@@ -1,34 +1,33 @@
 """Tampering with the database file behind the store's back is detected and located.
 
-Each test edits the real SQLite file with raw SQL, as someone with write access to it would,
-then checks that ``verify`` fails and names the first broken event with a reason that says
-what kind of change it was.
+Each test edits the real store with raw SQL, as someone with write access to the SQLite file or
+to the PostgreSQL database would (the same statements on both), then checks that ``verify``
+fails and names the first broken event with a reason that says what kind of change it was.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from console.audit import AuditStore, Event, UnknownRun, event_hash
 from console.audit.chain import canonical_json
-from tests.audit.conftest import run_start
+from tests.audit.conftest import Location, raw_sql, run_start, set_issued
 
 
 @dataclass
 class Log:
     """A small, interleaved log of three runs, closed, ready to be tampered with."""
 
-    path: Path
+    path: Location
     runs: dict[str, str]
     events: list[Event]
 
-    def raw(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, isolation_level=None)
+    def raw(self) -> Any:
+        return raw_sql(self.path)
 
     def verify(self, run: str | None = None) -> tuple[bool, int | None, str]:
         with AuditStore(self.path, create=False) as store:
@@ -41,8 +40,8 @@ class Log:
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> Iterator[Log]:
-    path = tmp_path / "audit.db"
+def log(db_path: Location) -> Iterator[Log]:
+    path = db_path
     events: list[Event] = []
     runs: dict[str, str] = {}
     with AuditStore(path) as store:
@@ -260,7 +259,8 @@ def _add_run_d(log: Log) -> str:
 
 
 def test_a_deleted_newest_run_is_detected(log: Log) -> None:
-    """Removing the tail leaves the chain consistent; sqlite_sequence remembers it was longer."""
+    """Removing the tail leaves the chain consistent; the store's memory of the highest gid
+    issued (sqlite_sequence, audit_meta) says it was longer."""
     d = _add_run_d(log)
     with log.raw() as conn:
         conn.execute("DELETE FROM events WHERE run_id = ?", (d,))
@@ -286,11 +286,11 @@ def test_the_newest_events_removed_are_detected(log: Log) -> None:
 
 
 def test_a_runs_row_without_its_events_is_detected(log: Log) -> None:
-    """The newest run's events are removed and sqlite_sequence rolled back to hide it."""
+    """The newest run's events are removed and the issued-gid memory rolled back to hide it."""
     d = _add_run_d(log)
     with log.raw() as conn:
         conn.execute("DELETE FROM events WHERE run_id = ?", (d,))
-        conn.execute("UPDATE sqlite_sequence SET seq = 12 WHERE name = 'events'")
+        set_issued(conn, log.path, 12)
     ok, gid, reason = log.verify()
     assert (ok, gid) == (False, None)
     assert reason == f"run {d} has a runs row but no events — its events were removed"

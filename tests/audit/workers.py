@@ -1,7 +1,7 @@
 """Real processes for the multi-process audit tests (run as ``python -m tests.audit.workers``).
 
-Each sub-command does one thing to a real database file and reports on stdout, one line per
-milestone, flushed, so the test can synchronise on it.
+Each sub-command does one thing to a real store (a file, or a ``postgresql://`` URL) and
+reports on stdout, one line per milestone, flushed, so the test can synchronise on it.
 """
 
 from __future__ import annotations
@@ -9,14 +9,13 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
 
 from console.audit import AuditStore, LockInfo
 from console.errors import LockHeld
-from tests.audit.conftest import run_start
+from tests.audit.conftest import Location, location_from_arg, run_start
 
 
-def _append(db: Path, run_id: str, count: int, tag: str, start_at: float) -> None:
+def _append(db: Location, run_id: str, count: int, tag: str, start_at: float) -> None:
     """Append ``count`` notes to a run (creating it if needed), starting at a wall-clock time."""
     with AuditStore(db) as store:
         if store.get_run(run_id) is None:
@@ -29,7 +28,7 @@ def _append(db: Path, run_id: str, count: int, tag: str, start_at: float) -> Non
     print("done", flush=True)
 
 
-def _loop(db: Path) -> None:
+def _loop(db: Location) -> None:
     """Create a run and append to it forever, alternating durable and not, until killed."""
     with AuditStore(db) as store:
         run = run_start()
@@ -51,7 +50,7 @@ def _loop(db: Path) -> None:
                 print(i, flush=True)
 
 
-def _hold(db: Path, service: str, run_id: str) -> None:
+def _hold(db: Location, service: str, run_id: str) -> None:
     """Take a lock and hold it until killed (or until stdin closes)."""
     with AuditStore(db) as store:
         if store.get_run(run_id) is None:
@@ -61,7 +60,7 @@ def _hold(db: Path, service: str, run_id: str) -> None:
         sys.stdin.read()
 
 
-def _race(db: Path, service: str, run_id: str, start_at: float) -> None:
+def _race(db: Location, service: str, run_id: str, start_at: float) -> None:
     """Try to take a lock at a given wall-clock instant; print 'won' or 'lost'."""
     with AuditStore(db) as store:
         print("ready", flush=True)
@@ -74,7 +73,7 @@ def _race(db: Path, service: str, run_id: str, start_at: float) -> None:
             print("won", info.run_id, flush=True)
 
 
-def _sync(db: Path, durable: bool, count: int) -> None:
+def _sync(db: Location, durable: bool, count: int) -> None:
     """Append ``count`` events between two marks written to stderr (for an strace count)."""
     with AuditStore(db) as store:
         run = run_start()
@@ -85,7 +84,7 @@ def _sync(db: Path, durable: bool, count: int) -> None:
         os.write(2, b"MARK-END\n")
 
 
-def _create(db: Path, start_at: float) -> None:
+def _create(db: Location, start_at: float) -> None:
     """Open (and so create) the database at a wall-clock instant, start a run, append once."""
     print("ready", flush=True)
     time.sleep(max(0.0, start_at - time.time()))
@@ -98,7 +97,7 @@ def _create(db: Path, start_at: float) -> None:
 
 def main(argv: list[str]) -> None:
     """Dispatch a sub-command."""
-    command, db = argv[0], Path(argv[1])
+    command, db = argv[0], location_from_arg(argv[1])
     if command == "append":
         _append(db, argv[2], int(argv[3]), argv[4], float(argv[5]))
     elif command == "loop":
