@@ -15,7 +15,14 @@ from types import MappingProxyType
 
 from console.events.enums import OnFailure, RtoEdge, StepKind
 
-PLAYBOOK_KINDS = ("failover", "failback", "switchover", "restore-verification", "custom")
+PLAYBOOK_KINDS = (
+    "failover",
+    "failback",
+    "switchover",
+    "restore-verification",
+    "point-in-time-restore",
+    "custom",
+)
 """``kind:`` of a playbook."""
 STEP_KINDS = tuple(k.value for k in StepKind)
 """The key that makes a step what it is (exactly one per step)."""
@@ -45,6 +52,8 @@ SSH_BACKENDS = ("asyncssh", "paramiko")
 """``backend:`` of the ssh settings."""
 CANARY_KINDS = ("postgres", "mysql", "redis")
 """Service kinds a canary can write to (a custom service has no canary writer)."""
+BACKUP_TOOLS = ("pgbackrest",)
+"""``tool:`` of a service's ``backup:``."""
 
 ENUMERATIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -63,6 +72,7 @@ ENUMERATIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "service kind": SERVICE_KINDS,
         "ssh backend": SSH_BACKENDS,
         "canary service kind": CANARY_KINDS,
+        "backup tool": BACKUP_TOOLS,
     }
 )
 """Field name -> its allowed values, for every enumeration of both formats."""

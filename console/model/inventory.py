@@ -15,6 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from console.errors import InputErrors, Location
+from console.model.backup import BackupSettings, build_backup
 from console.model.enums import MEMBER_ROLES, SERVICE_KINDS, SITE_ROLES, SSH_BACKENDS
 from console.model.reader import MapView, Problems, suggest
 from console.model.yamlsrc import Node, Source, load_file
@@ -135,6 +136,8 @@ class Service:
     probe: ProbeSettings
     thresholds: Thresholds
     loc: Location
+    backup: BackupSettings | None = None
+    """How the service is backed up (``backup:``), if the inventory says."""
 
     @property
     def expected_primary(self) -> str | None:
@@ -335,7 +338,7 @@ def _build_service(
     sv = MapView(
         node,
         f"service {name!r}",
-        ("kind", "description", "members", "probe", "thresholds"),
+        ("kind", "description", "members", "probe", "thresholds", "backup"),
         problems,
         required=("kind", "members"),
     )
@@ -425,8 +428,16 @@ def _build_service(
             and thresholds.lag_warn > thresholds.lag_crit
         ):
             problems.add(f"lag_warn of {name!r} is above its lag_crit", tn.loc)
+    backup = build_backup(sv.get("backup"), name, kind, hosts, problems)
     return Service(
-        name, kind, sv.text("description"), MappingProxyType(members), probe, thresholds, loc
+        name,
+        kind,
+        sv.text("description"),
+        MappingProxyType(members),
+        probe,
+        thresholds,
+        loc,
+        backup,
     )
 
 

@@ -117,7 +117,8 @@ ENUM_CASES: dict[str, Case] = {
         "kind: failover",
         "kind: teleport",
         "teleport",
-        "must be one of failover, failback, switchover, restore-verification, custom",
+        "must be one of failover, failback, switchover, restore-verification, "
+        "point-in-time-restore, custom",
     ),
     "step kind": Case(
         "step kind",
@@ -225,6 +226,15 @@ ENUM_CASES: dict[str, Case] = {
         "canary: {service: ledger",
         "ledger",
         "a canary writes to postgres, mysql, redis only",
+    ),
+    "backup tool": Case(
+        "backup tool",
+        "inventory",
+        "probe: {user: postgres, timeout: 2s}",
+        "probe: {user: postgres, timeout: 2s}\n"
+        "    backup: {tool: barman, stanza: main, repo_host: vault-dr-1}",
+        "barman",
+        "must be one of pgbackrest",
     ),
 }
 """One case per documented enumeration (``console.model.enums.ENUMERATIONS``)."""
