@@ -26,6 +26,13 @@ from console.ssh.pool import SshPool
 from console.status.collector import StatusCollector
 from console.status.poller import MemberPoller
 from console.status.view import render, to_json, verdict
+from console.status.window import (
+    WindowCollector,
+    last_verified,
+    window_table,
+    windows_json,
+    windows_ok,
+)
 
 REDRAW_SECONDS = 1.0
 """How often ``--watch`` redraws (ages move even when no sample arrives)."""
@@ -56,13 +63,28 @@ async def _status(args: argparse.Namespace, inventory: Inventory) -> int:
     async with SshPool(accept_new_host_keys=args.accept_new_host_keys) as pool:
         collector = StatusCollector(inventory, pool, timeout=args.timeout, poll_interval=args.watch)
         try:
+            windows = WindowCollector(inventory, pool, timeout=args.timeout)
+            asked = windows.start() if args.watch is None else {}
             snapshot = await collector.sweep()
+            found = await windows.finish(asked, snapshot)
+            verified = last_verified(getattr(args, "audit", None), found)
+            now = time.time()
+            ok = verdict(snapshot, inventory)[0]
+            w_ok, w_text = windows_ok(found)
             if args.json:
-                print(json.dumps(to_json(snapshot, inventory)), flush=True)
+                data = to_json(snapshot, inventory)
+                if found:
+                    data["windows"] = windows_json(found, verified, now)
+                if not w_ok:
+                    data["healthy"] = False
+                    data["verdict"] += f"; {w_text}"
+                print(json.dumps(data), flush=True)
             elif args.watch is None:
                 console.print(render(snapshot, inventory))
+                if found:
+                    console.print(window_table(found, verified, now))
             if args.watch is None:
-                return 0 if verdict(snapshot, inventory)[0] else 1
+                return 0 if ok and w_ok else 1
             await _watch(args, collector, inventory, console)
             return 0  # pragma: no cover - the watch ends by Ctrl-C
         finally:
