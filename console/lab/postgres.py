@@ -181,6 +181,7 @@ def setup(
     *,
     extra_conf: str = "",
     on_primary_started: Callable[[], None] | None = None,
+    on_primary_seeded: Callable[[], None] | None = None,
 ) -> None:
     """Create, start and seed the primary, then clone and start the streaming standby.
 
@@ -191,6 +192,7 @@ def setup(
         record: Called with each started server's record as soon as it runs.
         extra_conf: Appended to the shared ``postgresql.conf`` (WAL archiving, say).
         on_primary_started: Called once the primary runs, before it is seeded.
+        on_primary_seeded: Called once the primary is seeded, before the standby is cloned.
 
     Raises:
         LabCommandFailed: A step failed (the message carries its output).
@@ -246,6 +248,8 @@ def setup(
         timeout=180,
     )
     runner.run(primary.psql(SEED_SQL, DATABASE), what="seed app_events on east", timeout=60)
+    if on_primary_seeded is not None:
+        on_primary_seeded()
 
     s = standby.site
     runner.run(

@@ -165,8 +165,13 @@ class WindowCollector:
         return await self.finish(self.start(), snapshot)
 
 
-def last_verified(audit: Path | None, services: Iterable[str]) -> dict[str, Verified]:
+def last_verified(
+    audit: Path | None, services: Iterable[str], inventory: str | None = None
+) -> dict[str, Verified]:
     """The newest successful restore verification or PITR run per service, from the audit log.
+
+    Only runs against the inventory named ``inventory`` count (when given): the same service
+    name in another estate proves nothing about this one.
 
     A missing or unreadable audit database means "never verified" (status must not fail for
     want of a log).
@@ -182,6 +187,8 @@ def last_verified(audit: Path | None, services: Iterable[str]) -> dict[str, Veri
         return out
     for record in records:  # newest first
         if record.playbook_kind not in VERIFYING_KINDS or record.outcome != "succeeded":
+            continue
+        if inventory is not None and record.inventory_name != inventory:
             continue
         try:
             finished = record.finished
@@ -200,7 +207,7 @@ def last_verified(audit: Path | None, services: Iterable[str]) -> dict[str, Veri
 def _when(epoch: float | None) -> str:
     if epoch is None:
         return "?"
-    return time.strftime("%m-%d %H:%M:%S", time.gmtime(epoch)) + "Z"
+    return time.strftime("%m-%d %H:%M:%S", time.gmtime(epoch))
 
 
 def _ago(epoch: float | None, now: float) -> str:
@@ -219,7 +226,7 @@ def window_table(
         pad_edge=False,
         padding=(0, 1),
     )
-    for col in ("service", "health", "oldest", "newest", "archived", "verified"):
+    for col in ("service", "health", "oldest (UTC)", "newest (UTC)", "archived", "verified"):
         table.add_column(col, no_wrap=True)
     reasons: list[Text] = []
     for name, w in windows.items():

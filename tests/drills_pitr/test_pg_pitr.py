@@ -13,11 +13,13 @@ times come from the same clock as the WAL records.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from tests.drills_pg.drill import Drill, RunOutcome
+from tests.drills_pg.drill import SCALE, Drill, RunOutcome
 from tests.drills_pitr.lab import mark, pause, scratch_left, utc_now
 from tests.support.lab import requires_lab
 
@@ -145,3 +147,55 @@ def test_a_failed_recovery_tears_the_scratch_server_down(pitr: Drill) -> None:
     assert outcomes["teardown-after-failure"] == "ok", outcomes
     assert "check-sql" not in outcomes, outcomes
     assert scratch_left(pitr) == ["2"]
+
+
+def _switch(drill: Drill) -> str:
+    """Switch WAL on the primary; returns the segment it completed."""
+    return drill.sql("east", "SELECT pg_walfile_name(pg_switch_wal())")
+
+
+def _status(drill: Drill) -> tuple[int, dict[str, Any]]:
+    proc = drill.cli("status", "-i", str(drill.inventory), "--json", timeout=120 * SCALE)
+    return proc.returncode, json.loads(proc.stdout)
+
+
+@pytest.mark.timeout(1800)
+def test_a_wal_gap_shows_in_the_window_and_a_pitr_past_it_is_refused(pitr: Drill) -> None:
+    code, before = _status(pitr)
+    assert code == 0, before
+    (window,) = before["windows"]
+    assert window["health"] == "ok" and window["gap"] is None, window
+    assert window["last_verified"]["kind"] == "point-in-time-restore", window
+    segments = []
+    for marker in ("X", "Y", "Z"):
+        mark(pitr, marker)
+        segments.append(_switch(pitr))
+    pitr.wait_until(
+        "the last segment to be archived",
+        lambda: (
+            pitr.sql("east", "SELECT substr(last_archived_wal, 1, 24) FROM pg_stat_archiver")
+            >= segments[-1]
+        ),
+        120 * SCALE,
+    )
+    target = utc_now(pitr)
+    repo = pitr.lab.lab.layout.site("dr").root / "pgbackrest" / "repo" / "archive" / "orders-db"
+    (victim,) = list(repo.glob(f"*/*/{segments[1]}-*"))
+    aside = pitr.lab.root / victim.name
+    victim.rename(aside)  # a WAL segment removed from the repository, for real
+    try:
+        code, broken = _status(pitr)
+        assert code == 1, broken
+        (window,) = broken["windows"]
+        assert window["health"] == "crit" and window["gap"] == segments[1], window
+        assert f"segment {segments[1]} is missing" in window["reason"], window
+        assert broken["healthy"] is False and "recovery window crit" in broken["verdict"]
+        run = pitr.run("pg-pitr.yaml", f"target_time={target}")
+        assert run.proc.returncode == 3, run.explain()
+        preflight = run.output("preflight")
+        assert f"is past the WAL gap (segment {segments[1]} is missing" in preflight, preflight
+        assert not run.of("step_started") and scratch_left(pitr) == ["2"]
+    finally:
+        aside.rename(victim)
+    code, after = _status(pitr)
+    assert code == 0 and after["windows"][0]["health"] == "ok", after

@@ -94,7 +94,7 @@ class DefaultProfile(Profile):
 
 
 def _postgres_with_archive(ctx: StartContext) -> None:
-    """The PostgreSQL pair archiving to pgBackRest at dr, then its first full backup."""
+    """The PostgreSQL pair archiving to pgBackRest at dr, with its first full backup."""
     brest = pgbackrest.for_layout(ctx.layout, ctx.extra[pgbackrest.PROGRAM])
     pgbackrest.write_config(ctx.runner, brest, ctx.layout.site("east"))
     postgres.setup(
@@ -104,5 +104,6 @@ def _postgres_with_archive(ctx: StartContext) -> None:
         ctx.record,
         extra_conf=brest.postgres_conf(),
         on_primary_started=lambda: pgbackrest.create_stanza(ctx.runner, brest),
+        # before the standby exists: the backup's checkpoint must not show up as its lag
+        on_primary_seeded=lambda: pgbackrest.first_backup(ctx.runner, brest),
     )
-    pgbackrest.first_backup(ctx.runner, brest)
