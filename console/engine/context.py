@@ -74,6 +74,7 @@ def service_view(
         "primary": primary,
         "expected_primary": expected,
         "replicas": [v for v in members.values() if v["observed"] == "replica"],
+        "backup": service.backup.view() if service.backup is not None else None,
     }
 
 

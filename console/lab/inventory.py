@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from console.lab import mariadb, postgres, redis
+from console.lab import mariadb, pgbackrest, postgres, redis
 from console.lab.binaries import Binaries
 from console.lab.layout import (
     MARIADB_PORT,
@@ -287,6 +287,13 @@ def render(
         w.vars(4, _pg_vars(member), pg_documented)
     w.line(2, f"probe: {{user: {postgres.SUPERUSER}, database: postgres}}")
     w.line(2, "thresholds: {lag_warn: 5s, lag_crit: 30s}")
+    brest = pgbackrest.PgBackRest(dr, Path(pgbackrest.PROGRAM))
+    w.comment(2, "WAL archive and base backups: pgBackRest, repository on the dr host")
+    w.line(
+        2,
+        f"backup: {{tool: pgbackrest, stanza: {pgbackrest.STANZA}, repo_host: {dr.host}, "
+        f"config: {yaml_value(str(brest.config))}}}",
+    )
 
     w.line(1, f"{MYSQL_SERVICE}:")
     w.line(2, "kind: mysql")

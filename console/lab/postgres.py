@@ -178,6 +178,10 @@ def setup(
     layout: LabLayout,
     bins: Binaries,
     record: Callable[[ProcessRecord], None],
+    *,
+    extra_conf: str = "",
+    on_primary_started: Callable[[], None] | None = None,
+    on_primary_seeded: Callable[[], None] | None = None,
 ) -> None:
     """Create, start and seed the primary, then clone and start the streaming standby.
 
@@ -186,6 +190,9 @@ def setup(
         layout: The lab's names.
         bins: Where the binaries are.
         record: Called with each started server's record as soon as it runs.
+        extra_conf: Appended to the shared ``postgresql.conf`` (WAL archiving, say).
+        on_primary_started: Called once the primary runs, before it is seeded.
+        on_primary_seeded: Called once the primary is seeded, before the standby is cloned.
 
     Raises:
         LabCommandFailed: A step failed (the message carries its output).
@@ -211,13 +218,16 @@ def setup(
         timeout=180,
     )
     runner.sh(
-        f"cat >> {shlex.quote(str(p.pgdata / 'postgresql.conf'))} <<'EOF'\n{SHARED_CONF}EOF\n"
+        f"cat >> {shlex.quote(str(p.pgdata / 'postgresql.conf'))} <<'EOF'\n"
+        f"{SHARED_CONF}{extra_conf}EOF\n"
         f"cat >> {shlex.quote(str(p.pgdata / 'pg_hba.conf'))} <<'EOF'\n{LAB_HBA}EOF\n",
         what="configure PostgreSQL on east",
         timeout=30,
     )
     runner.sh(primary.start_cmd, what="start PostgreSQL on east", timeout=180)
     record(primary.record())
+    if on_primary_started is not None:
+        on_primary_started()
     runner.run(primary.psql(f"CREATE DATABASE {DATABASE}"), what="create database app", timeout=60)
     runner.run(
         [
@@ -238,6 +248,8 @@ def setup(
         timeout=180,
     )
     runner.run(primary.psql(SEED_SQL, DATABASE), what="seed app_events on east", timeout=60)
+    if on_primary_seeded is not None:
+        on_primary_seeded()
 
     s = standby.site
     runner.run(

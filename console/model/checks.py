@@ -21,6 +21,7 @@ from console.model.enums import CANARY_KINDS, SELECTOR_ROLES
 from console.model.gates import Condition
 from console.model.include import Include, known_value
 from console.model.inventory import Inventory
+from console.model.pitr import check_targets
 from console.model.playbook import Playbook
 from console.model.reader import suggest
 from console.model.selectors import Selector
@@ -318,6 +319,17 @@ def bind_params(
             errors.append(InputError(f"--var {why}" if name in overrides else why, param.loc))
             continue
         values[name] = value
+    if not errors:
+        errors.extend(
+            check_targets(
+                playbook.kind,
+                playbook.params,
+                values,
+                overrides,
+                require=require,
+                playbook_loc=playbook.loc,
+            )
+        )
     if errors:
         raise InputErrors(errors)
     return values

@@ -15,7 +15,14 @@ from types import MappingProxyType
 
 from console.events.enums import OnFailure, RtoEdge, StepKind
 
-PLAYBOOK_KINDS = ("failover", "failback", "switchover", "restore-verification", "custom")
+PLAYBOOK_KINDS = (
+    "failover",
+    "failback",
+    "switchover",
+    "restore-verification",
+    "point-in-time-restore",
+    "custom",
+)
 """``kind:`` of a playbook."""
 STEP_KINDS = tuple(k.value for k in StepKind)
 """The key that makes a step what it is (exactly one per step)."""
@@ -47,6 +54,8 @@ CANARY_KINDS = ("postgres", "mysql", "redis")
 """Service kinds a canary can write to (a custom service has no canary writer)."""
 TOPOLOGIES = ("primary-replica", "cascade", "multi-primary")
 """``topology:`` of a service (its declared replication shape)."""
+BACKUP_TOOLS = ("pgbackrest",)
+"""``tool:`` of a service's ``backup:``."""
 
 ENUMERATIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -66,6 +75,7 @@ ENUMERATIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "ssh backend": SSH_BACKENDS,
         "canary service kind": CANARY_KINDS,
         "service topology": TOPOLOGIES,
+        "backup tool": BACKUP_TOOLS,
     }
 )
 """Field name -> its allowed values, for every enumeration of both formats."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from console.errors import InputErrors, Location
+from console.model.backup import BackupSettings, build_backup
 from console.model.enums import MEMBER_ROLES, SERVICE_KINDS, SITE_ROLES, SSH_BACKENDS
 from console.model.reader import MapView, Problems, suggest
 from console.model.topology import MEMBER_TOPOLOGY_KEYS, Topology, read_topology
@@ -141,6 +142,8 @@ class Service:
     loc: Location
     topology: Topology = field(default_factory=Topology)
     """The declared replication shape (``console.model.topology``)."""
+    backup: BackupSettings | None = None
+    """How the service is backed up (``backup:``), if the inventory says."""
 
     @property
     def expected_primary(self) -> str | None:
@@ -347,7 +350,7 @@ def _build_service(
     sv = MapView(
         node,
         f"service {name!r}",
-        ("kind", "description", "members", "probe", "thresholds", "topology"),
+        ("kind", "description", "members", "probe", "thresholds", "topology", "backup"),
         problems,
         required=("kind", "members"),
     )
@@ -440,6 +443,7 @@ def _build_service(
             and thresholds.lag_warn > thresholds.lag_crit
         ):
             problems.add(f"lag_warn of {name!r} is above its lag_crit", tn.loc)
+    backup = build_backup(sv.get("backup"), name, kind, hosts, problems)
     return Service(
         name,
         kind,
@@ -449,6 +453,7 @@ def _build_service(
         thresholds,
         loc,
         topology,
+        backup,
     )
 
 

@@ -405,6 +405,12 @@ class UsageChecker:
             if expected in members
             else Nothing(f"the inventory names no primary of {service.name!r}"),
             "replicas": OPEN,
+            "backup": Closed(
+                f"the backup of {service.name!r}",
+                {k: OPEN for k in service.backup.view()},
+            )
+            if service.backup is not None
+            else Nothing(f"service {service.name!r} has no backup: in the inventory"),
         }
         return Closed(f"the fields of service {service.name!r}", fields)
 

@@ -16,8 +16,11 @@ import contextlib
 import json
 import sys
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 
 from console.errors import InputError
@@ -25,37 +28,92 @@ from console.model.inventory import Inventory, load_inventory
 from console.notify.sender import Failure, Notifier
 from console.notify.targets import command_line_targets
 from console.notify.watch import DegradeWatch
+from console.probes.window import RecoveryWindow
 from console.ssh.pool import SshPool
-from console.status.collector import StatusCollector
+from console.status.collector import StatusCollector, StatusSnapshot
 from console.status.poller import MemberPoller
 from console.status.view import render, to_json, verdict
+from console.status.window import (
+    Verified,
+    WindowCollector,
+    last_verified,
+    window_table,
+    windows_json,
+    windows_ok,
+)
 
 REDRAW_SECONDS = 1.0
 """How often ``--watch`` redraws (ages move even when no sample arrives)."""
+WINDOW_REFRESH_SECONDS = 10.0
+"""The shortest time between two reads of the recoverable windows during ``--watch``."""
+
+
+@dataclass
+class _Windows:
+    """The latest recoverable windows and verified restores (``--watch`` refreshes them)."""
+
+    collector: WindowCollector
+    audit: Path | None
+    inventory: str | None = None
+    found: dict[str, RecoveryWindow] = field(default_factory=dict)
+    verified: dict[str, Verified] = field(default_factory=dict)
+
+    async def refresh(self, snapshot: StatusSnapshot, asked: Any = None) -> None:
+        started = asked if asked is not None else self.collector.start()
+        self.found = await self.collector.finish(started, snapshot)
+        self.verified = last_verified(self.audit, self.found, self.inventory)
+
+    async def keep_fresh(self, collector: StatusCollector, every: float) -> None:
+        while True:
+            await asyncio.sleep(max(every, WINDOW_REFRESH_SECONDS))
+            await self.refresh(collector.snapshot())
+
+    def document(self, snapshot: StatusSnapshot, inventory: Inventory) -> dict[str, Any]:
+        data = to_json(snapshot, inventory)
+        if self.found:
+            data["windows"] = windows_json(self.found, self.verified, time.time())
+        ok, why = windows_ok(self.found)
+        if not ok:
+            data["healthy"] = False
+            data["verdict"] += f"; {why}"
+        return data
+
+    def view(self, snapshot: StatusSnapshot, inventory: Inventory, now: float | None) -> Any:
+        board = render(snapshot, inventory, now)
+        if not self.found:
+            return board
+        return Group(board, window_table(self.found, self.verified, now or time.time()))
 
 
 async def _watch(
-    args: argparse.Namespace, collector: StatusCollector, inventory: Inventory, console: Console
+    args: argparse.Namespace,
+    collector: StatusCollector,
+    inventory: Inventory,
+    console: Console,
+    windows: _Windows,
 ) -> None:
     poller = asyncio.ensure_future(MemberPoller(collector, args.watch).run())
     alerts = asyncio.ensure_future(_notify_degraded(args, collector, inventory))
+    refresher = asyncio.ensure_future(windows.keep_fresh(collector, args.watch))
     try:
         if args.json:
             while True:
                 await asyncio.sleep(args.watch)
-                print(json.dumps(to_json(collector.snapshot(), inventory)), flush=True)
+                print(json.dumps(windows.document(collector.snapshot(), inventory)), flush=True)
         snapshot = collector.snapshot()
-        with Live(render(snapshot, inventory), console=console, auto_refresh=False) as live:
+        with Live(
+            windows.view(snapshot, inventory, None), console=console, auto_refresh=False
+        ) as live:
             while True:
                 await asyncio.sleep(min(REDRAW_SECONDS, args.watch))
-                live.update(render(collector.snapshot(), inventory, time.time()), refresh=True)
+                live.update(
+                    windows.view(collector.snapshot(), inventory, time.time()), refresh=True
+                )
     finally:
-        poller.cancel()
-        alerts.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await poller
-        with contextlib.suppress(asyncio.CancelledError):
-            await alerts
+        for task in (poller, alerts, refresher):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def _notify_degraded(
@@ -90,15 +148,23 @@ async def _status(args: argparse.Namespace, inventory: Inventory) -> int:
     console = Console(highlight=False)
     async with SshPool(accept_new_host_keys=args.accept_new_host_keys) as pool:
         collector = StatusCollector(inventory, pool, timeout=args.timeout, poll_interval=args.watch)
+        windows = _Windows(
+            WindowCollector(inventory, pool, timeout=args.timeout),
+            getattr(args, "audit", None),
+            inventory.name,
+        )
         try:
+            asked = windows.collector.start()  # the repositories answer while the sweep runs
             snapshot = await collector.sweep()
+            await windows.refresh(snapshot, asked)
             if args.json:
-                print(json.dumps(to_json(snapshot, inventory)), flush=True)
+                print(json.dumps(windows.document(snapshot, inventory)), flush=True)
             elif args.watch is None:
-                console.print(render(snapshot, inventory))
+                console.print(windows.view(snapshot, inventory, None))
             if args.watch is None:
-                return 0 if verdict(snapshot, inventory)[0] else 1
-            await _watch(args, collector, inventory, console)
+                healthy = verdict(snapshot, inventory)[0] and windows_ok(windows.found)[0]
+                return 0 if healthy else 1
+            await _watch(args, collector, inventory, console, windows)
             return 0  # pragma: no cover - the watch ends by Ctrl-C
         finally:
             await collector.close()

@@ -117,7 +117,8 @@ ENUM_CASES: dict[str, Case] = {
         "kind: failover",
         "kind: teleport",
         "teleport",
-        "must be one of failover, failback, switchover, restore-verification, custom",
+        "must be one of failover, failback, switchover, restore-verification, "
+        "point-in-time-restore, custom",
     ),
     "step kind": Case(
         "step kind",
@@ -233,6 +234,15 @@ ENUM_CASES: dict[str, Case] = {
         "kind: postgres\n    topology: ring\n",
         "ring",
         "must be one of primary-replica, cascade, multi-primary",
+    ),
+    "backup tool": Case(
+        "backup tool",
+        "inventory",
+        "probe: {user: postgres, timeout: 2s}",
+        "probe: {user: postgres, timeout: 2s}\n"
+        "    backup: {tool: barman, stanza: main, repo_host: vault-dr-1}",
+        "barman",
+        "must be one of pgbackrest",
     ),
 }
 """One case per documented enumeration (``console.model.enums.ENUMERATIONS``)."""
@@ -503,6 +513,155 @@ CROSS_CASES: list[Case] = [
         "params",
         "service.at",
         "the playbook names no service",
+    ),
+    # backup: of a service (console/model/backup.py)
+    *[
+        Case(
+            f"backup: {name}",
+            "inventory",
+            "probe: {user: postgres, timeout: 2s}",
+            "probe: {user: postgres, timeout: 2s}\n    backup: " + block,
+            marker,
+            message,
+        )
+        for name, block, marker, message in (
+            (
+                "stanza missing",
+                "{tool: pgbackrest, repo_host: vault-dr-1}",
+                "{tool: pgbackrest, repo_host",
+                "pgbackrest needs 'stanza'",
+            ),
+            (
+                "stanza malformed",
+                "{tool: pgbackrest, stanza: 'a b', repo_host: vault-dr-1}",
+                "'a b'",
+                "stanza 'a b' in backup of 'orders-db' must start with a letter or digit",
+            ),
+            (
+                "repo_host unknown",
+                "{tool: pgbackrest, stanza: main, repo_host: vault-dr-2}",
+                "vault-dr-2",
+                "repo_host 'vault-dr-2' in backup of 'orders-db' is not a host of the inventory",
+            ),
+            (
+                "repo_host missing",
+                "{tool: pgbackrest, stanza: main}",
+                "{tool: pgbackrest, stanza: main}",
+                "backup of 'orders-db' needs 'repo_host'",
+            ),
+            (
+                "config relative",
+                "{tool: pgbackrest, stanza: main, repo_host: vault-dr-1, config: pgbr.conf}",
+                "pgbr.conf",
+                "must be an absolute path on the repository host",
+            ),
+            (
+                "unknown key",
+                "{tool: pgbackrest, stanzas: main, repo_host: vault-dr-1}",
+                "stanzas",
+                "unknown key 'stanzas' in backup of 'orders-db'",
+            ),
+            (
+                "not a mapping",
+                "pgbackrest",
+                "pgbackrest",
+                "backup of 'orders-db' must be a mapping",
+            ),
+        )
+    ],
+    Case(
+        "backup: tool of another kind",
+        "inventory",
+        "probe: {command: /usr/local/bin/ledger-status}",
+        "probe: {command: /usr/local/bin/ledger-status}\n"
+        "    backup: {tool: pgbackrest, stanza: l, repo_host: vault-dr-1}",
+        "pgbackrest, stanza: l",
+        "pgbackrest backs up services of kind postgres, not custom",
+    ),
+    # the recovery target of a point-in-time-restore playbook (console/model/pitr.py)
+    *[
+        Case(
+            f"pitr: {name}",
+            "playbook",
+            "kind: failover",
+            "kind: point-in-time-restore",
+            marker,
+            message,
+            var=var,
+            also=(
+                (
+                    "  note: {default: drill}\n",
+                    "  note: {default: drill}\n  target_time: {default: ''}\n"
+                    "  target_name: {default: ''}\n  target_xid: {default: ''}\n",
+                ),
+            ),
+        )
+        for name, var, marker, message in (
+            (
+                "time without a zone",
+                ("target_time=2026-12-02T14:01:00",),
+                "target_time: {default",
+                "--var target_time='2026-12-02T14:01:00' is not an ISO 8601 time with a zone",
+            ),
+            (
+                "time not a time",
+                ("target_time=yesterday",),
+                "target_time: {default",
+                "is not an ISO 8601 time with a zone",
+            ),
+            (
+                "time out of range",
+                ("target_time=2026-13-02T14:01:00Z",),
+                "target_time: {default",
+                "is not an ISO 8601 time with a zone",
+            ),
+            (
+                "xid not a number",
+                ("target_xid=0x10",),
+                "target_xid: {default",
+                "--var target_xid='0x10' is not a transaction id",
+            ),
+            (
+                "name with a space",
+                ("target_name=before bad",),
+                "target_name: {default",
+                "is not a restore point name",
+            ),
+            (
+                "two targets",
+                ("target_time=2026-12-02T14:01:00Z", "target_xid=42"),
+                "target_xid: {default",
+                "two recovery targets (target_time, target_xid)",
+            ),
+            (
+                "no target",
+                ("note=x",),
+                "target_time: {default",
+                "no recovery target: pass exactly one of --var target_time=...",
+            ),
+        )
+    ],
+    Case(
+        "pitr: a default time without a zone",
+        "playbook",
+        "kind: failover",
+        "kind: point-in-time-restore",
+        "target_time: {default",
+        "target_time='2026-12-02 14:01' is not an ISO 8601 time with a zone",
+        also=(
+            (
+                "  note: {default: drill}\n",
+                "  note: {default: drill}\n  target_time: {default: '2026-12-02 14:01'}\n",
+            ),
+        ),
+    ),
+    Case(
+        "pitr: no target parameter declared",
+        "playbook",
+        "kind: failover",
+        "kind: point-in-time-restore",
+        "version: 1",
+        "a point-in-time-restore playbook declares at least one of the parameters",
     ),
 ]
 """Cross-file, parameter and template cases."""

@@ -2,19 +2,23 @@
 
 East holds a PostgreSQL primary, a MariaDB primary and a Redis primary; west their streaming,
 GTID and Redis replicas; dr receives backups for restore verification and keeps spare ports
-for scratch servers. Every shipped raw playbook (``pg-failover``, ``redis-failover`` ...)
-runs against it.
+for scratch servers. The PostgreSQL primary archives its WAL to a pgBackRest repository at dr
+(:mod:`console.lab.pgbackrest`) and ``up`` takes a first full backup, so point-in-time
+recovery can be drilled at once. Every shipped raw playbook (``pg-failover``,
+``redis-failover`` ...) runs against it.
 """
 
 from __future__ import annotations
 
+import shutil
 import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
 from console.lab import inventory as inventory_file
-from console.lab import mariadb, postgres, redis
+from console.lab import mariadb, pgbackrest, postgres, redis
+from console.lab.errors import MissingBinaries
 from console.lab.layout import DB_SITES, PG_PORT, LabLayout, SiteLayout
 from console.lab.profiles.base import Profile, StartContext
 
@@ -25,11 +29,25 @@ class DefaultProfile(Profile):
     name = "default"
     summary = (
         "PostgreSQL primary + streaming standby, MariaDB primary + GTID replica, Redis primary "
-        "+ replica (east -> west), dr site for backups"
+        "+ replica (east -> west), dr site for backups (PostgreSQL WAL archived there by "
+        "pgBackRest)"
     )
     inventory_name = "lab.yaml"
     owned_entries: ClassVar[frozenset[str]] = frozenset({"mariadb-template", "relays"})
     stop_signals: ClassVar[dict[str, int]] = {"postgres": signal.SIGINT}
+
+    def find_programs(self) -> dict[str, Path]:
+        """pgBackRest (the PostgreSQL WAL archive and backups).
+
+        Raises:
+            MissingBinaries: When ``pgbackrest`` is not installed.
+        """
+        found = shutil.which(pgbackrest.PROGRAM)
+        if found is None:
+            raise MissingBinaries(
+                [pgbackrest.PROGRAM], "install it with: apt-get install -y pgbackrest"
+            )
+        return {pgbackrest.PROGRAM: Path(found).absolute()}
 
     def endpoints(self, layout: LabLayout) -> list[tuple[str, str, int]]:
         """sshd on every site; PostgreSQL, MariaDB and Redis on east and west."""
@@ -48,7 +66,8 @@ class DefaultProfile(Profile):
             if site.name in DB_SITES:
                 dirs += [site.pg_dir, site.maria_dir, site.redis_dir]
         dr = layout.site("dr")
-        return [*dirs, dr.backup_dir, dr.scratch_dir]
+        brest = pgbackrest.PgBackRest(dr, Path(pgbackrest.PROGRAM))
+        return [*dirs, dr.backup_dir, dr.scratch_dir, *brest.directories()]
 
     def sshd_env(self, layout: LabLayout, site: SiteLayout, pgbin: Path) -> dict[str, str]:
         """The shared environment, plus libpq defaults on the database sites."""
@@ -60,7 +79,7 @@ class DefaultProfile(Profile):
     def start_tasks(self, ctx: StartContext) -> dict[str, Callable[[], None]]:
         """PostgreSQL, MariaDB and Redis, each pair set up by its own module."""
         return {
-            "postgres": lambda: postgres.setup(ctx.runner, ctx.layout, ctx.bins, ctx.record),
+            "postgres": lambda: _postgres_with_archive(ctx),
             "mariadb": lambda: mariadb.setup(ctx.runner, ctx.layout, ctx.bins, ctx.record),
             "redis": lambda: redis.setup(ctx.runner, ctx.layout, ctx.bins, ctx.record),
         }
@@ -72,3 +91,19 @@ class DefaultProfile(Profile):
         return inventory_file.write(
             ctx.layout, ctx.bins, ctx.runner.user.name, inventory, known_hosts_lines
         )
+
+
+def _postgres_with_archive(ctx: StartContext) -> None:
+    """The PostgreSQL pair archiving to pgBackRest at dr, with its first full backup."""
+    brest = pgbackrest.for_layout(ctx.layout, ctx.extra[pgbackrest.PROGRAM])
+    pgbackrest.write_config(ctx.runner, brest, ctx.layout.site("east"))
+    postgres.setup(
+        ctx.runner,
+        ctx.layout,
+        ctx.bins,
+        ctx.record,
+        extra_conf=brest.postgres_conf(),
+        on_primary_started=lambda: pgbackrest.create_stanza(ctx.runner, brest),
+        # before the standby exists: the backup's checkpoint must not show up as its lag
+        on_primary_seeded=lambda: pgbackrest.first_backup(ctx.runner, brest),
+    )

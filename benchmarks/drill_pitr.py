@@ -1,0 +1,228 @@
+"""Measure pg-pitr: the console's restore time next to the same pgBackRest commands by hand.
+
+Why: issue 13 asks how long a point-in-time recovery takes and what the console costs on top
+of the tools. This brings up a throwaway lab, grows a database with ``pgbench -i`` (``--scale``;
+scale 34 is about 500 MB), takes a full backup, writes ``--wal-mb`` of WAL after it with
+pgbench, notes a target time, writes one more row and archives it. Then, ``--rounds`` times,
+alternately:
+
+- the console: ``drconsole run playbooks/pg-pitr.yaml --var target_time=T --yes``; its split
+  comes from the audit log's step durations: fetch (``restore``), replay (``replay`` and
+  ``prove``), promote, checks (``check-sql`` and ``amcheck``);
+- by hand, on the dr host as the lab user: the same ``pgbackrest restore --type=time
+  --target-action=pause``, ``pg_ctl start``, wait until paused, ``pg_wal_replay_resume()``, wait
+  until promoted, stop, remove.
+
+It prints each round and the medians, and the ratio console / by hand for fetch + replay +
+promote (the restore itself; the console's checks have no by-hand counterpart here).
+
+Usage (as root, the lab needs it)::
+
+    .venv/bin/python benchmarks/drill_pitr.py --net 24 --rounds 3 --scale 8 --wal-mb 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from console.audit.store import AuditStore  # noqa: E402
+from console.lab.lab import Lab  # noqa: E402
+from console.lab.layout import PG_PORT, PG_SCRATCH_PORT  # noqa: E402
+from console.lab.pgbackrest import for_layout  # noqa: E402
+
+PGBIN = "/usr/lib/postgresql/15/bin"
+
+
+class Bench:
+    """A lab with a grown database, and the rounds measured on it."""
+
+    def __init__(self, net: int, scale: float) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="drpitr-bench-", dir="/tmp"))
+        self.root.chmod(0o755)
+        self.lab = Lab(self.root / "lab", net, timeout_scale=scale)
+        self.audit = self.root / "audit.db"
+        self.inventory = self.root / "lab.yaml"
+        self.rows: list[dict[str, Any]] = []
+
+    def sh(self, command: str, timeout: float = 3600) -> str:
+        """A shell command as the lab user."""
+        return self.lab.runner().sh(command, what=command[:60], timeout=timeout)
+
+    def psql(
+        self, sql: str, address: str | None = None, port: int = PG_PORT, db: str = "app"
+    ) -> str:
+        host = address or self.lab.address("east")
+        return self.sh(
+            f"{PGBIN}/psql -X -q -A -t -v ON_ERROR_STOP=1 -h {host} -p {port} -U postgres "
+            f"-d {db} -c {shlex.quote(sql)}"
+        ).strip()
+
+    def prepare(self, scale: int, wal_mb: int) -> str:
+        """Grow the database, back it up, write WAL after it; returns the target time."""
+        began = time.monotonic()
+        east = self.lab.address("east")
+        self.sh(f"{PGBIN}/pgbench -i -q -s {scale} -h {east} -p {PG_PORT} -U postgres app")
+        size = self.psql("SELECT pg_size_pretty(pg_database_size('app'))")
+        print(f"pgbench -i -s {scale}: app is {size} ({time.monotonic() - began:.0f}s)", flush=True)
+        brest = for_layout(self.lab.layout, Path(shutil.which("pgbackrest") or "pgbackrest"))
+        t0 = time.monotonic()
+        self.sh(shlex.join([*brest.base_argv(), "--type=full", "backup"]))
+        print(f"full backup in {time.monotonic() - t0:.1f}s", flush=True)
+        start = self.psql("SELECT pg_current_wal_lsn()")
+        while True:
+            done = int(self.psql(f"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '{start}')"))
+            if done >= wal_mb * 1024 * 1024:
+                break
+            self.sh(f"{PGBIN}/pgbench -n -t 2000 -h {east} -p {PG_PORT} -U postgres app")
+        print(f"WAL after the backup: {done / 1048576:.0f} MB", flush=True)
+        self.psql("CREATE TABLE IF NOT EXISTS coupons (m text)")
+        self.psql("INSERT INTO coupons VALUES ('before')")
+        time.sleep(1.1)
+        target = self.psql(
+            "SELECT to_char(clock_timestamp() AT TIME ZONE 'utc', "
+            '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\')'
+        )
+        time.sleep(1.1)
+        self.psql("INSERT INTO coupons VALUES ('after')")
+        seg = self.psql("SELECT pg_walfile_name(pg_switch_wal())")
+        deadline = time.monotonic() + 600
+        while self.psql("SELECT substr(last_archived_wal, 1, 24) FROM pg_stat_archiver") < seg:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"WAL segment {seg} not archived within 600 s")
+            time.sleep(0.5)
+        return target
+
+    def console_round(self, target: str) -> dict[str, Any]:
+        """One pg-pitr run; its split from the audit log."""
+        began = time.monotonic()
+        proc = subprocess.run(
+            [
+                sys.executable, "-m", "console", "--audit", str(self.audit), "run",
+                "playbooks/pg-pitr.yaml", "-i", str(self.inventory), "--yes",
+                "--var", f"target_time={target}",
+                "--var", "check_sql=SELECT string_agg(m, ',') FROM coupons",
+            ],
+            cwd=ROOT, capture_output=True, text=True, timeout=7200, check=False,
+        )  # fmt: skip
+        wall = time.monotonic() - began
+        if proc.returncode != 0:
+            raise SystemExit(f"pg-pitr failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}")
+        run_id = proc.stdout.split()[1]
+        with AuditStore(self.audit, create=False) as store:
+            events = store.events(run_id)
+        steps = {e.step_id: e.data["duration"] for e in events if e.kind == "step_finished"}
+        seen = " ".join(
+            line for e in events if e.kind == "output" and e.step_id == "check-sql"
+            for line in e.data["lines"]
+        )  # fmt: skip
+        assert "before" in seen and "after" not in seen, seen
+        row = {
+            "who": "console",
+            "fetch_s": steps["restore"],
+            "replay_s": steps["replay"] + steps["prove"],
+            "promote_s": steps["promote"],
+            "checks_s": steps["check-sql"] + steps["amcheck"],
+            "wall_s": round(wall, 2),
+        }
+        row["restore_s"] = round(row["fetch_s"] + row["replay_s"] + row["promote_s"], 3)
+        return row
+
+    def hand_round(self, target: str) -> dict[str, Any]:
+        """The same recovery by hand with the same tools, timed the same way."""
+        dr = self.lab.layout.site("dr")
+        brest = for_layout(self.lab.layout, Path(shutil.which("pgbackrest") or "pgbackrest"))
+        scratch = dr.scratch_dir / "by-hand"
+        log = dr.scratch_dir / "by-hand.log"
+        pgtime = self.sh(f"date -u -d {shlex.quote(target)} '+%Y-%m-%d %H:%M:%S.%6N+00'").strip()
+        addr = dr.address
+        t0 = time.monotonic()
+        self.sh(f"rm -rf {scratch} && mkdir -p {scratch} && chmod 700 {scratch}")
+        restore = [
+            *brest.base_argv(), f"--pg1-path={scratch}", "--type=time", f"--target={pgtime}",
+            "--target-action=pause", "--archive-mode=off", "restore",
+        ]  # fmt: skip
+        self.sh(shlex.join(restore))
+        t1 = time.monotonic()
+        opts = (
+            f"-p {PG_SCRATCH_PORT} -h {addr} -k {dr.scratch_dir} -c archive_mode=off "
+            f"-c hba_file={scratch}/pg_hba.conf -c ident_file={scratch}/pg_ident.conf"
+        )
+        self.sh(f"{PGBIN}/pg_ctl -D {scratch} -l {log} -w -t 3600 -o {shlex.quote(opts)} start")
+        q = "SELECT pg_is_in_recovery() AND pg_get_wal_replay_pause_state() = 'paused'"
+        while self.psql(q, addr, PG_SCRATCH_PORT, "postgres") != "t":
+            time.sleep(0.2)
+        t2 = time.monotonic()
+        self.psql("SELECT pg_wal_replay_resume()", addr, PG_SCRATCH_PORT, "postgres")
+        while self.psql("SELECT pg_is_in_recovery()", addr, PG_SCRATCH_PORT, "postgres") != "f":
+            time.sleep(0.2)
+        t3 = time.monotonic()
+        seen = self.psql("SELECT string_agg(m, ',') FROM coupons", addr, PG_SCRATCH_PORT)
+        assert seen == "before", seen
+        self.sh(f"{PGBIN}/pg_ctl -D {scratch} -m immediate -w stop; rm -rf {scratch} {log}")
+        return {
+            "who": "by hand",
+            "fetch_s": round(t1 - t0, 3),
+            "replay_s": round(t2 - t1, 3),
+            "promote_s": round(t3 - t2, 3),
+            "restore_s": round(t3 - t0, 3),
+        }
+
+
+def _median(rows: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(r[key] for r in rows)
+
+
+def main() -> int:
+    """Prepare the volume, run the rounds, print the medians."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--net", type=int, default=24, help="lab net (second octet)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--scale", type=int, default=34, help="pgbench scale (34: ~500 MB)")
+    parser.add_argument("--wal-mb", type=int, default=100, help="WAL to write after the backup")
+    parser.add_argument("--timeout-scale", type=float, default=3.0, help="lab timeout scale")
+    parser.add_argument("--keep", action="store_true", help="keep the lab directory and audit")
+    args = parser.parse_args()
+    bench = Bench(args.net, args.timeout_scale)
+    try:
+        up = bench.lab.up(bench.inventory)
+        print(f"lab up in {up.seconds:.1f}s on net {args.net}", flush=True)
+        target = bench.prepare(args.scale, args.wal_mb)
+        for _ in range(args.rounds):
+            for row in (bench.console_round(target), bench.hand_round(target)):
+                bench.rows.append(row)
+                print(json.dumps(row), flush=True)
+        console = [r for r in bench.rows if r["who"] == "console"]
+        hand = [r for r in bench.rows if r["who"] == "by hand"]
+        print(f"\nmedians of {args.rounds} (scale {args.scale}, {args.wal_mb} MB WAL):")
+        for who, rows in (("console", console), ("by hand", hand)):
+            parts = ", ".join(
+                f"{k[:-2]} {_median(rows, k):.2f}s"
+                for k in ("fetch_s", "replay_s", "promote_s", "checks_s", "restore_s")
+                if k in rows[0]
+            )
+            print(f"  {who:8} {parts}")
+        ratio = _median(console, "restore_s") / _median(hand, "restore_s")
+        print(f"  restore (fetch + replay + promote) console / by hand: {ratio:.2f}x")
+    finally:
+        if bench.lab.state() is not None:
+            bench.lab.down()
+        if not args.keep:
+            shutil.rmtree(bench.root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,266 @@
+"""The recoverable window of a service's backups: how far back, and up to when, it can be recovered.
+
+Replication copies a bad write everywhere within a second; only a backup plus the archived
+log behind it can undo it. So the status sweep shows, next to replication, the window that a
+point-in-time recovery can reach: from the oldest backup's end to the newest archived WAL,
+how old the newest archived WAL is, and whether the archive is broken. A broken archive is a
+finding with its reason, never silence: a WAL segment missing from the repository (recovery
+cannot pass it), a stanza pgBackRest reports in error, no backup at all, or the primary's
+``archive_command`` failing since its last success.
+
+Like every probe, this module is pure: a command builder and a parser. The repository command
+runs on the backup's ``repo_host`` and asks pgBackRest itself (``info`` and ``repo-ls`` of the
+stanza's archive, JSON, both read-only and cheap); the archiver command runs on the observed
+primary and reads ``pg_stat_archiver``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from console.model.backup import BackupSettings
+
+MARK = "@@drconsole-window@@"
+"""Separates the outputs of the repository command's two pgBackRest calls."""
+_SEGMENT = re.compile(r"([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})-[0-9a-f]{40}")
+SEGMENTS_PER_LOG = 0x100
+"""WAL segments per log id with the default 16 MB segment size."""
+ARCHIVER_SQL = (
+    "SELECT json_build_object('archived', extract(epoch FROM last_archived_time), "
+    "'archived_wal', last_archived_wal, 'failed', extract(epoch FROM last_failed_time), "
+    "'failed_wal', last_failed_wal, 'failures', failed_count, "
+    "'archive_mode', current_setting('archive_mode')) FROM pg_stat_archiver"
+)
+"""One JSON object: when the primary last archived and last failed to archive."""
+
+
+class WindowHealth(StrEnum):
+    """How usable the recoverable window is."""
+
+    OK = "ok"
+    WARN = "warn"
+    CRIT = "crit"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class RecoveryWindow:
+    """What the repository (and the primary's archiver) say about one service's window."""
+
+    service: str
+    """The inventory service."""
+    tool: str
+    """The backup tool (``pgbackrest``)."""
+    repo_host: str
+    """Where the repository was asked."""
+    sampled_at: float
+    """When the answer arrived (epoch seconds)."""
+    health: WindowHealth
+    """The judgement."""
+    reason: str = ""
+    """Why it is not OK (empty when OK)."""
+    oldest: float | None = None
+    """The oldest restorable point: the oldest usable backup's end (epoch), None unknown."""
+    oldest_backup: str | None = None
+    """That backup's label."""
+    newest: float | None = None
+    """The newest restorable point: when the newest WAL segment before any gap was archived."""
+    newest_wal: str | None = None
+    """That segment's name."""
+    newest_backup: str | None = None
+    """The newest usable backup's label."""
+    backups: int = 0
+    """Usable backups in the repository."""
+    gap: str | None = None
+    """The first WAL segment missing from the archive (recovery cannot pass it), if any."""
+    archiver: dict[str, Any] = field(default_factory=dict)
+    """The primary's ``pg_stat_archiver`` as :data:`ARCHIVER_SQL` returns it (may be empty)."""
+
+    def age(self, now: float) -> float | None:
+        """Seconds since the newest WAL segment was archived."""
+        return None if self.newest is None else max(0.0, now - self.newest)
+
+    def to_json(self, now: float) -> dict[str, Any]:
+        """The ``--json`` shape (times as epoch seconds, ages in seconds)."""
+        age = self.age(now)
+        return {
+            "service": self.service,
+            "tool": self.tool,
+            "repo_host": self.repo_host,
+            "health": self.health.value,
+            "reason": self.reason,
+            "oldest": self.oldest,
+            "oldest_backup": self.oldest_backup,
+            "newest": self.newest,
+            "newest_wal": self.newest_wal,
+            "newest_backup": self.newest_backup,
+            "archive_age_seconds": None if age is None else round(age, 1),
+            "backups": self.backups,
+            "gap": self.gap,
+            "sampled_at": self.sampled_at,
+        }
+
+
+def repo_command(backup: BackupSettings, timeout: float) -> str:
+    """The command run on the repository host: ``info`` and ``repo-ls`` of the archive, JSON."""
+    base = ["pgbackrest"]
+    if backup.config:
+        base.append(f"--config={backup.config}")
+    stanza = backup.stanza or ""
+    info = [*base, f"--stanza={stanza}", "--output=json", "info"]
+    listing = [*base, "--output=json", "repo-ls", "--recurse", f"archive/{stanza}"]
+    limit = f"timeout {max(1, round(timeout))}"
+    return f"{limit} {shlex.join(info)}; echo {MARK}; {limit} {shlex.join(listing)}; echo {MARK}$?"
+
+
+def _segno(log: str, seg: str) -> int:
+    return int(log, 16) * SEGMENTS_PER_LOG + int(seg, 16)
+
+
+def _name(timeline: str, segno: int) -> str:
+    return f"{timeline}{segno // SEGMENTS_PER_LOG:08X}{segno % SEGMENTS_PER_LOG:08X}"
+
+
+def _archive(listing: dict[str, Any], archive_id: str) -> dict[str, dict[int, float]]:
+    """Timeline -> segment number -> archive time, for one archive id (``15-1``)."""
+    out: dict[str, dict[int, float]] = {}
+    for path, entry in listing.items():
+        if not isinstance(entry, dict) or entry.get("type") != "file":
+            continue
+        head, _, name = path.rpartition("/")
+        if not head.startswith(archive_id + "/") and head != archive_id:
+            continue
+        m = _SEGMENT.fullmatch(name.split(".", 1)[0])
+        if m is None:
+            continue
+        tl, log, seg = m.groups()
+        out.setdefault(tl, {})[_segno(log, seg)] = float(entry.get("time") or 0)
+    return out
+
+
+def _fail(base: dict[str, Any], health: WindowHealth, reason: str) -> RecoveryWindow:
+    return RecoveryWindow(**base, health=health, reason=reason)
+
+
+def parse(
+    backup: BackupSettings,
+    service: str,
+    exit_status: int | None,
+    stdout: str,
+    stderr: str,
+    sampled_at: float,
+    archiver: dict[str, Any] | None = None,
+) -> RecoveryWindow:
+    """Judge the repository command's output (and the primary's archiver, when known).
+
+    Args:
+        backup: The service's backup settings.
+        service: The service name.
+        exit_status: The command's exit status (None: it did not finish).
+        stdout: Its standard output.
+        stderr: Its standard error (quoted in the reason when pgBackRest failed).
+        sampled_at: When it finished.
+        archiver: The primary's ``pg_stat_archiver`` (:data:`ARCHIVER_SQL`), if it answered.
+    """
+    base: dict[str, Any] = {
+        "service": service,
+        "tool": backup.tool,
+        "repo_host": backup.repo_host,
+        "sampled_at": sampled_at,
+        "archiver": archiver or {},
+    }
+    parts = stdout.split(MARK)
+    if exit_status is None or len(parts) < 3:
+        why = (stderr.strip().splitlines() or ["no answer"])[-1]
+        return _fail(base, WindowHealth.UNKNOWN, f"the repository on {backup.repo_host}: {why}")
+    try:
+        info = json.loads(parts[0] or "[]")
+        listing = json.loads(parts[1] or "{}")
+    except json.JSONDecodeError:
+        why = (stderr.strip().splitlines() or ["unreadable pgbackrest output"])[-1]
+        return _fail(base, WindowHealth.UNKNOWN, f"pgbackrest on {backup.repo_host}: {why}")
+    stanza = info[0] if isinstance(info, list) and info else {}
+    status = stanza.get("status") or {}
+    if status.get("code", 1) != 0:
+        message = status.get("message") or "no such stanza"
+        return _fail(base, WindowHealth.CRIT, f"stanza {backup.stanza}: {message}")
+    usable = [b for b in stanza.get("backup") or [] if not b.get("error")]
+    if not usable:
+        return _fail(base, WindowHealth.CRIT, "no usable backup: nothing can be recovered")
+    first, last = usable[0], usable[-1]
+    base.update(
+        oldest=float(first["timestamp"]["stop"]),
+        oldest_backup=first["label"],
+        newest_backup=last["label"],
+        backups=len(usable),
+    )
+    archives = stanza.get("archive") or []
+    archive_id = archives[-1].get("id") if archives else None
+    segments = _archive(listing, archive_id) if archive_id else {}
+    start = first.get("archive", {}).get("start") or ""
+    m = re.fullmatch(r"([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})", start)
+    if m is None or not segments:
+        return _fail(base, WindowHealth.CRIT, "the WAL archive is empty: no point can be reached")
+    tl0, log0, seg0 = m.groups()
+    gap: str | None = None
+    newest_no = -1
+    newest_tl = tl0
+    newest_time = 0.0
+    for tl in sorted(segments):
+        if tl < tl0:
+            continue
+        have = segments[tl]
+        lo = _segno(log0, seg0) if tl == tl0 else min(have)
+        hi = max(have)
+        for no in range(lo, hi + 1):
+            if no not in have:
+                gap = _name(tl, no)
+                break
+            newest_no, newest_tl, newest_time = no, tl, have[no]
+        if gap is not None:
+            break
+    if newest_no < 0:
+        gap = gap or start
+        return _fail(
+            base, WindowHealth.CRIT, f"WAL segment {gap} that the oldest backup needs is missing"
+        )
+    base.update(newest=newest_time, newest_wal=_name(newest_tl, newest_no), gap=gap)
+    if gap is not None:
+        return _fail(
+            base,
+            WindowHealth.CRIT,
+            f"WAL gap: segment {gap} is missing from the archive; recovery cannot pass "
+            f"{_name(newest_tl, newest_no)}",
+        )
+    arch = archiver or {}
+    if arch.get("archive_mode") == "off":
+        return _fail(base, WindowHealth.CRIT, "archive_mode is off on the primary: no new WAL")
+    failed, archived = arch.get("failed"), arch.get("archived")
+    if failed is not None and (archived is None or float(failed) > float(archived)):
+        return _fail(
+            base,
+            WindowHealth.CRIT,
+            f"archive_command is failing on the primary (WAL {arch.get('failed_wal')}, "
+            f"{arch.get('failures')} failure(s) since the last success)",
+        )
+    return RecoveryWindow(**base, health=WindowHealth.OK)
+
+
+def parse_archiver(exit_status: int | None, stdout: str) -> dict[str, Any]:
+    """The primary's archiver object, or ``{}`` when it did not answer with one."""
+    if exit_status != 0:
+        return {}
+    for raw in stdout.splitlines():
+        line = raw.strip()
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError:
+                return {}
+            return value if isinstance(value, dict) else {}
+    return {}

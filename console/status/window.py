@@ -1,0 +1,284 @@
+"""The recoverable window per service, collected next to replication and shown with it.
+
+For every service whose inventory entry has ``backup:``, ``drconsole status`` asks the
+repository host what pgBackRest holds (:mod:`console.probes.window`) while the replication
+sweep runs, then the observed primary how its archiver is doing, and reads from the audit log
+when a restore of the service was last verified (the newest successful
+``restore-verification`` or ``point-in-time-restore`` run). Rendering never does IO: the
+table and the JSON are built from the collected values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from console.audit.store import AuditStore
+from console.errors import DrError
+from console.model.inventory import Inventory, Service
+from console.probes.postgres import PostgresProbe
+from console.probes.window import (
+    ARCHIVER_SQL,
+    RecoveryWindow,
+    WindowHealth,
+    parse,
+    parse_archiver,
+    repo_command,
+)
+from console.ssh.transport import Transport
+from console.status.collector import StatusSnapshot
+from console.status.view import fmt_age
+from console.targets import probe_target, ssh_target
+
+VERIFYING_KINDS = ("restore-verification", "point-in-time-restore")
+"""Playbook kinds whose successful run proves that a restore of their service works."""
+
+_STYLE = {"ok": "green", "warn": "yellow", "crit": "red", "unknown": "magenta"}
+
+
+@dataclass(frozen=True)
+class Verified:
+    """The newest successful restore verification of a service."""
+
+    run_id: str
+    """Its run."""
+    playbook: str
+    """Its playbook's name."""
+    kind: str
+    """``restore-verification`` or ``point-in-time-restore``."""
+    finished_at: float
+    """When it finished (epoch)."""
+
+
+def backed_up(inventory: Inventory) -> list[Service]:
+    """The services whose inventory entry says how they are backed up."""
+    return [s for s in inventory.services.values() if s.backup is not None]
+
+
+async def _repo(
+    inventory: Inventory, transport: Transport, service: Service, timeout: float
+) -> tuple[int | None, str, str]:
+    backup = service.backup
+    assert backup is not None
+    host = inventory.hosts[backup.repo_host]
+    try:
+        result = await transport.run(
+            ssh_target(inventory, host),
+            repo_command(backup, timeout),
+            timeout=timeout + 2,
+            max_lines=200_000,
+        )
+    except (DrError, OSError) as exc:
+        return None, "", str(exc) or type(exc).__name__
+    if result.timed_out:
+        return None, "", f"no answer within {timeout:g}s"
+    return result.exit_status, "\n".join(result.stdout), "\n".join(result.stderr)
+
+
+async def _archiver(
+    inventory: Inventory,
+    transport: Transport,
+    service: Service,
+    host_name: str | None,
+    timeout: float,
+) -> dict[str, Any]:
+    if host_name is None or host_name not in service.members:
+        return {}
+    member = service.members[host_name]
+    target = probe_target(inventory, service, member)
+    command = PostgresProbe.psql_args(target, ARCHIVER_SQL)
+    try:
+        result = await transport.run(
+            ssh_target(inventory, inventory.hosts[host_name]),
+            f"PGCONNECT_TIMEOUT={max(1, round(timeout))} {command}",
+            timeout=timeout + 2,
+            max_lines=50,
+        )
+    except (DrError, OSError):
+        return {}
+    if result.timed_out:
+        return {}
+    return parse_archiver(result.exit_status, "\n".join(result.stdout))
+
+
+class WindowCollector:
+    """Collects the recoverable window of every backed-up service of an inventory.
+
+    Args:
+        inventory: The estate.
+        transport: The shared SSH pool.
+        timeout: Seconds each command may take (default each service's probe timeout).
+    """
+
+    def __init__(
+        self, inventory: Inventory, transport: Transport, timeout: float | None = None
+    ) -> None:
+        self.inventory = inventory
+        self.transport = transport
+        self.timeout = timeout
+
+    def _deadline(self, service: Service) -> float:
+        return self.timeout if self.timeout is not None else service.probe.timeout
+
+    def start(self) -> dict[str, asyncio.Task[tuple[int | None, str, str]]]:
+        """Start asking every repository now (so it overlaps the replication sweep)."""
+        return {
+            s.name: asyncio.ensure_future(
+                _repo(self.inventory, self.transport, s, self._deadline(s))
+            )
+            for s in backed_up(self.inventory)
+        }
+
+    async def finish(
+        self,
+        started: Mapping[str, asyncio.Task[tuple[int | None, str, str]]],
+        snapshot: StatusSnapshot | None,
+    ) -> dict[str, RecoveryWindow]:
+        """Ask each observed primary for its archiver, then judge every window."""
+
+        async def one(name: str) -> RecoveryWindow:
+            service = self.inventory.services[name]
+            assert service.backup is not None
+            primary = snapshot.primary(name) if snapshot is not None else None
+            host = primary.host if primary is not None else service.expected_primary
+            archiver, (status, out, err) = await asyncio.gather(
+                _archiver(self.inventory, self.transport, service, host, self._deadline(service)),
+                started[name],
+            )
+            return parse(service.backup, name, status, out, err, time.time(), archiver)
+
+        names = list(started)
+        found = await asyncio.gather(*(one(n) for n in names))
+        return dict(zip(names, found, strict=True))
+
+    async def collect(self, snapshot: StatusSnapshot | None = None) -> dict[str, RecoveryWindow]:
+        """Both halves at once (no replication sweep to overlap)."""
+        return await self.finish(self.start(), snapshot)
+
+
+def last_verified(
+    audit: Path | None, services: Iterable[str], inventory: str | None = None
+) -> dict[str, Verified]:
+    """The newest successful restore verification or PITR run per service, from the audit log.
+
+    Only runs against the inventory named ``inventory`` count (when given): the same service
+    name in another estate proves nothing about this one.
+
+    A missing or unreadable audit database means "never verified" (status must not fail for
+    want of a log).
+    """
+    wanted = set(services)
+    out: dict[str, Verified] = {}
+    if audit is None or not audit.is_file() or not wanted:
+        return out
+    try:
+        with AuditStore(audit, create=False) as store:
+            records = store.runs()
+    except Exception:  # an unreadable log is "never verified", not a failure
+        return out
+    for record in records:  # newest first
+        if record.playbook_kind not in VERIFYING_KINDS or record.outcome != "succeeded":
+            continue
+        if inventory is not None and record.inventory_name != inventory:
+            continue
+        try:
+            finished = record.finished
+        except ValueError:
+            continue
+        if finished is None:
+            continue
+        for name in record.services:
+            if name in wanted and name not in out:
+                out[name] = Verified(
+                    record.run_id, record.playbook_name, record.playbook_kind, finished.timestamp()
+                )
+    return out
+
+
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return "?"
+    return time.strftime("%m-%d %H:%M:%S", time.gmtime(epoch))
+
+
+def _ago(epoch: float | None, now: float) -> str:
+    return "?" if epoch is None else fmt_age(max(0.0, now - epoch))
+
+
+def window_table(
+    windows: Mapping[str, RecoveryWindow], verified: Mapping[str, Verified], now: float
+) -> Group:
+    """The "Recoverable window" table, one row per backed-up service, then each reason on a
+    line of its own (never squeezed into a column)."""
+    table = Table(
+        title="recoverable window",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        pad_edge=False,
+        padding=(0, 1),
+    )
+    for col in ("service", "health", "oldest (UTC)", "newest (UTC)", "archived", "verified"):
+        table.add_column(col, no_wrap=True)
+    reasons: list[Text] = []
+    for name, w in windows.items():
+        v = verified.get(name)
+        health = w.health.value
+        table.add_row(
+            name,
+            Text(health.upper(), style=_STYLE.get(health, "")),
+            _when(w.oldest),
+            _when(w.newest),
+            _ago(w.newest, now),
+            _ago(v.finished_at, now) if v is not None else "never",
+        )
+        if w.reason:
+            reasons.append(
+                Text(f"  {name} {health.upper()}: {w.reason}", style=_STYLE.get(health, ""))
+            )
+    return Group(table, *reasons)
+
+
+def windows_json(
+    windows: Mapping[str, RecoveryWindow], verified: Mapping[str, Verified], now: float
+) -> list[dict[str, Any]]:
+    """The ``windows`` list of ``status --json``."""
+    out = []
+    for name, w in windows.items():
+        row = w.to_json(now)
+        v = verified.get(name)
+        row["last_verified"] = (
+            {
+                "run_id": v.run_id,
+                "playbook": v.playbook,
+                "kind": v.kind,
+                "finished_at": v.finished_at,
+                "age_seconds": round(max(0.0, now - v.finished_at), 1),
+            }
+            if v is not None
+            else None
+        )
+        out.append(row)
+    return out
+
+
+def windows_ok(windows: Mapping[str, RecoveryWindow]) -> tuple[bool, str]:
+    """Whether no window is WARN/CRIT, and a sentence naming those that are.
+
+    An UNKNOWN window (the repository host did not answer) is shown but does not by itself
+    degrade the verdict: the replication rows already say when a site is dark.
+    """
+    bad = [w for w in windows.values() if w.health in (WindowHealth.WARN, WindowHealth.CRIT)]
+    if not bad:
+        return True, ""
+    return False, "; ".join(
+        f"{w.service} recovery window {w.health.value}: {w.reason}" for w in bad
+    )

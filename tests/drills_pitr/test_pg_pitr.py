@@ -1,0 +1,201 @@
+"""pg-pitr on a real lab: recover to a time, a restore point and a transaction id, and refuse.
+
+The lab's primary archives WAL to pgBackRest at dr and ``lab up`` took a full backup. Each
+test writes markers into ``app.coupons`` on the primary around the point it recovers to, runs
+the shipped playbook headless, and reads what the recovered server held from the audit log
+(the ``check_sql`` step's recorded output), so "A present, B absent" is what the restored
+server itself said. Every run must leave no scratch server: nothing on the scratch port, an
+empty scratch directory.
+
+Marker writes ride the primary's clock (``clock_timestamp()``), so the target and the commit
+times come from the same clock as the WAL records.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.drills_pg.drill import SCALE, Drill, RunOutcome
+from tests.drills_pitr.lab import mark, pause, scratch_left, utc_now
+from tests.support.lab import requires_lab
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow, requires_lab]
+
+CHECK = "SELECT 'markers: ' || string_agg(m, ',' ORDER BY m) AS seen FROM coupons"
+
+
+def _markers(run: RunOutcome) -> set[str]:
+    out = run.output("check-sql")
+    line = next((x for x in out.splitlines() if "markers: " in x), None)
+    assert line is not None, run.explain()
+    return set(line.split("markers: ", 1)[1].strip().split(","))
+
+
+def _succeeded(drill: Drill, run: RunOutcome) -> None:
+    assert run.proc.returncode == 0, run.explain()
+    assert run.finished["outcome"] == "succeeded", run.explain()
+    assert "PROVEN: " in run.output("prove"), run.output("prove")
+    assert "no corruption found" in run.output("amcheck")
+    assert scratch_left(drill) == ["2"], "a scratch server or its files were left behind"
+    drill.verify_chain(run.run_id)
+
+
+@pytest.mark.timeout(1800)
+def test_pitr_to_a_time_between_two_writes_keeps_the_first_and_not_the_second(
+    pitr: Drill,
+) -> None:
+    mark(pitr, "A")
+    pause()
+    target = utc_now(pitr)
+    pause()
+    mark(pitr, "B")  # the bad write
+    run = pitr.run("pg-pitr.yaml", f"target_time={target}", f"check_sql={CHECK}")
+    _succeeded(pitr, run)
+    assert _markers(run) == {"A"}, run.output("check-sql")
+    prove = run.output("prove")
+    assert "recovery stopping before commit of transaction" in prove, prove
+    assert "WAL replayed: " in prove and "gap: " in prove, prove
+    preflight = run.output("preflight")
+    assert "recoverable window: " in preflight and f"target {target} is inside" in preflight
+    assert "restore backup set" in run.output("restore"), run.output("restore")
+
+
+@pytest.mark.timeout(1800)
+def test_pitr_to_the_newest_point_has_both_writes(pitr: Drill) -> None:
+    mark(pitr, "C")
+    pause()
+    mark(pitr, "D")
+    pause()
+    target = utc_now(pitr)
+    run = pitr.run("pg-pitr.yaml", f"target_time={target}", f"check_sql={CHECK}")
+    _succeeded(pitr, run)
+    assert {"C", "D"} <= _markers(run), run.output("check-sql")
+
+
+@pytest.mark.timeout(1800)
+def test_pitr_to_a_restore_point(pitr: Drill) -> None:
+    mark(pitr, "E")
+    pitr.sql("east", "SELECT pg_create_restore_point('before-f')")
+    mark(pitr, "F")
+    run = pitr.run("pg-pitr.yaml", "target_name=before-f", f"check_sql={CHECK}")
+    _succeeded(pitr, run)
+    seen = _markers(run)
+    assert "E" in seen and "F" not in seen, seen
+    assert 'recovery stopping at restore point "before-f"' in run.output("prove")
+
+
+@pytest.mark.timeout(1800)
+def test_pitr_to_a_transaction_id(pitr: Drill) -> None:
+    xid = mark(pitr, "G")
+    mark(pitr, "H")
+    run = pitr.run("pg-pitr.yaml", f"target_xid={xid}", f"check_sql={CHECK}")
+    _succeeded(pitr, run)
+    seen = _markers(run)
+    assert "G" in seen and "H" not in seen, seen
+    assert f"after commit of transaction {xid}," in run.output("prove")
+
+
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize(
+    ("when", "why"),
+    [
+        ("past", "is before the oldest backup's end"),
+        ("future", "is in the future"),
+    ],
+)
+def test_a_target_outside_the_window_is_refused_naming_it(pitr: Drill, when: str, why: str) -> None:
+    now = datetime.now(UTC)
+    target = now - timedelta(days=3650) if when == "past" else now + timedelta(hours=1)
+    text = target.strftime("%Y-%m-%dT%H:%M:%SZ")
+    run = pitr.run("pg-pitr.yaml", f"target_time={text}")
+    assert run.proc.returncode == 3, run.explain()
+    preflight = run.output("preflight")
+    refusal = next((x for x in preflight.splitlines() if x.startswith(f"target {text} {why}")), "")
+    assert "; recoverable window: " in refusal, preflight
+    assert not run.of("step_started"), "nothing may be restored after a refused preflight"
+    assert scratch_left(pitr) == ["2"]
+
+
+def test_malformed_two_or_no_targets_are_exit_2_before_anything(pitr: Drill) -> None:
+    for variables in (
+        ("target_time=2026-12-02 14:01",),
+        ("target_time=yesterday",),
+        ("target_xid=12", "target_name=x"),
+        (),
+    ):
+        args = ["run", "playbooks/pg-pitr.yaml", "-i", str(pitr.inventory), "--yes"]
+        for v in variables:
+            args += ["--var", v]
+        proc = pitr.cli(*args)
+        assert proc.returncode == 2, (variables, proc.stdout, proc.stderr)
+        assert "pg-pitr.yaml:" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert not proc.stdout.startswith("run "), proc.stdout
+
+
+@pytest.mark.timeout(1800)
+def test_a_failed_recovery_tears_the_scratch_server_down(pitr: Drill) -> None:
+    # A restore point that was never made: the scratch server replays the whole archive,
+    # cannot reach the target and exits; the rollback must leave no process and no port.
+    run = pitr.run("pg-pitr.yaml", "target_name=never-created", f"check_sql={CHECK}")
+    assert run.proc.returncode == 1, run.explain()
+    outcomes = run.step_outcomes()
+    assert outcomes["replay"] == "failed", outcomes
+    assert outcomes["teardown-after-failure"] == "ok", outcomes
+    assert "check-sql" not in outcomes, outcomes
+    assert scratch_left(pitr) == ["2"]
+
+
+def _switch(drill: Drill) -> str:
+    """Switch WAL on the primary; returns the segment it completed."""
+    return drill.sql("east", "SELECT pg_walfile_name(pg_switch_wal())")
+
+
+def _status(drill: Drill) -> tuple[int, dict[str, Any]]:
+    proc = drill.cli("status", "-i", str(drill.inventory), "--json", timeout=120 * SCALE)
+    return proc.returncode, json.loads(proc.stdout)
+
+
+@pytest.mark.timeout(1800)
+def test_a_wal_gap_shows_in_the_window_and_a_pitr_past_it_is_refused(pitr: Drill) -> None:
+    code, before = _status(pitr)
+    assert code == 0, before
+    (window,) = before["windows"]
+    assert window["health"] == "ok" and window["gap"] is None, window
+    assert window["last_verified"]["kind"] == "point-in-time-restore", window
+    segments = []
+    for marker in ("X", "Y", "Z"):
+        mark(pitr, marker)
+        segments.append(_switch(pitr))
+    pitr.wait_until(
+        "the last segment to be archived",
+        lambda: (
+            pitr.sql("east", "SELECT substr(last_archived_wal, 1, 24) FROM pg_stat_archiver")
+            >= segments[-1]
+        ),
+        120 * SCALE,
+    )
+    target = utc_now(pitr)
+    repo = pitr.lab.lab.layout.site("dr").root / "pgbackrest" / "repo" / "archive" / "orders-db"
+    (victim,) = list(repo.glob(f"*/*/{segments[1]}-*"))
+    aside = pitr.lab.root / victim.name
+    victim.rename(aside)  # a WAL segment removed from the repository, for real
+    try:
+        code, broken = _status(pitr)
+        assert code == 1, broken
+        (window,) = broken["windows"]
+        assert window["health"] == "crit" and window["gap"] == segments[1], window
+        assert f"segment {segments[1]} is missing" in window["reason"], window
+        assert broken["healthy"] is False and "recovery window crit" in broken["verdict"]
+        run = pitr.run("pg-pitr.yaml", f"target_time={target}")
+        assert run.proc.returncode == 3, run.explain()
+        preflight = run.output("preflight")
+        assert f"is past the WAL gap (segment {segments[1]} is missing" in preflight, preflight
+        assert not run.of("step_started") and scratch_left(pitr) == ["2"]
+    finally:
+        aside.rename(victim)
+    code, after = _status(pitr)
+    assert code == 0 and after["windows"][0]["health"] == "ok", after

@@ -1,0 +1,121 @@
+"""The recoverable-window probe's parser, on pgBackRest output recorded from the real lab.
+
+``data/window/*.out`` is what :func:`console.probes.window.repo_command` printed on the lab's
+dr host (pgBackRest 2.45): ``healthy`` with every WAL segment in the archive, ``gap`` after
+segment ...0B was moved out of the repository, ``no-stanza`` for a stanza that does not exist.
+The archiver cases are the primary's ``pg_stat_archiver`` object as :data:`ARCHIVER_SQL` builds it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from console.errors import Location
+from console.model.backup import BackupSettings
+from console.probes.window import MARK, WindowHealth, parse, parse_archiver, repo_command
+
+DATA = Path(__file__).parent / "data" / "window"
+BACKUP = BackupSettings(
+    "pgbackrest", "orders-db", "lab-dr", "/etc/pgbackrest.conf", Location("inv.yaml", 1, 1)
+)
+NOW = 1796307600.0
+
+
+def _parse(name: str, archiver: dict[str, object] | None = None):  # type: ignore[no-untyped-def]
+    return parse(BACKUP, "orders-db", 0, (DATA / name).read_text(), "", NOW, archiver)
+
+
+def test_the_command_asks_info_and_the_archive_listing_read_only() -> None:
+    cmd = repo_command(BACKUP, 5)
+    assert "--config=/etc/pgbackrest.conf --stanza=orders-db --output=json info" in cmd
+    assert "repo-ls --recurse archive/orders-db" in cmd
+    assert cmd.count(MARK) == 2 and cmd.count("timeout 5 ") == 2
+    for word in ("backup ", "expire", "stanza-delete", "archive-push", "restore"):
+        assert word not in cmd
+
+
+def test_a_healthy_archive_gives_the_window_from_the_oldest_backup_to_the_newest_wal() -> None:
+    w = _parse("healthy.out")
+    assert w.health is WindowHealth.OK, w.reason
+    assert w.oldest_backup == "20261203-140149F" and w.backups == 1
+    assert w.oldest == 1796306525.0  # the backup's timestamp.stop
+    assert w.newest_wal == "00000001000000000000000D" and w.gap is None
+    assert w.newest is not None and w.newest > w.oldest
+    assert w.age(NOW) == pytest.approx(NOW - w.newest)
+    assert json.dumps(w.to_json(NOW))  # plain JSON values
+
+
+def test_a_missing_segment_is_crit_and_the_window_stops_before_it() -> None:
+    w = _parse("gap.out")
+    assert w.health is WindowHealth.CRIT
+    assert w.gap == "00000001000000000000000B"
+    assert w.newest_wal == "00000001000000000000000A"
+    assert "WAL gap: segment 00000001000000000000000B is missing" in w.reason
+    healthy = _parse("healthy.out")
+    assert w.newest is not None and healthy.newest is not None and w.newest < healthy.newest
+
+
+def test_a_missing_stanza_is_crit_with_pgbackrests_reason() -> None:
+    w = _parse("no-stanza.out")
+    assert w.health is WindowHealth.CRIT
+    assert "missing stanza path" in w.reason
+    assert w.oldest is None and w.newest is None
+
+
+def test_no_answer_is_unknown_never_ok() -> None:
+    w = parse(BACKUP, "orders-db", None, "", "ssh: connect timed out", NOW)
+    assert w.health is WindowHealth.UNKNOWN and "connect timed out" in w.reason
+    w = parse(BACKUP, "orders-db", 127, "", "sh: 1: pgbackrest: not found", NOW)
+    assert w.health is WindowHealth.UNKNOWN and "not found" in w.reason
+
+
+def test_no_usable_backup_is_crit() -> None:
+    text = (DATA / "healthy.out").read_text()
+    info, rest = text.split(MARK, 1)
+    data = json.loads(info)
+    for b in data[0]["backup"]:
+        b["error"] = True
+    w = parse(BACKUP, "orders-db", 0, json.dumps(data) + MARK + rest, "", NOW)
+    assert w.health is WindowHealth.CRIT and "no usable backup" in w.reason
+
+
+@pytest.mark.parametrize(
+    ("archiver", "health", "words"),
+    [
+        ({"archived": 100.0, "failed": None, "archive_mode": "on"}, WindowHealth.OK, ""),
+        ({"archived": 100.0, "failed": 90.0, "archive_mode": "on"}, WindowHealth.OK, ""),
+        (
+            {
+                "archived": 100.0,
+                "failed": 110.0,
+                "failed_wal": "0000000100000000000000AB",
+                "failures": 3,
+                "archive_mode": "on",
+            },
+            WindowHealth.CRIT,
+            "archive_command is failing on the primary (WAL 0000000100000000000000AB, 3",
+        ),
+        ({"archived": None, "failed": 5.0, "archive_mode": "on"}, WindowHealth.CRIT, "failing"),
+        ({"archive_mode": "off"}, WindowHealth.CRIT, "archive_mode is off"),
+        ({}, WindowHealth.OK, ""),
+    ],
+)
+def test_the_primarys_archiver_is_judged(
+    archiver: dict[str, object], health: WindowHealth, words: str
+) -> None:
+    w = _parse("healthy.out", archiver)
+    assert w.health is health, w.reason
+    assert words in w.reason
+
+
+def test_the_archiver_line_is_read_only_from_a_clean_answer() -> None:
+    assert parse_archiver(0, '{"archived": 1.5, "failed": null}\n') == {
+        "archived": 1.5,
+        "failed": None,
+    }
+    assert parse_archiver(2, '{"archived": 1.5}') == {}
+    assert parse_archiver(0, "psql: error") == {}
+    assert parse_archiver(0, "{not json") == {}

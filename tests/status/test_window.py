@@ -1,0 +1,86 @@
+"""The recoverable window in ``drconsole status``: last verified restore, table and JSON.
+
+Pure: a real audit database with runs written through the store, windows parsed from the
+pgBackRest output recorded on the lab (``tests/probes/data/window``). The real lab proves the
+collection end to end (``tests/drills_pitr``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from rich.console import Console
+
+from console.audit.model import RunStart
+from console.audit.store import AuditStore
+from console.errors import Location
+from console.model.backup import BackupSettings
+from console.probes.window import parse
+from console.status.window import last_verified, window_table, windows_json, windows_ok
+
+DATA = Path(__file__).resolve().parents[1] / "probes" / "data" / "window"
+BACKUP = BackupSettings("pgbackrest", "orders-db", "lab-dr", None, Location("i.yaml", 1, 1))
+NOW = 1796307600.0
+
+
+def _run(store: AuditStore, run_id: str, kind: str, outcome: str, inventory: str = "lab") -> None:
+    store.create_run(
+        RunStart(
+            run_id=run_id,
+            playbook_name="pg-pitr" if kind == "point-in-time-restore" else "pg-other",
+            playbook_kind=kind,
+            playbook_path="playbooks/x.yaml",
+            playbook_digest="a" * 64,
+            inventory_name=inventory,
+            inventory_path="inventory/lab.yaml",
+            inventory_digest="b" * 64,
+            mode="drill",
+            operator="t@h",
+            services=("orders-db",),
+            params={},
+            objectives={},
+            pid=os.getpid(),
+            hostname=socket.gethostname(),
+        )
+    )
+    store.finish_run(run_id, outcome, {"exit_code": 0 if outcome == "succeeded" else 1})
+
+
+def test_last_verified_is_the_newest_successful_restore_of_the_service(tmp_path: Path) -> None:
+    db = tmp_path / "audit.db"
+    with AuditStore(db) as store:
+        _run(store, "01K5PA0000000000000000000A", "restore-verification", "succeeded")
+        _run(store, "01K5PB0000000000000000000B", "point-in-time-restore", "succeeded")
+        _run(store, "01K5PC0000000000000000000C", "point-in-time-restore", "failed")
+        _run(store, "01K5PD0000000000000000000D", "failover", "succeeded")
+        _run(store, "01K5PE0000000000000000000E", "point-in-time-restore", "succeeded", "prod")
+    found = last_verified(db, ["orders-db", "catalog-db"], "lab")
+    assert set(found) == {"orders-db"}
+    assert found["orders-db"].run_id == "01K5PB0000000000000000000B"
+    assert found["orders-db"].kind == "point-in-time-restore"
+    assert last_verified(db, ["orders-db"], "prod")["orders-db"].run_id.endswith("E")
+    assert last_verified(tmp_path / "none.db", ["orders-db"]) == {}
+    (tmp_path / "junk.db").write_text("not sqlite")
+    assert last_verified(tmp_path / "junk.db", ["orders-db"]) == {}
+
+
+def test_the_table_and_json_say_the_window_its_age_and_the_reason() -> None:
+    healthy = parse(BACKUP, "orders-db", 0, (DATA / "healthy.out").read_text(), "", NOW)
+    gap = parse(BACKUP, "orders-db", 0, (DATA / "gap.out").read_text(), "", NOW)
+    console = Console(width=80, record=True, color_system=None)
+    console.print(window_table({"orders-db": gap}, {}, NOW))
+    text = console.export_text()
+    assert all(len(line) <= 80 for line in text.splitlines()), text
+    row = next(line for line in text.splitlines() if line.startswith(" orders-db"))
+    assert row.split()[1] == "CRIT" and row.split()[-1] == "never", row
+    assert "orders-db CRIT: WAL gap: segment 00000001000000000000000B is missing" in text
+    (doc,) = windows_json({"orders-db": healthy}, {}, NOW)
+    assert doc["health"] == "ok" and doc["last_verified"] is None
+    assert doc["archive_age_seconds"] == round(NOW - (healthy.newest or 0), 1)
+    assert windows_ok({"orders-db": healthy}) == (True, "")
+    ok, why = windows_ok({"orders-db": gap})
+    assert not ok and why.startswith("orders-db recovery window crit: WAL gap")
+    unknown = parse(BACKUP, "orders-db", None, "", "timed out", NOW)
+    assert windows_ok({"orders-db": unknown})[0] is True  # shown, but a dark site says why
