@@ -101,6 +101,9 @@ def render(
             ],
             pg_documented,
         )
+    apis = ", ".join(yaml_value(m.api) for m in patroni.members(layout, bins.pgbin))
+    w.comment(2, "Patroni owns failovers: raw playbooks are refused; drive it through its API")
+    w.line(2, f"managed_by: {{kind: patroni, api: [{apis}]}}")
     w.line(2, f"probe: {{user: {patroni.SUPERUSER}, database: postgres}}")
     w.line(2, "thresholds: {lag_warn: 5s, lag_crit: 30s}")
 
@@ -122,6 +125,15 @@ def render(
             ],
             rd_documented,
         )
+    sentinels = ", ".join(
+        yaml_value(f"{s.site.address}:{sentinel.SENTINEL_PORT}")
+        for s in sentinel.sentinels(layout, bins)
+    )
+    w.comment(2, "Sentinel owns failovers: raw playbooks are refused; use SENTINEL FAILOVER")
+    w.line(
+        2,
+        f"managed_by: {{kind: sentinel, sentinels: [{sentinels}], master: {sentinel.MASTER_NAME}}}",
+    )
     w.line(2, "thresholds: {lag_warn: 5s, lag_crit: 30s}")
     return w.text()
 

@@ -43,6 +43,8 @@ SERVICE_KINDS = ("postgres", "mysql", "redis", "custom")
 """``kind:`` of a service."""
 SSH_BACKENDS = ("asyncssh", "paramiko")
 """``backend:`` of the ssh settings."""
+MANAGER_KINDS = ("patroni", "sentinel")
+"""``kind:`` of a service's ``managed_by`` (the HA manager that owns its failovers)."""
 CANARY_KINDS = ("postgres", "mysql", "redis")
 """Service kinds a canary can write to (a custom service has no canary writer)."""
 
@@ -63,6 +65,7 @@ ENUMERATIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "service kind": SERVICE_KINDS,
         "ssh backend": SSH_BACKENDS,
         "canary service kind": CANARY_KINDS,
+        "managed_by kind": MANAGER_KINDS,
     }
 )
 """Field name -> its allowed values, for every enumeration of both formats."""

@@ -16,6 +16,7 @@ from types import MappingProxyType
 
 from console.errors import InputErrors, Location
 from console.model.enums import MEMBER_ROLES, SERVICE_KINDS, SITE_ROLES, SSH_BACKENDS
+from console.model.managed import ManagedBy, build_managed_by
 from console.model.reader import MapView, Problems, suggest
 from console.model.yamlsrc import Node, Source, load_file
 
@@ -135,6 +136,8 @@ class Service:
     probe: ProbeSettings
     thresholds: Thresholds
     loc: Location
+    managed_by: ManagedBy | None = None
+    """The HA manager that owns the service's failovers (``managed_by:``), if any."""
 
     @property
     def expected_primary(self) -> str | None:
@@ -335,7 +338,7 @@ def _build_service(
     sv = MapView(
         node,
         f"service {name!r}",
-        ("kind", "description", "members", "probe", "thresholds"),
+        ("kind", "description", "members", "probe", "thresholds", "managed_by"),
         problems,
         required=("kind", "members"),
     )
@@ -425,8 +428,19 @@ def _build_service(
             and thresholds.lag_warn > thresholds.lag_crit
         ):
             problems.add(f"lag_warn of {name!r} is above its lag_crit", tn.loc)
+    managed_by = None
+    mbn = sv.get("managed_by")
+    if mbn is not None and mbn.value is not None:
+        managed_by = build_managed_by(mbn, name, kind, problems)
     return Service(
-        name, kind, sv.text("description"), MappingProxyType(members), probe, thresholds, loc
+        name,
+        kind,
+        sv.text("description"),
+        MappingProxyType(members),
+        probe,
+        thresholds,
+        loc,
+        managed_by,
     )
 
 

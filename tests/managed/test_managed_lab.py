@@ -168,3 +168,17 @@ def test_missing_patroni_is_exit_2_naming_make_patroni(
     with pytest.raises(MissingBinaries, match=r"patroni.*make patroni") as info:
         managed_profile.ManagedProfile().find_programs()
     assert info.value.exit_code == 2
+
+
+def test_inventory_says_who_manages_each_service(managed: RunningLab) -> None:
+    inv = load_inventory(managed.inventory)
+    pg = inv.services["orders-db"].managed_by
+    assert pg is not None and pg.kind == "patroni"
+    assert pg.api == tuple(
+        f"http://{managed.addresses[s]}:{patroni.REST_PORT}" for s in ("east", "west", "dr")
+    )
+    rd = inv.services["sessions"].managed_by
+    assert rd is not None and rd.kind == "sentinel" and rd.master == sentinel.MASTER_NAME
+    assert rd.sentinels == tuple(
+        (managed.addresses[s], sentinel.SENTINEL_PORT) for s in ("east", "west", "dr")
+    )
