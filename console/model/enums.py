@@ -66,6 +66,7 @@ ENUMERATIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "ssh backend": SSH_BACKENDS,
         "canary service kind": CANARY_KINDS,
         "managed_by kind": MANAGER_KINDS,
+        "playbook drives": MANAGER_KINDS,
     }
 )
 """Field name -> its allowed values, for every enumeration of both formats."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from console.errors import InputErrors, Location
-from console.model.enums import LINKS, OBSERVED_ROLES, ON_FAILURE, PLAYBOOK_KINDS
+from console.model.enums import LINKS, MANAGER_KINDS, OBSERVED_ROLES, ON_FAILURE, PLAYBOOK_KINDS
 from console.model.expect import CommandCheck, Expect
 from console.model.fields import PlaybookReader
 from console.model.gates import Condition, Gate, build_gate
@@ -57,6 +57,7 @@ TOP_KEYS = (
     "steps",
     "rollback",
     "canary",
+    "drives",
 )
 
 
@@ -99,6 +100,9 @@ class Playbook:
     loc: Location
     service_loc: Location | None = None
     """Where the ``service:`` value is written."""
+    drives: str | None = None
+    """The HA manager this playbook drives (``drives: patroni``); a playbook without it is
+    raw and is refused on a service that names a manager (``managed_by``)."""
 
     @property
     def secret_params(self) -> frozenset[str]:
@@ -199,6 +203,7 @@ def build_playbook(source: Source) -> Playbook:
     # Every field is read before this line: a problem found later would be dropped silently.
     title = top.text("title") or name
     description = top.text("description")
+    drives = top.choice("drives", MANAGER_KINDS)
     if reader.problems:
         raise InputErrors(reader.problems.errors)
     return Playbook(
@@ -217,6 +222,7 @@ def build_playbook(source: Source) -> Playbook:
         digest=source.digest,
         loc=root.loc,
         service_loc=_value_loc(top, "service"),
+        drives=drives,
     )
 
 

@@ -162,3 +162,12 @@ MANAGED_CASES: list[Case] = [
         "unknown key 'ttl' in managed_by of 'orders-db'",
     ),
 ]
+
+DRIVES_ENUM_CASE = Case(
+    "playbook drives",
+    "playbook",
+    "kind: failover\n",
+    "kind: failover\ndrives: pacemaker\n",
+    "pacemaker",
+    "must be one of patroni, sentinel",
+)
