@@ -7,10 +7,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 DEB_PACKAGES := openssh-server postgresql postgresql-contrib redis-server mariadb-server pgbackrest \
-                chromium librsvg2-bin python3-venv tmux strace
+                chromium librsvg2-bin python3-venv tmux strace etcd-server etcd-client
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup debs venv lint typecheck pytest screenshots bench lab-up lab-down clean
+.PHONY: demo test setup debs venv patroni lint typecheck pytest screenshots bench lab-up lab-down clean
 
 demo: setup
 	$(BIN)/drconsole lab up
@@ -18,13 +18,26 @@ demo: setup
 
 test: setup lint typecheck pytest
 
-setup: debs venv
+setup: debs venv patroni
+
+# Patroni for the `managed` lab profile, from PyPI (Debian's 3.0.2 loses data; see README),
+# in a virtualenv of the system Python that the unprivileged lab user can run (drconsole's
+# own .venv may live under a directory that user cannot read).
+PATRONI_VENV ?= $(if $(filter 0,$(shell id -u)),/opt/drconsole-patroni,$(HOME)/.local/share/drconsole-patroni)
+PATRONI_SPEC := patroni[etcd3,psycopg3]==4.1.5
+patroni: $(PATRONI_VENV)/.installed
+
+$(PATRONI_VENV)/.installed:
+	@[ -x $(PATRONI_VENV)/bin/python ] || /usr/bin/python3 -m venv $(PATRONI_VENV)
+	$(PATRONI_VENV)/bin/python -m pip install -q '$(PATRONI_SPEC)'
+	@touch $@
 
 # Server packages are needed by the lab and the tests; install them when root, else explain.
 debs:
 	@missing=""; \
 	for f in /usr/lib/postgresql/15/bin/initdb /usr/sbin/mariadbd /usr/bin/redis-server \
-	         /usr/sbin/sshd /usr/bin/pgbackrest /usr/bin/chromium /usr/bin/rsvg-convert /usr/bin/tmux /usr/bin/strace; do \
+	         /usr/sbin/sshd /usr/bin/pgbackrest /usr/bin/chromium /usr/bin/rsvg-convert /usr/bin/tmux \
+	         /usr/bin/strace /usr/bin/etcd /usr/bin/etcdctl; do \
 	  [ -x "$$f" ] || missing="$$missing $$f"; done; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \

@@ -20,6 +20,7 @@ from console.engine.context import (
     resolve_selector,
     target_view,
 )
+from console.engine.managed import GATE_TITLE, manager_refusal
 from console.engine.masking import Masker, secret_values
 from console.engine.scoped import scoped_context
 from console.model.inventory import Inventory
@@ -174,6 +175,9 @@ def make_plan(
         outputs=outputs,
     )
     gates = []
+    refusal = manager_refusal(playbook, inventory)
+    if refusal is not None:
+        gates.append(PlannedGate(0, GATE_TITLE, "managed", False, refusal))
     for i, gate in enumerate(playbook.preflight, start=1):
         if gate.condition is None:
             gates.append(

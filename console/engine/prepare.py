@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console.audit.store import AuditStore
+from console.engine.managed import manager_refusal
 from console.engine.masking import MASK
 from console.engine.resume import ResumeState, load_resume_state
 from console.errors import InputError
-from console.model.checks import check_run_inputs, parse_var_args
+from console.model.checks import bind_params, check_run_inputs, parse_var_args
 from console.model.inventory import Inventory, load_inventory
 from console.model.playbook import Playbook, load_playbook
 
@@ -76,6 +77,13 @@ def prepare(
             )
         if state.inventory_digest != inventory.digest:
             warnings.append(f"{inventory.path} changed since run {state.run_id} started")
+    if manager_refusal(playbook, inventory) is not None:
+        # A raw playbook on a managed service never runs a step: its preflight refuses it
+        # (exit 3, recorded). Its templates may name vars a managed member lacks (stop_cmd,
+        # conninfo): those would only hide the refusal behind an exit 2, so only the
+        # parameters are bound here.
+        params = bind_params(playbook, overrides)
+        return Prepared(inventory, playbook, params, state, tuple(warnings))
     # The same check as ``drconsole validate INV PLAYBOOK --var ...``: same messages, places.
     params = check_run_inputs(playbook, inventory, overrides)
     return Prepared(inventory, playbook, params, state, tuple(warnings))

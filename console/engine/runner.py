@@ -41,6 +41,7 @@ from console.engine.config import Listener, RunConfig, RunResult
 from console.engine.context import SelectionError, StepOutputs, base_context
 from console.engine.decider import Answer, Question
 from console.engine.locks import RunLocks
+from console.engine.managed import GATE_TITLE, manager_refusal
 from console.engine.masking import Masker, secret_values
 from console.engine.observe import RunObserver
 from console.engine.outcomes import AbortRequest, RunEnd, StepEnd, StepResult, measure
@@ -471,6 +472,10 @@ class Engine:
     # -- preflight -------------------------------------------------------------------------
 
     async def _preflight(self) -> str | None:
+        refusal = manager_refusal(self.playbook, self.inventory)
+        if refusal is not None:  # before any gate: nothing may touch a managed service raw
+            self.emit(ev.GateResult(index=0, gate=GATE_TITLE, ok=False, detail=refusal))
+            return f"{GATE_TITLE}: {refusal}"
         snapshot = self.collector.snapshot()
         first_failed = None
         for i, gate in enumerate(self.playbook.preflight):

@@ -50,6 +50,8 @@ SERVICE_KINDS = ("postgres", "mysql", "redis", "custom")
 """``kind:`` of a service."""
 SSH_BACKENDS = ("asyncssh", "paramiko")
 """``backend:`` of the ssh settings."""
+MANAGER_KINDS = ("patroni", "sentinel")
+"""``kind:`` of a service's ``managed_by`` (the HA manager that owns its failovers)."""
 CANARY_KINDS = ("postgres", "mysql", "redis")
 """Service kinds a canary can write to (a custom service has no canary writer)."""
 TOPOLOGIES = ("primary-replica", "cascade", "multi-primary")
@@ -76,6 +78,8 @@ ENUMERATIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "canary service kind": CANARY_KINDS,
         "service topology": TOPOLOGIES,
         "backup tool": BACKUP_TOOLS,
+        "managed_by kind": MANAGER_KINDS,
+        "playbook drives": MANAGER_KINDS,
     }
 )
 """Field name -> its allowed values, for every enumeration of both formats."""

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from console.errors import InputErrors, Location
 from console.model.backup import BackupSettings, build_backup
 from console.model.enums import MEMBER_ROLES, SERVICE_KINDS, SITE_ROLES, SSH_BACKENDS
+from console.model.managed import ManagedBy, build_managed_by
 from console.model.reader import MapView, Problems, suggest
 from console.model.topology import MEMBER_TOPOLOGY_KEYS, Topology, read_topology
 from console.model.yamlsrc import Node, Source, load_file
@@ -144,6 +145,8 @@ class Service:
     """The declared replication shape (``console.model.topology``)."""
     backup: BackupSettings | None = None
     """How the service is backed up (``backup:``), if the inventory says."""
+    managed_by: ManagedBy | None = None
+    """The HA manager that owns the service's failovers (``managed_by:``), if any."""
 
     @property
     def expected_primary(self) -> str | None:
@@ -350,7 +353,16 @@ def _build_service(
     sv = MapView(
         node,
         f"service {name!r}",
-        ("kind", "description", "members", "probe", "thresholds", "topology", "backup"),
+        (
+            "kind",
+            "description",
+            "members",
+            "probe",
+            "thresholds",
+            "topology",
+            "backup",
+            "managed_by",
+        ),
         problems,
         required=("kind", "members"),
     )
@@ -444,6 +456,10 @@ def _build_service(
         ):
             problems.add(f"lag_warn of {name!r} is above its lag_crit", tn.loc)
     backup = build_backup(sv.get("backup"), name, kind, hosts, problems)
+    managed_by = None
+    mbn = sv.get("managed_by")
+    if mbn is not None and mbn.value is not None:
+        managed_by = build_managed_by(mbn, name, kind, problems)
     return Service(
         name,
         kind,
@@ -454,6 +470,7 @@ def _build_service(
         loc,
         topology,
         backup,
+        managed_by,
     )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from console.errors import InputErrors, Location
-from console.model.enums import LINKS, OBSERVED_ROLES, ON_FAILURE, PLAYBOOK_KINDS
+from console.model.enums import LINKS, MANAGER_KINDS, OBSERVED_ROLES, ON_FAILURE, PLAYBOOK_KINDS
 from console.model.expect import CommandCheck, Expect
 from console.model.fields import PlaybookReader
 from console.model.gates import Condition, Gate, build_gate
@@ -58,6 +58,7 @@ TOP_KEYS = (
     "steps",
     "rollback",
     "canary",
+    "drives",
 )
 
 
@@ -102,6 +103,9 @@ class Playbook:
     """Where the ``service:`` value is written."""
     includes: tuple[Include, ...] = ()
     """Its ``include:`` steps (``console.model.include``); their steps are in ``steps``."""
+    drives: str | None = None
+    """The HA manager this playbook drives (``drives: patroni``); a playbook without it is
+    raw and is refused on a service that names a manager (``managed_by``)."""
 
     @property
     def secret_params(self) -> frozenset[str]:
@@ -217,6 +221,7 @@ def build_playbook(source: Source, stack: tuple[str, ...] = ()) -> Playbook:
     # Every field is read before this line: a problem found later would be dropped silently.
     title = top.text("title") or name
     description = top.text("description")
+    drives = top.choice("drives", MANAGER_KINDS)
     if reader.problems:
         raise InputErrors(reader.problems.errors)
     return Playbook(
@@ -236,6 +241,7 @@ def build_playbook(source: Source, stack: tuple[str, ...] = ()) -> Playbook:
         loc=root.loc,
         service_loc=_value_loc(top, "service"),
         includes=composed.includes,
+        drives=drives,
     )
 
 

@@ -19,6 +19,7 @@ from functools import cached_property
 from console.errors import DrError
 from console.model.inventory import Inventory, Member, Service
 from console.probes.health import MemberHealth, assess
+from console.probes.managers import Answers, ManagerView, ask_manager, judge_manager
 from console.probes.registry import probe_for
 from console.probes.sample import ProbeTarget, ReplicationSample, Role, unreachable
 from console.probes.topology import ServiceTopology, reconcile, topology
@@ -54,6 +55,8 @@ class StatusSnapshot:
     taken_at: float
     members: tuple[MemberStatus, ...]
     topologies: dict[str, ServiceTopology] = field(default_factory=dict)
+    managers: dict[str, ManagerView] = field(default_factory=dict)
+    """Per managed service (``managed_by``), its manager's view judged against the members."""
 
     def for_service(self, service: str) -> tuple[MemberStatus, ...]:
         """The members of one service, in inventory order."""
@@ -84,8 +87,10 @@ class StatusSnapshot:
 
     @property
     def healthy(self) -> bool:
-        """Every member OK."""
-        return all(m.health.health.value == "ok" for m in self.members)
+        """Every member OK, and every manager agrees with its databases."""
+        return all(m.health.health.value == "ok" for m in self.members) and all(
+            v.health.value == "ok" for v in self.managers.values()
+        )
 
 
 class StatusCollector:
@@ -118,6 +123,7 @@ class StatusCollector:
         self.poll_interval = poll_interval
         self._latest: dict[tuple[str, str], ReplicationSample] = {}
         self._inflight: dict[tuple[str, str], asyncio.Task[ReplicationSample]] = {}
+        self._managers: dict[str, tuple[Answers, float]] = {}
 
     def _deadline(self, service: Service) -> float:
         return self.timeout if self.timeout is not None else service.probe.timeout
@@ -177,8 +183,23 @@ class StatusCollector:
             for name in names
             for member in self.inventory.services[name].members.values()
         ]
-        await asyncio.gather(*jobs)
+        await asyncio.gather(*jobs, self.sample_managers(names))
         return self.snapshot()
+
+    async def sample_managers(self, services: Iterable[str] | None = None) -> None:
+        """Ask the manager of every managed service among ``services`` (default all) at once;
+        :meth:`snapshot` judges the answers against the members' latest samples."""
+        names = list(services) if services is not None else list(self.inventory.services)
+        managed = [
+            (name, mb)
+            for name in names
+            if (mb := self.inventory.services[name].managed_by) is not None
+        ]
+        answers = await asyncio.gather(
+            *(ask_manager(mb, self._deadline(self.inventory.services[n])) for n, mb in managed)
+        )
+        for (name, _mb), got in zip(managed, answers, strict=True):
+            self._managers[name] = got
 
     async def sample_member(self, service: str, host: str) -> MemberStatus:
         """Probe one member now (or join its probe in flight) and return its judged status.
@@ -234,7 +255,23 @@ class StatusCollector:
                     members.append(self._status(service, m, by_host[m.host], now))
             for topo in topology(samples):
                 topologies[topo.service] = topo
-        return StatusSnapshot(now, tuple(members), topologies)
+        managers: dict[str, ManagerView] = {}
+        for name, (answers, taken_at) in self._managers.items():
+            service = self.inventory.services[name]
+            assert service.managed_by is not None
+            where = {}
+            for m in service.members.values():
+                t = probe_target(self.inventory, service, m)
+                where[m.host] = f"{t.address}:{t.port}"
+            samples = [
+                self._latest[(name, m.host)]
+                for m in service.members.values()
+                if (name, m.host) in self._latest
+            ]
+            managers[name] = judge_manager(
+                name, service.managed_by, answers, samples, where, taken_at
+            )
+        return StatusSnapshot(now, tuple(members), topologies, managers)
 
     async def close(self) -> None:
         """Cancel probes still in flight."""

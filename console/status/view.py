@@ -26,6 +26,7 @@ from rich.text import Text
 
 from console.model.durations import format_duration
 from console.model.inventory import Inventory
+from console.probes.managers import ManagerView
 from console.status.collector import MemberStatus, StatusSnapshot
 from console.status.freshness import is_stale, not_answering, shown_health, silence
 
@@ -88,7 +89,15 @@ def verdict(snapshot: StatusSnapshot, inventory: Inventory) -> tuple[bool, str]:
         text = f"{len(bad)} of {total} members degraded: {shown}{more}"
     if moved:
         text += "; " + "; ".join(moved)
-    return not bad, text
+    managers = [v for v in snapshot.managers.values() if v.findings]
+    for v in managers:
+        worst = (
+            v.findings[0]
+            if v.health.value != "crit"
+            else next(f for f in v.findings if f.health.value == "crit")
+        )
+        text += f"; {v.service} ({v.manager}) {v.health.value.upper()}: {worst.reason}"
+    return not bad and not managers, text
 
 
 def view_verdict(snapshot: StatusSnapshot, inventory: Inventory, now: float) -> tuple[bool, str]:
@@ -213,6 +222,7 @@ class StatusView:
                     style="magenta",
                 )
             yield _hanging(Text(f"  {head}:", style="bold"), line)
+        yield from manager_lines(self.snapshot)
         ok, text = view_verdict(self.snapshot, self.inventory, self.now)
         yield Text(
             ("OK: " if ok else "DEGRADED: ") + text, style="bold green" if ok else "bold red"
@@ -282,6 +292,54 @@ class StatusView:
         return cells, why
 
 
+def manager_lines(snapshot: StatusSnapshot) -> Iterator[RenderableType]:
+    """The managers section: each managed service's manager view and its findings."""
+    if not snapshot.managers:
+        return
+    yield Text("managers", style="bold underline")
+    for v in snapshot.managers.values():
+        health = v.health.value
+        line = Text(f"{health.upper()} ", style=HEALTH_STYLE.get(health, ""))
+        line.append(v.summary)
+        yield _hanging(Text(f"  {v.service} ({v.manager}):", style="bold"), line)
+        for f in v.findings:
+            yield _hanging(
+                Text(f"    {f.health.value.upper()}", style=HEALTH_STYLE.get(f.health.value, "")),
+                Text(f.reason),
+            )
+
+
+def manager_json(v: ManagerView) -> dict[str, Any]:
+    """One manager view as plain JSON values."""
+    return {
+        "service": v.service,
+        "manager": v.kind,
+        "health": v.health.value,
+        "leader": v.leader,
+        "paused": v.paused,
+        "scheduled_switchover": v.scheduled_switchover,
+        "summary": v.summary,
+        "findings": [{"health": f.health.value, "reason": f.reason} for f in v.findings],
+        "members": [
+            {
+                "name": m.name,
+                "address": m.address,
+                "port": m.port,
+                "role": m.role,
+                "state": m.state,
+                "lag_bytes": m.lag_bytes,
+                "timeline": m.timeline,
+                "nofailover": m.nofailover,
+            }
+            for m in v.members
+        ],
+        "answered": list(v.answered),
+        "silent": [{"source": s, "why": why} for s, why in v.silent],
+        "taken_at": v.taken_at,
+        "details": dict(v.details),
+    }
+
+
 def render(snapshot: StatusSnapshot, inventory: Inventory, now: float | None = None) -> StatusView:
     """Tables per site, the topology per service, and the verdict, for the printing width."""
     return StatusView(snapshot, inventory, now)
@@ -327,7 +385,7 @@ def to_json(snapshot: StatusSnapshot, inventory: Inventory) -> dict[str, Any]:
         }
         for name, t in snapshot.topologies.items()
     ]
-    return {
+    doc: dict[str, Any] = {
         "inventory": inventory.name,
         "taken_at": snapshot.taken_at,
         "healthy": ok,
@@ -335,3 +393,6 @@ def to_json(snapshot: StatusSnapshot, inventory: Inventory) -> dict[str, Any]:
         "members": members,
         "services": services,
     }
+    if snapshot.managers:  # only for an inventory with managed_by: other shapes stay as they were
+        doc["managers"] = [manager_json(v) for v in snapshot.managers.values()]
+    return doc

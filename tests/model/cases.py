@@ -665,3 +665,14 @@ CROSS_CASES: list[Case] = [
     ),
 ]
 """Cross-file, parameter and template cases."""
+
+# managed_by (issue 14): kept in their own module, appended here.
+from tests.model.managed_cases import (  # noqa: E402
+    DRIVES_ENUM_CASE,
+    MANAGED_CASES,
+    MANAGED_ENUM_CASE,
+)
+
+ENUM_CASES[MANAGED_ENUM_CASE.name] = MANAGED_ENUM_CASE
+ENUM_CASES[DRIVES_ENUM_CASE.name] = DRIVES_ENUM_CASE
+CROSS_CASES += MANAGED_CASES
