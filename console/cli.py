@@ -16,6 +16,7 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from console.errors import DrError, ExitCode, InputError
 
@@ -102,6 +103,20 @@ def _open_team_store(args: argparse.Namespace) -> None:
     from console.audit.store import AuditStore
 
     AuditStore(args.audit).close()
+
+
+def _audit_runs(location: Path | str | None) -> list[Any]:
+    """The audit log's runs, newest first, for ``status``: a missing or unreadable log is
+    "never verified", never a failure of status."""
+    from console.audit.store import AuditStore
+
+    if location is None or (isinstance(location, Path) and not location.is_file()):
+        return []
+    try:
+        with AuditStore(location, create=False) as store:
+            return list(store.runs())
+    except Exception:  # status must not fail for want of a log
+        return []
 
 
 def default_operator() -> str:
@@ -303,7 +318,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "status":
         from console.status.command import status_command
 
-        return status_command(args)
+        return status_command(args, runs=lambda: _audit_runs(args.audit))
     if command in ("run", "plan"):
         from console.engine.headless import plan_command, run_command
 

@@ -16,8 +16,8 @@ import contextlib
 import json
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console, Group
@@ -53,7 +53,8 @@ class _Windows:
     """The latest recoverable windows and verified restores (``--watch`` refreshes them)."""
 
     collector: WindowCollector
-    audit: Path | None
+    runs: Callable[[], Iterable[Any]]
+    """The audit log's runs, newest first (for the last verified restores)."""
     inventory: str | None = None
     found: dict[str, RecoveryWindow] = field(default_factory=dict)
     verified: dict[str, Verified] = field(default_factory=dict)
@@ -61,7 +62,7 @@ class _Windows:
     async def refresh(self, snapshot: StatusSnapshot, asked: Any = None) -> None:
         started = asked if asked is not None else self.collector.start()
         self.found = await self.collector.finish(started, snapshot)
-        self.verified = last_verified(self.audit, self.found, self.inventory)
+        self.verified = last_verified(self.runs(), self.found, self.inventory)
 
     async def keep_fresh(self, collector: StatusCollector, every: float) -> None:
         while True:
@@ -144,13 +145,15 @@ async def _notify_degraded(
         await notifier.close(timeout=args.notify_timeout + 1.0)
 
 
-async def _status(args: argparse.Namespace, inventory: Inventory) -> int:
+async def _status(
+    args: argparse.Namespace, inventory: Inventory, runs: Callable[[], Iterable[Any]]
+) -> int:
     console = Console(highlight=False)
     async with SshPool(accept_new_host_keys=args.accept_new_host_keys) as pool:
         collector = StatusCollector(inventory, pool, timeout=args.timeout, poll_interval=args.watch)
         windows = _Windows(
             WindowCollector(inventory, pool, timeout=args.timeout),
-            getattr(args, "audit", None),
+            runs,
             inventory.name,
         )
         try:
@@ -170,8 +173,12 @@ async def _status(args: argparse.Namespace, inventory: Inventory) -> int:
             await collector.close()
 
 
-def status_command(args: argparse.Namespace) -> int:
-    """Run ``status``; returns the exit code."""
+def status_command(args: argparse.Namespace, runs: Callable[[], Iterable[Any]] = lambda: ()) -> int:
+    """Run ``status``; returns the exit code.
+
+    ``runs`` gives the audit log's runs, newest first (the CLI reads them; status shows when
+    each backed-up service's restore was last verified).
+    """
     if args.watch is not None and args.watch <= 0:
         raise InputError("--watch needs a positive number of seconds")
     if args.timeout is not None and args.timeout <= 0:
@@ -183,7 +190,7 @@ def status_command(args: argparse.Namespace) -> int:
         raise InputError("--notify-hold needs zero or more seconds")
     inventory = load_inventory(args.inventory)
     try:
-        return asyncio.run(_status(args, inventory))
+        return asyncio.run(_status(args, inventory, runs))
     except KeyboardInterrupt:
         print("", file=sys.stderr)
         return 0

@@ -14,7 +14,6 @@ import asyncio
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rich import box
@@ -22,7 +21,6 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from console.audit.store import AuditStore
 from console.errors import DrError
 from console.model.inventory import Inventory, Service
 from console.probes.postgres import PostgresProbe
@@ -166,24 +164,18 @@ class WindowCollector:
 
 
 def last_verified(
-    audit: Path | None, services: Iterable[str], inventory: str | None = None
+    records: Iterable[Any], services: Iterable[str], inventory: str | None = None
 ) -> dict[str, Verified]:
-    """The newest successful restore verification or PITR run per service, from the audit log.
+    """The newest successful restore verification or PITR run per service.
 
-    Only runs against the inventory named ``inventory`` count (when given): the same service
-    name in another estate proves nothing about this one.
-
-    A missing or unreadable audit database means "never verified" (status must not fail for
-    want of a log).
+    ``records`` are the audit log's runs, newest first (``console.audit``'s run records; the
+    status command is handed them, so this layer never opens the log). Only runs against the
+    inventory named ``inventory`` count (when given): the same service name in another estate
+    proves nothing about this one.
     """
     wanted = set(services)
     out: dict[str, Verified] = {}
-    if audit is None or not audit.is_file() or not wanted:
-        return out
-    try:
-        with AuditStore(audit, create=False) as store:
-            records = store.runs()
-    except Exception:  # an unreadable log is "never verified", not a failure
+    if not wanted:
         return out
     for record in records:  # newest first
         if record.playbook_kind not in VERIFYING_KINDS or record.outcome != "succeeded":

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from console.audit.model import RunStart
 from console.audit.store import AuditStore
+from console.cli import _audit_runs
 from console.errors import Location
 from console.model.backup import BackupSettings
 from console.probes.window import parse
@@ -56,14 +57,15 @@ def test_last_verified_is_the_newest_successful_restore_of_the_service(tmp_path:
         _run(store, "01K5PC0000000000000000000C", "point-in-time-restore", "failed")
         _run(store, "01K5PD0000000000000000000D", "failover", "succeeded")
         _run(store, "01K5PE0000000000000000000E", "point-in-time-restore", "succeeded", "prod")
-    found = last_verified(db, ["orders-db", "catalog-db"], "lab")
+    runs = _audit_runs(db)
+    found = last_verified(runs, ["orders-db", "catalog-db"], "lab")
     assert set(found) == {"orders-db"}
     assert found["orders-db"].run_id == "01K5PB0000000000000000000B"
     assert found["orders-db"].kind == "point-in-time-restore"
-    assert last_verified(db, ["orders-db"], "prod")["orders-db"].run_id.endswith("E")
-    assert last_verified(tmp_path / "none.db", ["orders-db"]) == {}
+    assert last_verified(runs, ["orders-db"], "prod")["orders-db"].run_id.endswith("E")
+    assert _audit_runs(tmp_path / "none.db") == []
     (tmp_path / "junk.db").write_text("not sqlite")
-    assert last_verified(tmp_path / "junk.db", ["orders-db"]) == {}
+    assert _audit_runs(tmp_path / "junk.db") == []
 
 
 def test_the_table_and_json_say_the_window_its_age_and_the_reason() -> None:
