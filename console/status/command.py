@@ -146,7 +146,9 @@ async def _notify_degraded(
 
 
 async def _status(
-    args: argparse.Namespace, inventory: Inventory, runs: Callable[[], Iterable[Any]]
+    args: argparse.Namespace,
+    inventory: Inventory,
+    runs: Callable[[], Iterable[Any]] = lambda: (),
 ) -> int:
     console = Console(highlight=False)
     async with SshPool(accept_new_host_keys=args.accept_new_host_keys) as pool:
