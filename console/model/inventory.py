@@ -136,6 +136,8 @@ class Service:
     probe: ProbeSettings
     thresholds: Thresholds
     loc: Location
+    verify_every: float | None = None
+    """A successful restore verification is due at least this often (``verify_every:``)."""
 
     @property
     def expected_primary(self) -> str | None:
@@ -340,7 +342,7 @@ def _build_service(
     sv = MapView(
         node,
         f"service {name!r}",
-        ("kind", "description", "members", "probe", "thresholds"),
+        ("kind", "description", "members", "probe", "thresholds", "verify_every"),
         problems,
         required=("kind", "members"),
     )
@@ -430,8 +432,20 @@ def _build_service(
             and thresholds.lag_warn > thresholds.lag_crit
         ):
             problems.add(f"lag_warn of {name!r} is above its lag_crit", tn.loc)
+    verify_every = sv.duration("verify_every")
+    vn = sv.get("verify_every")
+    if verify_every is not None and verify_every <= 0 and vn is not None:
+        problems.add(f"verify_every of {name!r} must be more than 0", vn.loc)
+        verify_every = None
     return Service(
-        name, kind, sv.text("description"), MappingProxyType(members), probe, thresholds, loc
+        name,
+        kind,
+        sv.text("description"),
+        MappingProxyType(members),
+        probe,
+        thresholds,
+        loc,
+        verify_every=verify_every,
     )
 
 
