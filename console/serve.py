@@ -206,6 +206,12 @@ def serve_command(args: argparse.Namespace) -> int:
 
     load_inventory(args.inventory)
     token = read_token(args.operator_token_file) if args.operator_token_file else None
+    if not args.bind.startswith("127.") and args.bind not in ("localhost", "::1"):
+        print(
+            f"drconsole: warning: serving on {args.bind}: anyone who can reach it can watch "
+            "(observers need no token); put it behind your VPN or a TLS proxy",
+            file=sys.stderr,
+        )
     server = ConsoleServer(
         observer_command=console_command(args, read_only=True),
         operator_command=console_command(args, read_only=False) if token else None,
