@@ -28,9 +28,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(ExitCode.INPUT, f"drconsole: {message} (see {self.prog} -h)\n")
 
 
-AUDIT_COMMANDS = frozenset({"run", "tui", "audit", "report", "replay", "serve"})
+AUDIT_COMMANDS = frozenset({"run", "tui", "audit", "report", "replay", "serve", "schedule"})
 """The commands that open the audit log (and so check where it is)."""
-AUDIT_CREATORS = frozenset({"run", "tui", "serve"})
+AUDIT_CREATORS = frozenset({"run", "tui", "serve", "schedule"})
 """The ones that create it when it does not exist yet."""
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -273,6 +273,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_notify(srv)
 
+    sch = sub.add_parser("schedule", help="a systemd timer (or cron entry) running a playbook")
+    sch.add_argument("playbook", type=Path)
+    sch.add_argument("-i", "--inventory", type=Path, required=True)
+    sch.add_argument("--every", required=True, metavar="DURATION", help="e.g. 7d, 12h, 30m")
+    _add_vars(sch)
+    sch.add_argument(
+        "--notify", action="append", default=[], metavar="URL", help="also notify this URL"
+    )
+    sch.add_argument("--cron", action="store_true", help="a cron.d entry instead of systemd")
+    sch.add_argument("--install", action="store_true", help="write the files instead of printing")
+    sch.add_argument("--unit-dir", default="/etc/systemd/system", metavar="DIR")
+    sch.add_argument("--cron-dir", default="/etc/cron.d", metavar="DIR")
+
     lab = sub.add_parser("lab", help="a local DR lab of real servers on loopback")
     lab.add_argument("--dir", type=Path, default=Path(".lab"), help="lab directory (default .lab)")
     lsub = lab.add_subparsers(dest="lab_command", metavar="ACTION", parser_class=_Parser)
@@ -333,6 +346,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from console.report.commands import main as report_main
 
         return report_main(args)
+    if command == "schedule":
+        from console.schedule import schedule_command
+
+        return schedule_command(args)
     if command == "serve":
         from console.serve import serve_command
 

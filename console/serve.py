@@ -78,6 +78,8 @@ def console_command(args: argparse.Namespace, *, read_only: bool) -> str:
         argv.append("--read-only")
     for url in getattr(args, "notify", None) or ():
         argv += ["--notify", url]
+    if getattr(args, "notify", None):
+        argv += ["--notify-timeout", f"{args.notify_timeout:g}"]
     return shlex.join(argv)
 
 
@@ -205,7 +207,16 @@ def serve_command(args: argparse.Namespace) -> int:
     from console.model.inventory import load_inventory  # noqa: PLC0415 (checked before serving)
 
     load_inventory(args.inventory)
+    from console.notify.targets import command_line_targets  # noqa: PLC0415
+
+    command_line_targets(getattr(args, "notify", None) or ())
     token = read_token(args.operator_token_file) if args.operator_token_file else None
+    if not args.bind.startswith("127.") and args.bind not in ("localhost", "::1"):
+        print(
+            f"drconsole: warning: serving on {args.bind}: anyone who can reach it can watch "
+            "(observers need no token); put it behind your VPN or a TLS proxy",
+            file=sys.stderr,
+        )
     server = ConsoleServer(
         observer_command=console_command(args, read_only=True),
         operator_command=console_command(args, read_only=False) if token else None,

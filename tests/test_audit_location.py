@@ -25,6 +25,9 @@ COMMANDS = {
     "audit show": ["audit", "show", "01ABC"],
     "audit verify": ["audit", "verify"],
     "report": ["report", "--latest"],
+    "replay": ["replay", "01ABC"],
+    "serve": ["serve", "-i", "inv.yaml"],
+    "schedule": ["schedule", "pb.yaml", "-i", "inv.yaml", "--every", "7d"],
 }
 
 BAD = {

@@ -147,6 +147,8 @@ class Service:
     """How the service is backed up (``backup:``), if the inventory says."""
     managed_by: ManagedBy | None = None
     """The HA manager that owns the service's failovers (``managed_by:``), if any."""
+    verify_every: float | None = None
+    """A successful restore verification is due at least this often (``verify_every:``)."""
 
     @property
     def expected_primary(self) -> str | None:
@@ -362,6 +364,7 @@ def _build_service(
             "topology",
             "backup",
             "managed_by",
+            "verify_every",
         ),
         problems,
         required=("kind", "members"),
@@ -460,6 +463,11 @@ def _build_service(
     mbn = sv.get("managed_by")
     if mbn is not None and mbn.value is not None:
         managed_by = build_managed_by(mbn, name, kind, problems)
+    verify_every = sv.duration("verify_every")
+    vn = sv.get("verify_every")
+    if verify_every is not None and verify_every <= 0 and vn is not None:
+        problems.add(f"verify_every of {name!r} must be more than 0", vn.loc)
+        verify_every = None
     return Service(
         name,
         kind,
@@ -471,6 +479,7 @@ def _build_service(
         topology,
         backup,
         managed_by,
+        verify_every=verify_every,
     )
 
 

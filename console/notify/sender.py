@@ -67,6 +67,8 @@ class Notifier:
         """What was not, in order."""
         self._queue: asyncio.Queue[Message] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._current: tuple[Message, list[NotifyTarget]] | None = None
+        """The message being sent and the targets it has not been sent to yet."""
 
     @property
     def enabled(self) -> bool:
@@ -84,45 +86,71 @@ class Notifier:
             )
         self._queue.put_nowait(message)
 
+    @property
+    def bound(self) -> float:
+        """How long :meth:`close` waits by default: one message to every target, twice, and a
+        second (a slow receiver with a long queue is not waited for message by message)."""
+        return 2 * len(self.targets) * self.timeout + 1.0
+
     async def drain(self, timeout: float | None = None) -> bool:
         """Wait until every queued message was sent (or failed); False when ``timeout``
-        (default: every queued delivery's own timeout, plus a second) ran out first."""
+        (default :attr:`bound`) ran out first."""
         if self._queue is None:
             return True
-        if timeout is None:
-            timeout = (self._queue.qsize() + 1) * len(self.targets) * self.timeout + 1.0
         try:
-            await asyncio.wait_for(self._queue.join(), timeout)
+            await asyncio.wait_for(self._queue.join(), self.bound if timeout is None else timeout)
         except TimeoutError:
             return False
         return True
 
     async def close(self, timeout: float | None = None) -> None:
-        """Drain (bounded), then stop the worker."""
+        """Wait (at most ``timeout``, default :attr:`bound`) for the queue, then stop: every
+        message not delivered by then is reported to ``on_failure`` (one still being sent
+        with an unknown outcome, the others as not sent)."""
         await self.drain(timeout)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-            self._queue = None
+        left: list[Failure] = []
+        if self._current is not None:
+            message, targets = self._current
+            why = "still being sent when it was given up: outcome unknown"
+            left += [Failure(t, message, why, timed_out=True) for t in targets]
+            self._current = None
+        while self._queue is not None and not self._queue.empty():
+            message = self._queue.get_nowait()
+            why = "not sent: given up while earlier notifications were still being sent"
+            left += [Failure(t, message, why) for t in self.targets]
+        self._queue = None
+        for failure in left:
+            self._failed(failure)
+
+    def _failed(self, failure: Failure) -> None:
+        self.failed.append(failure)
+        if self.on_failure is not None:
+            try:
+                self.on_failure(failure)
+            except Exception:
+                log.exception("the notification failure handler failed")
 
     async def _worker(self) -> None:
         assert self._queue is not None
         while True:
             message = await self._queue.get()
+            remaining = list(self.targets)
+            self._current = (message, remaining)
             try:
-                for target in self.targets:
+                while remaining:
+                    target = remaining[0]
                     failure = await asyncio.to_thread(self._deliver, target, message)
+                    remaining.pop(0)
                     if failure is None:
                         self.delivered.append(Delivery(target, message))
-                        continue
-                    self.failed.append(failure)
-                    if self.on_failure is not None:
-                        try:
-                            self.on_failure(failure)
-                        except Exception:
-                            log.exception("the notification failure handler failed")
+                    else:
+                        self._failed(failure)
+                self._current = None
             finally:
                 self._queue.task_done()
 

@@ -375,6 +375,7 @@ class DrConsoleApp(App[int]):
             changed=self._run_changed,
             probe_timeout=self.config.probe_timeout,
             notify=self.config.notify,
+            notify_timeout=self.config.notify_timeout,
         )
         self.session = session
         if self.current_mode == "run":
@@ -541,6 +542,7 @@ def main(args: argparse.Namespace) -> int:
         refresh=refresh,
         notify=command_line_targets(getattr(args, "notify", None) or ()),
         read_only=bool(getattr(args, "read_only", False)),
+        notify_timeout=float(getattr(args, "notify_timeout", None) or 5.0),
     )
     app = DrConsoleApp(config, inventory)
     app.run()

@@ -74,6 +74,7 @@ class RunSession:
         changed: Callable[[], None],
         probe_timeout: float | None = None,
         notify: tuple[NotifyTarget, ...] = (),
+        notify_timeout: float = 5.0,
     ) -> None:
         self.prepared = prepared
         self.playbook = prepared.playbook
@@ -90,6 +91,7 @@ class RunSession:
             emit=self._record,
             audit_path=audit.path,
             warn=lambda text: self._add(f"» warning: {text}"),
+            timeout=notify_timeout,
         )
         """The run's notifications (``console.notify``): nothing when there is no target."""
         told = self.notifications.enabled

@@ -48,6 +48,8 @@ class TuiConfig:
     """Where exported reports go by default."""
     notify: tuple[NotifyTarget, ...] = ()
     """``--notify`` targets, told about every run with the inventory's ``notify:``."""
+    notify_timeout: float = 5.0
+    """Seconds one notification may take (``--notify-timeout``)."""
     read_only: bool = False
     """An observer's console (``drconsole serve`` without the operator token): it can look
     at everything and act on nothing: no run is opened, started, resumed or exported."""

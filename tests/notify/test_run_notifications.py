@@ -226,3 +226,43 @@ async def test_a_person_s_question_is_announced_before_it_waits(scripted: Script
     assert titles[-1] == "[drill] confirm-me: run SUCCEEDED (exit 0)"
     body = str(hook.received[1].body["message"])
     assert body.startswith("Fence the old primary\non h-east\n")
+
+
+def test_a_long_queue_to_a_silent_receiver_is_given_up_when_the_run_ends(
+    scripted: ScriptedEstate,
+) -> None:
+    """Twelve failed steps (on_failure: continue) queue twelve messages for a receiver that
+    never answers (0.5 s each): the run does not wait for all of them; what was not delivered
+    is recorded, in the run, before run_finished."""
+    est = scripted
+    est.transport.on("bad-cmd", Reply(stderr="no", exit_status=1))
+    steps = "".join(
+        f"  - id: s{i}\n    on: h-east\n    run: bad-cmd\n    on_failure: continue\n"
+        for i in range(12)
+    )
+    pb = est.playbook("many", "version: 1\nname: many\nkind: custom\nsteps:\n" + steps)
+    with Silent() as hang:
+        proc = est.run(
+            "run",
+            str(pb),
+            "-i",
+            str(est.inventory),
+            "--notify",
+            hang.url(),
+            "--notify-timeout",
+            "0.5",
+        )
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # continue: the run succeeds
+    run_id = run_id_of(proc.stdout)
+    evs = est.events(run_id)
+    failed = [e for e in evs if e["kind"] == "notification_failed"]
+    # every message is accounted for: 1 started + 12 step failures + 1 finished
+    assert len(failed) == 14
+    reasons = [str(e["reason"]) for e in failed]
+    assert reasons[0] == "no answer within 0.5s"
+    assert any(r.startswith("not sent: given up") for r in reasons)
+    assert evs[-1]["kind"] == "run_finished"
+    kinds = [e["kind"] for e in evs]
+    assert kinds.index("run_finished") > max(
+        i for i, k in enumerate(kinds) if k == "notification_failed"
+    )

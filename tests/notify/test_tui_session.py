@@ -58,8 +58,8 @@ async def test_the_session_announces_the_question_and_the_end(scripted: Scripted
                 transport=est.transport,
                 changed=lambda: None,
                 notify=command_line_targets([hook.url("tui"), hang.url()]),
+                notify_timeout=0.5,
             )
-            session.notifications.notifier.timeout = 0.5
             task = asyncio.ensure_future(session.run())
             await _until(lambda: session.pending is not None, "the confirm question")
             await _until(lambda: len(hook.received) >= 2, "the waiting notification")

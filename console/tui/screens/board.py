@@ -18,6 +18,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Log, Static
 
+from console.audit.verification import Verification, verifications
+from console.errors import DrError
 from console.model.inventory import Inventory
 from console.status.collector import StatusSnapshot
 from console.status.freshness import shown_health
@@ -53,6 +55,8 @@ ROW_MARGIN = 10
 MAX_CHANGES_PER_REFRESH = 40
 """Lines the changes log takes from one snapshot (a site going dark at 1,000 members is
 one headline, not 500 lines)."""
+VERIFIED_EVERY = 30.0
+"""Seconds between reads of the last verified restores (the runs table)."""
 
 
 class BoardScreen(Screen[None]):
@@ -79,6 +83,7 @@ class BoardScreen(Screen[None]):
         self._states: dict[tuple[str, str], MemberState] = {}
         self._primaries: dict[str, str | None] = {}
         self._selected: str | None = None
+        self._verifications: list[Verification] = []
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -89,6 +94,7 @@ class BoardScreen(Screen[None]):
         yield Static(id="verdict")
         with VerticalScroll(id="board-scroll"):
             yield Static(id="topology")
+            yield Static(id="verification")
             for site in self.state.inventory.sites:
                 yield SitePanel(site)
         yield Log(id="changes", max_lines=500)
@@ -108,7 +114,47 @@ class BoardScreen(Screen[None]):
         state.palette_changed.subscribe(self, lambda _p: self.rebuild(), immediate=True)
         state.inventory_changed.subscribe(self, lambda _i: self.rebuild(), immediate=True)
         state.mode_changed.subscribe(self, self.on_mode_changed, immediate=True)
+        state.inventory_changed.subscribe(
+            self, lambda _i: self.read_verifications(), immediate=True
+        )
+        self.read_verifications()
+        self.set_interval(VERIFIED_EVERY, self.read_verifications, name="last verified restores")
         self.rebuild()
+
+    def read_verifications(self) -> None:
+        """Read the last verified restore of each service with ``verify_every`` from the
+        audit log, and show them (hidden when no service asks for one)."""
+        inventory = self.state.inventory
+        panel = self.query_one("#verification", Static)
+        if not any(s.verify_every for s in inventory.services.values()):
+            panel.display = False
+            return
+        try:
+            records = self.state.audit.runs()
+        except DrError:
+            records = []
+        self._verifications = verifications(inventory, records)
+        panel.display = True
+        self._show_verifications()
+
+    def _show_verifications(self) -> None:
+        p = self.state.palette
+        now = self.state.clock()
+        panel = self.query_one("#verification", Static)
+        text = Text()
+        due = [v for v in self._verifications if v.overdue(now)]
+        for i, v in enumerate(self._verifications):
+            if i:
+                text.append("\n")
+            if v.overdue(now):
+                text.append("▲ WARN ", style=p.warn)
+                text.append(v.describe(now), style=p.warn)
+            else:
+                text.append("✓ ok   ", style=p.ok)
+                text.append(v.describe(now))
+        panel.border_title = "restore verification" + (f": {len(due)} WARN" if due else "")
+        panel.set_class(bool(due), "-warn")
+        panel.update(text)
 
     def rebuild(self) -> None:
         """(Re)lay out every site table for the current inventory and width."""

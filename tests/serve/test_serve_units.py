@@ -1,0 +1,80 @@
+"""The commands ``serve`` starts per browser, and its bad input (no server started)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+
+from console.cli import main
+from console.serve import console_command
+
+
+def _args(**extra: object) -> argparse.Namespace:
+    base: dict[str, object] = {
+        "audit": Path("/var/lib/drconsole/audit.db"),
+        "operator": "ops lead@war-room",
+        "mode": "incident",
+        "inventory": Path("inventory/lab.yaml"),
+        "playbooks": Path("playbooks"),
+        "refresh": 2.0,
+        "notify": [],
+        "notify_timeout": 5.0,
+    }
+    base.update(extra)
+    return argparse.Namespace(**base)
+
+
+def test_the_observer_console_is_read_only_and_the_operator_s_is_not() -> None:
+    observer = shlex.split(console_command(_args(), read_only=True))
+    operator = shlex.split(console_command(_args(), read_only=False))
+    assert observer[:3] == [sys.executable, "-m", "console"]
+    assert observer[-1] == "--read-only" and "--read-only" not in operator
+    assert operator[operator.index("--operator") + 1] == "ops lead@war-room"
+    assert operator[operator.index("--mode") + 1] == "incident"
+    assert operator[operator.index("tui") :] == [
+        "tui",
+        "-i",
+        "inventory/lab.yaml",
+        "-p",
+        "playbooks",
+        "--refresh",
+        "2",
+    ]
+
+
+def test_notify_is_passed_to_every_console() -> None:
+    argv = shlex.split(
+        console_command(_args(notify=["json://h/x"], notify_timeout=2.5), read_only=True)
+    )
+    assert argv[argv.index("--notify") + 1] == "json://h/x"
+    assert argv[argv.index("--notify-timeout") + 1] == "2.5"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--port", "0"], "--port 0: must be 1-65535"),
+        (["-i", "no-such.yaml"], "no-such.yaml: no such inventory file"),
+        (["--notify", "nope://x"], "--notify: unknown notification scheme 'nope'"),
+    ],
+)
+def test_bad_input_is_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "inv.yaml").write_text(
+        "version: 1\nname: x\nsites:\n  a:\n    role: primary\n    hosts:\n"
+        "      h: {address: 127.0.0.1}\n"
+    )
+    code = main(["--audit", str(tmp_path / "a.db"), "serve", "-i", "inv.yaml", *extra])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
