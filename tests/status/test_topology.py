@@ -9,11 +9,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from console.model.inventory import Inventory, load_inventory
 from console.probes import ProbeTarget, probe_for
 from console.probes.sample import Health, ReplicationSample, Role
+from console.status.collector import StatusCollector, StatusSnapshot
 from console.status.topology import check_shape, follows, gtids
+from console.status.view import render, to_json, verdict
 
 DATA = Path(__file__).parent / "data"
 
@@ -190,3 +193,68 @@ def test_gtid_positions_parse_mariadb_and_ignore_mysql_uuid_sets() -> None:
     assert gtids("0-1-7,1-2-5, 2-2-9") == {0: (1, 7), 1: (2, 5), 2: (2, 9)}
     assert gtids("3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5") == {}
     assert gtids(None) == {}
+
+
+# -- what status says ------------------------------------------------------------------------
+
+
+def snapshot(inventory: Inventory, *recordings: tuple[str, str]) -> StatusSnapshot:
+    """The recordings judged as the collector judges one sweep."""
+    collector = StatusCollector(inventory, transport=None)  # type: ignore[arg-type]
+    base = 1_796_000_000.0
+    for i, (kind, scenario) in enumerate(recordings):
+        sample = replace(recorded(kind, scenario), sampled_at=base + i * 0.1)
+        collector._latest[(sample.service, sample.host)] = sample  # what a sweep stores
+    return collector.snapshot(now=base + 2.0)
+
+
+def shown(inventory: Inventory, snap: StatusSnapshot) -> str:
+    console = Console(width=160, record=True, color_system=None)
+    console.print(render(snap, inventory))
+    return console.export_text()
+
+
+HEALTHY = (
+    ("mysql", "mp_east_healthy"),
+    ("mysql", "mp_west_healthy"),
+    ("postgres", "cascade_east"),
+    ("postgres", "cascade_west"),
+    ("postgres", "cascade_dr_healthy"),
+)
+
+
+def test_status_says_active_active_and_the_cascade_plainly(inventory: Inventory) -> None:
+    snap = snapshot(inventory, *HEALTHY)
+    text = shown(inventory, snap)
+    assert "users-db: active-active: db-east (unit-east) and db-west (unit-west) take" in text
+    assert "multi-primary: OK as declared" in text
+    assert "cascade: OK cascade db-east -> db-west -> db-dr" in text
+    assert "SPLIT BRAIN" not in text and "NO PRIMARY" not in text
+    ok, line = verdict(snap, inventory)
+    assert ok, line
+    doc = to_json(snap, inventory)
+    users = next(s for s in doc["services"] if s["service"] == "users-db")
+    assert users["topology"] == "multi-primary"
+    assert users["shape"] == {
+        "health": "ok",
+        "label": "active-active: db-east (unit-east) and db-west (unit-west) take writes and "
+        "replicate both ways",
+        "reasons": [],
+    }
+
+
+def test_status_names_a_broken_cascade_and_a_one_way_pair(inventory: Inventory) -> None:
+    snap = snapshot(
+        inventory,
+        ("mysql", "mp_east_one_way"),
+        ("mysql", "mp_west_one_way"),
+        ("postgres", "cascade_east_alone"),
+        ("postgres", "cascade_dr_broken"),
+    )
+    text = shown(inventory, snap)
+    assert "multi-primary: CRIT one-way multi-primary: db-east is not receiving db-west's" in text
+    assert "cascade: CRIT broken cascade link: db-dr is not receiving from db-west" in text
+    ok, line = verdict(snap, inventory)
+    assert not ok
+    assert "users-db: one-way multi-primary: db-east is not receiving" in line
+    assert "orders-db: broken cascade link: db-dr is not receiving from db-west" in line
