@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from console.errors import InputError, InputErrors, Location
 from console.model.fields import PlaybookReader
 from console.model.gates import Gate
+from console.model.params import Param
 from console.model.reader import MapView, describe, suggest
 from console.model.scope import Scope
 from console.model.steps import Step
@@ -109,6 +110,7 @@ def read_include(
     seen: dict[str, Location],
     stack: tuple[str, ...],
     load: Loader,
+    parent_params: Mapping[str, Param],
 ) -> Include | None:
     """One include step (None when broken: every problem recorded).
 
@@ -116,6 +118,7 @@ def read_include(
         seen: the step ids so far (the include's id joins them).
         stack: the resolved files including this one, outermost first (this file last).
         load: builds the included playbook.
+        parent_params: the including playbook's parameters.
     """
     sid_node = node.value.get("id")
     sid = str(sid_node.value) if sid_node is not None and sid_node.value is not None else "?"
@@ -157,7 +160,7 @@ def read_include(
     except InputError as exc:
         reader.add(f"include {written!r}: {exc}", pnode.loc)
         return None
-    bound = _read_vars(reader, view, what, included)
+    bound = _read_vars(reader, view, what, included, parent_params)
     for name, param in included.params.items():
         if name in bound:
             continue
@@ -189,8 +192,17 @@ def read_include(
     return Include(sid, title, str(found), included, scope, node.loc)
 
 
+def _passes_a_secret(tpl: Template, parent: Mapping[str, Param]) -> bool:
+    m = _SINGLE_PARAM.match(tpl.source.strip())
+    return m is not None and m.group(1) in parent and parent[m.group(1)].secret
+
+
 def _read_vars(
-    reader: PlaybookReader, view: MapView, what: str, included: Playbook
+    reader: PlaybookReader,
+    view: MapView,
+    what: str,
+    included: Playbook,
+    parent: Mapping[str, Param],
 ) -> dict[str, Template]:
     bound: dict[str, Template] = {}
     for name, vnode, kloc in view.map_items("vars"):
@@ -219,6 +231,14 @@ def _read_vars(
             continue
         if tpl.is_static and (why := param.check(tpl.source.strip())):
             reader.add(f"vars.{name} in {what}: {why}", vnode.loc)
+            continue
+        if param.secret and not tpl.is_static and not _passes_a_secret(tpl, parent):
+            reader.add(
+                f"vars.{name} in {what}: {name!r} is a secret parameter of "
+                f"{Path(included.path).name}; bind it to text or to one secret parameter of "
+                'this playbook ("{{ NAME }}", NAME with secret: true), so it stays masked',
+                vnode.loc,
+            )
             continue
         bound[name] = tpl
     return bound
