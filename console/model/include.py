@@ -66,6 +66,9 @@ class Include:
     scope: Scope
     """What its steps and gates see (its scope within the parent)."""
     loc: Location
+    title_template: Template | None = None
+    """The include's own ``title:``, over the parent's parameters (None: the included
+    playbook's title is used as written)."""
 
     def static_values(self, parent: Mapping[str, str]) -> dict[str, str]:
         """The included parameters' values knowable before the run, given the parent's."""
@@ -176,7 +179,8 @@ def read_include(
                 f"parameter {name!r} of {found.name} has no default: give it in vars:",
                 sid_node.loc,
             )
-    title = view.text("title") or included.title
+    title_template = reader.template(view.get("title"), f"title of {what}")
+    title = title_template.source if title_template is not None else included.title
     scope = Scope(
         include_id=sid,
         prefix=sid + SEPARATOR,
@@ -189,7 +193,7 @@ def read_include(
         vars=MappingProxyType(bound),
         loc=node.loc,
     )
-    return Include(sid, title, str(found), included, scope, node.loc)
+    return Include(sid, title, str(found), included, scope, node.loc, title_template)
 
 
 def _passes_a_secret(tpl: Template, parent: Mapping[str, Param]) -> bool:

@@ -204,7 +204,7 @@ def test_the_report_of_a_composed_run_has_a_section_per_included_playbook(
     doc = check_json(est.run("report", "--latest", "--format", "json").stdout)
     parts = {p["id"]: p for p in doc["parts"]}
     assert list(parts) == ["there", "again"]
-    assert parts["there"]["playbook"] == "child" and parts["there"]["title"] == "svc to {{ dest }}"
+    assert parts["there"]["playbook"] == "child" and parts["there"]["title"] == "svc to west"
     assert parts["there"]["path"].endswith("child.yaml")
     assert parts["there"]["digest"].startswith("sha256:")
     assert parts["there"]["outcome"] == "done"
@@ -214,7 +214,7 @@ def test_the_report_of_a_composed_run_has_a_section_per_included_playbook(
     assert parts["again"]["steps"] == [["again/fence", "ok"], ["again/promote", "failed"]]
     md = est.run("report", "--latest", "--format", "md").stdout
     assert "## Included playbooks (2)" in md
-    assert "### `there`: svc to {{ dest }} (child) — done" in md
+    assert "### `there`: svc to west (child) — done" in md
     assert "### `again`: Move svc from {{ from_site }} to {{ to_site }} (child) — failed" in md
     assert "| `again/promote` | failed |" in md
     html = est.run("report", "--latest", "--format", "html").stdout
