@@ -233,7 +233,8 @@ class StatusView:
     def _site(self, site_name: str, rows: list[MemberStatus], width: int) -> Iterator[Any]:
         site = self.inventory.sites[site_name]
         about = f" — {site.description}" if site.description else ""
-        title = Text(f"{site_name} ({site.role}){about}", style="bold")
+        city = f", {site.city}" if site.city else ""
+        title = Text(f"{site_name} ({site.role}{city}){about}", style="bold")
         gone = silence(self.inventory, rows, self.now)
         if len(gone.members) == len(rows):
             title.append(f" — {not_answering(gone.seconds).upper()}", style="bold red")

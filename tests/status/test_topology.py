@@ -258,3 +258,8 @@ def test_status_names_a_broken_cascade_and_a_one_way_pair(inventory: Inventory) 
     assert not ok
     assert "users-db: one-way multi-primary: db-east is not receiving" in line
     assert "orders-db: broken cascade link: db-dr is not receiving from db-west" in line
+
+
+def test_a_sites_city_is_in_its_heading(inventory: Inventory) -> None:
+    text = shown(inventory, snapshot(inventory, *HEALTHY))
+    assert "east (primary, Shanghai)" in text and "dr (dr, Hangzhou)" in text

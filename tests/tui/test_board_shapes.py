@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 
 from console.model.inventory import Inventory, load_inventory
+from console.tui.board_model import site_headline
 from console.tui.board_topology import topology_text
+from console.tui.history import LagHistory
 from console.tui.palette import DEFAULT_PALETTE
 from tests.status.test_topology import HEALTHY, INVENTORY, snapshot
 
@@ -41,3 +43,9 @@ def test_the_board_names_a_conflict_and_a_broken_cascade(inventory: Inventory) -
     assert "CRIT: replication conflict: db-east cannot apply 2-2-2 from db-west" in lines[0]
     assert "CRIT: replication conflict: db-west cannot apply 1-1-2 from db-east" in lines[0]
     assert "CRIT: broken cascade link: db-dr is not receiving from db-west" in lines[1]
+
+
+def test_a_sites_city_is_in_its_panel_title(inventory: Inventory) -> None:
+    snap = snapshot(inventory, *HEALTHY)
+    head = site_headline(inventory, "dr", snap, LagHistory(), snap.taken_at)
+    assert head.title == "dr — dr site in Hangzhou"
