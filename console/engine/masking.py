@@ -54,10 +54,23 @@ class Masker:
         return {k: (MASK if k in secret else v) for k, v in values.items()}
 
 
+def _included_secrets(playbook: Playbook, params: Mapping[str, str]) -> list[str]:
+    """The values of included playbooks' secret parameters (``include:``): text given in
+    ``vars:``, their defaults, or the parent's value they are bound to (a secret bound to any
+    other template is refused at load time)."""
+    out: list[str] = []
+    for inc in playbook.includes:
+        values = inc.static_values(params)
+        out += [values[n] for n in inc.playbook.secret_params if n in values]
+        out += _included_secrets(inc.playbook, values)
+    return out
+
+
 def secret_values(playbook: Playbook, params: Mapping[str, str], inventory: Inventory) -> list[str]:
     """Every value to mask in a run: ``secret: true`` parameters, and inventory variables
     (inventory-wide, per host, per member) whose names say they are secrets."""
     values = [params[n] for n in playbook.secret_params if n in params]
+    values += _included_secrets(playbook, params)
     scopes: list[Mapping[str, str]] = [inventory.vars]
     scopes += [h.vars for h in inventory.hosts.values()]
     scopes += [m.vars for s in inventory.services.values() for m in s.members.values()]

@@ -48,6 +48,7 @@ from console.engine.outcomes import AbortRequest, RunEnd, StepEnd, StepResult, m
 from console.engine.scoped import scoped_context
 from console.engine.steps import StepRunner, StepState
 from console.errors import ExitCode, LockHeld, Stopped
+from console.model.include import Include
 from console.model.playbook import Gate, Step
 from console.model.templates import RenderError
 from console.status.collector import StatusSnapshot
@@ -347,7 +348,7 @@ class Engine:
                         ev.PlanPart(
                             id=inc.id,
                             playbook=inc.playbook.name,
-                            title=inc.title,
+                            title=self.masker.scrub(self._part_title(inc)),
                             path=inc.path,
                             digest=inc.playbook.digest,
                         )
@@ -356,6 +357,15 @@ class Engine:
                     or None,
                 )
             )
+
+    def _part_title(self, inc: Include) -> str:
+        """An include's title rendered with the run's values (as written if it cannot be)."""
+        if inc.title_template is None:
+            return inc.title
+        try:
+            return inc.title_template.render(self.context(None)).strip()
+        except RenderError:
+            return inc.title
 
     async def _locked(self) -> RunEnd:
         """Take every lock, then run the body; another run's lock ends the run (exit 4)."""

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from console.errors import InputError, InputErrors, Location
 from console.model.fields import PlaybookReader
 from console.model.gates import Gate
+from console.model.params import Param
 from console.model.reader import MapView, describe, suggest
 from console.model.scope import Scope
 from console.model.steps import Step
@@ -65,6 +66,9 @@ class Include:
     scope: Scope
     """What its steps and gates see (its scope within the parent)."""
     loc: Location
+    title_template: Template | None = None
+    """The include's own ``title:``, over the parent's parameters (None: the included
+    playbook's title is used as written)."""
 
     def static_values(self, parent: Mapping[str, str]) -> dict[str, str]:
         """The included parameters' values knowable before the run, given the parent's."""
@@ -109,6 +113,7 @@ def read_include(
     seen: dict[str, Location],
     stack: tuple[str, ...],
     load: Loader,
+    parent_params: Mapping[str, Param],
 ) -> Include | None:
     """One include step (None when broken: every problem recorded).
 
@@ -116,6 +121,7 @@ def read_include(
         seen: the step ids so far (the include's id joins them).
         stack: the resolved files including this one, outermost first (this file last).
         load: builds the included playbook.
+        parent_params: the including playbook's parameters.
     """
     sid_node = node.value.get("id")
     sid = str(sid_node.value) if sid_node is not None and sid_node.value is not None else "?"
@@ -157,7 +163,7 @@ def read_include(
     except InputError as exc:
         reader.add(f"include {written!r}: {exc}", pnode.loc)
         return None
-    bound = _read_vars(reader, view, what, included)
+    bound = _read_vars(reader, view, what, included, parent_params)
     for name, param in included.params.items():
         if name in bound:
             continue
@@ -173,7 +179,8 @@ def read_include(
                 f"parameter {name!r} of {found.name} has no default: give it in vars:",
                 sid_node.loc,
             )
-    title = view.text("title") or included.title
+    title_template = reader.template(view.get("title"), f"title of {what}")
+    title = title_template.source if title_template is not None else included.title
     scope = Scope(
         include_id=sid,
         prefix=sid + SEPARATOR,
@@ -186,11 +193,20 @@ def read_include(
         vars=MappingProxyType(bound),
         loc=node.loc,
     )
-    return Include(sid, title, str(found), included, scope, node.loc)
+    return Include(sid, title, str(found), included, scope, node.loc, title_template)
+
+
+def _passes_a_secret(tpl: Template, parent: Mapping[str, Param]) -> bool:
+    m = _SINGLE_PARAM.match(tpl.source.strip())
+    return m is not None and m.group(1) in parent and parent[m.group(1)].secret
 
 
 def _read_vars(
-    reader: PlaybookReader, view: MapView, what: str, included: Playbook
+    reader: PlaybookReader,
+    view: MapView,
+    what: str,
+    included: Playbook,
+    parent: Mapping[str, Param],
 ) -> dict[str, Template]:
     bound: dict[str, Template] = {}
     for name, vnode, kloc in view.map_items("vars"):
@@ -219,6 +235,14 @@ def _read_vars(
             continue
         if tpl.is_static and (why := param.check(tpl.source.strip())):
             reader.add(f"vars.{name} in {what}: {why}", vnode.loc)
+            continue
+        if param.secret and not tpl.is_static and not _passes_a_secret(tpl, parent):
+            reader.add(
+                f"vars.{name} in {what}: {name!r} is a secret parameter of "
+                f"{Path(included.path).name}; bind it to text or to one secret parameter of "
+                'this playbook ("{{ NAME }}", NAME with secret: true), so it stays masked',
+                vnode.loc,
+            )
             continue
         bound[name] = tpl
     return bound

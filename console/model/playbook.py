@@ -184,7 +184,7 @@ def build_playbook(source: Source, stack: tuple[str, ...] = ()) -> Playbook:
     entries: list[Step | Include] = []
     for n in top.seq("steps"):
         if is_include(n):
-            inc = read_include(reader, n, seen, stack, _load_included)
+            inc = read_include(reader, n, seen, stack, _load_included, params)
             entries.extend([inc] if inc is not None else [])
         elif (s := build_step(reader, n, seen, rollback=False)) is not None:
             entries.append(s)

@@ -24,6 +24,7 @@ from console.probes.registry import probe_for
 from console.probes.sample import ProbeTarget, ReplicationSample, Role, unreachable
 from console.probes.topology import ServiceTopology, reconcile, topology
 from console.ssh.transport import Transport
+from console.status.topology import ShapeCheck, check_shape
 from console.targets import probe_target, probe_thresholds, ssh_target
 
 
@@ -57,6 +58,8 @@ class StatusSnapshot:
     topologies: dict[str, ServiceTopology] = field(default_factory=dict)
     managers: dict[str, ManagerView] = field(default_factory=dict)
     """Per managed service (``managed_by``), its manager's view judged against the members."""
+    shapes: dict[str, ShapeCheck] = field(default_factory=dict)
+    """Each service's observed shape judged against its declared topology."""
 
     def for_service(self, service: str) -> tuple[MemberStatus, ...]:
         """The members of one service, in inventory order."""
@@ -218,6 +221,14 @@ class StatusCollector:
     def _status(
         self, service: Service, member: Member, sample: ReplicationSample, now: float
     ) -> MemberStatus:
+        expected = member.role
+        if (
+            service.topology.shape == "multi-primary"
+            and expected == "primary"
+            and sample.role is Role.REPLICA
+            and sample.read_only is False
+        ):
+            expected = "replica"  # a writer of a multi-primary service also follows the others
         return MemberStatus(
             service=service.name,
             host=member.host,
@@ -228,7 +239,7 @@ class StatusCollector:
             health=assess(
                 sample,
                 probe_thresholds(service),
-                member.role,
+                expected,
                 now,
                 service.thresholds.stale_after,
             ),
@@ -240,6 +251,7 @@ class StatusCollector:
         now = time.time() if now is None else now
         members: list[MemberStatus] = []
         topologies: dict[str, ServiceTopology] = {}
+        shapes: dict[str, ShapeCheck] = {}
         for service in self.inventory.services.values():
             samples = [
                 self._latest[(service.name, m.host)]
@@ -255,6 +267,7 @@ class StatusCollector:
                     members.append(self._status(service, m, by_host[m.host], now))
             for topo in topology(samples):
                 topologies[topo.service] = topo
+            shapes[service.name] = check_shape(self.inventory, service, samples)
         managers: dict[str, ManagerView] = {}
         for name, (answers, taken_at) in self._managers.items():
             service = self.inventory.services[name]
@@ -271,7 +284,7 @@ class StatusCollector:
             managers[name] = judge_manager(
                 name, service.managed_by, answers, samples, where, taken_at
             )
-        return StatusSnapshot(now, tuple(members), topologies, managers)
+        return StatusSnapshot(now, tuple(members), topologies, managers, shapes)
 
     async def close(self) -> None:
         """Cancel probes still in flight."""

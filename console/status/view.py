@@ -29,6 +29,7 @@ from console.model.inventory import Inventory
 from console.probes.managers import ManagerView
 from console.status.collector import MemberStatus, StatusSnapshot
 from console.status.freshness import is_stale, not_answering, shown_health, silence
+from console.status.topology import ShapeCheck
 
 HEALTH_STYLE = {
     "ok": "green",
@@ -97,7 +98,10 @@ def verdict(snapshot: StatusSnapshot, inventory: Inventory) -> tuple[bool, str]:
             else next(f for f in v.findings if f.health.value == "crit")
         )
         text += f"; {v.service} ({v.manager}) {v.health.value.upper()}: {worst.reason}"
-    return not bad and not managers, text
+    shape_bad = [c for c in snapshot.shapes.values() if c.health.value in ("warn", "crit")]
+    for check in shape_bad:
+        text += f"; {check.service}: {check.reasons[0]}"
+    return not bad and not managers and not shape_bad, text
 
 
 def view_verdict(snapshot: StatusSnapshot, inventory: Inventory, now: float) -> tuple[bool, str]:
@@ -208,7 +212,13 @@ class StatusView:
             if t is None:
                 continue
             head, _, rest = t.summary.partition(": ")
-            line = Text(rest, style="bold red" if t.split_brain else "")
+            shape = self.snapshot.shapes.get(name)
+            declared = self.inventory.services[name].topology.shape
+            if shape is not None and declared == "multi-primary":
+                rest = shape.label  # its writers are the design, not a split brain
+            line = Text(
+                rest, style="bold red" if t.split_brain and declared != "multi-primary" else ""
+            )
             stale = [
                 m
                 for m in self.snapshot.for_service(name)
@@ -222,6 +232,8 @@ class StatusView:
                     style="magenta",
                 )
             yield _hanging(Text(f"  {head}:", style="bold"), line)
+            if shape is not None and (declared != "primary-replica" or shape.reasons):
+                yield from _shape_lines(shape, declared)
         yield from manager_lines(self.snapshot)
         ok, text = view_verdict(self.snapshot, self.inventory, self.now)
         yield Text(
@@ -231,7 +243,8 @@ class StatusView:
     def _site(self, site_name: str, rows: list[MemberStatus], width: int) -> Iterator[Any]:
         site = self.inventory.sites[site_name]
         about = f" — {site.description}" if site.description else ""
-        title = Text(f"{site_name} ({site.role}){about}", style="bold")
+        city = f", {site.city}" if site.city else ""
+        title = Text(f"{site_name} ({site.role}{city}){about}", style="bold")
         gone = silence(self.inventory, rows, self.now)
         if len(gone.members) == len(rows):
             title.append(f" — {not_answering(gone.seconds).upper()}", style="bold red")
@@ -340,9 +353,34 @@ def manager_json(v: ManagerView) -> dict[str, Any]:
     }
 
 
+def _shape_lines(shape: ShapeCheck, declared: str) -> Iterator[RenderableType]:
+    """The declared shape's verdict under a service's topology line."""
+    word = {"ok": "OK", "warn": "WARN", "crit": "CRIT"}.get(shape.health.value, "UNKNOWN")
+    style = {"OK": "green", "WARN": "yellow", "CRIT": "bold red"}.get(word, "magenta")
+    if not shape.reasons:
+        text = shape.label if declared != "multi-primary" else "as declared"
+        yield _hanging(Text(f"    {declared}:", style="dim"), Text(f"{word} {text}", style=style))
+    for reason in shape.reasons:
+        yield _hanging(Text(f"    {declared}:", style="dim"), Text(f"{word} {reason}", style=style))
+
+
 def render(snapshot: StatusSnapshot, inventory: Inventory, now: float | None = None) -> StatusView:
     """Tables per site, the topology per service, and the verdict, for the printing width."""
     return StatusView(snapshot, inventory, now)
+
+
+def _shape_json(snapshot: StatusSnapshot, name: str) -> dict[str, Any]:
+    shape = snapshot.shapes.get(name)
+    if shape is None or (shape.shape == "primary-replica" and not shape.reasons):
+        return {}  # the default shape, as declared: the document stays as it always was
+    return {
+        "topology": shape.shape,
+        "shape": {
+            "health": shape.health.value,
+            "label": shape.label,
+            "reasons": list(shape.reasons),
+        },
+    }
 
 
 def to_json(snapshot: StatusSnapshot, inventory: Inventory) -> dict[str, Any]:
@@ -382,6 +420,7 @@ def to_json(snapshot: StatusSnapshot, inventory: Inventory) -> dict[str, Any]:
             "primary_host": t.primary_host,
             "split_brain": t.split_brain,
             "summary": t.summary,
+            **_shape_json(snapshot, name),
         }
         for name, t in snapshot.topologies.items()
     ]

@@ -278,7 +278,8 @@ def site_headline(
     """A site's title and one-phrase state; a dark site is DOWN with its last-seen age."""
     info = inventory.sites[site]
     about = f" — {info.description}" if info.description else ""
-    title = f"{site} — {info.role} site{about}"
+    city = f" in {info.city}" if info.city else ""
+    title = f"{site} — {info.role} site{city}{about}"
     refs = site_rows(inventory, site)
     if not refs:
         return SiteHeadline(title, "no replicated members", "ok")

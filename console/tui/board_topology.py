@@ -14,6 +14,7 @@ from console.model.inventory import Inventory
 from console.probes.topology import ServiceTopology
 from console.status.collector import StatusSnapshot
 from console.status.freshness import shown_health
+from console.status.topology import ShapeCheck
 from console.tui.format import fmt_lag_bytes, fmt_seconds
 from console.tui.palette import Palette
 
@@ -44,6 +45,12 @@ def topology_line(
     line = Text(name.ljust(name_width) + " ", style="bold")
     if topo is None:
         line.append("no sample yet", style=palette.muted)
+        return line
+    shape = snapshot.shapes.get(name) if snapshot is not None else None
+    if shape is not None and service.topology.shape == "multi-primary":
+        # Its writers are the design: say the shape, not "split brain" or "no primary".
+        line.append("⇄ " + shape.label, style=_shape_style(shape, palette))
+        _shape_reasons(line, shape, palette)
         return line
     if topo.split_brain:
         line.append(
@@ -87,12 +94,31 @@ def topology_line(
     if primary is not None and expected is not None and primary.host != expected:
         where = inventory.hosts[expected].site
         line.append(f"  ⇄ primary moved to {primary.site} (inventory: {where})", style=palette.warn)
+    if shape is not None and service.topology.shape == "cascade":
+        if not shape.reasons:
+            line.append(f"  ✓ {shape.label}", style=palette.ok)
+        _shape_reasons(line, shape, palette)
     return line
+
+
+def _shape_style(shape: ShapeCheck, palette: Palette) -> str:
+    return {"ok": palette.ok, "warn": palette.warn, "crit": palette.crit}.get(
+        shape.health.value, palette.unknown
+    )
+
+
+def _shape_reasons(line: Text, shape: ShapeCheck, palette: Palette) -> None:
+    """The declared shape's findings, each with its word (colour is never the only signal)."""
+    for reason in shape.reasons:
+        line.append(f"  {shape.health.value.upper()}: {reason}", style=_shape_style(shape, palette))
 
 
 def _needs_a_look(
     inventory: Inventory, topo: ServiceTopology | None, snapshot: StatusSnapshot, now: float
 ) -> bool:
+    shape = snapshot.shapes.get(inventory.services[topo.service].name) if topo else None
+    if shape is not None and inventory.services[shape.service].topology.shape != "primary-replica":
+        return shape.health.value != "ok" or bool(topo and topo.unreachable)
     if topo is None or topo.split_brain or topo.primary is None or topo.unreachable:
         return True
     for host in inventory.services[topo.service].members:

@@ -204,7 +204,7 @@ def test_the_report_of_a_composed_run_has_a_section_per_included_playbook(
     doc = check_json(est.run("report", "--latest", "--format", "json").stdout)
     parts = {p["id"]: p for p in doc["parts"]}
     assert list(parts) == ["there", "again"]
-    assert parts["there"]["playbook"] == "child" and parts["there"]["title"] == "svc to {{ dest }}"
+    assert parts["there"]["playbook"] == "child" and parts["there"]["title"] == "svc to west"
     assert parts["there"]["path"].endswith("child.yaml")
     assert parts["there"]["digest"].startswith("sha256:")
     assert parts["there"]["outcome"] == "done"
@@ -214,7 +214,7 @@ def test_the_report_of_a_composed_run_has_a_section_per_included_playbook(
     assert parts["again"]["steps"] == [["again/fence", "ok"], ["again/promote", "failed"]]
     md = est.run("report", "--latest", "--format", "md").stdout
     assert "## Included playbooks (2)" in md
-    assert "### `there`: svc to {{ dest }} (child) — done" in md
+    assert "### `there`: svc to west (child) — done" in md
     assert "### `again`: Move svc from {{ from_site }} to {{ to_site }} (child) — failed" in md
     assert "| `again/promote` | failed |" in md
     html = est.run("report", "--latest", "--format", "html").stdout
@@ -236,3 +236,49 @@ def test_a_run_of_a_playbook_without_includes_records_no_parts(scripted: Scripte
     doc = check_json(est.run("report", "--latest", "--format", "json").stdout)
     assert "parts" not in doc
     assert "Included playbooks" not in est.run("report", "--latest", "--format", "md").stdout
+
+
+SECRET_CHILD = """
+version: 1
+name: vault
+kind: custom
+params:
+  token: {secret: true}
+  pin: {secret: true, default: pin-0042}
+steps:
+  - id: use
+    title: use the token {{ token }} and {{ pin }}
+    on: h-east
+    run: use-token {{ token }} {{ pin }}
+"""
+
+SECRET_PARENT = """
+version: 1
+name: vaulted
+kind: custom
+params:
+  password: {secret: true}
+steps:
+  - id: from-parent
+    include: vault.yaml
+    vars: {token: "{{ password }}"}
+  - id: written-here
+    include: vault.yaml
+    vars: {token: literal-sekrit-77}
+"""
+
+
+def test_secrets_of_included_playbooks_are_masked_everywhere(scripted: ScriptedEstate) -> None:
+    est = scripted
+    est.transport.on("use-token")
+    est.playbook("vault", SECRET_CHILD)
+    pb = est.playbook("vaulted", SECRET_PARENT)
+    proc = est.run("run", str(pb), "-i", str(est.inventory), "--yes", "--var", "password=pw-9911")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    sent = [c.command for c in est.transport.calls_to("use-token")]
+    assert sent == ["use-token pw-9911 pin-0042", "use-token literal-sekrit-77 pin-0042"]
+    recorded = json.dumps(est.events())
+    md = est.run("report", "--latest", "--format", "md").stdout
+    for secret in ("pw-9911", "pin-0042", "literal-sekrit-77"):
+        assert secret not in recorded and secret not in proc.stdout and secret not in md
+    assert "use-token **** ****" in recorded

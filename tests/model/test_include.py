@@ -202,6 +202,22 @@ BAD: list[tuple[str, dict[str, str], str, str, str]] = [
         "'orders-db': a run measures one canary",
     ),
     (
+        "a secret bound to a parameter that is not secret",
+        {
+            "parent.yaml": PARENT.replace(
+                "dest: {default: west}", "dest: {default: west}\n  tok: {}"
+            )
+            + '  - id: tokened\n    include: child2.yaml\n    vars: {token: "{{ tok }}"}\n',
+            "child2.yaml": CHILD.replace("name: child", "name: child2").replace(
+                "  to_site: {default: west, choices: [east, west]}\n",
+                "  to_site: {default: west, choices: [east, west]}\n  token: {secret: true}\n",
+            ),
+        },
+        "parent.yaml",
+        '"{{ tok }}"',
+        "vars.token in include step 'tokened': 'token' is a secret parameter of child2.yaml",
+    ),
+    (
         "the run's RTO would end before it starts",
         {
             "parent.yaml": PARENT.replace("run: echo first", "run: echo first\n    rto: end"),

@@ -1,0 +1,162 @@
+"""Measure the whole-site drills on this machine: RTO, RPO and the console's overhead.
+
+Why: the issue asks for the RTO and RPO of moving a whole site (``site-evacuation``, a
+playbook composed of the three planned failovers with ``include:``) and its return
+(``site-return``), medians of several rounds, with the steps' own time separated from what
+the console adds. This brings up a throwaway default lab, runs both drills headless through
+the real CLI ``--rounds`` times, and prints per run, from its audit log alone:
+
+- ``rto_s`` / ``rpo_s`` / ``rpo_writes``: what ``run_finished`` recorded (canary-measured);
+- ``wall_s``: the run's first to last event;
+- ``steps_s``: the sum of its steps' durations (``step_finished``): the playbooks' own time,
+  commands and the waits they ask for;
+- ``commands_s``: the time some command of the run was in flight (the union of the commands'
+  intervals; commands of one step on several hosts overlap);
+- ``outside_steps_s`` = wall - steps: the console's own work around the steps (locks, the
+  before/after status sweeps, the canary's start and check, preflight, the audit writes);
+- ``overhead_pct`` = outside_steps / steps.
+
+Usage (as root, the lab needs it)::
+
+    .venv/bin/python benchmarks/drill_sites.py --net 25 --rounds 3
+
+The lab lives under /tmp and is taken down (its directory removed unless ``--keep``) at the
+end, also on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from console.audit.model import Event  # noqa: E402
+from console.audit.store import AuditStore  # noqa: E402
+from console.lab.lab import Lab  # noqa: E402
+
+
+def _t(ts: str) -> float:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+
+
+def union_seconds(intervals: list[tuple[float, float]]) -> float:
+    """The length of the union of ``(start, end)`` intervals."""
+    total, end = 0.0, float("-inf")
+    for a, b in sorted(intervals):
+        if b <= end:
+            continue
+        total += b - max(a, end)
+        end = b
+    return total
+
+
+def measure(events: list[Event]) -> dict[str, Any]:
+    """One run's figures from its events."""
+    done = next((e.data for e in events if e.kind == "run_finished"), {})
+    wall = _t(events[-1].ts) - _t(events[0].ts)
+    steps = sum(
+        float(e.data.get("duration") or 0.0)
+        for e in events
+        if e.kind == "step_finished" and e.data.get("outcome") != "stopped"
+    )
+    commands = [
+        (_t(e.ts) - float(e.data.get("duration") or 0.0), _t(e.ts))
+        for e in events
+        if e.kind == "command_result"
+    ]
+    outside = wall - steps
+    return {
+        "rto_s": done.get("rto_seconds"),
+        "rpo_s": done.get("rpo_seconds"),
+        "rpo_writes": done.get("rpo_writes"),
+        "wall_s": round(wall, 3),
+        "steps_s": round(steps, 3),
+        "commands_s": round(union_seconds(commands), 3),
+        "outside_steps_s": round(outside, 3),
+        "overhead_pct": round(100.0 * outside / steps, 1) if steps else None,
+    }
+
+
+class Bench:
+    """A lab, an audit database, and the runs measured on them."""
+
+    def __init__(self, net: int, scale: float) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="drsites-bench-", dir="/tmp"))
+        self.root.chmod(0o755)
+        self.lab = Lab(self.root / "lab", net, timeout_scale=scale)
+        self.audit = self.root / "audit.db"
+        self.inventory = self.root / "lab.yaml"
+        self.rows: list[dict[str, Any]] = []
+
+    def up(self) -> None:
+        """Start the lab."""
+        result = self.lab.up(self.inventory)
+        print(f"lab up in {result.seconds:.1f}s on net {self.lab.layout.net}", flush=True)
+
+    def down(self) -> None:
+        """Stop the lab."""
+        if self.lab.state() is not None:
+            self.lab.down()
+
+    def run(self, playbook: str) -> None:
+        """Run one playbook with ``--yes`` and record what its log measured."""
+        argv = [sys.executable, "-m", "console", "--audit", str(self.audit), "run"]
+        argv += [f"playbooks/{playbook}.yaml", "-i", str(self.inventory), "--yes"]
+        proc = subprocess.run(
+            argv, cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False
+        )
+        run_id = proc.stdout.split()[1] if proc.stdout.startswith("run ") else "?"
+        if proc.returncode != 0:
+            raise SystemExit(f"{playbook} failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}")
+        with AuditStore(self.audit, create=False) as store:
+            row = {"drill": playbook, "run": run_id, **measure(store.events(run_id))}
+        self.rows.append(row)
+        print(json.dumps(row), flush=True)
+
+    def summary(self) -> None:
+        """Medians per drill."""
+        for drill in dict.fromkeys(r["drill"] for r in self.rows):
+            rows = [r for r in self.rows if r["drill"] == drill]
+            med = {
+                k: statistics.median(float(r[k]) for r in rows if r[k] is not None)
+                for k in ("rto_s", "rpo_s", "wall_s", "steps_s", "commands_s", "overhead_pct")
+                if any(r[k] is not None for r in rows)
+            }
+            shown = ", ".join(f"{k} {v:.2f}" for k, v in med.items())
+            print(f"{drill} (median of {len(rows)}): {shown}", flush=True)
+
+
+def main() -> int:
+    """Run both drills ``--rounds`` times on a fresh lab and print the measurements."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--net", type=int, default=25, help="lab net (second octet)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--scale", type=float, default=3.0, help="lab timeout scale")
+    parser.add_argument("--keep", action="store_true", help="keep the lab directory and audit")
+    args = parser.parse_args()
+    bench = Bench(args.net, args.scale)
+    try:
+        bench.up()
+        for _ in range(args.rounds):
+            bench.run("site-evacuation")
+            bench.run("site-return")
+        bench.summary()
+    finally:
+        bench.down()
+        if not args.keep:
+            shutil.rmtree(bench.root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
