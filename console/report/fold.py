@@ -112,6 +112,14 @@ class Folder(FoldState):
                 self.deviate(
                     "rollback", "info" if p.ok else "error", event, f"rollback ended: {word}"
                 )
+            case ev.RunImported():
+                self.deviate(
+                    "override",
+                    "info",
+                    event,
+                    f"recorded offline in {p.source} on {p.source_host} and pushed into this "
+                    f"store ({len(p.origins)} events, their original chain verified)",
+                )
             case ev.LockAcquired() | ev.LockReleased() | ev.UnknownEvent():
                 pass  # not part of the report (the timeline of ``audit show`` has them)
             case _:

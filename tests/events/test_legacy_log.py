@@ -34,6 +34,10 @@ CORRECTIONS: dict[str, list[tuple[str, str]]] = {
 }
 """Deliberate differences from main's output: (what main printed, what is printed now)."""
 
+NEWER_KINDS = frozenset({"run_imported"})
+"""Kinds added after the legacy log was recorded, which it therefore cannot hold (issue 16:
+``run_imported`` is written by ``audit push``)."""
+
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -86,7 +90,7 @@ def test_every_legacy_event_decodes_into_its_class(db: Path) -> None:
                 assert not payload.extra, (event.kind, payload.extra)
                 assert payload.defaulted <= {"error"}, (event.kind, payload.defaulted)
                 seen.add(event.kind)
-    assert seen == set(KINDS), set(KINDS) - seen
+    assert seen == set(KINDS) - NEWER_KINDS, set(KINDS) - NEWER_KINDS - seen
 
 
 @pytest.mark.parametrize("scenario", sorted(RUNS))
