@@ -207,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="one JSON event per line")
     run.add_argument("--resume", default=None, metavar="RUN_ID")
     run.add_argument("--break-lock", action="store_true", help="break a stale lock (audited)")
+    run.add_argument(
+        "--override-cooldown",
+        default=None,
+        metavar="REASON",
+        help="fail over although a service's cooldown has not ended (recorded with the reason)",
+    )
     run.add_argument("--accept-new-host-keys", action="store_true")
 
     audit = sub.add_parser("audit", help="read and verify the audit log")

@@ -27,7 +27,7 @@ from console.engine.decider import HeadlessDecider
 from console.engine.plan import Plan, make_plan
 from console.engine.prepare import Prepared, prepare
 from console.engine.runner import Engine, RunConfig, RunResult
-from console.errors import ExitCode
+from console.errors import ExitCode, InputError
 from console.model.durations import format_duration
 from console.ssh.pool import SshPool
 from console.status.collector import StatusCollector
@@ -226,6 +226,7 @@ async def _run(args: argparse.Namespace, prepared: Prepared, audit: AuditStore) 
                 decider=HeadlessDecider(args.operator, yes=args.yes),
                 resume=prepared.resume,
                 break_lock=args.break_lock,
+                override_cooldown=getattr(args, "override_cooldown", None),
             )
         )
         engine_ref.append(engine)
@@ -260,6 +261,9 @@ def _late_notice(engine: Engine, message: str) -> Callable[[ev.Event], None]:
 def run_command(args: argparse.Namespace) -> int:
     """``drconsole run``; returns the exit code. Bad input is refused before the audit log is
     opened or a host is contacted (a resumed run reads its state from the log first)."""
+    reason = getattr(args, "override_cooldown", None)
+    if reason is not None and not reason.strip():
+        raise InputError('--override-cooldown needs a reason: --override-cooldown "why"')
     if args.resume is None:
         prepare(args.playbook, args.inventory, args.var)
     audit = AuditStore(args.audit)

@@ -135,6 +135,9 @@ class Service:
     probe: ProbeSettings
     thresholds: Thresholds
     loc: Location
+    cooldown: float | None = None
+    """Seconds after a failover or switchover of this service finished during which another
+    one is refused at preflight (team-wide, from the audit store); None: no cooldown."""
 
     @property
     def expected_primary(self) -> str | None:
@@ -335,7 +338,7 @@ def _build_service(
     sv = MapView(
         node,
         f"service {name!r}",
-        ("kind", "description", "members", "probe", "thresholds"),
+        ("kind", "description", "members", "probe", "thresholds", "cooldown"),
         problems,
         required=("kind", "members"),
     )
@@ -426,7 +429,14 @@ def _build_service(
         ):
             problems.add(f"lag_warn of {name!r} is above its lag_crit", tn.loc)
     return Service(
-        name, kind, sv.text("description"), MappingProxyType(members), probe, thresholds, loc
+        name,
+        kind,
+        sv.text("description"),
+        MappingProxyType(members),
+        probe,
+        thresholds,
+        loc,
+        cooldown=sv.duration("cooldown") or None,
     )
 
 
