@@ -95,14 +95,32 @@ def audit_location(given: str | None, creates: bool = True) -> Path | str:
 
 def _open_team_store(args: argparse.Namespace) -> None:
     """Before a command that records, make sure a team store can be reached (and has its
-    schema): an unreachable one is exit 2 with the reason, before anything is done."""
-    from console.audit.database import is_store_url
-
-    if not is_store_url(args.audit):
-        return
+    schema): an unreachable one is exit 2 with the reason, before anything is done, unless
+    ``--audit-fallback PATH`` names a local file to record to instead (said on stderr)."""
+    from console.audit.database import is_store_url, redact
+    from console.audit.errors import AuditStoreUnreachable
     from console.audit.store import AuditStore
 
-    AuditStore(args.audit).close()
+    fallback = getattr(args, "audit_fallback", None)
+    if fallback is not None:
+        if _SCHEME.match(fallback) is not None:
+            raise InputError(f"--audit-fallback {fallback}: must be a path to a local file")
+        if not Path(fallback).expanduser().parent.is_dir():
+            raise InputError(f"--audit-fallback {fallback}: its folder does not exist")
+    if not is_store_url(args.audit):
+        return
+    try:
+        AuditStore(args.audit).close()
+    except AuditStoreUnreachable as exc:
+        if fallback is None:
+            raise
+        local = Path(fallback).expanduser()
+        print(
+            f"drconsole: {exc}; recording to the local fallback {local} instead (copy it into "
+            f"the team store later: drconsole audit push {local} --to {redact(args.audit)})",
+            file=sys.stderr,
+        )
+        args.audit = local
 
 
 def _audit_runs(location: Path | str | None) -> list[Any]:
@@ -168,6 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="audit database file or postgresql:// team store URL (env DRCONSOLE_AUDIT; "
         "default $XDG_STATE_HOME/drconsole/audit.db)",
     )
+    parser.add_argument(
+        "--audit-fallback",
+        default=None,
+        metavar="PATH",
+        help="a local SQLite file to record to when the team store (--audit URL) is unreachable "
+        "at start; push it later with `drconsole audit push PATH --to URL`",
+    )
     parser.add_argument("--operator", default=None, help="who operates (default $USER@hostname)")
     parser.add_argument(
         "--mode",
@@ -228,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="one JSON event per line")
     run.add_argument("--resume", default=None, metavar="RUN_ID")
     run.add_argument("--break-lock", action="store_true", help="break a stale lock (audited)")
+    run.add_argument(
+        "--override-cooldown",
+        default=None,
+        metavar="REASON",
+        help="fail over although a service's cooldown has not ended (recorded with the reason)",
+    )
     run.add_argument("--accept-new-host-keys", action="store_true")
     _add_notify(run)
 
@@ -241,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     av = asub.add_parser("verify", help="recompute the hash chain")
     av.add_argument("run_id", nargs="?")
     av.add_argument("--json", action="store_true")
+    apu = asub.add_parser("push", help="copy runs recorded offline into the team store")
+    apu.add_argument("source", metavar="PATH", help="the local audit file (a --audit-fallback)")
+    apu.add_argument("--to", required=True, metavar="URL", help="the team store")
 
     rep = sub.add_parser("report", help="drill report")
     rep.add_argument("run_id", nargs="?")
@@ -338,7 +372,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_command(args) if command == "run" else plan_command(args)
     if command == "audit":
         if not args.audit_command:
-            raise InputError("audit needs an action: list, show or verify")
+            raise InputError("audit needs an action: list, show, verify or push")
         from console.audit.commands import main as audit_main
 
         return audit_main(args)

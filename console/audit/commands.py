@@ -120,8 +120,12 @@ def main(args: argparse.Namespace) -> int:
             (the CLI prints it as one line, exit 2).
         AuditError: The database cannot be read (exit 1).
     """
-    path = args.audit if is_store_url(args.audit) else Path(args.audit)
     action = args.audit_command
+    if action == "push":
+        from console.audit.push import main as push_main  # noqa: PLC0415 - only for push
+
+        return push_main(args)
+    path = args.audit if is_store_url(args.audit) else Path(args.audit)
     as_json = bool(getattr(args, "json", False))
     try:
         with AuditStore(path, create=False) as store:

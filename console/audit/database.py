@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Self, TypeGuard
+from urllib.parse import urlsplit, urlunsplit
 
 import sqlite_utils
 
@@ -200,6 +201,18 @@ def is_store_url(location: object) -> TypeGuard[str]:
         return False
     lowered = location[:14].lower()
     return lowered.startswith(("postgresql://", "postgres://"))
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced by ``***``, for messages and the audit log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:

@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from console.audit.database import redact
 from console.audit.errors import (
     AuditError,
     AuditStoreLost,
@@ -39,18 +39,6 @@ WRITE_LOCK_KEY = 0x64726373  # "drcs"
 
 CONNECT_TIMEOUT = 10
 """Seconds to wait for the server when connecting."""
-
-
-def redact(url: str) -> str:
-    """The URL with its password replaced by ``***``, for messages and the audit log."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 class PgConn:

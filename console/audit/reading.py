@@ -141,6 +141,23 @@ class LogReader(Database):
         rows = [dict(zip(RUN_COLUMNS, raw, strict=True)) for raw in raws]
         return [row_to_record(row, self.hostname) for row in rows]
 
+    def finished_since(self, moment: datetime, kinds: Collection[str]) -> list[RunRecord]:
+        """Runs of these playbook kinds that finished at or after ``moment``, newest first
+        (the cooldown's question: what changed this service lately, team-wide)."""
+        kinds = list(kinds)
+        if not kinds:
+            return []
+        sql = (
+            RUN_SELECT
+            + " WHERE finished_at IS NOT NULL AND finished_at >= ? AND playbook_kind IN ("
+            + ", ".join("?" for _ in kinds)
+            + ") ORDER BY finished_at DESC, run_id DESC"
+        )
+        with self._read() as conn:
+            raws = conn.execute(sql, [format_ts(moment), *kinds]).fetchall()
+        rows = [dict(zip(RUN_COLUMNS, raw, strict=True)) for raw in raws]
+        return [row_to_record(row, self.hostname) for row in rows]
+
     def latest_run_id(self) -> str | None:
         """The id of the most recently started run, or None if there are no runs."""
         with self._read() as conn:

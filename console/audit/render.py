@@ -174,6 +174,12 @@ def _summary(payload: ev.Recorded, raw: Mapping[str, Any]) -> str:
             )
         case ev.NoteAdded():
             return payload.text
+        case ev.RunImported():
+            return (
+                f"{len(payload.origins)} events pushed from {payload.source} "
+                f"(on {payload.source_host}; its chain verified, final hash "
+                f"{payload.source_final_hash[:16]})"
+            )
         case ev.RunFinished():
             text = f"{payload.outcome} (exit {payload.exit_code})"
             if payload.rto_seconds is not None or payload.rpo_seconds is not None:

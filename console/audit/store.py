@@ -43,12 +43,13 @@ from console.audit.schema import (
 from console.audit.sql import Conn
 from console.errors import LockHeld
 from console.events import Event as TypedEvent
-from console.events import InventoryRef, PlaybookRef, RunFinished
+from console.events import InventoryRef, PlaybookRef, RunFinished, RunImported
 
 E = TypeVar("E", bound=TypedEvent)
 
-LIFECYCLE_KINDS = frozenset({"run_started", "run_resumed", "run_finished"})
-"""Kinds only the store's own methods append, because they change the ``runs`` row."""
+LIFECYCLE_KINDS = frozenset({"run_started", "run_resumed", "run_finished", "run_imported"})
+"""Kinds only the store's own methods append: they change the ``runs`` row, or (for
+``run_imported``) vouch for events the store imported."""
 
 
 class AuditStore(LogReader):
@@ -73,40 +74,114 @@ class AuditStore(LogReader):
                 raise ValueError(f"run {run_id} has events already")
         elif conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
             raise UnknownRun(run_id)
-        last = conn.execute("SELECT gid, hash FROM events ORDER BY gid DESC LIMIT 1").fetchone()
-        gid, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
         seq_row = conn.execute("SELECT MAX(seq) FROM events WHERE run_id = ?", (run_id,)).fetchone()
-        seq = (seq_row[0] or 0) + 1
         fields: dict[str, Any] = {
-            "gid": gid,
             "run_id": run_id,
-            "seq": seq,
-            "ts": utc_now_ts(),
+            "seq": (seq_row[0] or 0) + 1,
+            "ts": self._now(),
             "kind": draft.kind,
             "operator": draft.operator,
             "host": draft.host,
             "step_id": draft.step_id,
             "data": data,
         }
+        return self._chain_in(conn, fields)
+
+    def _now(self) -> str:
+        """The timestamp of the next event (a seam for the fallback store, which must give an
+        event it re-writes the time it was first given)."""
+        return utc_now_ts()
+
+    def _chain_in(self, conn: Conn, fields: dict[str, Any]) -> Event:
+        """Link an event (every hashed field but ``gid``) to the end of the chain and insert it."""
+        last = conn.execute("SELECT gid, hash FROM events ORDER BY gid DESC LIMIT 1").fetchone()
+        gid, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+        fields = {"gid": gid, **fields}
+        data = fields["data"]
         digest = event_hash(prev_hash, fields)
         conn.execute(
             "INSERT INTO events (gid, run_id, seq, ts, kind, operator, host, step_id, data, "
             "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 gid,
-                run_id,
-                seq,
+                fields["run_id"],
+                fields["seq"],
                 fields["ts"],
-                draft.kind,
-                draft.operator,
-                draft.host,
-                draft.step_id,
+                fields["kind"],
+                fields["operator"],
+                fields["host"],
+                fields["step_id"],
                 canonical_json(data),
                 prev_hash,
                 digest,
             ),
         )
         return Event(**fields, prev_hash=prev_hash, hash=digest)
+
+    def import_events(self, events: Sequence[Event], *, durable: bool = True) -> list[Event]:
+        """Append events recorded in another store, in one transaction, keeping every field
+        but their place in the chain: same run, seq, time, kind, operator, host, step, data;
+        a new gid, prev_hash and hash here (``audit push``, the fallback's copy).
+
+        Each must continue its run (its seq is one more than the run's last here; only a
+        ``run_started`` begins a run this store does not have), and the runs row follows the
+        lifecycle events as it does for appended ones.
+
+        Returns:
+            The events as stored here.
+
+        Raises:
+            ValueError: An event does not continue its run here.
+        """
+        with self._write(durable=durable) as conn:
+            return self._import_in(conn, events)
+
+    def _import_in(self, conn: Conn, events: Sequence[Event]) -> list[Event]:
+        stored: list[Event] = []
+        for event in events:
+            row = self._row(conn, event.run_id)
+            top = conn.execute(
+                "SELECT MAX(seq) FROM events WHERE run_id = ?", (event.run_id,)
+            ).fetchone()[0]
+            expected = (top or 0) + 1
+            if event.seq != expected:
+                raise ValueError(
+                    f"run {event.run_id}: event seq {event.seq} does not continue the run "
+                    f"here (its next seq is {expected})"
+                )
+            if row is None and event.kind != "run_started":
+                raise ValueError(f"run {event.run_id} does not begin with run_started")
+            fields = event.hashed_fields()
+            del fields["gid"]
+            new = self._chain_in(conn, fields)
+            new_row = apply_event(row, new)
+            if row is None and new_row is not None:
+                self._insert_row(conn, new_row)
+            elif new_row is not row and new_row is not None:
+                self._put_row(conn, new_row)
+            stored.append(new)
+        return stored
+
+    def push_run(
+        self, events: Sequence[Event], imported: RunImported, *, operator: str
+    ) -> list[Event]:
+        """Import a run's events from another store and record where they came from
+        (``imported``, appended after them), all in one durable transaction.
+
+        Raises as ``import_events``.
+        """
+        if not events:
+            raise ValueError("nothing to push")
+        with self._write(durable=True) as conn:
+            stored = self._import_in(conn, events)
+            stored.append(
+                self._append_in(
+                    conn,
+                    events[0].run_id,
+                    EventDraft(kind=imported.kind, data=imported.data(), operator=operator),
+                )
+            )
+        return stored
 
     def _put_row(self, conn: Conn, row: RunRow) -> None:
         assignments = ", ".join(f"{c} = ?" for c in RUN_COLUMNS[1:])

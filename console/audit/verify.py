@@ -26,6 +26,7 @@ from console.audit.pg_schema import issued_max as pg_issued_max
 from console.audit.projection import RunRow, apply_event
 from console.audit.schema import EVENT_SELECT, RUN_COLUMNS, RUN_SELECT, row_to_event
 from console.audit.sql import Conn, dialect_of
+from console.events import RunImported
 
 _RENUMBER_WINDOW = 16
 
@@ -122,6 +123,48 @@ def _check_seq(event: Event, last_seq: int) -> None:
         raise _fail(event, f"a second run_started in run {event.run_id}")
 
 
+def _check_imported(conn: Conn, event: Event) -> None:
+    """A ``run_imported`` event vouches for events pushed from another store: each of them,
+    put back in its place there (its gid and prev_hash there), must hash to what it hashed
+    to there, and consecutive ones must link as they did there."""
+    if event.kind != RunImported.kind:
+        return
+    payload = event.payload
+    if not isinstance(payload, RunImported) or not payload.origins:
+        raise _fail(event, "its data lacks the origins of the pushed events — it was modified")
+    seqs = [o.run_seq for o in payload.origins]
+    rows = conn.execute(
+        EVENT_SELECT + " WHERE run_id = ? AND seq >= ? AND seq <= ? ORDER BY seq",
+        (event.run_id, min(seqs), max(seqs)),
+    ).fetchall()
+    here = {e.seq: e for e in (_load(raw) for raw in rows)}
+    before = None
+    for origin in payload.origins:
+        pushed = here.get(origin.run_seq)
+        if pushed is None or pushed.seq >= event.seq:
+            raise _fail(
+                event, f"the pushed event seq {origin.run_seq} is not in this run before it"
+            )
+        fields = {**pushed.hashed_fields(), "gid": origin.gid}
+        try:
+            same = event_hash(origin.prev_hash, fields) == origin.hash
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            raise _fail(
+                pushed,
+                f"it no longer hashes as it did in {payload.source} (gid {origin.gid} there) — "
+                "the pushed event was modified",
+            )
+        if before is not None and origin.gid == before.gid + 1 and origin.prev_hash != before.hash:
+            raise _fail(
+                pushed,
+                f"it did not follow seq {before.run_seq} in {payload.source}'s chain — the pushed "
+                "events were altered",
+            )
+        before = origin
+
+
 @dataclass
 class _RunFold:
     """Per-run state while walking: the last seq and the runs row the events imply."""
@@ -202,6 +245,7 @@ def verify_all(conn: Conn) -> VerifyResult:
             _check_hash(event)
             _check_link(event, last_gid, last_hash)
             _fold(runs.setdefault(event.run_id, _RunFold()), event)
+            _check_imported(conn, event)
             last_gid, last_hash = event.gid, event.hash
         _check_tail(conn, last_gid)
         stored = _stored_runs(conn)
@@ -304,6 +348,7 @@ def verify_run(conn: Conn, run_id: str) -> VerifyResult:
                     )
                 _check_link(event, before.gid, before.hash)
             _fold(state, event)
+            _check_imported(conn, event)
             last_hash = event.hash
             if event.gid + 1 in own:
                 continue

@@ -52,6 +52,8 @@ class RunConfig:
     resume: ResumeState | None = None
     """The state of the run to resume (``console.engine.resume.load_resume_state``)."""
     break_lock: bool = False
+    override_cooldown: str | None = None
+    """``--override-cooldown REASON``: run although a service is cooling down (recorded)."""
     command_timeout: float | None = None
     """Default per-command timeout when a step has none (else the host's ssh setting)."""
     probe_timeout: float | None = None

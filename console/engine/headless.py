@@ -16,18 +16,21 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any, TextIO, assert_never
 
 from rich.console import Console
 from rich.markup import escape
 
 from console import events as ev
+from console.audit.database import is_store_url
+from console.audit.fallback import FallbackStore
 from console.audit.store import AuditStore
 from console.engine.decider import HeadlessDecider
 from console.engine.plan import Plan, make_plan
 from console.engine.prepare import Prepared, prepare
 from console.engine.runner import Engine, RunConfig, RunResult
-from console.errors import ExitCode
+from console.errors import ExitCode, InputError
 from console.model.durations import format_duration
 from console.notify.run import RunNotifications
 from console.notify.sender import DEFAULT_TIMEOUT
@@ -251,6 +254,7 @@ async def _run(
                 resume=prepared.resume,
                 break_lock=args.break_lock,
                 finishing=[notifications.finishing] if notifications.enabled else [],
+                override_cooldown=getattr(args, "override_cooldown", None),
             )
         )
         engine_ref.append(engine)
@@ -285,13 +289,29 @@ def _late_notice(engine: Engine, message: str) -> Callable[[ev.Event], None]:
     return listener
 
 
+def _open_audit(args: argparse.Namespace) -> AuditStore:
+    """The run's audit store: with ``--audit-fallback`` on a team store, one whose local file
+    takes over if the team store is lost during the run (``console.audit.fallback``)."""
+    fallback = getattr(args, "audit_fallback", None)
+    if fallback is not None and is_store_url(args.audit):
+        return FallbackStore(
+            args.audit,
+            Path(fallback).expanduser(),
+            on_switch=lambda message: print(f"drconsole: {message}", file=sys.stderr),
+        )
+    return AuditStore(args.audit)
+
+
 def run_command(args: argparse.Namespace) -> int:
     """``drconsole run``; returns the exit code. Bad input is refused before the audit log is
     opened or a host is contacted (a resumed run reads its state from the log first)."""
     notify = command_line_targets(getattr(args, "notify", None) or ())
+    reason = getattr(args, "override_cooldown", None)
+    if reason is not None and not reason.strip():
+        raise InputError('--override-cooldown needs a reason: --override-cooldown "why"')
     if args.resume is None:
         prepare(args.playbook, args.inventory, args.var)
-    audit = AuditStore(args.audit)
+    audit = _open_audit(args)
     try:
         prepared = prepare(args.playbook, args.inventory, args.var, audit=audit, resume=args.resume)
         result = asyncio.run(_run(args, prepared, audit, notify))

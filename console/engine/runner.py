@@ -29,6 +29,7 @@ import asyncio
 import dataclasses
 import os
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from console import events as ev
@@ -39,6 +40,7 @@ from console.engine.commands import CommandSender
 from console.engine.conditions import evaluate
 from console.engine.config import Listener, RunConfig, RunResult
 from console.engine.context import SelectionError, StepOutputs, base_context
+from console.engine.cooldown import cooling
 from console.engine.decider import Answer, Question
 from console.engine.locks import RunLocks
 from console.engine.managed import GATE_TITLE, manager_refusal
@@ -493,6 +495,30 @@ class Engine:
             self.emit(ev.GateResult(index=i + 1, gate=gate.title, ok=ok, detail=detail))
             if not ok and first_failed is None:
                 first_failed = f"{gate.title}: {detail.splitlines()[0] if detail else ''}"
+        cooled = self._cooldown(len(self.playbook.preflight))
+        return first_failed or cooled
+
+    def _cooldown(self, gates: int) -> str | None:
+        """The anti-flap gate (``console.engine.cooldown``), after the playbook's own."""
+        assert self.run_id is not None
+        now = datetime.now(UTC)
+        first_failed = None
+        hits = cooling(self.audit, self.inventory, self.playbook, self.run_id, now)
+        for k, hit in enumerate(hits, start=1):
+            title = hit.title
+            detail = hit.describe(now)
+            reason = self.cfg.override_cooldown
+            if reason is not None:
+                detail = (
+                    f"overridden by {self.operator} (--override-cooldown): {reason}; "
+                    f"{title}: {detail}"
+                )
+                self.emit(ev.Notice(level=ev.NoticeLevel.WARNING, message=detail))
+            self.emit(
+                ev.GateResult(index=gates + k, gate=title, ok=reason is not None, detail=detail)
+            )
+            if reason is None and first_failed is None:
+                first_failed = f'{title}: {detail}; to go on anyway: --override-cooldown "REASON"'
         return first_failed
 
     async def _gate(self, gate: Gate, snapshot: StatusSnapshot) -> tuple[bool, str]:

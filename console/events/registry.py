@@ -28,6 +28,7 @@ from console.events.run import (
     RollbackStarted,
     RunCreated,
     RunFinished,
+    RunImported,
     RunPlanned,
     RunResumed,
     RunStarted,
@@ -69,9 +70,9 @@ _Shared = (
 )
 """The events the engine emits and the log holds alike."""
 
-Recorded = RunCreated | RunResumed | _Shared | UnknownEvent
-"""Every event a log can hold, as :func:`decode` returns it (``run_started`` and
-``run_resumed`` as the store writes them)."""
+Recorded = RunCreated | RunResumed | RunImported | _Shared | UnknownEvent
+"""Every event a log can hold, as :func:`decode` returns it (``run_started``,
+``run_resumed`` and ``run_imported`` as the store writes them)."""
 
 Emitted = RunStarted | WaitProgress | _Shared
 """Every event the engine hands its listeners (they are told a run began with

@@ -278,3 +278,37 @@ class RunFinished(Event):
     rpo_met: bool | None = None
     stopped_at: str | None = None
     """The step where the run stopped, if it did not complete."""
+
+
+@dataclass(frozen=True)
+class ImportedOrigin:
+    """Where one pushed event stood in the store it was first recorded in."""
+
+    run_seq: int
+    """Its seq in the run (the same in both stores)."""
+    gid: int
+    """Its gid there."""
+    prev_hash: str
+    """The hash it was chained to there."""
+    hash: str
+    """Its hash there."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunImported(Event):
+    """Events of this run were pushed here from another store (``drconsole audit push``),
+    after that store's chain verified: where from, and each event's place and hash in that
+    chain, which ``audit verify`` recomputes here (the events are re-chained in this store).
+    Recorded by the store only, after the events it describes."""
+
+    kind: ClassVar[str] = "run_imported"
+    durable: ClassVar[bool] = True
+    decode_defaults: ClassVar[Mapping[str, Any]] = {"source": "?", "source_host": "?"}
+    source: str
+    """The store the events came from (a fallback file's path)."""
+    source_host: str
+    """The machine that pushed them."""
+    source_final_hash: str
+    """The final hash of that store's whole chain when it verified."""
+    origins: tuple[ImportedOrigin, ...]
+    """One per pushed event, in order."""

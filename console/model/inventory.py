@@ -149,6 +149,9 @@ class Service:
     """The HA manager that owns the service's failovers (``managed_by:``), if any."""
     verify_every: float | None = None
     """A successful restore verification is due at least this often (``verify_every:``)."""
+    cooldown: float | None = None
+    """Seconds after a failover or switchover of this service finished during which another
+    one is refused at preflight (team-wide, from the audit store); None: no cooldown."""
 
     @property
     def expected_primary(self) -> str | None:
@@ -365,6 +368,7 @@ def _build_service(
             "backup",
             "managed_by",
             "verify_every",
+            "cooldown",
         ),
         problems,
         required=("kind", "members"),
@@ -480,6 +484,7 @@ def _build_service(
         backup,
         managed_by,
         verify_every=verify_every,
+        cooldown=sv.duration("cooldown") or None,
     )
 
 

@@ -120,6 +120,14 @@ class Folder(FoldState):
                     event,
                     f"notification not delivered to {p.target} ({p.subject}): {p.reason}",
                 )
+            case ev.RunImported():
+                self.deviate(
+                    "override",
+                    "info",
+                    event,
+                    f"recorded offline in {p.source} on {p.source_host} and pushed into this "
+                    f"store ({len(p.origins)} events, their original chain verified)",
+                )
             case ev.LockAcquired() | ev.LockReleased() | ev.UnknownEvent():
                 pass  # not part of the report (the timeline of ``audit show`` has them)
             case _:
