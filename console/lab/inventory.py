@@ -310,7 +310,11 @@ def render(
     w.line(1, f"{REDIS_SERVICE}:")
     w.line(2, "kind: redis")
     w.line(
-        2, "description: " + yaml_value("Redis primary and replica, no persistence (BGSAVE works)")
+        2,
+        "description: "
+        + yaml_value(
+            "Redis primary and replica, timestamped AOF, no RDB save points (BGSAVE works)"
+        ),
     )
     w.line(2, "members:")
     for rm, role, upstream in ((rd_east, "primary", None), (rd_west, "replica", east.address)):
@@ -319,6 +323,8 @@ def render(
         w.line(4, f"role: {role}")
         w.vars(4, _redis_vars(rm, upstream), rd_documented)
     w.line(2, "thresholds: {lag_warn: 5s, lag_crit: 30s}")
+    w.comment(2, "point-in-time recovery: the primary's timestamped AOF, cut on a copy at dr")
+    w.line(2, f"backup: {{tool: redis-aof, repo_host: {dr.host}}}")
     return w.text()
 
 

@@ -1,7 +1,9 @@
 """Redis in the lab: a primary in east and a replica in west.
 
-No persistence by default (no RDB save points, no AOF) but a ``dir``, so that a restore drill
-can ``BGSAVE`` and copy ``dump.rdb``. ``repl-diskless-sync-delay 0`` because the default adds
+No RDB save points, but a ``dir``, so that a restore drill can ``BGSAVE`` and copy
+``dump.rdb``; an append-only file with timestamp annotations (``aof-timestamp-enabled``), so
+that ``redis-pitr`` can cut a copy of it at a point in time (``redis-check-aof
+--truncate-to-timestamp``). ``repl-diskless-sync-delay 0`` because the default adds
 5 s to every full sync, and ``--enable-debug-command local`` for ``DEBUG DIGEST`` in restore
 verification. Each instance announces its own site address to its primary
 (``replica-announce-ip``): on loopback every connection comes from 127.0.0.1, which would make
@@ -64,7 +66,11 @@ class RedisMember:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--aof-timestamp-enabled",
+            "yes",
             "--repl-diskless-sync-delay",
             "0",
             "--enable-debug-command",

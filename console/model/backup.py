@@ -21,7 +21,7 @@ from console.model.yamlsrc import Node
 
 BACKUP_KEYS = ("tool", "stanza", "repo_host", "config")
 """The keys of ``backup:``."""
-TOOL_KINDS: Mapping[str, tuple[str, ...]] = {"pgbackrest": ("postgres",)}
+TOOL_KINDS: Mapping[str, tuple[str, ...]] = {"pgbackrest": ("postgres",), "redis-aof": ("redis",)}
 """The service kinds each tool backs up."""
 _STANZA = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 
@@ -31,11 +31,13 @@ class BackupSettings:
     """How a service is backed up (``services.NAME.backup``)."""
 
     tool: str
-    """``pgbackrest``."""
+    """``pgbackrest`` (WAL archive and backups in a repository) or ``redis-aof`` (the primary's
+    timestamped append-only file, cut at a point in time on a copy)."""
     stanza: str | None
     """pgBackRest's name for the service (``--stanza``)."""
     repo_host: str
-    """The inventory host that holds the repository (restores run there)."""
+    """The inventory host that holds the repository (restores run there); for ``redis-aof``
+    the host where copies are restored."""
     config: str | None
     """The tool's configuration file on ``repo_host`` (the tool's default when None)."""
     loc: Location

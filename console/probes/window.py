@@ -115,7 +115,12 @@ def repo_command(backup: BackupSettings, timeout: float) -> str:
     info = [*base, f"--stanza={stanza}", "--output=json", "info"]
     listing = [*base, "--output=json", "repo-ls", "--recurse", f"archive/{stanza}"]
     limit = f"timeout {max(1, round(timeout))}"
-    return f"{limit} {shlex.join(info)}; echo {MARK}; {limit} {shlex.join(listing)}; echo {MARK}$?"
+    # Both calls at once (each is mostly pgBackRest's start-up), their outputs in order.
+    return (
+        "d=$(mktemp -d) && trap 'rm -rf \"$d\"' EXIT && "
+        f'{{ {limit} {shlex.join(info)} > "$d/i" & {limit} {shlex.join(listing)} > "$d/l"; '
+        f'r=$?; wait; cat "$d/i"; echo {MARK}; cat "$d/l"; echo {MARK}$r; }}'
+    )
 
 
 def _segno(log: str, seg: str) -> int:

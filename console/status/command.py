@@ -34,6 +34,7 @@ from console.status.collector import StatusCollector, StatusSnapshot
 from console.status.poller import MemberPoller
 from console.status.view import render, to_json, verdict
 from console.status.window import (
+    Started,
     Verified,
     WindowCollector,
     last_verified,
@@ -59,7 +60,7 @@ class _Windows:
     found: dict[str, RecoveryWindow] = field(default_factory=dict)
     verified: dict[str, Verified] = field(default_factory=dict)
 
-    async def refresh(self, snapshot: StatusSnapshot, asked: Any = None) -> None:
+    async def refresh(self, snapshot: StatusSnapshot, asked: Started | None = None) -> None:
         started = asked if asked is not None else self.collector.start()
         self.found = await self.collector.finish(started, snapshot)
         self.verified = last_verified(self.runs(), self.found, self.inventory)

@@ -58,8 +58,12 @@ class Verified:
 
 
 def backed_up(inventory: Inventory) -> list[Service]:
-    """The services whose inventory entry says how they are backed up."""
-    return [s for s in inventory.services.values() if s.backup is not None]
+    """The services backed up by a tool whose window this sweep can read (pgBackRest)."""
+    return [
+        s
+        for s in inventory.services.values()
+        if s.backup is not None and s.backup.tool == "pgbackrest"
+    ]
 
 
 async def _repo(
@@ -108,6 +112,14 @@ async def _archiver(
     return parse_archiver(result.exit_status, "\n".join(result.stdout))
 
 
+@dataclass(frozen=True)
+class Started:
+    """The questions in flight: per service its repository, per member its archiver."""
+
+    repos: dict[str, asyncio.Task[tuple[int | None, str, str]]]
+    archivers: dict[tuple[str, str], asyncio.Task[dict[str, Any]]]
+
+
 class WindowCollector:
     """Collects the recoverable window of every backed-up service of an inventory.
 
@@ -127,34 +139,40 @@ class WindowCollector:
     def _deadline(self, service: Service) -> float:
         return self.timeout if self.timeout is not None else service.probe.timeout
 
-    def start(self) -> dict[str, asyncio.Task[tuple[int | None, str, str]]]:
-        """Start asking every repository now (so it overlaps the replication sweep)."""
-        return {
+    def start(self) -> Started:
+        """Start asking every repository, and every member's archiver, now (so that it all
+        overlaps the replication sweep; the observed primary's answer is used)."""
+        repos = {
             s.name: asyncio.ensure_future(
                 _repo(self.inventory, self.transport, s, self._deadline(s))
             )
             for s in backed_up(self.inventory)
         }
+        archivers = {
+            (s.name, host): asyncio.ensure_future(
+                _archiver(self.inventory, self.transport, s, host, self._deadline(s))
+            )
+            for s in backed_up(self.inventory)
+            for host in s.members
+        }
+        return Started(repos, archivers)
 
     async def finish(
-        self,
-        started: Mapping[str, asyncio.Task[tuple[int | None, str, str]]],
-        snapshot: StatusSnapshot | None,
+        self, started: Started, snapshot: StatusSnapshot | None
     ) -> dict[str, RecoveryWindow]:
-        """Ask each observed primary for its archiver, then judge every window."""
+        """Judge every window with the observed primary's archiver."""
 
         async def one(name: str) -> RecoveryWindow:
             service = self.inventory.services[name]
             assert service.backup is not None
             primary = snapshot.primary(name) if snapshot is not None else None
             host = primary.host if primary is not None else service.expected_primary
-            archiver, (status, out, err) = await asyncio.gather(
-                _archiver(self.inventory, self.transport, service, host, self._deadline(service)),
-                started[name],
-            )
+            status, out, err = await started.repos[name]
+            answers = {h: await task for (svc, h), task in started.archivers.items() if svc == name}
+            archiver = answers.get(host or "", {})
             return parse(service.backup, name, status, out, err, time.time(), archiver)
 
-        names = list(started)
+        names = list(started.repos)
         found = await asyncio.gather(*(one(n) for n in names))
         return dict(zip(names, found, strict=True))
 

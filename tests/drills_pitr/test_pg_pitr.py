@@ -1,4 +1,4 @@
-"""pg-pitr on a real lab: recover to a time, a restore point and a transaction id, and refuse.
+"""pg-pitr, pg-cold-backup and redis-pitr on a real lab: recover to a point, prove it, refuse.
 
 The lab's primary archives WAL to pgBackRest at dr and ``lab up`` took a full backup. Each
 test writes markers into ``app.coupons`` on the primary around the point it recovers to, runs
@@ -14,11 +14,14 @@ times come from the same clock as the WAL records.
 from __future__ import annotations
 
 import json
+import shlex
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from console.lab.layout import REDIS_PORT, REDIS_SCRATCH_PORT
 from tests.drills_pg.drill import SCALE, Drill, RunOutcome
 from tests.drills_pitr.lab import mark, pause, scratch_left, utc_now
 from tests.support.lab import requires_lab
@@ -199,3 +202,119 @@ def test_a_wal_gap_shows_in_the_window_and_a_pitr_past_it_is_refused(pitr: Drill
         aside.rename(victim)
     code, after = _status(pitr)
     assert code == 0 and after["windows"][0]["health"] == "ok", after
+
+
+# -- pg-cold-backup on the same lab: the replica stopped, copied, started; the copy restored ----
+
+
+def _in_sync(drill: Drill, marker: str) -> None:
+    mark(drill, marker)
+    drill.wait_until(
+        f"marker {marker} to reach west",
+        lambda: (
+            drill.sql("west", f"SELECT count(*) FROM coupons WHERE m = '{marker}'", db="app") == "1"
+        ),
+        60 * SCALE,
+    )
+
+
+@pytest.mark.timeout(1800)
+def test_cold_backup_of_the_replica_measures_downtime_and_restores_by_mv(pitr: Drill) -> None:
+    _in_sync(pitr, "cold-before")
+    run = pitr.run("pg-cold-backup.yaml", f"check_sql={CHECK}")
+    assert run.proc.returncode == 0, run.explain()
+    downtime = run.finished["rto_seconds"]
+    assert downtime is not None and downtime > 0, run.finished
+    copy = run.output("copy")
+    assert " bytes (" in copy and " ms to " in copy, copy
+    verify = run.output("verify")
+    assert "MATCH: the copy is the replica as it stopped" in verify, verify
+    assert "cold-before" in _markers_of(verify), verify
+    assert "shut down in recovery" in run.output("stop-replica")
+    assert "no corruption found" in run.output("amcheck")
+    _in_sync(pitr, "cold-after")  # the replica is back and replicating
+    assert scratch_left(pitr) == ["2"]
+    backups = pitr.lab.lab.layout.site("dr").backup_dir / "orders-db-cold"
+    assert not any(backups.iterdir()), "keep_copy=no must remove the copy"
+    pitr.verify_chain(run.run_id)
+
+
+@pytest.mark.timeout(1800)
+def test_a_failed_cold_copy_starts_the_replica_again(pitr: Drill) -> None:
+    backups = pitr.lab.lab.layout.site("dr").backup_dir / "orders-db-cold"
+    backups.mkdir(exist_ok=True)
+    backups.chmod(0o500)  # the lab user cannot write the copy: a full or read-only vault
+    try:
+        run = pitr.run("pg-cold-backup.yaml")
+    finally:
+        backups.chmod(0o755)
+    assert run.proc.returncode == 1, run.explain()
+    outcomes = run.step_outcomes()
+    assert outcomes["copy"] == "failed", outcomes
+    assert outcomes["restart-replica-after-failure"] == "ok", outcomes
+    assert "server started" in run.output("restart-replica-after-failure")
+    _in_sync(pitr, "cold-failed")
+    assert scratch_left(pitr) == ["2"]
+
+
+def _markers_of(text: str) -> set[str]:
+    line = next((x for x in text.splitlines() if "markers: " in x), "")
+    return set(line.split("markers: ", 1)[-1].strip().split(","))
+
+
+# -- redis-pitr on the same lab: a copy of the primary's timestamped AOF, cut at the target ----
+
+REDIS_CHECK = "GET coupon\nEXISTS bad"
+
+
+def _redis(drill: Drill, *args: str) -> str:
+    cli = f"redis-cli -h {drill.address('east')} -p {REDIS_PORT} "
+    return drill.shell("east", cli + " ".join(shlex.quote(a) for a in args)).strip()
+
+
+@pytest.mark.timeout(1800)
+def test_redis_pitr_to_a_time_between_two_writes(pitr: Drill) -> None:
+    _redis(pitr, "DEL", "bad")
+    _redis(pitr, "SET", "coupon", "A")
+    time.sleep(2.2)  # the AOF's granularity is a second: A is in an earlier one than T
+    target = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    time.sleep(1.2)
+    _redis(pitr, "SET", "coupon", "B")  # the bad writes
+    _redis(pitr, "SET", "bad", "1")
+    time.sleep(1.1)  # appendfsync everysec
+    run = pitr.run("redis-pitr.yaml", f"target_time={target}", f"check_cmd={REDIS_CHECK}")
+    assert run.proc.returncode == 0, run.explain()
+    assert run.output("check-cmd").split() == ["A", "0"], run.output("check-cmd")
+    assert "PROVEN: every write kept was made before the target's second" in run.output("prove")
+    assert "All AOF files and manifest are valid" in run.output("check-aof")
+    assert "recoverable window: " in run.output("preflight")
+    left = pitr.shell(
+        "dr", f"redis-cli -h {pitr.address('dr')} -p {REDIS_SCRATCH_PORT} PING; echo rc=$?"
+    )
+    assert "PONG" not in left, left
+    time.sleep(1.1)
+    newest = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    run = pitr.run("redis-pitr.yaml", f"target_time={newest}", f"check_cmd={REDIS_CHECK}")
+    assert run.proc.returncode == 0, run.explain()
+    assert run.output("check-cmd").split() == ["B", "1"], run.output("check-cmd")
+
+
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize(
+    ("when", "why"),
+    [("past", "is before the last AOF rewrite"), ("future", "is in the future")],
+)
+def test_redis_pitr_refuses_a_target_outside_the_aof_window(
+    pitr: Drill, when: str, why: str
+) -> None:
+    now = datetime.now(UTC)
+    target = now - timedelta(days=1) if when == "past" else now + timedelta(hours=1)
+    text = target.strftime("%Y-%m-%dT%H:%M:%SZ")
+    run = pitr.run("redis-pitr.yaml", f"target_time={text}")
+    assert run.proc.returncode == 3, run.explain()
+    refusal = next(
+        (x for x in run.output("preflight").splitlines() if x.startswith(f"target {text} {why}")),
+        "",
+    )
+    assert "; recoverable window: " in refusal, run.output("preflight")
+    assert not run.of("step_started")

@@ -242,7 +242,7 @@ ENUM_CASES: dict[str, Case] = {
         "probe: {user: postgres, timeout: 2s}\n"
         "    backup: {tool: barman, stanza: main, repo_host: vault-dr-1}",
         "barman",
-        "must be one of pgbackrest",
+        "must be one of pgbackrest, redis-aof",
     ),
 }
 """One case per documented enumeration (``console.model.enums.ENUMERATIONS``)."""
