@@ -98,6 +98,12 @@ def render(
                 Var("patroni_config", str(m.config), "the member's patroni.yml (patronictl -c)"),
                 Var("pgdata", str(m.site.pgdata), "the data directory (Patroni owns it)"),
                 Var("patroni_log", str(m.log), "Patroni's log"),
+                Var(
+                    "conninfo",
+                    f"host={m.site.address} port={PG_PORT} user={patroni.SUPERUSER} "
+                    "dbname=postgres",
+                    "libpq conninfo of this member's PostgreSQL (superuser, over TCP)",
+                ),
             ],
             pg_documented,
         )
