@@ -53,6 +53,14 @@ def render(
             Var("etcd_endpoints", etcd.endpoints(layout), "the etcd members' client endpoints"),
             Var("redis_cli", str(bins.redis_cli), "the Redis client"),
             Var("sentinel_master", sentinel.MASTER_NAME, "the name the Sentinels monitor"),
+            Var(
+                "sentinels",
+                " ".join(
+                    f"{s.site.address}:{sentinel.SENTINEL_PORT}"
+                    for s in sentinel.sentinels(layout, bins)
+                ),
+                "every Sentinel as HOST:PORT, space-separated (for playbook loops)",
+            ),
         ],
         documented,
     )
