@@ -121,4 +121,44 @@ def test_dark_leader_site_is_measured_and_fenced(managed: RunningLab, tmp_path: 
         stdin=subprocess.DEVNULL,
     )
     assert back.returncode == 0, back.stdout[-3000:]
+    # the dark east took the Redis master with it: Sentinel failed it over to west by itself
     assert wait_until(lambda: lab.lab.health() == [], 120, 1), lab.lab.health()
+    if _redis_role(lab, "east") != "master":
+        home = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "console",
+                "--audit",
+                str(tmp_path / "redis.db"),
+                "run",
+                str(REPO / "playbooks" / "sentinel-failover.yaml"),
+                "-i",
+                str(lab.inventory),
+                "--yes",
+                "--var",
+                "from_site=west",
+                "--var",
+                "to_site=east",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=REPO,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        assert home.returncode == 0, home.stdout[-3000:]
+    assert _redis_role(lab, "east") == "master"
+    assert wait_until(lambda: lab.lab.health() == [], 120, 1), lab.lab.health()
+
+
+def _redis_role(lab: RunningLab, site: str) -> str:
+    done = subprocess.run(
+        ["redis-cli", "-h", lab.addresses[site], "-p", "16379", "ROLE"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return done.stdout.split()[0]
