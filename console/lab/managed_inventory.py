@@ -53,6 +53,14 @@ def render(
             Var("etcd_endpoints", etcd.endpoints(layout), "the etcd members' client endpoints"),
             Var("redis_cli", str(bins.redis_cli), "the Redis client"),
             Var("sentinel_master", sentinel.MASTER_NAME, "the name the Sentinels monitor"),
+            Var(
+                "sentinels",
+                " ".join(
+                    f"{s.site.address}:{sentinel.SENTINEL_PORT}"
+                    for s in sentinel.sentinels(layout, bins)
+                ),
+                "every Sentinel as HOST:PORT, space-separated (for playbook loops)",
+            ),
         ],
         documented,
     )
@@ -98,6 +106,12 @@ def render(
                 Var("patroni_config", str(m.config), "the member's patroni.yml (patronictl -c)"),
                 Var("pgdata", str(m.site.pgdata), "the data directory (Patroni owns it)"),
                 Var("patroni_log", str(m.log), "Patroni's log"),
+                Var(
+                    "conninfo",
+                    f"host={m.site.address} port={PG_PORT} user={patroni.SUPERUSER} "
+                    "dbname=postgres",
+                    "libpq conninfo of this member's PostgreSQL (superuser, over TCP)",
+                ),
             ],
             pg_documented,
         )

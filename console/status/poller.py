@@ -43,6 +43,11 @@ class MemberPoller:
             for service in inventory.services.values()
             for host in service.members
         ]
+        loops += [  # a managed service's manager (Patroni, Sentinel) is polled on its own too
+            asyncio.ensure_future(self._manager_loop(service.name))
+            for service in inventory.services.values()
+            if service.managed_by is not None
+        ]
         try:
             await asyncio.gather(*loops)
         finally:
@@ -56,6 +61,14 @@ class MemberPoller:
         while True:
             # sample_member turns every transport failure into a DOWN/UNKNOWN sample.
             await self.collector.sample_member(service, host)
+            if self.on_sample is not None:
+                self.on_sample()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+
+    async def _manager_loop(self, service: str) -> None:
+        while True:
+            await self.collector.sample_managers([service])
             if self.on_sample is not None:
                 self.on_sample()
             with contextlib.suppress(TimeoutError):

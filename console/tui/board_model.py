@@ -342,7 +342,8 @@ def verdict_line(
     when = snapshot.taken_at if now is None else now
     bad = [m for m in snapshot.members if shown_health(inventory, m, when) != "ok"]
     missing = total - len(snapshot.members)
-    if not bad and not missing:
+    managed = [v for v in snapshot.managers.values() if v.findings]
+    if not bad and not missing and not managed:
         return Text(f"✓ all {total} members healthy", style=palette.ok)
     text = Text()
     if bad:
@@ -354,6 +355,11 @@ def verdict_line(
             text.append(f"; {site} {not_answering(quiet.seconds)}", style=palette.down)
     if missing:
         text.append(("; " if bad else "") + f"{missing} not sampled yet", style=palette.muted)
+    for v in managed:
+        style = palette.crit if v.health.value == "crit" else palette.warn
+        lead = "; " if text.plain else "▲ "
+        text.append(f"{lead}{v.service} ({v.manager}) {v.health.value.upper()}: ", style=style)
+        text.append(v.findings[0].reason, style=style)
     return text
 
 

@@ -162,6 +162,8 @@ def topology_text(
             f"\n… {len(shown) - TOPOLOGY_ALL_LINES} more service(s) need a look (see the sites)",
             style=palette.warn,
         )
+    if snapshot is not None:
+        text.append_text(manager_text(snapshot, palette))
     quiet = len(names) - len(shown)
     if quiet:
         text.append("\n" if shown else "")
@@ -170,4 +172,21 @@ def topology_text(
             "every replica streaming",
             style=palette.ok,
         )
+    return text
+
+
+def manager_text(snapshot: StatusSnapshot, palette: Palette) -> Text:
+    """One line per managed service (Patroni, Sentinel): the manager's health and view, and
+    each of its findings below it (empty without managers)."""
+    text = Text()
+    for view in snapshot.managers.values():
+        health = view.health.value
+        style = {"ok": palette.ok, "warn": palette.warn}.get(health, palette.crit)
+        mark = {"ok": "✓", "warn": "▲"}.get(health, "✗")
+        text.append(f"\n{view.service} ({view.manager}) ", style="bold")
+        text.append(f"{mark} {health.upper()} ", style=style)
+        text.append(view.summary, style=palette.muted)
+        for finding in view.findings:
+            fstyle = palette.crit if finding.health.value == "crit" else palette.warn
+            text.append(f"\n  {finding.health.value.upper()} {finding.reason}", style=fstyle)
     return text
