@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from console.errors import InputError, Location
 from console.model.checks import bind_params, parse_var_args
@@ -175,14 +176,28 @@ def test_shipped_files_load() -> None:
     assert failover.canary is not None and failover.canary.every == 1.0
 
 
-def test_validate_shipped_files_via_cli() -> None:
+def _shipped_playbooks(managed: bool) -> list[str]:
+    """The shipped playbooks that drive an HA manager (``drives:``), or the raw ones."""
+    out = []
+    for path in sorted((ROOT / "playbooks").glob("*.yaml")):
+        drives = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("drives")
+        if (drives is not None) == managed:
+            out.append(str(path.relative_to(ROOT)))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("inventory", "managed"),
+    [("inventory/example.yaml", False), ("inventory/example-managed.yaml", True)],
+)
+def test_validate_shipped_files_via_cli(inventory: str, managed: bool) -> None:
+    """Every shipped playbook validates against the example inventory of its kind of estate
+    (raw playbooks against the plain one, those that drive Patroni or Sentinel against the
+    managed one)."""
+    playbooks = _shipped_playbooks(managed)
+    assert playbooks
     proc = subprocess.run(
-        [
-            str(ROOT / ".venv" / "bin" / "drconsole"),
-            "validate",
-            "inventory/example.yaml",
-            "playbooks",
-        ],
+        [str(ROOT / ".venv" / "bin" / "drconsole"), "validate", inventory, *playbooks],
         cwd=ROOT,
         capture_output=True,
         text=True,
