@@ -40,7 +40,7 @@ async def test_the_board_in_a_browser_and_who_may_act(tmp_path: Path) -> None:
         async with chromium(tmp_path / "observer") as page:
             await page.call("Page.navigate", url=served.url + "/")
             text = await page.wait_text("Shanghai IDC-1", "Hangzhou DR-2", "svc")
-            assert "READ-ONLY observer" in text or "read-only" in text
+            assert "drconsole · status board · READ-ONLY (observer)" in text
             await asyncio.sleep(2)
             shot = await page.screenshot(tmp_path / "observer.png")
             assert shot.stat().st_size > 10_000
