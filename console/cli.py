@@ -261,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--accept-new-host-keys", action="store_true")
     _add_notify(run)
+    run.add_argument(
+        "--notify-failures-only",
+        action="store_true",
+        help="notify only a failed or waiting step and a run that failed or missed an objective",
+    )
 
     audit = sub.add_parser("audit", help="read and verify the audit log")
     asub = audit.add_subparsers(dest="audit_command", metavar="ACTION", parser_class=_Parser)
@@ -314,6 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_vars(sch)
     sch.add_argument(
         "--notify", action="append", default=[], metavar="URL", help="also notify this URL"
+    )
+    sch.add_argument(
+        "--notify-all",
+        action="store_true",
+        help="the scheduled run notifies every start and end (default: only failures)",
     )
     sch.add_argument("--cron", action="store_true", help="a cron.d entry instead of systemd")
     sch.add_argument("--install", action="store_true", help="write the files instead of printing")

@@ -3,9 +3,10 @@
 It prints (or with ``--install`` writes) a systemd service and timer, or with ``--cron`` a cron
 entry, that runs the playbook headless (``drconsole run ... --yes``) against the inventory,
 with the same audit database, operator, parameters and notification targets as the command
-line that made it. The run notifies like any run (the inventory's ``notify:`` plus
-``--notify``): "run started", and "run finished" whose title says FAILED when the verification
-failed, so a failing weekly restore test alerts where people look. Nothing here starts a run:
+line that made it. The run notifies the inventory's ``notify:`` plus ``--notify`` with
+``--notify-failures-only``: a weekly success stays quiet, a failed step or a run that failed or
+missed an objective posts (``--notify-all`` on ``schedule`` posts every run's start and end too),
+so a failing restore test alerts where people look. Nothing here starts a run:
 the schedule is the unit files, and the run is checked (playbook against inventory, as
 ``validate`` does) before they are written, so a schedule cannot be made for a run that would
 be refused.
@@ -134,6 +135,8 @@ def make_schedule(args: argparse.Namespace) -> Schedule:
         argv += ["--var", var]
     for url in args.notify:
         argv += ["--notify", url]
+    if not args.notify_all:
+        argv.append("--notify-failures-only")
     raw = f"drconsole-{prepared.playbook.name}-{prepared.inventory.name}"
     return Schedule(_UNIT_NAME.sub("-", raw), argv, every)
 

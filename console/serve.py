@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import hmac
 import logging
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -38,6 +39,7 @@ from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
 from console.errors import InputError
+from console.notify.targets import NOTIFY_ENV
 
 COOKIE = "drconsole_operator"
 """The cookie that carries the operator token."""
@@ -76,9 +78,7 @@ def console_command(args: argparse.Namespace, *, read_only: bool) -> str:
     argv += ["--refresh", f"{args.refresh:g}"]
     if read_only:
         argv.append("--read-only")
-    for url in getattr(args, "notify", None) or ():
-        argv += ["--notify", url]
-    if getattr(args, "notify", None):
+    if getattr(args, "notify", None):  # the URLs themselves go by environment (not in ps)
         argv += ["--notify-timeout", f"{args.notify_timeout:g}"]
     return shlex.join(argv)
 
@@ -210,6 +210,10 @@ def serve_command(args: argparse.Namespace) -> int:
     from console.notify.targets import command_line_targets  # noqa: PLC0415
 
     command_line_targets(getattr(args, "notify", None) or ())
+    if args.notify:
+        # every console process inherits the environment: --notify URLs (which may hold a
+        # token) reach them there rather than on a command line anyone can read in ps
+        os.environ[NOTIFY_ENV] = "\n".join(args.notify)
     token = read_token(args.operator_token_file) if args.operator_token_file else None
     if not args.bind.startswith("127.") and args.bind not in ("localhost", "::1"):
         print(

@@ -239,6 +239,7 @@ async def _run(
         emit=record,
         audit_path=args.audit,
         timeout=getattr(args, "notify_timeout", None) or DEFAULT_TIMEOUT,
+        failures_only=bool(getattr(args, "notify_failures_only", False)),
     )
     try:
         engine = Engine(

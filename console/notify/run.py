@@ -40,6 +40,7 @@ class RunNotifications:
         audit_path: Path | str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         warn: Callable[[str], None] | None = None,
+        failures_only: bool = False,
     ) -> None:
         """
         Args:
@@ -49,6 +50,8 @@ class RunNotifications:
             audit_path: The audit database, to say where the report comes from.
             timeout: Seconds one delivery may take.
             warn: Where a failure outside the run goes (default: stderr).
+            failures_only: Send only what needs someone: a step failed or waiting, a run that
+                did not succeed or missed an objective (scheduled runs).
         """
         self.notifier = Notifier(targets, timeout=timeout, on_failure=self._failed)
         """The queue (its ``delivered`` and ``failed`` say what happened)."""
@@ -56,6 +59,7 @@ class RunNotifications:
         self.emit = emit
         self.audit_path = audit_path
         self.warn = warn or (lambda text: print(f"drconsole: warning: {text}", file=sys.stderr))
+        self.failures_only = failures_only
         self.run: RunInfo | None = None
         self._open = False
         self._measurement: ev.Measurement | None = None
@@ -80,7 +84,7 @@ class RunNotifications:
                 inventory=self.inventory,
             )
             self._open = True
-            self.notifier.send(messages.run_started(self.run, event))
+            self._send(messages.run_started(self.run, event))
         elif isinstance(event, ev.Measurement):
             self._measurement = event
         elif (
@@ -89,7 +93,7 @@ class RunNotifications:
             and self.run is not None
             and event.step_id not in self._asked_failure
         ):
-            self.notifier.send(messages.step_failed(self.run, event))
+            self._send(messages.step_failed(self.run, event))
 
     # -- a person's decider ----------------------------------------------------------------
 
@@ -99,16 +103,14 @@ class RunNotifications:
             return
         if question.kind == ev.QuestionKind.FAILURE:
             self._asked_failure.add(question.step_id)
-        self.notifier.send(messages.waiting(self.run, question))
+        self._send(messages.waiting(self.run, question))
 
     # -- the finishing hook ----------------------------------------------------------------
 
     async def finishing(self, ending: ev.RunFinished) -> None:
         """Send "run finished" and wait (bounded) for every delivery, before the run ends."""
         if self.run is not None:
-            self.notifier.send(
-                messages.run_finished(self.run, ending, self._measurement, self._report())
-            )
+            self._send(messages.run_finished(self.run, ending, self._measurement, self._report()))
         # bounded: what a slow receiver has not taken by then is recorded as not delivered
         await self.notifier.close()
         self._open = False
@@ -116,6 +118,11 @@ class RunNotifications:
     async def close(self) -> None:
         """Stop the queue (after the run); waits for nothing more than ``drain`` would."""
         await self.notifier.close()
+
+    def _send(self, message: messages.Message) -> None:
+        if self.failures_only and message.level in (messages.Level.INFO, messages.Level.SUCCESS):
+            return
+        self.notifier.send(message)
 
     def _report(self) -> str:
         assert self.run is not None

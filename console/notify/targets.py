@@ -8,6 +8,7 @@ apprise's own privacy form, without the query string (where some services carry 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,6 +18,10 @@ from console.errors import InputError, Location
 from console.model.reader import MapView, Problems, describe
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+NOTIFY_ENV = "DRCONSOLE_NOTIFY"
+"""Notification URLs, one per line, that ``drconsole tui`` adds to ``--notify`` (how
+``drconsole serve`` hands its ``--notify`` to the consoles it starts, out of ``ps``)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,11 @@ def make_target(url: str, loc: Location | None) -> NotifyTarget:
     if problem is not None:
         raise InputError(f"{loc}: {problem}" if loc is not None else f"--notify: {problem}")
     return NotifyTarget(url=url, shown=mask_url(url), loc=loc)
+
+
+def environment_urls() -> list[str]:
+    """The URLs of :data:`NOTIFY_ENV` (none when unset)."""
+    return [u.strip() for u in os.environ.get(NOTIFY_ENV, "").splitlines() if u.strip()]
 
 
 def command_line_targets(urls: Iterable[str]) -> tuple[NotifyTarget, ...]:

@@ -35,7 +35,7 @@ from console.audit.store import AuditStore
 from console.engine.prepare import prepare
 from console.errors import DrError, InputError
 from console.model.inventory import Inventory, load_inventory
-from console.notify.targets import command_line_targets
+from console.notify.targets import command_line_targets, environment_urls
 from console.ssh.pool import SshPool
 from console.ssh.transport import Transport
 from console.status.collector import StatusSnapshot
@@ -540,7 +540,7 @@ def main(args: argparse.Namespace) -> int:
         operator=str(args.operator),
         mode=str(getattr(args, "mode", "drill") or "drill"),
         refresh=refresh,
-        notify=command_line_targets(getattr(args, "notify", None) or ()),
+        notify=command_line_targets([*(getattr(args, "notify", None) or ()), *environment_urls()]),
         read_only=bool(getattr(args, "read_only", False)),
         notify_timeout=float(getattr(args, "notify_timeout", None) or 5.0),
     )

@@ -96,7 +96,8 @@ async def _crash(est: ScriptedEstate, playbook: Path, crashed: Path) -> None:
 def killed_run(est: ScriptedEstate, crashed: Path, monkeypatch: object) -> str:
     """Record the slow playbook killed mid-step into ``crashed``; its run id."""
     est.transport.on("one-cmd", Reply(stdout="from-one"))
-    est.transport.on("slow-cmd", Reply(stdout="started slow", delay=60))
+    # the first call hangs (the kill comes during it); a resumed run's call returns at once
+    est.transport.on("slow-cmd", Reply(stdout="started slow", delay=60), Reply(stdout="slow done"))
     pb = est.playbook("replay-slow", SLOW)
     dead = _dead_pid()
     with monkeypatch.context() as patch:  # type: ignore[attr-defined]

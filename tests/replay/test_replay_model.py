@@ -10,6 +10,7 @@ from console.audit.store import AuditStore
 from console.tui.replay import Replay
 from tests.engine.scripted_env import ScriptedEstate
 from tests.replay.recorded import failed_run, killed_run
+from tests.support.scripted import Reply
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -88,3 +89,21 @@ def test_a_killed_run_replays_to_where_the_log_ends(
     assert r.status_of("slow") == "unknown"  # in flight when the log stops
     assert r.status_of("three") == "not run"
     assert r.lines[-1] == "» the log ends here: the run is interrupted"
+
+
+def test_a_killed_then_resumed_run_replays_both_halves(
+    scripted: ScriptedEstate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    est = scripted
+    crashed = tmp_path / "crashed.db"
+    run_id = killed_run(est, crashed, monkeypatch)
+    est.audit = crashed
+    est.transport.on("three-cmd", Reply(stdout="three ok"))
+    pb = est.base / "replay-slow.yaml"
+    done = est.run("run", str(pb), "-i", str(est.inventory), "--resume", run_id, "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    r = _load(crashed, run_id)
+    r.advance(r.duration)
+    assert r.at_end and r.run_word() == "succeeded"
+    assert [r.status_of(s) for s in ("one", "slow", "three")] == ["ok", "ok", "ok"]
+    assert any(line.startswith("» run resumed (it was interrupted) by ") for line in r.lines)

@@ -65,6 +65,7 @@ def test_prints_a_service_and_a_timer(scripted: ScriptedEstate) -> None:
         "--yes",
         "--notify",
         "json://127.0.0.1:9/dr",
+        "--notify-failures-only",
     ]
 
 
@@ -90,7 +91,11 @@ def test_the_scheduled_run_runs_headless_and_notifies_its_failure(
         code = main(argv[3:])  # what the timer would run (after `python -m console`)
         titles = hook.titles()
     assert code == 1
-    assert titles[-1] == "[drill] weekly-verify: run FAILED (exit 1)"
+    # failures only: no "run started"; the failed step and the failed run
+    assert titles == [
+        "[drill] weekly-verify: step restore FAILED",
+        "[drill] weekly-verify: run FAILED (exit 1)",
+    ]
     evs = est.events()
     confirm = [e for e in evs if e["kind"] == "decision"]
     assert confirm and confirm[0]["action"] == "confirm" and confirm[0]["auto"] is True
@@ -182,3 +187,29 @@ def test_a_playbook_the_inventory_refuses_makes_no_schedule(scripted: ScriptedEs
     proc = est.run("schedule", str(pb), "-i", str(est.inventory), "--every", "1d")
     assert proc.returncode == 2
     assert f"{pb}:" in proc.stderr and "h-nowhere" in proc.stderr
+
+
+def test_a_scheduled_run_that_succeeds_posts_nothing_unless_notify_all(
+    scripted: ScriptedEstate,
+) -> None:
+    est = scripted
+    est.transport.on("restore-cmd", Reply(stdout="restored"))
+    pb = est.playbook("weekly-verify", VERIFY)
+    with Receiver() as hook:
+        for extra, expected in (([], []), (["--notify-all"], ["run started", "run SUCCEEDED"])):
+            hook.received.clear()
+            made = est.run(
+                "schedule",
+                str(pb),
+                "-i",
+                str(est.inventory),
+                "--every",
+                "1d",
+                "--notify",
+                hook.url(),
+                *extra,
+            )
+            assert made.returncode == 0, made.stderr
+            assert main(_exec_start(made.stdout)[3:]) == 0
+            got = [t.split(": ", 1)[1].split(" by ")[0].split(" (")[0] for t in hook.titles()]
+            assert got == expected

@@ -110,12 +110,22 @@ class Console:
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
         self.received = 0
+        self.text = ""
+        """Everything the console drew, decoded (escape sequences and all)."""
         self._reader = asyncio.ensure_future(self._read())
 
     async def _read(self) -> None:
         async for message in self.ws:
             if message.type == aiohttp.WSMsgType.BINARY:
                 self.received += len(message.data)
+                self.text += message.data.decode("utf-8", errors="replace")
+
+    async def wait_text(self, needle: str, timeout: float = 60) -> None:
+        """Until the console has drawn ``needle``."""
+        deadline = time.monotonic() + timeout
+        while needle not in self.text:
+            assert time.monotonic() < deadline, f"{needle!r} not drawn: {self.text[-300:]!r}"
+            await asyncio.sleep(0.1)
 
     async def drawn(self, at_least: int = 2000, timeout: float = 60) -> None:
         """Until the console has sent that much screen output."""

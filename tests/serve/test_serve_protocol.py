@@ -67,6 +67,8 @@ async def test_without_the_token_no_key_can_start_a_run(tmp_path: Path) -> None:
             async with browser_console(served, cookie=cookie, origin=origin) as console:
                 await console.drawn()
                 await console.keys(*START_A_RUN)
+                # the keys reached the console, which refused them
+                await console.wait_text("read-only: an observer cannot open a run")
                 assert await _runs_after(served) == []
         assert (
             "operator" not in (served.base / "serve.log").read_text().split("observer")[0] or True

@@ -46,12 +46,29 @@ def test_the_observer_console_is_read_only_and_the_operator_s_is_not() -> None:
     ]
 
 
-def test_notify_is_passed_to_every_console() -> None:
-    argv = shlex.split(
-        console_command(_args(notify=["json://h/x"], notify_timeout=2.5), read_only=True)
+def test_notify_urls_stay_off_the_command_line() -> None:
+    line = console_command(
+        _args(notify=["json://u:s3cret@h/x"], notify_timeout=2.5), read_only=True
     )
-    assert argv[argv.index("--notify") + 1] == "json://h/x"
+    argv = shlex.split(line)
+    assert "s3cret" not in line and "--notify" not in argv
     assert argv[argv.index("--notify-timeout") + 1] == "2.5"
+
+
+def test_the_tui_takes_notify_urls_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from console.notify.targets import NOTIFY_ENV, environment_urls
+
+    monkeypatch.setenv(NOTIFY_ENV, "json://u:s3cret@127.0.0.1:9/x\n\njson://127.0.0.1:9/y\n")
+    assert environment_urls() == ["json://u:s3cret@127.0.0.1:9/x", "json://127.0.0.1:9/y"]
+    monkeypatch.setenv(NOTIFY_ENV, "nope://x")
+    (tmp_path / "inv.yaml").write_text(
+        "version: 1\nname: x\nsites:\n  a:\n    role: primary\n    hosts:\n"
+        "      h: {address: 127.0.0.1}\n"
+    )
+    code = main(["--audit", str(tmp_path / "a.db"), "tui", "-i", str(tmp_path / "inv.yaml")])
+    assert code == 2  # a bad URL there is refused like a bad --notify, before the console opens
 
 
 @pytest.mark.parametrize(

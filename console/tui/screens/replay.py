@@ -185,7 +185,8 @@ class ReplayScreen(Screen[None]):
         text.append(f"{r.title}", style="bold")
         text.append(f"  run {r.record.run_id} · {r.record.operator} · ", style=p.muted)
         word = r.run_word()
-        text.append(word.upper(), style=p.step("ok" if word == "succeeded" else "failed"))
+        style = {"succeeded": p.ok, "running": p.accent}.get(word, p.crit)
+        text.append(word.upper(), style=style)
         return text
 
     def _bar(self) -> tuple[str, str]:

@@ -46,15 +46,20 @@ class ConsoleHeader(Horizontal):
         yield Static(id="hdr-inventory")
         yield Static(id="hdr-clock")
 
+    def _title(self, screen: str) -> str:
+        state = self._state
+        read_only = state is not None and state.config.read_only
+        return f"drconsole · {screen}" + (" · READ-ONLY (observer)" if read_only else "")
+
     def on_mount(self) -> None:
-        self.query_one("#hdr-title", Static).update(f"drconsole · {self.screen_title}")
+        self.query_one("#hdr-title", Static).update(self._title(self.screen_title))
         self.tick()
         self.set_interval(1.0, self.tick, name="header clock")
 
     def watch_screen_title(self, value: str) -> None:
         """Show the screen name."""
         for title in self.query("#hdr-title").results(Static):
-            title.update(f"drconsole · {value}")
+            title.update(self._title(value))
 
     def watch_inventory_text(self, value: str) -> None:
         """Show the inventory."""
