@@ -51,8 +51,59 @@ def default_audit_path() -> Path:
     return Path(state) / "drconsole" / "audit.db"
 
 
+def config_path() -> Path:
+    """``$XDG_CONFIG_HOME/drconsole/config.yaml`` (default ``~/.config/drconsole/...``)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "drconsole" / "config.yaml"
+
+
+def configured_audit() -> tuple[str, str] | None:
+    """The ``audit:`` of the config file, with where it is (``file:line:col: audit VALUE``),
+    or None when there is no config file or it has no ``audit:``.
+
+    Raises:
+        InputError: The file is not YAML, not a mapping, has another key, or an ``audit:``
+            that is not a string (``file:line:col: message``).
+    """
+    import yaml
+
+    path = config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the config file: {exc}") from None
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        raise InputError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if root is None:
+        return None
+    if not isinstance(root, yaml.MappingNode):
+        raise InputError(
+            f"{path}:{root.start_mark.line + 1}:{root.start_mark.column + 1}: the config file "
+            "must be a mapping, such as audit: postgresql://drill@db:5432/audit"
+        )
+    found = None
+    for key, node in root.value:
+        where = f"{path}:{key.start_mark.line + 1}:{key.start_mark.column + 1}"
+        if key.value != "audit":
+            raise InputError(
+                f"{where}: unknown key {key.value!r} in the config file (known: audit)"
+            )
+        at = f"{path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+        if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
+            raise InputError(f"{at}: audit must be a path or a postgresql:// URL")
+        found = (str(node.value).strip(), f"{at}: audit {str(node.value).strip()}")
+    return found
+
+
 def audit_location(given: str | None, creates: bool = True) -> Path | str:
-    """The audit database named by ``--audit`` (else ``DRCONSOLE_AUDIT``, else the default).
+    """The audit database named by ``--audit`` (else ``DRCONSOLE_AUDIT``, else ``audit:`` in
+    the config file, else the default).
 
     A ``postgresql://`` (or ``postgres://``) URL names a team store and is returned as it is
     (a ``str``); whether it can be reached is the store's to say when it is opened.
@@ -68,10 +119,13 @@ def audit_location(given: str | None, creates: bool = True) -> Path | str:
         InputError: a URL, a missing folder, or a directory (one line, exit 2).
     """
     env = os.environ.get("DRCONSOLE_AUDIT")
+    configured = configured_audit() if given is None and not env else None
     if given is not None:
         option, value = f"--audit {given}", given
     elif env:
         option, value = f"DRCONSOLE_AUDIT={env}", env
+    elif configured is not None:
+        value, option = configured
     else:
         return default_audit_path()
     scheme = _SCHEME.match(value)

@@ -76,8 +76,10 @@ def acquire(
 
 def release(conn: Conn, service: str, run_id: str) -> bool:
     """Release ``service`` if ``run_id`` holds it; True if it did, False otherwise."""
-    cursor = conn.execute("DELETE FROM locks WHERE service = ? AND run_id = ?", (service, run_id))
-    return cursor.rowcount > 0
+    cursor = conn.execute(
+        "DELETE FROM locks WHERE service = ? AND run_id = ? RETURNING service", (service, run_id)
+    )
+    return cursor.fetchone() is not None  # (a row back, not rowcount: a pipeline has none yet)
 
 
 def break_(conn: Conn, service: str, by: str, *, hostname: str) -> LockInfo:

@@ -41,6 +41,17 @@ CONNECT_TIMEOUT = 10
 """Seconds to wait for the server when connecting."""
 
 
+_BEGIN = b"BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_advisory_xact_lock(%d)" % (
+    WRITE_LOCK_KEY
+)
+_BEGIN_DURABLE = _BEGIN.replace(b"= off", b"= on")
+_ISSUE_AND_COMMIT = (
+    b"UPDATE audit_meta SET value = GREATEST(value, (SELECT MAX(gid) FROM events)) "
+    b"WHERE name = 'issued_gid'; COMMIT"
+)
+"""Remember the highest gid ever issued, then commit: one round trip."""
+
+
 class PgConn:
     """A psycopg connection with ``sqlite3``'s placeholder style (``?``)."""
 
@@ -49,11 +60,16 @@ class PgConn:
     def __init__(self, raw: psycopg.Connection[Any]) -> None:
         self.raw = raw
         self._sql: dict[str, str] = {}
+        self.inserted = False
+        """Whether the transaction inserted events (the commit then records the highest gid
+        issued, as ``sqlite_sequence`` does for the file)."""
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
         """Run one statement; ``?`` placeholders, values as in ``sqlite3``."""
         if not params:
             return self.raw.execute(sql.encode())  # no placeholders: ``%`` stays literal
+        if sql.startswith("INSERT INTO events"):
+            self.inserted = True
         converted = self._sql.get(sql)
         if converted is None:
             converted = sql.replace("%", "%%").replace("?", "%s")
@@ -122,14 +138,9 @@ class PgLink:
     def write(self, *, durable: bool) -> Iterator[PgConn]:
         """One serialised write transaction, committed at the end, rolled back on error."""
         raw = self.conn.raw
+        self.conn.inserted = False
         try:
-            raw.execute(b"BEGIN")
-            raw.execute(
-                b"SET LOCAL synchronous_commit = on"
-                if durable
-                else b"SET LOCAL synchronous_commit = off"
-            )
-            raw.execute(b"SELECT pg_advisory_xact_lock(%d)" % WRITE_LOCK_KEY)
+            raw.execute(_BEGIN_DURABLE if durable else _BEGIN)  # one round trip
         except psycopg.Error as exc:
             self._rollback()
             raise self._fail("write the audit log", exc) from None
@@ -142,7 +153,7 @@ class PgLink:
             self._rollback()
             raise
         try:
-            raw.execute(b"COMMIT")
+            raw.execute(_ISSUE_AND_COMMIT if self.conn.inserted else b"COMMIT")
         except psycopg.Error as exc:
             self._rollback()
             raise self._fail("commit to the audit log", exc) from None

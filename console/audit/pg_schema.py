@@ -5,10 +5,11 @@ Same tables, same columns in the same order, so every query of the store runs on
 * ``events``: the log, one global chain ordered by ``gid``;
 * ``runs``: the projection ``verify`` recomputes; ``locks``: the service locks;
 * ``audit_meta``: ``schema_version`` (what ``PRAGMA user_version`` is to the file) and
-  ``issued_gid``, the highest gid ever inserted, kept by a trigger on ``events`` the way
-  ``AUTOINCREMENT`` keeps ``sqlite_sequence``: removing the newest events leaves a trace
-  ``verify`` finds. (A PostgreSQL sequence would not do: a rolled-back ``nextval`` leaves a gap
-  that is no tampering.)
+  ``issued_gid``, the highest gid ever stored, which every transaction that appends raises in
+  its commit, as ``AUTOINCREMENT`` keeps ``sqlite_sequence``: removing the newest events
+  leaves a trace ``verify`` finds. (A PostgreSQL sequence would not do: a rolled-back
+  ``nextval`` leaves a gap that is no tampering; a trigger per row would rewrite the row once
+  per event of a batch.)
 
 Text that is sorted or compared by prefix is ``COLLATE "C"``, so a database created with any
 locale orders run ids and timestamps as SQLite does, byte by byte.
@@ -88,17 +89,6 @@ _TABLES = (
         since TEXT NOT NULL
     )
     """,
-    """
-    CREATE OR REPLACE FUNCTION drconsole_issue_gid() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        UPDATE audit_meta SET value = GREATEST(value, NEW.gid) WHERE name = 'issued_gid';
-        RETURN NEW;
-    END
-    $$
-    """,
-    "DROP TRIGGER IF EXISTS events_issue_gid ON events",
-    "CREATE TRIGGER events_issue_gid AFTER INSERT ON events "
-    "FOR EACH ROW EXECUTE FUNCTION drconsole_issue_gid()",
     "INSERT INTO audit_meta (name, value) VALUES ('issued_gid', 0) ON CONFLICT DO NOTHING",
 )
 

@@ -47,6 +47,14 @@ from console.events import InventoryRef, PlaybookRef, RunFinished, RunImported
 
 E = TypeVar("E", bound=TypedEvent)
 
+_HEAD = (
+    "SELECT (SELECT gid FROM events ORDER BY gid DESC LIMIT 1), "
+    "(SELECT hash FROM events ORDER BY gid DESC LIMIT 1), "
+    "(SELECT MAX(seq) FROM events WHERE run_id = ?), "
+    "(SELECT 1 FROM runs WHERE run_id = ?)"
+)
+"""The end of the chain, the run's last seq and whether it has a runs row, in one query."""
+
 LIFECYCLE_KINDS = frozenset({"run_started", "run_resumed", "run_finished", "run_imported"})
 """Kinds only the store's own methods append: they change the ``runs`` row, or (for
 ``run_imported``) vouch for events the store imported."""
@@ -69,15 +77,16 @@ class AuditStore(LogReader):
         if not isinstance(draft.operator, str) or not draft.operator:
             raise ValueError("an event needs an operator")
         data = normalize_data(draft.data)
+        # one query for everything the append needs to know (one round trip to a team store)
+        last_gid, last_hash, top_seq, has_row = conn.execute(_HEAD, (run_id, run_id)).fetchone()
         if new_run:
-            if conn.execute("SELECT 1 FROM events WHERE run_id = ?", (run_id,)).fetchone():
+            if top_seq is not None:
                 raise ValueError(f"run {run_id} has events already")
-        elif conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+        elif has_row is None:
             raise UnknownRun(run_id)
-        seq_row = conn.execute("SELECT MAX(seq) FROM events WHERE run_id = ?", (run_id,)).fetchone()
         fields: dict[str, Any] = {
             "run_id": run_id,
-            "seq": (seq_row[0] or 0) + 1,
+            "seq": (top_seq or 0) + 1,
             "ts": self._now(),
             "kind": draft.kind,
             "operator": draft.operator,
@@ -85,17 +94,23 @@ class AuditStore(LogReader):
             "step_id": draft.step_id,
             "data": data,
         }
-        return self._chain_in(conn, fields)
+        return self._chain_in(conn, fields, (last_gid, last_hash))
 
     def _now(self) -> str:
         """The timestamp of the next event (a seam for the fallback store, which must give an
         event it re-writes the time it was first given)."""
         return utc_now_ts()
 
-    def _chain_in(self, conn: Conn, fields: dict[str, Any]) -> Event:
-        """Link an event (every hashed field but ``gid``) to the end of the chain and insert it."""
-        last = conn.execute("SELECT gid, hash FROM events ORDER BY gid DESC LIMIT 1").fetchone()
-        gid, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+    def _chain_in(
+        self, conn: Conn, fields: dict[str, Any], last: tuple[Any, Any] | None = None
+    ) -> Event:
+        """Link an event (every hashed field but ``gid``) to the end of the chain and insert it
+        (``last``: the chain's last gid and hash, when the caller has just read them)."""
+        if last is None:
+            last = conn.execute("SELECT gid, hash FROM events ORDER BY gid DESC LIMIT 1").fetchone()
+        gid, prev_hash = (
+            (last[0] + 1, last[1]) if last and last[0] is not None else (1, GENESIS_HASH)
+        )
         fields = {"gid": gid, **fields}
         data = fields["data"]
         digest = event_hash(prev_hash, fields)

@@ -145,7 +145,8 @@ def test_intents_commit_with_synchronous_commit_on_and_writes_are_serialised(
         pg_store.append(run.run_id, "command_intent", {"command": "x"}, operator="o", durable=True)
         pg_store.append(run.run_id, "output", {"lines": []}, operator="o")
     level, locked, commits = "?", False, []
-    for statement in trace:
+    statements = [part.strip() for text in trace for part in text.split(";") if part.strip()]
+    for statement in statements:
         if statement == "BEGIN":
             level, locked = "?", False
         if statement.startswith("SET LOCAL synchronous_commit"):
