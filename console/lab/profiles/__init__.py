@@ -11,8 +11,9 @@ from console.errors import InputError
 from console.lab.layout import LabLayout
 from console.lab.profiles.base import Profile, StartContext
 from console.lab.profiles.default import DefaultProfile
+from console.lab.profiles.three_center import ThreeCenterProfile
 
-PROFILES: tuple[Profile, ...] = (DefaultProfile(),)
+PROFILES: tuple[Profile, ...] = (DefaultProfile(), ThreeCenterProfile())
 """Every profile, the default first."""
 
 DEFAULT_PROFILE = PROFILES[0].name
