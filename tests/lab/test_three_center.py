@@ -1,5 +1,6 @@
 """The ``three-center`` lab profile on real servers: east and west in one city, dr in another;
-PostgreSQL east primary, west its synchronous standby, dr cascading from west. It comes up
+PostgreSQL east primary, west its synchronous standby, dr cascading from west; MariaDB east ->
+west -> dr; Redis east -> west and dr. It comes up
 showing the declared cascade healthy; a broken middle link (west's PostgreSQL stopped, for
 real) is shown as a broken cascade link, and the chain is whole again once west is back."""
 
@@ -74,6 +75,18 @@ def test_three_center_comes_up_as_declared(three: RunningLab) -> None:
         "health": "ok",
         "label": "cascade lab-east -> lab-west -> lab-dr",
         "reasons": [],
+    }
+    # MariaDB cascades the same way (dr a GTID replica of west); Redis has replicas in both.
+    catalog = next(s for s in doc["services"] if s["service"] == "catalog-db")
+    assert catalog["shape"]["label"] == "cascade lab-east -> lab-west -> lab-dr"
+    assert catalog["shape"]["health"] == "ok"
+    assert dict(inv.services["catalog-db"].topology.upstreams) == {"lab-dr": "lab-west"}
+    assert set(inv.services["sessions"].members) == {"lab-east", "lab-west", "lab-dr"}
+    dr_members = [m for m in doc["members"] if m["site"] == "dr"]
+    assert {(m["service"], m["role"], m["health"]) for m in dr_members} == {
+        ("orders-db", "replica", "ok"),
+        ("catalog-db", "replica", "ok"),
+        ("sessions", "replica", "ok"),
     }
 
 

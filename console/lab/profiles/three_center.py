@@ -6,9 +6,9 @@ cascading asynchronous standby fed by west (its slot on west). The inventory dec
 sites with their ``city:``, ``orders-db`` with ``topology: cascade`` and dr's ``upstream:``,
 so ``status`` and the board check the chain east -> west -> dr.
 
-Not yet in this profile (it is the default's pairs there): MariaDB and Redis are east -> west
-as in the default lab, without a dr member; and no latency relay is set up (``lab chaos
-latency`` can add one by hand).
+MariaDB: east primary, west replica, dr a replica of west (``catalog-db`` declared
+``topology: cascade``). Redis: east primary, replicas in west and dr. Not yet in this profile:
+semi-sync for MariaDB, and the latency relays (``lab chaos latency`` can add one by hand).
 """
 
 from __future__ import annotations
@@ -19,17 +19,37 @@ from pathlib import Path
 from typing import ClassVar
 
 from console.lab import inventory as inventory_file
-from console.lab import postgres
+from console.lab import mariadb, postgres, redis
 from console.lab.binaries import Binaries
 from console.lab.errors import LabError
-from console.lab.layout import PG_PORT, PG_SERVICE, LabLayout, SiteLayout
-from console.lab.procs import wait_until
+from console.lab.layout import (
+    MARIADB_PORT,
+    MYSQL_SERVICE,
+    PG_PORT,
+    PG_SERVICE,
+    REDIS_PORT,
+    REDIS_SERVICE,
+    LabLayout,
+    SiteLayout,
+)
+from console.lab.procs import require_server, wait_until
 from console.lab.profiles.base import StartContext
 from console.lab.profiles.default import DefaultProfile
 from console.lab.runner import Runner
 
 CITIES = {"east": "city A", "west": "city A", "dr": "city B"}
 """Where each site is: east and west share a city; dr is remote."""
+
+
+class DrMariaMember(mariadb.MariaMember):
+    """dr's MariaDB: a replica of west, server_id 3."""
+
+    __slots__ = ()
+
+    @property
+    def server_id(self) -> int:
+        """Its ``server_id`` (dr is not in the default lab's table)."""
+        return 3
 
 
 def cascading_member(layout: LabLayout, pgbin: Path) -> postgres.PgMember:
@@ -51,7 +71,10 @@ class ThreeCenterProfile(DefaultProfile):
     def endpoints(self, layout: LabLayout) -> list[tuple[str, str, int]]:
         """The default's, plus PostgreSQL on dr."""
         dr = layout.site("dr")
-        return [*layout.endpoints(), ("dr", dr.address, PG_PORT)]
+        return [
+            *layout.endpoints(),
+            *(("dr", dr.address, port) for port in (PG_PORT, MARIADB_PORT, REDIS_PORT)),
+        ]
 
     def spare_ports(self, layout: LabLayout) -> list[tuple[str, int]]:
         """The default's scratch ports (PostgreSQL's is not dr's own port)."""
@@ -60,7 +83,8 @@ class ThreeCenterProfile(DefaultProfile):
 
     def directories(self, layout: LabLayout) -> list[Path]:
         """The default's, plus dr's PostgreSQL directory."""
-        return [*super().directories(layout), layout.site("dr").pg_dir]
+        dr = layout.site("dr")
+        return [*super().directories(layout), dr.pg_dir, dr.maria_dir, dr.redis_dir]
 
     def sshd_env(self, layout: LabLayout, site: SiteLayout, pgbin: Path) -> dict[str, str]:
         """The default's; dr gets the libpq defaults too."""
@@ -79,6 +103,17 @@ class ThreeCenterProfile(DefaultProfile):
             setup_cascade(ctx.runner, ctx.layout, ctx.bins.pgbin, ctx.record, ctx.bins.pg)
 
         tasks["postgres"] = postgres_three
+        first_maria, first_redis = tasks["mariadb"], tasks["redis"]
+
+        def mariadb_three() -> None:
+            first_maria()
+            setup_maria_dr(ctx.runner, ctx.layout, ctx.bins, ctx.record)
+
+        def redis_three() -> None:
+            first_redis()
+            setup_redis_dr(ctx.runner, ctx.layout, ctx.bins, ctx.record)
+
+        tasks["mariadb"], tasks["redis"] = mariadb_three, redis_three
         return tasks
 
     def write_inventory(
@@ -88,7 +123,7 @@ class ThreeCenterProfile(DefaultProfile):
         inv, kh = inventory_file.write(
             ctx.layout, ctx.bins, ctx.runner.user.name, inventory, known_hosts_lines
         )
-        text = declare_three_center(inv.read_text(encoding="utf-8"), ctx.layout, ctx.bins.pgbin)
+        text = declare_three_center(inv.read_text(encoding="utf-8"), ctx.layout, ctx.bins)
         inventory_file.atomic_write(inv, text)
         return inv, kh
 
@@ -162,43 +197,146 @@ def setup_cascade(
         raise LabError(f"PostgreSQL on dr did not start streaming from west within {timeout:.0f} s")
 
 
-def declare_three_center(text: str, layout: LabLayout, pgbin: Path) -> str:
-    """The default inventory's text with the sites' cities, ``orders-db``'s topology and dr's
-    cascading member (every other line as the default writes it)."""
-    lines = text.splitlines()
+def setup_maria_dr(
+    runner: Runner, layout: LabLayout, bins: Binaries, record: Callable[..., None]
+) -> None:
+    """A fresh MariaDB on dr, a read-only GTID replica of west (cascading), caught up.
+
+    Raises:
+        LabCommandFailed: A step failed.
+        LabError: dr did not catch up with west in time.
+    """
+    dr = DrMariaMember(layout.site("dr"), bins)
+    west = mariadb.MariaMember(layout.site("west"), bins)
+    runner.run(
+        [
+            str(bins.mariadb_install_db),
+            "--no-defaults",
+            f"--datadir={dr.site.maria_datadir}",
+            "--auth-root-authentication-method=socket",
+            f"--auth-root-socket-user={runner.user.name}",
+            "--skip-test-db",
+            "--innodb-log-file-size=48M",
+        ],
+        what="mariadb-install-db on dr",
+        timeout=240,
+    )
+    runner.sh(dr.start_cmd(read_only=True), what="start MariaDB on dr", timeout=30)
+    s = dr.site
+    require_server(
+        what="MariaDB",
+        site=s.name,
+        address=s.address,
+        port=MARIADB_PORT,
+        pidfile=s.maria_pidfile,
+        log=s.maria_log,
+        timeout=120 * runner.timeout_scale,
+    )
+    record(dr.record())
+    runner.run(
+        dr.client(mariadb.change_master_sql(west.site.address)),
+        what="start MariaDB replication on dr from west",
+        timeout=60,
+    )
+    pos = runner.run(
+        west.client("SELECT @@gtid_current_pos"), what="read GTID on west", timeout=30
+    ).strip()
+    wait = int(120 * runner.timeout_scale)
+    got = runner.run(
+        dr.client(f"SELECT MASTER_GTID_WAIT('{pos}', {wait})"),
+        what="wait for the MariaDB replica on dr",
+        timeout=wait + 30,
+    ).strip()
+    if got != "0":
+        raise LabError(f"MariaDB on dr did not reach west's {pos} within {wait} s")
+
+
+def setup_redis_dr(
+    runner: Runner, layout: LabLayout, bins: Binaries, record: Callable[..., None]
+) -> None:
+    """A Redis replica of east on dr, acknowledged.
+
+    Raises:
+        LabError: It did not come up or acknowledge in time.
+    """
+    east = redis.RedisMember(layout.site("east"), bins)
+    dr = redis.RedisMember(layout.site("dr"), bins)
+    record(redis.start_member(runner, dr, east.site.address))
+    wait_ms = int(60_000 * runner.timeout_scale)
+    acked = runner.run(
+        east.cli("WAIT", "2", str(wait_ms)),
+        what="wait for the Redis replicas",
+        timeout=wait_ms / 1000 + 30,
+    ).strip()
+    if acked != "2":
+        raise LabError(f"Redis replicas did not both acknowledge ({acked!r})")
+
+
+def declare_three_center(text: str, layout: LabLayout, bins: Binaries) -> str:
+    """The default inventory's text with the sites' cities, the cascades' topology and dr's
+    members (every other line as the default writes it)."""
+    west = layout.site("west").host
+    east_address = layout.site("east").address
+    dr_site = layout.site("dr")
+    extra = {
+        PG_SERVICE: ("postgres", True, _member(
+            dr_site.host, PG_PORT, west,
+            inventory_file._pg_vars(cascading_member(layout, bins.pgbin)),
+        )),
+        MYSQL_SERVICE: ("mysql", True, _member(
+            dr_site.host, MARIADB_PORT, west,
+            inventory_file._maria_vars(DrMariaMember(dr_site, bins), True),
+        )),
+        REDIS_SERVICE: ("redis", False, _member(
+            dr_site.host, REDIS_PORT, None,
+            inventory_file._redis_vars(redis.RedisMember(dr_site, bins), east_address),
+        )),
+    }  # fmt: skip
     out: list[str] = []
     site: str | None = None
-    in_sites = in_orders = False
-    dr = cascading_member(layout, pgbin)
-    for line in lines:
+    service: str | None = None
+    in_sites = False
+    for line in text.splitlines():
         if line == "sites:":
             in_sites = True
         elif line == "services:":
             in_sites = False
-        if in_sites and line.startswith("  ") and not line.startswith("   ") and line.endswith(":"):
+        top = line.startswith("  ") and not line.startswith("   ") and line.endswith(":")
+        if in_sites and top:
             site = line.strip()[:-1]
-        if line == f"  {PG_SERVICE}:":
-            in_orders = True
-        elif line.startswith("  ") and not line.startswith("   ") and line.endswith(":"):
-            in_orders = in_orders and line == f"  {PG_SERVICE}:"
-        if in_orders and line.startswith("    probe:"):
-            out.extend(_dr_member(dr, layout.site("west").host))
+        if not in_sites and top:
+            service = line.strip()[:-1]
+        spec = extra.get(service or "")
+        if spec is not None and (
+            line.startswith("    probe:") or line.startswith("    thresholds:")
+        ):
+            out.extend(spec[2])
+            extra.pop(service or "")
         out.append(line)
         if in_sites and site in CITIES and line.startswith("    role: "):
             out.append(f"    city: {CITIES[site]}")
-        if in_orders and line == "    kind: postgres":
+        if spec is not None and spec[1] and line == f"    kind: {spec[0]}":
             out.append("    topology: cascade")
     return "\n".join(out) + "\n"
 
 
-def _dr_member(dr: postgres.PgMember, upstream: str) -> list[str]:
+def _member(
+    host: str, port: int, upstream: str | None, member_vars: list[inventory_file.Var]
+) -> list[str]:
     w = inventory_file.Writer()
-    w.line(3, f"{dr.site.host}:")
-    w.line(4, f"port: {PG_PORT}")
+    w.line(3, f"{host}:")
+    w.line(4, f"port: {port}")
     w.line(4, "role: replica")
-    w.line(4, f"upstream: {upstream}")
-    w.vars(4, inventory_file._pg_vars(dr), set())
+    if upstream is not None:
+        w.line(4, f"upstream: {upstream}")
+    w.vars(4, member_vars, set())
     return w.text().rstrip("\n").splitlines()
 
 
-__all__ = ["ThreeCenterProfile", "declare_three_center", "setup_cascade"]
+__all__ = [
+    "ThreeCenterProfile",
+    "declare_three_center",
+    "setup_cascade",
+    "setup_maria_dr",
+    "setup_redis_dr",
+]
