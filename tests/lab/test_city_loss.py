@@ -30,7 +30,12 @@ def test_city_loss_promotes_the_remote_cascading_standby(
     lab = lost_city
     audit = tmp_path / "audit.db"
     argv = [sys.executable, "-m", "console", "--audit", str(audit), "run"]
-    argv += [str(REPO / "playbooks" / "city-loss.yaml"), "-i", str(lab.inventory), "--yes"]
+    argv += [
+        str(REPO / "playbooks" / "three-center" / "city-loss.yaml"),
+        "-i",
+        str(lab.inventory),
+        "--yes",
+    ]
     run = subprocess.Popen(
         argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

@@ -181,7 +181,8 @@ def test_validate_shipped_files_via_cli() -> None:
             str(ROOT / ".venv" / "bin" / "drconsole"),
             "validate",
             "inventory/example.yaml",
-            "playbooks",
+            # the playbooks of the plain estate (playbooks/three-center/ are for another)
+            *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "playbooks").glob("*.yaml")),
         ],
         cwd=ROOT,
         capture_output=True,
