@@ -20,6 +20,7 @@ A file is looked for beside the including playbook first, then from the working 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -103,7 +104,7 @@ def resolve(written: str, including: str) -> Path | None:
     candidates = [p] if p.is_absolute() else [Path(including).parent / p, p]
     for c in candidates:
         if c.is_file():
-            return c
+            return Path(os.path.normpath(c))
     return None
 
 

@@ -12,8 +12,9 @@ from console.lab.layout import LabLayout
 from console.lab.profiles.base import Profile, StartContext
 from console.lab.profiles.default import DefaultProfile
 from console.lab.profiles.managed import ManagedProfile
+from console.lab.profiles.three_center import ThreeCenterProfile
 
-PROFILES: tuple[Profile, ...] = (DefaultProfile(), ManagedProfile())
+PROFILES: tuple[Profile, ...] = (DefaultProfile(), ManagedProfile(), ThreeCenterProfile())
 """Every profile, the default first."""
 
 DEFAULT_PROFILE = PROFILES[0].name

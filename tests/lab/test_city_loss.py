@@ -1,0 +1,86 @@
+"""The ``city-loss`` drill on the real ``three-center`` lab: the run starts with everything up
+and the canary writing on east; east and west (city A) then go dark together (``lab chaos
+down``: SIGSTOP); the run sees both dark, fences east from dr, checks dr is the most advanced
+standby that answers, promotes dr's cascading standby and proves writes there. One run, one
+RTO; the canary measures what the asynchronous link west -> dr had not delivered, and every
+canary the run counts as kept is on dr (asked independently)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from console.audit.store import AuditStore
+from tests.support.lab import RunningLab, profile_lab, requires_lab
+
+pytestmark = [requires_lab, pytest.mark.lab, pytest.mark.timeout(1200)]
+
+lost_city = profile_lab("three-center")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_city_loss_promotes_the_remote_cascading_standby(
+    lost_city: RunningLab, tmp_path: Path
+) -> None:
+    lab = lost_city
+    audit = tmp_path / "audit.db"
+    argv = [sys.executable, "-m", "console", "--audit", str(audit), "run"]
+    argv += [
+        str(REPO / "playbooks" / "three-center" / "city-loss.yaml"),
+        "-i",
+        str(lab.inventory),
+        "--yes",
+    ]
+    run = subprocess.Popen(
+        argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 300
+        acked = 0
+        while acked < 3:  # some canaries acknowledged on east before the city goes dark
+            assert run.poll() is None, run.communicate()[0]
+            assert time.monotonic() < deadline, "no canary acknowledged in time"
+            time.sleep(0.5)
+            if audit.is_file():
+                with AuditStore(audit, create=False) as store:
+                    rid = store.latest_run_id()
+                    events = store.events(rid, kinds=["canary_write"]) if rid else []
+                    acked = sum(1 for e in events if e.data["ok"] is True)
+        lab.lab.chaos_down("east")
+        lab.lab.chaos_down("west")
+        out, _ = run.communicate(timeout=900)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 0, out[-6000:]
+    with AuditStore(audit, create=False) as store:
+        rid = store.latest_run_id()
+        assert rid is not None and store.verify(rid).ok
+        events = store.events(rid)
+    kinds = [e.kind for e in events]
+    marks = [(e.step_id, e.data["mark"]) for e in events if e.kind == "rto_mark"]
+    assert marks == [("orders/fence", "start"), ("orders/prove-writes", "end")]
+    finished = next(e.data for e in events if e.kind == "run_finished")
+    assert finished["outcome"] == "succeeded" and finished["rto_seconds"] is not None
+    check = next(e.data for e in events if e.kind == "canary_check")
+    assert check["error"] is None, check
+    assert check["acknowledged"] >= 3
+    # What the check counts as kept is on dr, asked over SSH on dr itself.
+    kept = lab.ssh(
+        "dr",
+        "psql -X -At -d postgres -c "
+        f"\"SELECT count(*) FROM drconsole.canary WHERE run_id = '{rid}'\"",
+    ).stdout.strip()
+    assert int(kept) == check["acknowledged"] - check["rpo_writes"], (kept, check)
+    role = lab.ssh("dr", "psql -X -At -d postgres -c 'SELECT pg_is_in_recovery()'").stdout
+    assert role.strip() == "f"
+    assert "canary_check" in kinds
+    print(
+        "\ncity-loss:",
+        json.dumps({k: finished[k] for k in ("rto_seconds", "rpo_seconds", "rpo_writes")}),
+    )

@@ -1,0 +1,112 @@
+"""The ``three-center`` lab profile on real servers: east and west in one city, dr in another;
+PostgreSQL east primary, west its synchronous standby, dr cascading from west; MariaDB east ->
+west -> dr; Redis east -> west and dr. It comes up
+showing the declared cascade healthy; a broken middle link (west's PostgreSQL stopped, for
+real) is shown as a broken cascade link, and the chain is whole again once west is back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from console.model.inventory import load_inventory
+from tests.support.lab import RunningLab, profile_lab, requires_lab
+
+pytestmark = [requires_lab, pytest.mark.lab, pytest.mark.timeout(900)]
+
+three = profile_lab("three-center")
+REPO = Path(__file__).resolve().parents[2]
+WAIT = 120.0
+"""Seconds a changed replication state may take to show (10x what it takes idle)."""
+
+
+def status(lab: RunningLab) -> tuple[int, dict[str, Any]]:
+    """``drconsole status --json`` on the lab's inventory."""
+    done = subprocess.run(
+        [sys.executable, "-m", "console", "status", "-i", str(lab.inventory), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        check=False,
+    )
+    return done.returncode, json.loads(done.stdout)
+
+
+def orders(doc: dict[str, Any]) -> dict[str, Any]:
+    return next(s for s in doc["services"] if s["service"] == "orders-db")
+
+
+def psql(lab: RunningLab, site: str, sql: str) -> str:
+    return lab.ssh(site, f'psql -X -At -d postgres -c "{sql}"').stdout.strip()
+
+
+def until(what: str, check: Any) -> Any:
+    deadline = time.monotonic() + WAIT
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(1.0)
+
+
+def test_three_center_comes_up_as_declared(three: RunningLab) -> None:
+    inv = load_inventory(three.inventory)
+    assert [inv.sites[s].city for s in ("east", "west", "dr")] == ["city A", "city A", "city B"]
+    topo = inv.services["orders-db"].topology
+    assert topo.shape == "cascade" and dict(topo.upstreams) == {"lab-dr": "lab-west"}
+    # West is east's synchronous standby; dr streams from west, not from east.
+    assert psql(three, "east", "SHOW synchronous_standby_names") == "west"
+    on_east = psql(three, "east", "SELECT application_name, sync_state FROM pg_stat_replication")
+    assert on_east.splitlines() == ["west|sync"]
+    assert psql(three, "west", "SELECT application_name FROM pg_stat_replication") == "dr"
+    code, doc = status(three)
+    assert code == 0, doc["verdict"]
+    shape = orders(doc)["shape"]
+    assert shape == {
+        "health": "ok",
+        "label": "cascade lab-east -> lab-west -> lab-dr",
+        "reasons": [],
+    }
+    # MariaDB cascades the same way (dr a GTID replica of west); Redis has replicas in both.
+    catalog = next(s for s in doc["services"] if s["service"] == "catalog-db")
+    assert catalog["shape"]["label"] == "cascade lab-east -> lab-west -> lab-dr"
+    assert catalog["shape"]["health"] == "ok"
+    assert dict(inv.services["catalog-db"].topology.upstreams) == {"lab-dr": "lab-west"}
+    assert set(inv.services["sessions"].members) == {"lab-east", "lab-west", "lab-dr"}
+    dr_members = [m for m in doc["members"] if m["site"] == "dr"]
+    assert {(m["service"], m["role"], m["health"]) for m in dr_members} == {
+        ("orders-db", "replica", "ok"),
+        ("catalog-db", "replica", "ok"),
+        ("sessions", "replica", "ok"),
+    }
+
+
+def test_a_broken_middle_link_is_shown_and_heals(three: RunningLab) -> None:
+    inv = load_inventory(three.inventory)
+    west = inv.services["orders-db"].members["lab-west"].vars
+    three.ssh("west", str(west["stop_cmd"]), timeout=300)
+    try:
+        doc = until(
+            "the broken cascade link",
+            lambda: (d := status(three)[1]) and orders(d)["shape"]["health"] == "crit" and d,
+        )
+        reasons = orders(doc)["shape"]["reasons"]
+        assert reasons == [
+            "broken cascade link: lab-dr is not receiving from lab-west (lab-west is down); "
+            "lab-dr falls behind"
+        ]
+        code, doc = status(three)
+        assert code == 1 and "orders-db: broken cascade link" in doc["verdict"]
+    finally:
+        three.ssh("west", str(west["start_cmd"]), timeout=300)
+    until("the cascade to heal", lambda: status(three)[0] == 0)
+    assert orders(status(three)[1])["shape"]["health"] == "ok"
