@@ -6,7 +6,8 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-DEB_PACKAGES := openssh-server postgresql postgresql-contrib redis-server mariadb-server pgbackrest \
+DEB_PACKAGES := openssh-server postgresql postgresql-contrib redis-server mariadb-server \
+                mariadb-backup pgbackrest \
                 chromium librsvg2-bin python3-venv tmux strace
 STAMP := $(VENV)/.installed
 
@@ -24,7 +25,7 @@ setup: debs venv
 debs:
 	@missing=""; \
 	for f in /usr/lib/postgresql/15/bin/initdb /usr/sbin/mariadbd /usr/bin/redis-server \
-	         /usr/sbin/sshd /usr/bin/pgbackrest /usr/bin/chromium /usr/bin/rsvg-convert /usr/bin/tmux /usr/bin/strace; do \
+	         /usr/sbin/sshd /usr/bin/pgbackrest /usr/bin/mariadb-backup /usr/bin/chromium /usr/bin/rsvg-convert /usr/bin/tmux /usr/bin/strace; do \
 	  [ -x "$$f" ] || missing="$$missing $$f"; done; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \

@@ -14,8 +14,9 @@ import os
 import re
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from console.errors import DrError, ExitCode, InputError
 
@@ -211,6 +212,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _verified_source(audit: Path | None) -> Callable[[Iterable[str], str], Mapping[str, Any]]:
+    """The last verified restore per service, read from the audit log for ``status``."""
+
+    def read(services: Iterable[str], inventory: str) -> Mapping[str, Any]:
+        from console.audit.verified import newest_verified
+        from console.status.window import Verified
+
+        found = newest_verified(audit, services, inventory)
+        return {
+            name: Verified(r.run_id, r.playbook_name, r.playbook_kind, r.finished.timestamp())
+            for name, r in found.items()
+            if r.finished is not None
+        }
+
+    return read
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     command = args.command or "tui"
     if command == "validate":
@@ -230,7 +248,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "status":
         from console.status.command import status_command
 
-        return status_command(args)
+        return status_command(args, _verified_source(args.audit))
     if command in ("run", "plan"):
         from console.engine.headless import plan_command, run_command
 

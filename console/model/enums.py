@@ -52,7 +52,7 @@ SSH_BACKENDS = ("asyncssh", "paramiko")
 """``backend:`` of the ssh settings."""
 CANARY_KINDS = ("postgres", "mysql", "redis")
 """Service kinds a canary can write to (a custom service has no canary writer)."""
-BACKUP_TOOLS = ("pgbackrest", "redis-aof")
+BACKUP_TOOLS = ("pgbackrest", "mariadb-backup", "redis-aof")
 """``tool:`` of a service's ``backup:``."""
 
 ENUMERATIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(

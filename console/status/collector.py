@@ -22,6 +22,7 @@ from console.probes.health import MemberHealth, assess
 from console.probes.registry import probe_for
 from console.probes.sample import ProbeTarget, ReplicationSample, Role, unreachable
 from console.probes.topology import ServiceTopology, reconcile, topology
+from console.probes.window import RecoveryWindow
 from console.ssh.transport import Transport
 from console.targets import probe_target, probe_thresholds, ssh_target
 
@@ -54,6 +55,9 @@ class StatusSnapshot:
     taken_at: float
     members: tuple[MemberStatus, ...]
     topologies: dict[str, ServiceTopology] = field(default_factory=dict)
+    windows: dict[str, RecoveryWindow] = field(default_factory=dict)
+    """The recoverable window of each backed-up service, when the source collects them
+    (``console.status.window``; empty otherwise)."""
 
     def for_service(self, service: str) -> tuple[MemberStatus, ...]:
         """The members of one service, in inventory order."""

@@ -17,7 +17,6 @@ import json
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console, Group
@@ -33,8 +32,8 @@ from console.status.view import render, to_json, verdict
 from console.status.window import (
     Started,
     Verified,
+    VerifiedSource,
     WindowCollector,
-    last_verified,
     window_table,
     windows_json,
     windows_ok,
@@ -51,15 +50,16 @@ class _Windows:
     """The latest recoverable windows and verified restores (``--watch`` refreshes them)."""
 
     collector: WindowCollector
-    audit: Path | None
-    inventory: str | None = None
+    verified_source: VerifiedSource | None
+    inventory: str = ""
     found: dict[str, RecoveryWindow] = field(default_factory=dict)
     verified: dict[str, Verified] = field(default_factory=dict)
 
     async def refresh(self, snapshot: StatusSnapshot, asked: Started | None = None) -> None:
         started = asked if asked is not None else self.collector.start()
         self.found = await self.collector.finish(started, snapshot)
-        self.verified = last_verified(self.audit, self.found, self.inventory)
+        source = self.verified_source
+        self.verified = dict(source(list(self.found), self.inventory)) if source else {}
 
     async def keep_fresh(self, collector: StatusCollector, every: float) -> None:
         while True:
@@ -113,13 +113,15 @@ async def _watch(
                 await task
 
 
-async def _status(args: argparse.Namespace, inventory: Inventory) -> int:
+async def _status(
+    args: argparse.Namespace, inventory: Inventory, verified: VerifiedSource | None
+) -> int:
     console = Console(highlight=False)
     async with SshPool(accept_new_host_keys=args.accept_new_host_keys) as pool:
         collector = StatusCollector(inventory, pool, timeout=args.timeout, poll_interval=args.watch)
         windows = _Windows(
             WindowCollector(inventory, pool, timeout=args.timeout),
-            getattr(args, "audit", None),
+            verified,
             inventory.name,
         )
         try:
@@ -139,15 +141,21 @@ async def _status(args: argparse.Namespace, inventory: Inventory) -> int:
             await collector.close()
 
 
-def status_command(args: argparse.Namespace) -> int:
-    """Run ``status``; returns the exit code."""
+def status_command(args: argparse.Namespace, verified: VerifiedSource | None = None) -> int:
+    """Run ``status``; returns the exit code.
+
+    Args:
+        args: The parsed arguments.
+        verified: Where the last verified restore of each service comes from (the CLI
+            reads the audit log; None shows "never").
+    """
     if args.watch is not None and args.watch <= 0:
         raise InputError("--watch needs a positive number of seconds")
     if args.timeout is not None and args.timeout <= 0:
         raise InputError("--timeout needs a positive number of seconds")
     inventory = load_inventory(args.inventory)
     try:
-        return asyncio.run(_status(args, inventory))
+        return asyncio.run(_status(args, inventory, verified))
     except KeyboardInterrupt:
         print("", file=sys.stderr)
         return 0

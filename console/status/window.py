@@ -4,7 +4,8 @@ For every service whose inventory entry has ``backup:``, ``drconsole status`` as
 repository host what pgBackRest holds (:mod:`console.probes.window`) while the replication
 sweep runs, then the observed primary how its archiver is doing, and reads from the audit log
 when a restore of the service was last verified (the newest successful
-``restore-verification`` or ``point-in-time-restore`` run). Rendering never does IO: the
+``restore-verification`` or ``point-in-time-restore`` run; the CLI reads it and hands it in
+as a :data:`VerifiedSource`, this layer never opens the log). Rendering never does IO: the
 table and the JSON are built from the collected values.
 """
 
@@ -12,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rich import box
@@ -22,7 +22,6 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from console.audit.store import AuditStore
 from console.errors import DrError
 from console.model.inventory import Inventory, Service
 from console.probes.postgres import PostgresProbe
@@ -39,9 +38,6 @@ from console.status.collector import StatusSnapshot
 from console.status.view import fmt_age
 from console.targets import probe_target, ssh_target
 
-VERIFYING_KINDS = ("restore-verification", "point-in-time-restore")
-"""Playbook kinds whose successful run proves that a restore of their service works."""
-
 _STYLE = {"ok": "green", "warn": "yellow", "crit": "red", "unknown": "magenta"}
 
 
@@ -57,6 +53,10 @@ class Verified:
     """``restore-verification`` or ``point-in-time-restore``."""
     finished_at: float
     """When it finished (epoch)."""
+
+
+VerifiedSource = Callable[[Iterable[str], str], Mapping[str, Verified]]
+"""(services, inventory name) -> the newest verified restore per service."""
 
 
 def backed_up(inventory: Inventory) -> list[Service]:
@@ -181,45 +181,6 @@ class WindowCollector:
     async def collect(self, snapshot: StatusSnapshot | None = None) -> dict[str, RecoveryWindow]:
         """Both halves at once (no replication sweep to overlap)."""
         return await self.finish(self.start(), snapshot)
-
-
-def last_verified(
-    audit: Path | None, services: Iterable[str], inventory: str | None = None
-) -> dict[str, Verified]:
-    """The newest successful restore verification or PITR run per service, from the audit log.
-
-    Only runs against the inventory named ``inventory`` count (when given): the same service
-    name in another estate proves nothing about this one.
-
-    A missing or unreadable audit database means "never verified" (status must not fail for
-    want of a log).
-    """
-    wanted = set(services)
-    out: dict[str, Verified] = {}
-    if audit is None or not audit.is_file() or not wanted:
-        return out
-    try:
-        with AuditStore(audit, create=False) as store:
-            records = store.runs()
-    except Exception:  # an unreadable log is "never verified", not a failure
-        return out
-    for record in records:  # newest first
-        if record.playbook_kind not in VERIFYING_KINDS or record.outcome != "succeeded":
-            continue
-        if inventory is not None and record.inventory_name != inventory:
-            continue
-        try:
-            finished = record.finished
-        except ValueError:
-            continue
-        if finished is None:
-            continue
-        for name in record.services:
-            if name in wanted and name not in out:
-                out[name] = Verified(
-                    record.run_id, record.playbook_name, record.playbook_kind, finished.timestamp()
-                )
-    return out
 
 
 def _when(epoch: float | None) -> str:
