@@ -269,3 +269,78 @@ def parse_archiver(exit_status: int | None, stdout: str) -> dict[str, Any]:
                 return {}
             return value if isinstance(value, dict) else {}
     return {}
+
+
+# -- MariaDB: a prepared mariadb-backup base backup plus the primary's binlogs ----------------
+
+MARIA_BINLOGS_SQL = "SHOW BINARY LOGS"
+"""What the primary is asked: the binlogs it still has (the replay needs them all from the
+base backup's file on)."""
+
+
+def maria_repo_command(backup: BackupSettings) -> str:
+    """The command run on the repository host: the base backup's binlog position and age."""
+    path = shlex.quote(backup.path or "")
+    return f"cat {path}/xtrabackup_binlog_info && echo {MARK} && stat -c %Y {path}/xtrabackup_info"
+
+
+def parse_binlogs(exit_status: int | None, stdout: str) -> list[str] | None:
+    """The binlog names ``SHOW BINARY LOGS`` listed, or None when it did not answer."""
+    if exit_status != 0:
+        return None
+    return [m.group(0) for m in re.finditer(r"(?m)^\S+\.\d{6}(?=\s|$)", stdout)]
+
+
+def parse_maria(
+    backup: BackupSettings,
+    service: str,
+    exit_status: int | None,
+    stdout: str,
+    stderr: str,
+    sampled_at: float,
+    binlogs: list[str] | None,
+) -> RecoveryWindow:
+    """Judge a MariaDB window: the base backup exists and its binlog is still on the primary.
+
+    Args:
+        backup: The service's backup settings (``path`` is the prepared base backup).
+        service: The service name.
+        exit_status: The repository command's exit status (None: no answer).
+        stdout: Its output (``xtrabackup_binlog_info``, the mark, the backup's mtime).
+        stderr: Its errors (quoted in the reason).
+        sampled_at: When it finished.
+        binlogs: The primary's binlog names (None: the primary did not answer).
+    """
+    base: dict[str, Any] = {
+        "service": service,
+        "tool": backup.tool,
+        "repo_host": backup.repo_host,
+        "sampled_at": sampled_at,
+    }
+    if exit_status is None:
+        why = (stderr.strip().splitlines() or ["no answer"])[-1]
+        return _fail(base, WindowHealth.UNKNOWN, f"the repository on {backup.repo_host}: {why}")
+    parts = stdout.split(MARK)
+    fields = parts[0].split() if parts else []
+    if exit_status != 0 or len(parts) < 2 or len(fields) < 2:
+        why = (stderr.strip().splitlines() or ["unreadable"])[-1]
+        return _fail(base, WindowHealth.CRIT, f"no prepared base backup at {backup.path}: {why}")
+    file, pos = fields[0], fields[1]
+    gtid = fields[2] if len(fields) > 2 else "?"
+    try:
+        oldest = float(parts[1].strip())
+    except ValueError:
+        oldest = None
+    base.update(oldest=oldest, oldest_backup=f"{file}:{pos} (GTID {gtid})", backups=1)
+    base.update(newest_backup=base["oldest_backup"])
+    if binlogs is None:
+        return _fail(base, WindowHealth.UNKNOWN, "the primary did not list its binlogs")
+    if file not in binlogs:
+        return _fail(
+            base,
+            WindowHealth.CRIT,
+            f"binlogs purged past the base backup: {file} (where it starts) is gone from the "
+            "primary; nothing after the backup can be recovered",
+        )
+    base.update(newest=sampled_at, newest_wal=binlogs[-1] if binlogs else None)
+    return RecoveryWindow(**base, health=WindowHealth.OK)

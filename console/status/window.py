@@ -12,6 +12,7 @@ table and the JSON are built from the collected values.
 from __future__ import annotations
 
 import asyncio
+import shlex
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -24,13 +25,18 @@ from rich.text import Text
 
 from console.errors import DrError
 from console.model.inventory import Inventory, Service
+from console.probes.mysql import client_args, client_prefix, mysql_env
 from console.probes.postgres import PostgresProbe
 from console.probes.window import (
     ARCHIVER_SQL,
+    MARIA_BINLOGS_SQL,
     RecoveryWindow,
     WindowHealth,
+    maria_repo_command,
     parse,
     parse_archiver,
+    parse_binlogs,
+    parse_maria,
     repo_command,
 )
 from console.ssh.transport import Transport
@@ -59,12 +65,16 @@ VerifiedSource = Callable[[Iterable[str], str], Mapping[str, Verified]]
 """(services, inventory name) -> the newest verified restore per service."""
 
 
+WINDOW_TOOLS = ("pgbackrest", "mariadb-backup")
+"""The backup tools whose recoverable window the sweep reads."""
+
+
 def backed_up(inventory: Inventory) -> list[Service]:
-    """The services backed up by a tool whose window this sweep can read (pgBackRest)."""
+    """The services backed up by a tool whose window this sweep can read."""
     return [
         s
         for s in inventory.services.values()
-        if s.backup is not None and s.backup.tool == "pgbackrest"
+        if s.backup is not None and s.backup.tool in WINDOW_TOOLS
     ]
 
 
@@ -77,7 +87,9 @@ async def _repo(
     try:
         result = await transport.run(
             ssh_target(inventory, host),
-            repo_command(backup, timeout),
+            repo_command(backup, timeout)
+            if backup.tool == "pgbackrest"
+            else maria_repo_command(backup),
             timeout=timeout + 2,
             max_lines=200_000,
         )
@@ -99,19 +111,33 @@ async def _archiver(
         return {}
     member = service.members[host_name]
     target = probe_target(inventory, service, member)
-    command = PostgresProbe.psql_args(target, ARCHIVER_SQL)
+    if service.kind == "mysql":
+        command = (
+            client_prefix(target)
+            + mysql_env(target)
+            + client_args(target, timeout)
+            + " -N -B -e "
+            + shlex.quote(MARIA_BINLOGS_SQL)
+        )
+    else:
+        psql = PostgresProbe.psql_args(target, ARCHIVER_SQL)
+        command = f"PGCONNECT_TIMEOUT={max(1, round(timeout))} {psql}"
     try:
         result = await transport.run(
             ssh_target(inventory, inventory.hosts[host_name]),
-            f"PGCONNECT_TIMEOUT={max(1, round(timeout))} {command}",
+            command,
             timeout=timeout + 2,
-            max_lines=50,
+            max_lines=5000,
         )
     except (DrError, OSError):
         return {}
     if result.timed_out:
         return {}
-    return parse_archiver(result.exit_status, "\n".join(result.stdout))
+    out = "\n".join(result.stdout)
+    if service.kind == "mysql":
+        binlogs = parse_binlogs(result.exit_status, out)
+        return {"binlogs": binlogs} if binlogs is not None else {}
+    return parse_archiver(result.exit_status, out)
 
 
 @dataclass(frozen=True)
@@ -172,6 +198,9 @@ class WindowCollector:
             status, out, err = await started.repos[name]
             answers = {h: await task for (svc, h), task in started.archivers.items() if svc == name}
             archiver = answers.get(host or "", {})
+            if service.backup.tool == "mariadb-backup":
+                binlogs = archiver.get("binlogs")
+                return parse_maria(service.backup, name, status, out, err, time.time(), binlogs)
             return parse(service.backup, name, status, out, err, time.time(), archiver)
 
         names = list(started.repos)

@@ -158,6 +158,11 @@ def _switch(drill: Drill) -> str:
     return drill.sql("east", "SELECT pg_walfile_name(pg_switch_wal())")
 
 
+def _orders(status: dict[str, Any]) -> dict[str, Any]:
+    """The orders-db window of a ``status --json`` document."""
+    return next(w for w in status["windows"] if w["service"] == "orders-db")
+
+
 def _status(drill: Drill) -> tuple[int, dict[str, Any]]:
     proc = drill.cli("status", "-i", str(drill.inventory), "--json", timeout=120 * SCALE)
     return proc.returncode, json.loads(proc.stdout)
@@ -167,7 +172,7 @@ def _status(drill: Drill) -> tuple[int, dict[str, Any]]:
 def test_a_wal_gap_shows_in_the_window_and_a_pitr_past_it_is_refused(pitr: Drill) -> None:
     code, before = _status(pitr)
     assert code == 0, before
-    (window,) = before["windows"]
+    window = _orders(before)
     assert window["health"] == "ok" and window["gap"] is None, window
     assert window["last_verified"]["kind"] == "point-in-time-restore", window
     segments = []
@@ -190,7 +195,7 @@ def test_a_wal_gap_shows_in_the_window_and_a_pitr_past_it_is_refused(pitr: Drill
     try:
         code, broken = _status(pitr)
         assert code == 1, broken
-        (window,) = broken["windows"]
+        window = _orders(broken)
         assert window["health"] == "crit" and window["gap"] == segments[1], window
         assert f"segment {segments[1]} is missing" in window["reason"], window
         assert broken["healthy"] is False and "recovery window crit" in broken["verdict"]
@@ -202,7 +207,7 @@ def test_a_wal_gap_shows_in_the_window_and_a_pitr_past_it_is_refused(pitr: Drill
     finally:
         aside.rename(victim)
     code, after = _status(pitr)
-    assert code == 0 and after["windows"][0]["health"] == "ok", after
+    assert code == 0 and _orders(after)["health"] == "ok", after
 
 
 # -- pg-cold-backup on the same lab: the replica stopped, copied, started; the copy restored ----
@@ -426,6 +431,11 @@ def test_zz_mariadb_binlogs_purged_past_the_backup_refuse_a_pitr(pitr: Drill) ->
         return first not in _maria(pitr, "SHOW BINARY LOGS")
 
     pitr.wait_until(f"{first} to be purged", purged, 60 * SCALE)
+    code, status = _status(pitr)
+    assert code == 1, status
+    catalog = next(w for w in status["windows"] if w["service"] == "catalog-db")
+    assert catalog["health"] == "crit", catalog
+    assert f"binlogs purged past the base backup: {first}" in catalog["reason"], catalog
     target = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     run = pitr.run("mariadb-pitr.yaml", f"target_time={target}")
     assert run.proc.returncode == 3, run.explain()
