@@ -344,3 +344,53 @@ def parse_maria(
         )
     base.update(newest=sampled_at, newest_wal=binlogs[-1] if binlogs else None)
     return RecoveryWindow(**base, health=WindowHealth.OK)
+
+
+# -- Redis: the primary's timestamped append-only file ------------------------------------------
+
+
+def aof_command(cli: str) -> str:
+    """Run on a Redis member's host: where its AOF is, and its first and last ``#TS:``.
+
+    Args:
+        cli: ``redis-cli`` with the member's connection options (``console.probes.redis``).
+
+    Prints ``aof on|off``, then ``ts FIRST LAST`` (epoch seconds; empty when none).
+    """
+    return (
+        f"d=$({cli} --raw CONFIG GET dir | sed -n 2p); a=$({cli} --raw CONFIG GET appenddirname "
+        f'| sed -n 2p); o=$({cli} --raw CONFIG GET appendonly | sed -n 2p); echo "aof $o"; '
+        'm="$d/$a/appendonly.aof.manifest"; [ -f "$m" ] || exit 0; '
+        'i=$(sed -n "s/^file \\(.*\\) seq .* type i$/\\1/p" "$m"); '
+        'f=$(cd "$d/$a" && cat $i | grep -a -m1 "^#TS:" | tr -d "#TS:\\r"); '
+        'l=$(cd "$d/$a" && cat $i | grep -a "^#TS:" | tail -n 1 | tr -d "#TS:\\r"); '
+        'echo "ts $f $l"'
+    )
+
+
+def parse_aof(
+    backup: BackupSettings, service: str, exit_status: int | None, stdout: str, sampled_at: float
+) -> RecoveryWindow:
+    """Judge a Redis window: appendonly on, timestamps written; from the last rewrite on."""
+    base: dict[str, Any] = {
+        "service": service,
+        "tool": backup.tool,
+        "repo_host": backup.repo_host,
+        "sampled_at": sampled_at,
+    }
+    if exit_status is None or "aof " not in stdout:
+        return _fail(base, WindowHealth.UNKNOWN, "the primary did not say where its AOF is")
+    if "aof yes" not in stdout:
+        return _fail(base, WindowHealth.CRIT, "appendonly is off on the primary: no AOF to cut")
+    m = re.search(r"(?m)^ts (\d+) (\d+)\s*$", stdout)
+    if m is None:
+        return _fail(
+            base,
+            WindowHealth.CRIT,
+            "the AOF has no timestamp annotations (aof-timestamp-enabled is off): it cannot "
+            "be cut at a point in time",
+        )
+    base.update(
+        oldest=float(m.group(1)), newest=float(m.group(2)), oldest_backup="last AOF rewrite"
+    )
+    return RecoveryWindow(**base, health=WindowHealth.OK)

@@ -27,13 +27,16 @@ from console.errors import DrError
 from console.model.inventory import Inventory, Service
 from console.probes.mysql import client_args, client_prefix, mysql_env
 from console.probes.postgres import PostgresProbe
+from console.probes.redis import cli_args as redis_cli_args
 from console.probes.window import (
     ARCHIVER_SQL,
     MARIA_BINLOGS_SQL,
     RecoveryWindow,
     WindowHealth,
+    aof_command,
     maria_repo_command,
     parse,
+    parse_aof,
     parse_archiver,
     parse_binlogs,
     parse_maria,
@@ -65,7 +68,7 @@ VerifiedSource = Callable[[Iterable[str], str], Mapping[str, Verified]]
 """(services, inventory name) -> the newest verified restore per service."""
 
 
-WINDOW_TOOLS = ("pgbackrest", "mariadb-backup")
+WINDOW_TOOLS = ("pgbackrest", "mariadb-backup", "redis-aof")
 """The backup tools whose recoverable window the sweep reads."""
 
 
@@ -83,6 +86,8 @@ async def _repo(
 ) -> tuple[int | None, str, str]:
     backup = service.backup
     assert backup is not None
+    if backup.tool == "redis-aof":
+        return 0, "", ""  # the AOF lives on the primary: its members are asked instead
     host = inventory.hosts[backup.repo_host]
     try:
         result = await transport.run(
@@ -111,7 +116,9 @@ async def _archiver(
         return {}
     member = service.members[host_name]
     target = probe_target(inventory, service, member)
-    if service.kind == "mysql":
+    if service.kind == "redis":
+        command = aof_command(redis_cli_args(target))
+    elif service.kind == "mysql":
         command = (
             client_prefix(target)
             + mysql_env(target)
@@ -134,6 +141,8 @@ async def _archiver(
     if result.timed_out:
         return {}
     out = "\n".join(result.stdout)
+    if service.kind == "redis":
+        return {"exit": result.exit_status, "out": out}
     if service.kind == "mysql":
         binlogs = parse_binlogs(result.exit_status, out)
         return {"binlogs": binlogs} if binlogs is not None else {}
@@ -198,6 +207,10 @@ class WindowCollector:
             status, out, err = await started.repos[name]
             answers = {h: await task for (svc, h), task in started.archivers.items() if svc == name}
             archiver = answers.get(host or "", {})
+            if service.backup.tool == "redis-aof":
+                return parse_aof(
+                    service.backup, name, archiver.get("exit"), archiver.get("out", ""), time.time()
+                )
             if service.backup.tool == "mariadb-backup":
                 binlogs = archiver.get("binlogs")
                 return parse_maria(service.backup, name, status, out, err, time.time(), binlogs)

@@ -292,6 +292,10 @@ def test_redis_pitr_to_a_time_between_two_writes(pitr: Drill) -> None:
     run = pitr.run("redis-pitr.yaml", f"target_time={target}", f"check_cmd={REDIS_CHECK}")
     assert run.proc.returncode == 0, run.explain()
     assert run.output("check-cmd").split() == ["A", "0"], run.output("check-cmd")
+    code, status = _status(pitr)
+    assert code == 0, status
+    sessions = next(w for w in status["windows"] if w["service"] == "sessions")
+    assert sessions["health"] == "ok" and sessions["oldest"] < sessions["newest"], sessions
     assert "PROVEN: every write kept was made before the target's second" in run.output("prove")
     assert "All AOF files and manifest are valid" in run.output("check-aof")
     assert "recoverable window: " in run.output("preflight")

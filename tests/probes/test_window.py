@@ -146,3 +146,22 @@ def test_mariadb_window_from_the_base_backup_and_the_primarys_binlogs() -> None:
     assert missing.health is WindowHealth.CRIT and "no prepared base backup" in missing.reason
     silent = parse_maria(MARIA, "catalog-db", 0, MARIA_OUT, "", NOW, None)
     assert silent.health is WindowHealth.UNKNOWN
+
+
+REDIS = BackupSettings("redis-aof", None, "lab-dr", None, Location("inv.yaml", 1, 1))
+
+
+def test_redis_window_from_the_aof_timestamps() -> None:
+    from console.probes.window import aof_command, parse_aof
+
+    cmd = aof_command("redis-cli -h 127.0.0.1 -p 6379")
+    assert "CONFIG GET appenddirname" in cmd and "#TS:" in cmd
+    ok = parse_aof(REDIS, "sessions", 0, "aof yes\nts 1796308574 1796308591\n", NOW)
+    assert ok.health is WindowHealth.OK
+    assert (ok.oldest, ok.newest) == (1796308574.0, 1796308591.0)
+    off = parse_aof(REDIS, "sessions", 0, "aof no\n", NOW)
+    assert off.health is WindowHealth.CRIT and "appendonly is off" in off.reason
+    plain = parse_aof(REDIS, "sessions", 0, "aof yes\nts  \n", NOW)
+    assert plain.health is WindowHealth.CRIT and "aof-timestamp-enabled is off" in plain.reason
+    dark = parse_aof(REDIS, "sessions", None, "", NOW)
+    assert dark.health is WindowHealth.UNKNOWN
