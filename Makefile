@@ -6,8 +6,9 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-DEB_PACKAGES := openssh-server postgresql postgresql-contrib redis-server mariadb-server pgbackrest \
-                chromium librsvg2-bin python3-venv tmux strace etcd-server etcd-client
+DEB_PACKAGES := openssh-server postgresql postgresql-contrib redis-server mariadb-server \
+                mariadb-backup pgbackrest etcd-server etcd-client \
+                chromium librsvg2-bin python3-venv tmux strace
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test setup debs venv patroni lint typecheck pytest screenshots bench lab-up lab-down clean
@@ -36,8 +37,8 @@ $(PATRONI_VENV)/.installed:
 debs:
 	@missing=""; \
 	for f in /usr/lib/postgresql/15/bin/initdb /usr/sbin/mariadbd /usr/bin/redis-server \
-	         /usr/sbin/sshd /usr/bin/pgbackrest /usr/bin/chromium /usr/bin/rsvg-convert /usr/bin/tmux \
-	         /usr/bin/strace /usr/bin/etcd /usr/bin/etcdctl; do \
+	         /usr/sbin/sshd /usr/bin/pgbackrest /usr/bin/mariadb-backup /usr/bin/chromium \
+	         /usr/bin/rsvg-convert /usr/bin/tmux /usr/bin/strace /usr/bin/etcd /usr/bin/etcdctl; do \
 	  [ -x "$$f" ] || missing="$$missing $$f"; done; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \

@@ -14,7 +14,7 @@ import os
 import re
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -175,20 +175,6 @@ def _open_team_store(args: argparse.Namespace) -> None:
             file=sys.stderr,
         )
         args.audit = local
-
-
-def _audit_runs(location: Path | str | None) -> list[Any]:
-    """The audit log's runs, newest first, for ``status``: a missing or unreadable log is
-    "never verified", never a failure of status."""
-    from console.audit.store import AuditStore
-
-    if location is None or (isinstance(location, Path) and not location.is_file()):
-        return []
-    try:
-        with AuditStore(location, create=False) as store:
-            return list(store.runs())
-    except Exception:  # status must not fail for want of a log
-        return []
 
 
 def default_operator() -> str:
@@ -410,6 +396,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _verified_source(audit: Path | None) -> Callable[[Iterable[str], str], Mapping[str, Any]]:
+    """The last verified restore per service, read from the audit log for ``status``."""
+
+    def read(services: Iterable[str], inventory: str) -> Mapping[str, Any]:
+        from console.audit.verified import newest_verified
+        from console.status.window import Verified
+
+        found = newest_verified(audit, services, inventory)
+        return {
+            name: Verified(r.run_id, r.playbook_name, r.playbook_kind, r.finished.timestamp())
+            for name, r in found.items()
+            if r.finished is not None
+        }
+
+    return read
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     command = args.command or "tui"
     if command == "validate":
@@ -429,7 +432,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "status":
         from console.status.command import status_command
 
-        return status_command(args, runs=lambda: _audit_runs(args.audit))
+        return status_command(args, _verified_source(args.audit))
     if command in ("run", "plan"):
         from console.engine.headless import plan_command, run_command
 

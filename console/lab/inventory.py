@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from console.lab import mariadb, pgbackrest, postgres, redis
+from console.lab import mariabackup, mariadb, pgbackrest, postgres, redis
 from console.lab.binaries import Binaries
 from console.lab.layout import (
     MARIADB_PORT,
@@ -306,6 +306,12 @@ def render(
         w.vars(4, _maria_vars(mm, ro), my_documented)
     w.line(2, f"probe: {{user: {yaml_value(user)}}}")
     w.line(2, "thresholds: {lag_warn: 5s, lag_crit: 30s}")
+    w.comment(2, "point-in-time recovery: a prepared mariadb-backup at dr, binlogs replayed on top")
+    w.line(
+        2,
+        f"backup: {{tool: mariadb-backup, repo_host: {dr.host}, "
+        f"path: {yaml_value(str(mariabackup.base_dir(layout)))}}}",
+    )
 
     w.line(1, f"{REDIS_SERVICE}:")
     w.line(2, "kind: redis")

@@ -19,9 +19,13 @@ from console.model.enums import BACKUP_TOOLS
 from console.model.reader import MapView, Problems, suggest
 from console.model.yamlsrc import Node
 
-BACKUP_KEYS = ("tool", "stanza", "repo_host", "config")
+BACKUP_KEYS = ("tool", "stanza", "repo_host", "config", "path")
 """The keys of ``backup:``."""
-TOOL_KINDS: Mapping[str, tuple[str, ...]] = {"pgbackrest": ("postgres",), "redis-aof": ("redis",)}
+TOOL_KINDS: Mapping[str, tuple[str, ...]] = {
+    "pgbackrest": ("postgres",),
+    "mariadb-backup": ("mysql",),
+    "redis-aof": ("redis",),
+}
 """The service kinds each tool backs up."""
 _STANZA = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 
@@ -42,6 +46,9 @@ class BackupSettings:
     """The tool's configuration file on ``repo_host`` (the tool's default when None)."""
     loc: Location
     """Where ``backup:`` is written."""
+    path: str | None = None
+    """Where the tool's base backup lives on ``repo_host`` (``mariadb-backup``: a prepared
+    ``--target-dir``)."""
 
     def view(self) -> dict[str, Any]:
         """What templates see as ``service.backup``."""
@@ -50,6 +57,7 @@ class BackupSettings:
             "stanza": self.stanza,
             "repo_host": self.repo_host,
             "config": self.config,
+            "path": self.path,
         }
 
 
@@ -108,6 +116,15 @@ def build_backup(
             f"config {config!r} in {what} must be an absolute path on the repository host",
             config_node.loc,
         )
+    path = view.text("path")
+    path_node = view.get("path")
+    if path is not None and path_node is not None and not path.startswith("/"):
+        problems.add(
+            f"path {path!r} in {what} must be an absolute path on the repository host",
+            path_node.loc,
+        )
+    if tool == "mariadb-backup" and path is None:
+        problems.add(f"{what}: mariadb-backup needs 'path' (its base backup's directory)", node.loc)
     if len(problems.errors) > before or tool is None or repo_host is None:
         return None
-    return BackupSettings(tool, stanza, repo_host, config, node.loc)
+    return BackupSettings(tool, stanza, repo_host, config, node.loc, path)

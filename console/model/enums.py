@@ -56,7 +56,7 @@ CANARY_KINDS = ("postgres", "mysql", "redis")
 """Service kinds a canary can write to (a custom service has no canary writer)."""
 TOPOLOGIES = ("primary-replica", "cascade", "multi-primary")
 """``topology:`` of a service (its declared replication shape)."""
-BACKUP_TOOLS = ("pgbackrest", "redis-aof")
+BACKUP_TOOLS = ("pgbackrest", "mariadb-backup", "redis-aof")
 """``tool:`` of a service's ``backup:``."""
 
 ENUMERATIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(

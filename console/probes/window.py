@@ -269,3 +269,128 @@ def parse_archiver(exit_status: int | None, stdout: str) -> dict[str, Any]:
                 return {}
             return value if isinstance(value, dict) else {}
     return {}
+
+
+# -- MariaDB: a prepared mariadb-backup base backup plus the primary's binlogs ----------------
+
+MARIA_BINLOGS_SQL = "SHOW BINARY LOGS"
+"""What the primary is asked: the binlogs it still has (the replay needs them all from the
+base backup's file on)."""
+
+
+def maria_repo_command(backup: BackupSettings) -> str:
+    """The command run on the repository host: the base backup's binlog position and age."""
+    path = shlex.quote(backup.path or "")
+    return f"cat {path}/xtrabackup_binlog_info && echo {MARK} && stat -c %Y {path}/xtrabackup_info"
+
+
+def parse_binlogs(exit_status: int | None, stdout: str) -> list[str] | None:
+    """The binlog names ``SHOW BINARY LOGS`` listed, or None when it did not answer."""
+    if exit_status != 0:
+        return None
+    return [m.group(0) for m in re.finditer(r"(?m)^\S+\.\d{6}(?=\s|$)", stdout)]
+
+
+def parse_maria(
+    backup: BackupSettings,
+    service: str,
+    exit_status: int | None,
+    stdout: str,
+    stderr: str,
+    sampled_at: float,
+    binlogs: list[str] | None,
+) -> RecoveryWindow:
+    """Judge a MariaDB window: the base backup exists and its binlog is still on the primary.
+
+    Args:
+        backup: The service's backup settings (``path`` is the prepared base backup).
+        service: The service name.
+        exit_status: The repository command's exit status (None: no answer).
+        stdout: Its output (``xtrabackup_binlog_info``, the mark, the backup's mtime).
+        stderr: Its errors (quoted in the reason).
+        sampled_at: When it finished.
+        binlogs: The primary's binlog names (None: the primary did not answer).
+    """
+    base: dict[str, Any] = {
+        "service": service,
+        "tool": backup.tool,
+        "repo_host": backup.repo_host,
+        "sampled_at": sampled_at,
+    }
+    if exit_status is None:
+        why = (stderr.strip().splitlines() or ["no answer"])[-1]
+        return _fail(base, WindowHealth.UNKNOWN, f"the repository on {backup.repo_host}: {why}")
+    parts = stdout.split(MARK)
+    fields = parts[0].split() if parts else []
+    if exit_status != 0 or len(parts) < 2 or len(fields) < 2:
+        why = (stderr.strip().splitlines() or ["unreadable"])[-1]
+        return _fail(base, WindowHealth.CRIT, f"no prepared base backup at {backup.path}: {why}")
+    file, pos = fields[0], fields[1]
+    gtid = fields[2] if len(fields) > 2 else "?"
+    try:
+        oldest = float(parts[1].strip())
+    except ValueError:
+        oldest = None
+    base.update(oldest=oldest, oldest_backup=f"{file}:{pos} (GTID {gtid})", backups=1)
+    base.update(newest_backup=base["oldest_backup"])
+    if binlogs is None:
+        return _fail(base, WindowHealth.UNKNOWN, "the primary did not list its binlogs")
+    if file not in binlogs:
+        return _fail(
+            base,
+            WindowHealth.CRIT,
+            f"binlogs purged past the base backup: {file} (where it starts) is gone from the "
+            "primary; nothing after the backup can be recovered",
+        )
+    base.update(newest=sampled_at, newest_wal=binlogs[-1] if binlogs else None)
+    return RecoveryWindow(**base, health=WindowHealth.OK)
+
+
+# -- Redis: the primary's timestamped append-only file ------------------------------------------
+
+
+def aof_command(cli: str) -> str:
+    """Run on a Redis member's host: where its AOF is, and its first and last ``#TS:``.
+
+    Args:
+        cli: ``redis-cli`` with the member's connection options (``console.probes.redis``).
+
+    Prints ``aof on|off``, then ``ts FIRST LAST`` (epoch seconds; empty when none).
+    """
+    return (
+        f"d=$({cli} --raw CONFIG GET dir | sed -n 2p); a=$({cli} --raw CONFIG GET appenddirname "
+        f'| sed -n 2p); o=$({cli} --raw CONFIG GET appendonly | sed -n 2p); echo "aof $o"; '
+        'm="$d/$a/appendonly.aof.manifest"; [ -f "$m" ] || exit 0; '
+        'i=$(sed -n "s/^file \\(.*\\) seq .* type i$/\\1/p" "$m"); '
+        'f=$(cd "$d/$a" && cat $i | grep -a -m1 "^#TS:" | tr -d "#TS:\\r"); '
+        'l=$(cd "$d/$a" && cat $i | grep -a "^#TS:" | tail -n 1 | tr -d "#TS:\\r"); '
+        'echo "ts $f $l"'
+    )
+
+
+def parse_aof(
+    backup: BackupSettings, service: str, exit_status: int | None, stdout: str, sampled_at: float
+) -> RecoveryWindow:
+    """Judge a Redis window: appendonly on, timestamps written; from the last rewrite on."""
+    base: dict[str, Any] = {
+        "service": service,
+        "tool": backup.tool,
+        "repo_host": backup.repo_host,
+        "sampled_at": sampled_at,
+    }
+    if exit_status is None or "aof " not in stdout:
+        return _fail(base, WindowHealth.UNKNOWN, "the primary did not say where its AOF is")
+    if "aof yes" not in stdout:
+        return _fail(base, WindowHealth.CRIT, "appendonly is off on the primary: no AOF to cut")
+    m = re.search(r"(?m)^ts (\d+) (\d+)\s*$", stdout)
+    if m is None:
+        return _fail(
+            base,
+            WindowHealth.CRIT,
+            "the AOF has no timestamp annotations (aof-timestamp-enabled is off): it cannot "
+            "be cut at a point in time",
+        )
+    base.update(
+        oldest=float(m.group(1)), newest=float(m.group(2)), oldest_backup="last AOF rewrite"
+    )
+    return RecoveryWindow(**base, health=WindowHealth.OK)

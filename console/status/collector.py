@@ -23,6 +23,7 @@ from console.probes.managers import Answers, ManagerView, ask_manager, judge_man
 from console.probes.registry import probe_for
 from console.probes.sample import ProbeTarget, ReplicationSample, Role, unreachable
 from console.probes.topology import ServiceTopology, reconcile, topology
+from console.probes.window import RecoveryWindow
 from console.ssh.transport import Transport
 from console.status.topology import ShapeCheck, check_shape
 from console.targets import probe_target, probe_thresholds, ssh_target
@@ -60,6 +61,9 @@ class StatusSnapshot:
     """Per managed service (``managed_by``), its manager's view judged against the members."""
     shapes: dict[str, ShapeCheck] = field(default_factory=dict)
     """Each service's observed shape judged against its declared topology."""
+    windows: dict[str, RecoveryWindow] = field(default_factory=dict)
+    """The recoverable window of each backed-up service, when the source collects them
+    (``console.status.window``; empty otherwise)."""
 
     def for_service(self, service: str) -> tuple[MemberStatus, ...]:
         """The members of one service, in inventory order."""

@@ -16,7 +16,6 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,8 +35,8 @@ from console.status.view import render, to_json, verdict
 from console.status.window import (
     Started,
     Verified,
+    VerifiedSource,
     WindowCollector,
-    last_verified,
     window_table,
     windows_json,
     windows_ok,
@@ -54,16 +53,16 @@ class _Windows:
     """The latest recoverable windows and verified restores (``--watch`` refreshes them)."""
 
     collector: WindowCollector
-    runs: Callable[[], Iterable[Any]]
-    """The audit log's runs, newest first (for the last verified restores)."""
-    inventory: str | None = None
+    verified_source: VerifiedSource | None
+    inventory: str = ""
     found: dict[str, RecoveryWindow] = field(default_factory=dict)
     verified: dict[str, Verified] = field(default_factory=dict)
 
     async def refresh(self, snapshot: StatusSnapshot, asked: Started | None = None) -> None:
         started = asked if asked is not None else self.collector.start()
         self.found = await self.collector.finish(started, snapshot)
-        self.verified = last_verified(self.runs(), self.found, self.inventory)
+        source = self.verified_source
+        self.verified = dict(source(list(self.found), self.inventory)) if source else {}
 
     async def keep_fresh(self, collector: StatusCollector, every: float) -> None:
         while True:
@@ -147,16 +146,14 @@ async def _notify_degraded(
 
 
 async def _status(
-    args: argparse.Namespace,
-    inventory: Inventory,
-    runs: Callable[[], Iterable[Any]] = lambda: (),
+    args: argparse.Namespace, inventory: Inventory, verified: VerifiedSource | None = None
 ) -> int:
     console = Console(highlight=False)
     async with SshPool(accept_new_host_keys=args.accept_new_host_keys) as pool:
         collector = StatusCollector(inventory, pool, timeout=args.timeout, poll_interval=args.watch)
         windows = _Windows(
             WindowCollector(inventory, pool, timeout=args.timeout),
-            runs,
+            verified,
             inventory.name,
         )
         try:
@@ -176,11 +173,13 @@ async def _status(
             await collector.close()
 
 
-def status_command(args: argparse.Namespace, runs: Callable[[], Iterable[Any]] = lambda: ()) -> int:
+def status_command(args: argparse.Namespace, verified: VerifiedSource | None = None) -> int:
     """Run ``status``; returns the exit code.
 
-    ``runs`` gives the audit log's runs, newest first (the CLI reads them; status shows when
-    each backed-up service's restore was last verified).
+    Args:
+        args: The parsed arguments.
+        verified: Where the last verified restore of each service comes from (the CLI
+            reads the audit log; None shows "never").
     """
     if args.watch is not None and args.watch <= 0:
         raise InputError("--watch needs a positive number of seconds")
@@ -193,7 +192,7 @@ def status_command(args: argparse.Namespace, runs: Callable[[], Iterable[Any]] =
         raise InputError("--notify-hold needs zero or more seconds")
     inventory = load_inventory(args.inventory)
     try:
-        return asyncio.run(_status(args, inventory, runs))
+        return asyncio.run(_status(args, inventory, verified))
     except KeyboardInterrupt:
         print("", file=sys.stderr)
         return 0

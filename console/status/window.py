@@ -4,15 +4,17 @@ For every service whose inventory entry has ``backup:``, ``drconsole status`` as
 repository host what pgBackRest holds (:mod:`console.probes.window`) while the replication
 sweep runs, then the observed primary how its archiver is doing, and reads from the audit log
 when a restore of the service was last verified (the newest successful
-``restore-verification`` or ``point-in-time-restore`` run). Rendering never does IO: the
+``restore-verification`` or ``point-in-time-restore`` run; the CLI reads it and hands it in
+as a :data:`VerifiedSource`, this layer never opens the log). Rendering never does IO: the
 table and the JSON are built from the collected values.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shlex
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,22 +25,27 @@ from rich.text import Text
 
 from console.errors import DrError
 from console.model.inventory import Inventory, Service
+from console.probes.mysql import client_args, client_prefix, mysql_env
 from console.probes.postgres import PostgresProbe
+from console.probes.redis import cli_args as redis_cli_args
 from console.probes.window import (
     ARCHIVER_SQL,
+    MARIA_BINLOGS_SQL,
     RecoveryWindow,
     WindowHealth,
+    aof_command,
+    maria_repo_command,
     parse,
+    parse_aof,
     parse_archiver,
+    parse_binlogs,
+    parse_maria,
     repo_command,
 )
 from console.ssh.transport import Transport
 from console.status.collector import StatusSnapshot
 from console.status.view import fmt_age
 from console.targets import probe_target, ssh_target
-
-VERIFYING_KINDS = ("restore-verification", "point-in-time-restore")
-"""Playbook kinds whose successful run proves that a restore of their service works."""
 
 _STYLE = {"ok": "green", "warn": "yellow", "crit": "red", "unknown": "magenta"}
 
@@ -57,12 +64,20 @@ class Verified:
     """When it finished (epoch)."""
 
 
+VerifiedSource = Callable[[Iterable[str], str], Mapping[str, Verified]]
+"""(services, inventory name) -> the newest verified restore per service."""
+
+
+WINDOW_TOOLS = ("pgbackrest", "mariadb-backup", "redis-aof")
+"""The backup tools whose recoverable window the sweep reads."""
+
+
 def backed_up(inventory: Inventory) -> list[Service]:
-    """The services backed up by a tool whose window this sweep can read (pgBackRest)."""
+    """The services backed up by a tool whose window this sweep can read."""
     return [
         s
         for s in inventory.services.values()
-        if s.backup is not None and s.backup.tool == "pgbackrest"
+        if s.backup is not None and s.backup.tool in WINDOW_TOOLS
     ]
 
 
@@ -71,11 +86,15 @@ async def _repo(
 ) -> tuple[int | None, str, str]:
     backup = service.backup
     assert backup is not None
+    if backup.tool == "redis-aof":
+        return 0, "", ""  # the AOF lives on the primary: its members are asked instead
     host = inventory.hosts[backup.repo_host]
     try:
         result = await transport.run(
             ssh_target(inventory, host),
-            repo_command(backup, timeout),
+            repo_command(backup, timeout)
+            if backup.tool == "pgbackrest"
+            else maria_repo_command(backup),
             timeout=timeout + 2,
             max_lines=200_000,
         )
@@ -97,19 +116,37 @@ async def _archiver(
         return {}
     member = service.members[host_name]
     target = probe_target(inventory, service, member)
-    command = PostgresProbe.psql_args(target, ARCHIVER_SQL)
+    if service.kind == "redis":
+        command = aof_command(redis_cli_args(target))
+    elif service.kind == "mysql":
+        command = (
+            client_prefix(target)
+            + mysql_env(target)
+            + client_args(target, timeout)
+            + " -N -B -e "
+            + shlex.quote(MARIA_BINLOGS_SQL)
+        )
+    else:
+        psql = PostgresProbe.psql_args(target, ARCHIVER_SQL)
+        command = f"PGCONNECT_TIMEOUT={max(1, round(timeout))} {psql}"
     try:
         result = await transport.run(
             ssh_target(inventory, inventory.hosts[host_name]),
-            f"PGCONNECT_TIMEOUT={max(1, round(timeout))} {command}",
+            command,
             timeout=timeout + 2,
-            max_lines=50,
+            max_lines=5000,
         )
     except (DrError, OSError):
         return {}
     if result.timed_out:
         return {}
-    return parse_archiver(result.exit_status, "\n".join(result.stdout))
+    out = "\n".join(result.stdout)
+    if service.kind == "redis":
+        return {"exit": result.exit_status, "out": out}
+    if service.kind == "mysql":
+        binlogs = parse_binlogs(result.exit_status, out)
+        return {"binlogs": binlogs} if binlogs is not None else {}
+    return parse_archiver(result.exit_status, out)
 
 
 @dataclass(frozen=True)
@@ -170,6 +207,13 @@ class WindowCollector:
             status, out, err = await started.repos[name]
             answers = {h: await task for (svc, h), task in started.archivers.items() if svc == name}
             archiver = answers.get(host or "", {})
+            if service.backup.tool == "redis-aof":
+                return parse_aof(
+                    service.backup, name, archiver.get("exit"), archiver.get("out", ""), time.time()
+                )
+            if service.backup.tool == "mariadb-backup":
+                binlogs = archiver.get("binlogs")
+                return parse_maria(service.backup, name, status, out, err, time.time(), binlogs)
             return parse(service.backup, name, status, out, err, time.time(), archiver)
 
         names = list(started.repos)
@@ -179,39 +223,6 @@ class WindowCollector:
     async def collect(self, snapshot: StatusSnapshot | None = None) -> dict[str, RecoveryWindow]:
         """Both halves at once (no replication sweep to overlap)."""
         return await self.finish(self.start(), snapshot)
-
-
-def last_verified(
-    records: Iterable[Any], services: Iterable[str], inventory: str | None = None
-) -> dict[str, Verified]:
-    """The newest successful restore verification or PITR run per service.
-
-    ``records`` are the audit log's runs, newest first (``console.audit``'s run records; the
-    status command is handed them, so this layer never opens the log). Only runs against the
-    inventory named ``inventory`` count (when given): the same service name in another estate
-    proves nothing about this one.
-    """
-    wanted = set(services)
-    out: dict[str, Verified] = {}
-    if not wanted:
-        return out
-    for record in records:  # newest first
-        if record.playbook_kind not in VERIFYING_KINDS or record.outcome != "succeeded":
-            continue
-        if inventory is not None and record.inventory_name != inventory:
-            continue
-        try:
-            finished = record.finished
-        except ValueError:
-            continue
-        if finished is None:
-            continue
-        for name in record.services:
-            if name in wanted and name not in out:
-                out[name] = Verified(
-                    record.run_id, record.playbook_name, record.playbook_kind, finished.timestamp()
-                )
-    return out
 
 
 def _when(epoch: float | None) -> str:

@@ -10,13 +10,21 @@ benchmarks and snapshot tests through the same interface.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import replace
 
 from console.model.inventory import Inventory
+from console.probes.window import RecoveryWindow
 from console.ssh.transport import Transport
 from console.status.collector import StatusCollector, StatusSnapshot
 from console.status.poller import MemberPoller
+from console.status.window import WindowCollector, backed_up
+
+WINDOW_REFRESH_SECONDS = 10.0
+"""How often the live source re-reads the recoverable windows (they change slowly)."""
 
 Deliver = Callable[[StatusSnapshot], None]
 """Receives each new snapshot (called on the event loop)."""
@@ -66,13 +74,34 @@ class LiveStatusSource(StatusSource):
         """The collector doing the probing (its snapshot is the board's truth; it carries the
         poll interval, so the board can tell a stale sample)."""
         self._poller = MemberPoller(self.collector, refresh)
+        self._windows = WindowCollector(inventory, transport, timeout=timeout)
+        self._found: dict[str, RecoveryWindow] = {}
+
+    def _snapshot(self) -> StatusSnapshot:
+        snap = self.collector.snapshot()
+        return replace(snap, windows=dict(self._found)) if self._found else snap
+
+    async def _window_loop(self, deliver: Deliver) -> None:
+        """Re-read the recoverable windows now and then (in their own task: a slow
+        repository never holds back a member's poll)."""
+        while True:
+            self._found = await self._windows.collect(self.collector.snapshot())
+            deliver(self._snapshot())
+            await asyncio.sleep(max(self.refresh, WINDOW_REFRESH_SECONDS))
 
     async def run(self, deliver: Deliver) -> None:
-        """One polling loop per member, all at once, until cancelled."""
-        self._poller.on_sample = lambda: deliver(self.collector.snapshot())
+        """One polling loop per member, all at once, until cancelled; the windows beside."""
+        self._poller.on_sample = lambda: deliver(self._snapshot())
+        windows = (
+            asyncio.ensure_future(self._window_loop(deliver)) if backed_up(self.inventory) else None
+        )
         try:
             await self._poller.run()
         finally:
+            if windows is not None:
+                windows.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await windows
             await self.collector.close()
 
     def poke(self) -> None:
@@ -80,8 +109,8 @@ class LiveStatusSource(StatusSource):
         self._poller.poke()
 
     def latest(self) -> StatusSnapshot | None:
-        """The collector's current snapshot."""
-        snap = self.collector.snapshot()
+        """The collector's current snapshot (with the windows read so far)."""
+        snap = self._snapshot()
         return snap if snap.members else None
 
 

@@ -71,7 +71,7 @@ def synthetic_snapshot(
 @pytest.mark.parametrize("path", PLAYBOOKS, ids=lambda p: p.stem)
 def test_shipped_playbook_renders_on_the_example_inventory(path: Path) -> None:
     pb = load_playbook(path)
-    # A point-in-time restore needs its one target, as a run is given it.
+    # A point-in-time restore has no default target: it needs exactly one, as a run does.
     target = {"target_time": "2026-12-02T14:01:00Z"} if pb.kind == "point-in-time-restore" else {}
     params = bind_params(pb, target)
     # A failback starts where a failover ended: the primary at west.

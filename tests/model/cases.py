@@ -242,7 +242,7 @@ ENUM_CASES: dict[str, Case] = {
         "probe: {user: postgres, timeout: 2s}\n"
         "    backup: {tool: barman, stanza: main, repo_host: vault-dr-1}",
         "barman",
-        "must be one of pgbackrest, redis-aof",
+        "must be one of pgbackrest, mariadb-backup, redis-aof",
     ),
 }
 """One case per documented enumeration (``console.model.enums.ENUMERATIONS``)."""
@@ -554,6 +554,18 @@ CROSS_CASES: list[Case] = [
                 "{tool: pgbackrest, stanza: main, repo_host: vault-dr-1, config: pgbr.conf}",
                 "pgbr.conf",
                 "must be an absolute path on the repository host",
+            ),
+            (
+                "path relative",
+                "{tool: pgbackrest, stanza: main, repo_host: vault-dr-1, path: base}",
+                "base}",
+                "path 'base' in backup of 'orders-db' must be an absolute path",
+            ),
+            (
+                "mariadb-backup without path",
+                "{tool: mariadb-backup, repo_host: vault-dr-1}",
+                "{tool: mariadb-backup",
+                "mariadb-backup needs 'path'",
             ),
             (
                 "unknown key",

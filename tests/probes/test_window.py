@@ -119,3 +119,49 @@ def test_the_archiver_line_is_read_only_from_a_clean_answer() -> None:
     assert parse_archiver(2, '{"archived": 1.5}') == {}
     assert parse_archiver(0, "psql: error") == {}
     assert parse_archiver(0, "{not json") == {}
+
+
+MARIA = BackupSettings(
+    "mariadb-backup", None, "lab-dr", None, Location("inv.yaml", 1, 1), "/srv/catalog-db-base"
+)
+MARIA_OUT = f"binlog.000001\t531760\t0-1-7\n{MARK}\n1796309174\n"
+
+
+def test_mariadb_window_from_the_base_backup_and_the_primarys_binlogs() -> None:
+    from console.probes.window import maria_repo_command, parse_binlogs, parse_maria
+
+    cmd = maria_repo_command(MARIA)
+    assert "/srv/catalog-db-base/xtrabackup_binlog_info" in cmd and "stat -c %Y" in cmd
+    listed = parse_binlogs(0, "binlog.000001\t531760\nbinlog.000002\t379\n")
+    assert listed == ["binlog.000001", "binlog.000002"]
+    assert parse_binlogs(1, "ERROR 1045") is None
+    ok = parse_maria(MARIA, "catalog-db", 0, MARIA_OUT, "", NOW, listed)
+    assert ok.health is WindowHealth.OK and ok.oldest == 1796309174.0
+    assert ok.oldest_backup == "binlog.000001:531760 (GTID 0-1-7)"
+    assert ok.newest_wal == "binlog.000002"
+    purged = parse_maria(MARIA, "catalog-db", 0, MARIA_OUT, "", NOW, ["binlog.000002"])
+    assert purged.health is WindowHealth.CRIT
+    assert "binlogs purged past the base backup: binlog.000001" in purged.reason
+    missing = parse_maria(MARIA, "catalog-db", 1, "", "cat: ...: No such file", NOW, listed)
+    assert missing.health is WindowHealth.CRIT and "no prepared base backup" in missing.reason
+    silent = parse_maria(MARIA, "catalog-db", 0, MARIA_OUT, "", NOW, None)
+    assert silent.health is WindowHealth.UNKNOWN
+
+
+REDIS = BackupSettings("redis-aof", None, "lab-dr", None, Location("inv.yaml", 1, 1))
+
+
+def test_redis_window_from_the_aof_timestamps() -> None:
+    from console.probes.window import aof_command, parse_aof
+
+    cmd = aof_command("redis-cli -h 127.0.0.1 -p 6379")
+    assert "CONFIG GET appenddirname" in cmd and "#TS:" in cmd
+    ok = parse_aof(REDIS, "sessions", 0, "aof yes\nts 1796308574 1796308591\n", NOW)
+    assert ok.health is WindowHealth.OK
+    assert (ok.oldest, ok.newest) == (1796308574.0, 1796308591.0)
+    off = parse_aof(REDIS, "sessions", 0, "aof no\n", NOW)
+    assert off.health is WindowHealth.CRIT and "appendonly is off" in off.reason
+    plain = parse_aof(REDIS, "sessions", 0, "aof yes\nts  \n", NOW)
+    assert plain.health is WindowHealth.CRIT and "aof-timestamp-enabled is off" in plain.reason
+    dark = parse_aof(REDIS, "sessions", None, "", NOW)
+    assert dark.health is WindowHealth.UNKNOWN

@@ -15,11 +15,12 @@ from rich.console import Console
 
 from console.audit.model import RunStart
 from console.audit.store import AuditStore
-from console.cli import _audit_runs
+from console.audit.verified import newest_verified
+from console.cli import _verified_source
 from console.errors import Location
 from console.model.backup import BackupSettings
 from console.probes.window import parse
-from console.status.window import last_verified, window_table, windows_json, windows_ok
+from console.status.window import Verified, window_table, windows_json, windows_ok
 
 DATA = Path(__file__).resolve().parents[1] / "probes" / "data" / "window"
 BACKUP = BackupSettings("pgbackrest", "orders-db", "lab-dr", None, Location("i.yaml", 1, 1))
@@ -57,15 +58,17 @@ def test_last_verified_is_the_newest_successful_restore_of_the_service(tmp_path:
         _run(store, "01K5PC0000000000000000000C", "point-in-time-restore", "failed")
         _run(store, "01K5PD0000000000000000000D", "failover", "succeeded")
         _run(store, "01K5PE0000000000000000000E", "point-in-time-restore", "succeeded", "prod")
-    runs = _audit_runs(db)
-    found = last_verified(runs, ["orders-db", "catalog-db"], "lab")
+    found = newest_verified(db, ["orders-db", "catalog-db"], "lab")
     assert set(found) == {"orders-db"}
     assert found["orders-db"].run_id == "01K5PB0000000000000000000B"
-    assert found["orders-db"].kind == "point-in-time-restore"
-    assert last_verified(runs, ["orders-db"], "prod")["orders-db"].run_id.endswith("E")
-    assert _audit_runs(tmp_path / "none.db") == []
+    assert found["orders-db"].playbook_kind == "point-in-time-restore"
+    assert newest_verified(db, ["orders-db"], "prod")["orders-db"].run_id.endswith("E")
+    assert newest_verified(tmp_path / "none.db", ["orders-db"]) == {}
     (tmp_path / "junk.db").write_text("not sqlite")
-    assert _audit_runs(tmp_path / "junk.db") == []
+    assert newest_verified(tmp_path / "junk.db", ["orders-db"]) == {}
+    # what status gets through the CLI: typed, with the finish time as epoch seconds
+    (seen,) = _verified_source(db)(["orders-db"], "lab").values()
+    assert isinstance(seen, Verified) and seen.playbook == "pg-pitr" and seen.finished_at > 0
 
 
 def test_the_table_and_json_say_the_window_its_age_and_the_reason() -> None:

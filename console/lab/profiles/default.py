@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from console.lab import inventory as inventory_file
-from console.lab import mariadb, pgbackrest, postgres, redis
+from console.lab import mariabackup, mariadb, pgbackrest, postgres, redis
 from console.lab.errors import MissingBinaries
 from console.lab.layout import DB_SITES, PG_PORT, LabLayout, SiteLayout
 from console.lab.profiles.base import Profile, StartContext
@@ -37,17 +37,18 @@ class DefaultProfile(Profile):
     stop_signals: ClassVar[dict[str, int]] = {"postgres": signal.SIGINT}
 
     def find_programs(self) -> dict[str, Path]:
-        """pgBackRest (the PostgreSQL WAL archive and backups).
+        """pgBackRest (the PostgreSQL WAL archive and backups) and mariadb-backup.
 
         Raises:
-            MissingBinaries: When ``pgbackrest`` is not installed.
+            MissingBinaries: When either is not installed.
         """
-        found = shutil.which(pgbackrest.PROGRAM)
-        if found is None:
+        found = {p: shutil.which(p) for p in (pgbackrest.PROGRAM, mariabackup.PROGRAM)}
+        missing = [p for p, path in found.items() if path is None]
+        if missing:
             raise MissingBinaries(
-                [pgbackrest.PROGRAM], "install it with: apt-get install -y pgbackrest"
+                missing, f"install them with: apt-get install -y {' '.join(missing)}"
             )
-        return {pgbackrest.PROGRAM: Path(found).absolute()}
+        return {p: Path(path).absolute() for p, path in found.items() if path is not None}
 
     def endpoints(self, layout: LabLayout) -> list[tuple[str, str, int]]:
         """sshd on every site; PostgreSQL, MariaDB and Redis on east and west."""
@@ -80,7 +81,7 @@ class DefaultProfile(Profile):
         """PostgreSQL, MariaDB and Redis, each pair set up by its own module."""
         return {
             "postgres": lambda: _postgres_with_archive(ctx),
-            "mariadb": lambda: mariadb.setup(ctx.runner, ctx.layout, ctx.bins, ctx.record),
+            "mariadb": lambda: _mariadb_with_base_backup(ctx),
             "redis": lambda: redis.setup(ctx.runner, ctx.layout, ctx.bins, ctx.record),
         }
 
@@ -107,3 +108,9 @@ def _postgres_with_archive(ctx: StartContext) -> None:
         # before the standby exists: the backup's checkpoint must not show up as its lag
         on_primary_seeded=lambda: pgbackrest.first_backup(ctx.runner, brest),
     )
+
+
+def _mariadb_with_base_backup(ctx: StartContext) -> None:
+    """The MariaDB pair, then a prepared base backup of the primary at dr (binlogs on top)."""
+    mariadb.setup(ctx.runner, ctx.layout, ctx.bins, ctx.record)
+    mariabackup.take(ctx.runner, ctx.layout, ctx.extra[mariabackup.PROGRAM])

@@ -41,6 +41,7 @@ from console.tui.board_model import (
     topology_text,
     verdict_line,
 )
+from console.tui.board_window import window_text
 from console.tui.format import fmt_age, health_label
 from console.tui.messages import StatusPokeRequested
 from console.tui.state import ConsoleState
@@ -95,6 +96,7 @@ class BoardScreen(Screen[None]):
         with VerticalScroll(id="board-scroll"):
             yield Static(id="topology")
             yield Static(id="verification")
+            yield Static(id="windows")
             for site in self.state.inventory.sites:
                 yield SitePanel(site)
         yield Log(id="changes", max_lines=500)
@@ -104,6 +106,9 @@ class BoardScreen(Screen[None]):
     def on_mount(self) -> None:
         topology = self.query_one("#topology", Static)
         topology.border_title = "topology"
+        windows = self.query_one("#windows", Static)
+        windows.border_title = "recoverable window"
+        windows.display = False
         self.query_one("#changes", Log).border_title = "changes (UTC)"
         self.query_one("#banner", ModeBanner).mode = self.state.mode
         self.ready = True
@@ -224,6 +229,7 @@ class BoardScreen(Screen[None]):
             for panel in self.query(SitePanel):
                 panel.show_headline(site_headline(inventory, panel.site, snapshot, st.history, now))
             self._show_topology(snapshot)
+            self._show_windows(snapshot, now)
             self._log_changes(snapshot, now)
             self.query_one("#verdict", Static).update(
                 verdict_line(inventory, snapshot, st.palette, now)
@@ -317,6 +323,14 @@ class BoardScreen(Screen[None]):
         self.query_one("#topology", Static).update(
             topology_text(st.inventory, snapshot, st.palette, st.clock())
         )
+
+    def _show_windows(self, snapshot: StatusSnapshot | None, now: float) -> None:
+        """The recoverable window panel (hidden until a source has collected windows)."""
+        panel = self.query_one("#windows", Static)
+        found = snapshot.windows if snapshot is not None else {}
+        panel.display = bool(found)
+        if found:
+            panel.update(window_text(found, self.state.palette, now))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """The detail line follows the cursor."""
