@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.errors import InputError, InputErrors, Location
-from console.model.checks import check_run_inputs, parse_var_args
+from console.model.checks import bind_params, check_run_inputs, parse_var_args
 from console.model.inventory import Inventory, build_inventory
 from console.model.playbook import Playbook, build_playbook
+from console.model.refusal import manager_refusal
 from console.model.yamlsrc import Source, load_file
 
 
@@ -128,6 +129,11 @@ def validate_paths(
     for playbook in result.playbooks:
         for inv in result.inventories:
             try:
+                if manager_refusal(playbook, inv) is not None:
+                    # as run does: a playbook its manager refuses never renders a step, so
+                    # only its parameters are checked (run stops it in preflight, exit 3)
+                    bind_params(playbook, overrides, require=bool(overrides))
+                    continue
                 check_run_inputs(playbook, inv, overrides, require=bool(overrides))
             except InputError as exc:
                 result.errors.extend(_collect(exc))
