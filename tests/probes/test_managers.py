@@ -8,7 +8,7 @@ from typing import Any
 from console.probes.managers import SentinelAnswer, judge_patroni, judge_sentinel, parse_cluster
 from console.probes.sample import Health, ProbeTarget, ReplicationSample, Role, blank_sample
 
-WHERE = {"a": "10.0.1.1:5432", "b": "10.0.2.1:5432", "c": "10.0.3.1:5432"}
+WHERE = {"a": "127.88.1.1:5432", "b": "127.88.2.1:5432", "c": "127.88.3.1:5432"}
 
 
 def _sample(host: str, role: Role, kind: str = "postgres") -> ReplicationSample:
@@ -22,7 +22,7 @@ def _cluster(leader: str = "pa", *, pause: bool = False, tl_b: int = 1) -> dict[
         "members": [
             {
                 "name": "pa",
-                "host": "10.0.1.1",
+                "host": "127.88.1.1",
                 "port": 5432,
                 "role": "replica",
                 "state": "streaming",
@@ -31,7 +31,7 @@ def _cluster(leader: str = "pa", *, pause: bool = False, tl_b: int = 1) -> dict[
             },
             {
                 "name": "pb",
-                "host": "10.0.2.1",
+                "host": "127.88.2.1",
                 "port": 5432,
                 "role": "replica",
                 "state": "streaming",
@@ -40,7 +40,7 @@ def _cluster(leader: str = "pa", *, pause: bool = False, tl_b: int = 1) -> dict[
             },
             {
                 "name": "pc",
-                "host": "10.0.3.1",
+                "host": "127.88.3.1",
                 "port": 5432,
                 "role": "replica",
                 "state": "streaming",
@@ -137,7 +137,7 @@ def test_no_api_answering_is_crit() -> None:
     assert "no Patroni REST API answered (http://e: connection refused)" in _reasons(view)[0]
 
 
-REDIS = {"a": "10.0.1.1:6379", "b": "10.0.2.1:6379"}
+REDIS = {"a": "127.88.1.1:6379", "b": "127.88.2.1:6379"}
 
 
 def _rsample(host: str, role: Role) -> ReplicationSample:
@@ -146,9 +146,9 @@ def _rsample(host: str, role: Role) -> ReplicationSample:
 
 
 def _answer(
-    master: str = "10.0.1.1:6379", flags: str = "master", ck: str = "OK 3 usable Sentinels"
+    master: str = "127.88.1.1:6379", flags: str = "master", ck: str = "OK 3 usable Sentinels"
 ) -> SentinelAnswer:
-    return SentinelAnswer(master, flags, 2, ck, (("10.0.2.1:6379", "slave"),))
+    return SentinelAnswer(master, flags, 2, ck, (("127.88.2.1:6379", "slave"),))
 
 
 RHEALTHY = [_rsample("a", Role.PRIMARY), _rsample("b", Role.REPLICA)]
@@ -158,15 +158,15 @@ def test_sentinels_that_agree_are_ok() -> None:
     answers = {"s1:1": _answer(), "s2:1": _answer(), "s3:1": _answer()}
     view = judge_sentinel("r", answers, RHEALTHY, REDIS, 0.0)
     assert view.health is Health.OK, _reasons(view)
-    assert view.summary.startswith("master 10.0.1.1:6379 per 3 of 3 Sentinels (quorum 2)")
+    assert view.summary.startswith("master 127.88.1.1:6379 per 3 of 3 Sentinels (quorum 2)")
 
 
 def test_two_sentinels_naming_different_masters_is_crit() -> None:
-    answers = {"s1:1": _answer(), "s2:1": _answer(), "s3:1": _answer("10.0.2.1:6379")}
+    answers = {"s1:1": _answer(), "s2:1": _answer(), "s3:1": _answer("127.88.2.1:6379")}
     view = judge_sentinel("r", answers, RHEALTHY, REDIS, 0.0)
     assert view.health is Health.CRIT
     assert any(
-        "name different masters" in r and "s3:1 names 10.0.2.1:6379" in r for r in _reasons(view)
+        "name different masters" in r and "s3:1 names 127.88.2.1:6379" in r for r in _reasons(view)
     )
 
 
@@ -187,14 +187,15 @@ def test_master_that_reports_replica_and_a_second_writable_master() -> None:
     answers = {"s1:1": _answer(), "s2:1": _answer()}
     reasons = _reasons(judge_sentinel("r", answers, samples, REDIS, 0.0))
     assert any(
-        "names master 10.0.1.1:6379 (a), but that Redis reports role replica" in r for r in reasons
+        "names master 127.88.1.1:6379 (a), but that Redis reports role replica" in r
+        for r in reasons
     )
     assert any(
-        "Redis on b is a writable master, but Sentinel names 10.0.1.1:6379" in r for r in reasons
+        "Redis on b is a writable master, but Sentinel names 127.88.1.1:6379" in r for r in reasons
     )
 
 
 def test_master_flagged_down() -> None:
     answers = {"s1:1": _answer(flags="master,s_down,o_down"), "s2:1": _answer()}
     reasons = _reasons(judge_sentinel("r", answers, RHEALTHY, REDIS, 0.0))
-    assert any("flags master 10.0.1.1:6379 o_down+s_down" in r for r in reasons)
+    assert any("flags master 127.88.1.1:6379 o_down+s_down" in r for r in reasons)
