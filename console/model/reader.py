@@ -151,6 +151,13 @@ class MapView:
         n = self.get(key)
         if n is None or n.value is None:
             return default
+        if isinstance(n.value, list | dict):
+            shape = "a list" if isinstance(n.value, list) else "a mapping"
+            self.problems.add(
+                f"{key!r} in {self.what}: expected a duration like 500ms, 5s, 2m, 1h, got {shape}",
+                n.loc,
+            )
+            return default
         try:
             return parse_duration(n.value)
         except DurationError as exc:

@@ -248,6 +248,15 @@ ENUM_CASES: dict[str, Case] = {
 """One case per documented enumeration (``console.model.enums.ENUMERATIONS``)."""
 
 CROSS_CASES: list[Case] = [
+    # a duration given as a list is named as such (it printed the loader's internal nodes)
+    Case(
+        "duration given as a list",
+        "inventory",
+        "probe: {user: postgres, timeout: 2s}",
+        "probe: {user: postgres, timeout: [2s]}",
+        "[2s]",
+        "'timeout' in probe of 'orders-db': expected a duration like 500ms, 5s, 2m, 1h, got a list",
+    ),
     # member ports: a port out of range is the loader's, located at the value
     Case(
         "member port out of range",
