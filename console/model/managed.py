@@ -6,7 +6,7 @@ replica), or two primaries would appear. The inventory says who manages a servic
 probes can show the manager's view next to the database's and the raw playbooks can refuse it::
 
     managed_by: {kind: patroni, api: [http://db-east-1:8008, http://db-west-1:8008]}
-    managed_by: {kind: sentinel, sentinels: [10.0.1.5:26379, 10.0.2.5:26379], master: sessions}
+    managed_by: {kind: sentinel, sentinels: [sent-east:26379, sent-west:26379], master: sessions}
 
 ``api`` may be one URL or a list (any member's REST API answers ``/cluster``; the probes ask
 each in turn, so a dark site delays nothing). Every value is checked with its location.
@@ -86,7 +86,7 @@ def _endpoints(mv: MapView, problems: Problems) -> tuple[tuple[str, int], ...]:
         m = _ENDPOINT.match(value)
         if m is None:
             problems.add(
-                f"sentinel {value!r} of {mv.what} must be HOST:PORT, such as 10.0.1.5:26379",
+                f"sentinel {value!r} of {mv.what} must be HOST:PORT, such as sentinel-east:26379",
                 where,
             )
             continue
