@@ -31,6 +31,7 @@ from console.report.model import (
     StepRun,
 )
 from console.report.parts import included_parts
+from console.report.recovery import cold_backup_section, pitr_section
 from console.report.text import canary_problem, one_line, verdict
 
 
@@ -118,6 +119,7 @@ def finish(f: Folder, chain: VerifyResult, this_host: str) -> Report:
             ),
         )
     pb, inv = d.playbook, d.inventory
+    params = {str(k): "" if v is None else str(v) for k, v in d.params.items()}
     duration = None
     if fin is not None and f.finished_at:
         duration = f.offset(f.finished_at)
@@ -135,7 +137,7 @@ def finish(f: Folder, chain: VerifyResult, this_host: str) -> Report:
         mode=d.mode,
         services=d.services,
         ran_on=tuple(f.machines),
-        params={str(k): "" if v is None else str(v) for k, v in d.params.items()},
+        params=params,
         operators=tuple(Operator(name, tuple(roles)) for name, roles in f.operators.items()),
         started_at=f.start_ts,
         ended_at=f.finished_at,
@@ -171,6 +173,8 @@ def finish(f: Folder, chain: VerifyResult, this_host: str) -> Report:
         event_count=f.event_count,
         not_run=_not_run(f, steps),
         parts=included_parts(f.parts, f.planned, steps),
+        pitr=pitr_section(str(pb.kind), d.services, params, steps),
+        cold_backup=cold_backup_section(d.services, steps, measured.rto_seconds),
     )
 
 

@@ -426,6 +426,81 @@ class IncludedPart:
 
 
 @dataclass(frozen=True)
+class VerificationOutput:
+    """What one verification step of a recovery drill printed (check_sql, check_cmd, amcheck,
+    mariadb-check, redis-check-aof): the operator's proof of the recovered data."""
+
+    step_id: str
+    """The step's id."""
+    title: str
+    """Its rendered title."""
+    outcome: str
+    """How it ended (one of ``STEP_OUTCOMES``)."""
+    lines: tuple[str, ...]
+    """Its recorded output (``report:`` figure lines left out)."""
+
+
+@dataclass(frozen=True)
+class PitrSection:
+    """A point-in-time recovery run's figures, from the ``report:`` lines its steps printed
+    (``console.report.recovery``) and its parameters. A figure the log does not hold is None."""
+
+    service: str | None
+    """The recovered service."""
+    target: str
+    """The target as given: ``time 2026-12-02T14:01:00Z``, ``restore point x``, ``xid 123``,
+    ``GTID 0-1-9`` ("" when the run names none)."""
+    recovered: str | None
+    """The recovered point: the time of the last transaction replayed (or the backup's when
+    none was)."""
+    gap_seconds: float | None
+    """Target minus the recovered point, in seconds."""
+    gap_bound: bool
+    """``gap_seconds`` is an upper bound (binlog and AOF times carry whole seconds)."""
+    backup: str | None
+    """The backup restored (pgBackRest label, base backup and its position, AOF copy)."""
+    replayed_count: int | None
+    """How much log was replayed (``replayed_what`` says in which unit)."""
+    replayed_what: str | None
+    """``WAL segments``, ``binlog transactions``, ``AOF annotations``."""
+    replayed_bytes: int | None
+    """Bytes of log replayed (``replayed_bytes_what`` says which)."""
+    replayed_bytes_what: str | None
+    """What the bytes count, e.g. ``bytes of WAL from the backup start``."""
+    fetch_seconds: float | None
+    """Duration of the steps of phase ``fetch`` (getting the backup)."""
+    replay_seconds: float | None
+    """Duration of the steps of phase ``replay`` (starting, replaying, proving, promoting)."""
+    checks_seconds: float | None
+    """Duration of the steps of phase ``checks`` (check_sql / check_cmd, integrity)."""
+    proof: str | None
+    """The ``PROVEN:`` / ``NOT PROVEN:`` line of the proof, as printed."""
+    verification: tuple[VerificationOutput, ...]
+    """The outputs of the checks-phase steps, in order."""
+
+
+@dataclass(frozen=True)
+class ColdBackupSection:
+    """A cold-backup drill's figures (stop a replica, copy its files, start it; restore the
+    copy by ``mv``), from the ``report:`` lines its steps printed and the measured RTO."""
+
+    service: str | None
+    """The service whose replica was copied."""
+    downtime_seconds: float | None
+    """The replica's downtime: the run's measured outage (stop .. caught up again)."""
+    copy_bytes: int | None
+    """Bytes copied."""
+    copy_seconds: float | None
+    """How long the copy took."""
+    restore_seconds: float | None
+    """How long the restore (mv and start of the copy) took."""
+    proof: str | None
+    """The ``MATCH:`` / ``MISMATCH:`` line of the verification, as printed."""
+    verification: tuple[VerificationOutput, ...]
+    """The outputs of the checks-phase steps, in order."""
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything a drill report says about one run."""
 
@@ -502,3 +577,7 @@ class Report:
     """Steps of the playbook the run never started (known when the log records the plan)."""
     parts: tuple[IncludedPart, ...] = ()
     """The included playbooks of a composed run, one section each (empty: it includes none)."""
+    pitr: PitrSection | None = None
+    """A point-in-time recovery run's figures (None for any other kind of run)."""
+    cold_backup: ColdBackupSection | None = None
+    """A cold-backup drill's figures (None for any other run)."""

@@ -18,8 +18,10 @@ from console.report.model import REPORT_VERSION, Report, Sample
 from console.report.svg import TrendPoint, lag_svg, timeline_svg, trend_svg
 from console.report.text import met_word, offset, seconds, symbol, timestamp
 from console.report.views import (
+    cold_rows,
     command_view,
     lag_text,
+    pitr_rows,
     polls_text,
     role_changes,
     shown_commands,
@@ -104,6 +106,8 @@ def render_html(report: Report) -> str:
             lag_bytes=Markup(lag_b) if lag_b else None,  # noqa: S704
             changes=role_changes(report),
             gate_commands={g.index: [command_view(c) for c in g.commands] for g in report.gates},
+            pitr_rows=pitr_rows(report.pitr) if report.pitr else None,
+            cold_rows=cold_rows(report.cold_backup) if report.cold_backup else None,
         )
     )
 

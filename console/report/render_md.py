@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from console.report.model import REPORT_VERSION, Report, Sample, StepRun
+from console.report.model import REPORT_VERSION, Report, Sample, StepRun, VerificationOutput
 from console.report.text import canary_problem, met_word, offset, seconds, symbol, timestamp
 from console.report.views import (
+    cold_rows,
     command_view,
     lag_text,
+    pitr_rows,
     polls_text,
     role_changes,
     shown_commands,
@@ -58,6 +60,8 @@ def render_md(report: Report) -> str:
     out = [f"# {kind} report: {title}", "", f"**{inline(r.verdict)}**", ""]
     out += _run(r)
     out += _objectives(r)
+    out += _pitr(r)
+    out += _cold_backup(r)
     out += _deviations(r)
     out += _gates(r)
     out += [f"## Steps ({len(r.steps)})", ""]
@@ -109,6 +113,43 @@ def _parts(r: Report) -> list[str]:
         out += [""]
         out += table(("step", "outcome"), [(f"`{sid}`", word) for sid, word in p.steps])
         out += [""]
+    return out
+
+
+def _verification_md(items: Sequence[VerificationOutput]) -> list[str]:
+    out: list[str] = []
+    for v in items:
+        out += [f"**{symbol(v.outcome)} `{v.step_id}`** {inline(v.title)}", ""]
+        out += fence(v.lines or ["(no output)"])
+        out += [""]
+    return out
+
+
+def _pitr(r: Report) -> list[str]:
+    """The point-in-time recovery's figures (nothing for any other run)."""
+    p = r.pitr
+    if p is None:
+        return []
+    out = ["## Point-in-time recovery", ""]
+    out += table(("", ""), [(k, v) for k, v in pitr_rows(p)])
+    out += [""]
+    if p.verification:
+        out += ["### Verification", ""]
+        out += _verification_md(p.verification)
+    return out
+
+
+def _cold_backup(r: Report) -> list[str]:
+    """The cold-backup drill's figures (nothing for any other run)."""
+    c = r.cold_backup
+    if c is None:
+        return []
+    out = ["## Cold backup", ""]
+    out += table(("", ""), [(k, v) for k, v in cold_rows(c)])
+    out += [""]
+    if c.verification:
+        out += ["### Verification", ""]
+        out += _verification_md(c.verification)
     return out
 
 

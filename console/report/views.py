@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from console.report.model import CommandRun, Report, Sample, StepRun
+from console.report.model import (
+    ColdBackupSection,
+    CommandRun,
+    PitrSection,
+    Report,
+    Sample,
+    StepRun,
+)
 from console.report.text import seconds
 
 TAIL_LINES = 20
@@ -129,3 +136,73 @@ def role_changes(report: Report) -> list[str]:
 def step_label(step: StepRun) -> str:
     """``fence`` or ``rollback restart-old``."""
     return f"rollback {step.id}" if step.rollback else step.id
+
+
+NOT_RECORDED = "not recorded"
+"""A recovery figure the log does not hold (an older playbook, or a step that never got there)."""
+
+
+def size_text(value: int | None) -> str:
+    """``33.7 MB (33720344 bytes)``; ``not recorded`` when unknown."""
+    if value is None:
+        return NOT_RECORDED
+    if value < 1000:
+        return f"{value} bytes"
+    size = float(value)
+    units = ["kB", "MB", "GB", "TB"]
+    size /= 1000
+    while size >= 1000 and len(units) > 1:
+        size /= 1000
+        units.pop(0)
+    return f"{size:.1f} {units[0]} ({value} bytes)"
+
+
+def _took(value: float | None) -> str:
+    return NOT_RECORDED if value is None else seconds(value)
+
+
+def pitr_rows(p: PitrSection) -> list[tuple[str, str]]:
+    """The point-in-time recovery's figures as (label, value) rows, in every format alike."""
+    if p.gap_seconds is None:
+        gap = NOT_RECORDED
+    elif p.gap_bound:
+        gap = f"under {seconds(p.gap_seconds)} (the log's times carry whole seconds)"
+    else:
+        gap = f"{p.gap_seconds:.6f} s" if abs(p.gap_seconds) < 60 else seconds(p.gap_seconds)
+    if p.replayed_count is None:
+        replayed = NOT_RECORDED
+    else:
+        replayed = f"{p.replayed_count} {p.replayed_what or ''}".strip()
+    if p.replayed_bytes is not None:
+        what = f" {p.replayed_bytes_what}" if p.replayed_bytes_what else ""
+        replayed += f"; {size_text(p.replayed_bytes)}{what}"
+    parts = (p.fetch_seconds, p.replay_seconds, p.checks_seconds)
+    total = None if all(x is None for x in parts) else sum(x or 0.0 for x in parts)
+    return [
+        ("service", p.service or "—"),
+        ("target", p.target or "none given"),
+        ("recovered point", p.recovered or NOT_RECORDED),
+        ("gap (target − recovered)", gap),
+        ("backup used", p.backup or NOT_RECORDED),
+        ("log replayed", replayed),
+        (
+            "restore time",
+            f"{_took(total)}: fetch {_took(p.fetch_seconds)}, replay {_took(p.replay_seconds)}, "
+            f"checks {_took(p.checks_seconds)}",
+        ),
+        ("proof", p.proof or NOT_RECORDED),
+    ]
+
+
+def cold_rows(c: ColdBackupSection) -> list[tuple[str, str]]:
+    """The cold-backup drill's figures as (label, value) rows, in every format alike."""
+    copy = size_text(c.copy_bytes)
+    if c.copy_seconds is not None:
+        copy += f" in {seconds(c.copy_seconds)}"
+    return [
+        ("service", c.service or "—"),
+        ("replica downtime", _took(c.downtime_seconds)),
+        ("copy", copy),
+        ("restore (mv and start)", _took(c.restore_seconds)),
+        ("proof", c.proof or NOT_RECORDED),
+    ]

@@ -18,8 +18,12 @@ from typing import IO
 
 import pytest
 
+from console.audit import AuditStore
 from console.lab.layout import PG_SCRATCH_PORT
+from console.report import FORMATS, build_report, render
+from console.report.model import Report
 from tests.drills_pg.drill import PGBIN, SCALE, Drill
+from tests.report.checks import check_json
 from tests.support.lab import RunningLab, make_lab_dir, reserve_net, start_test_lab
 
 NETS = range(130, 135)
@@ -92,3 +96,15 @@ def scratch_left(drill: Drill) -> list[str]:
         f"{PGBIN}/pg_isready -q -h {drill.address('dr')} -p {PG_SCRATCH_PORT}; echo $?; "
         f"ls -A {scratch}",
     ).split()
+
+
+def recovery_report(drill: Drill, run_id: str) -> Report:
+    """The run's report from the lab's audit log, every format rendered and the JSON one
+    validated against the shipped schema."""
+    with AuditStore(drill.audit, create=False) as store:
+        report = build_report(store, run_id)
+    for fmt in FORMATS:
+        text = render(report, fmt)
+        if fmt == "json":
+            check_json(text)
+    return report

@@ -24,7 +24,7 @@ import pytest
 
 from console.lab.layout import MARIADB_SCRATCH_PORT, REDIS_PORT, REDIS_SCRATCH_PORT
 from tests.drills_pg.drill import SCALE, Drill, RunOutcome
-from tests.drills_pitr.lab import mark, pause, scratch_left, utc_now
+from tests.drills_pitr.lab import mark, pause, recovery_report, scratch_left, utc_now
 from tests.support.lab import requires_lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow, requires_lab]
@@ -37,6 +37,18 @@ def _markers(run: RunOutcome) -> set[str]:
     line = next((x for x in out.splitlines() if "markers: " in x), None)
     assert line is not None, run.explain()
     return set(line.split("markers: ", 1)[1].strip().split(","))
+
+
+def _shown(run: RunOutcome, step_id: str) -> str:
+    """A step's output without its ``report:`` figure lines (what check_cmd itself printed)."""
+    return "\n".join(
+        x for x in run.output(step_id).splitlines() if not x.strip().startswith("report:")
+    )
+
+
+def _before(recovered: str, target: str) -> bool:
+    """The recovered point (ISO 8601) is before the target."""
+    return datetime.fromisoformat(recovered) < datetime.fromisoformat(target)
 
 
 def _succeeded(drill: Drill, run: RunOutcome) -> None:
@@ -66,6 +78,20 @@ def test_pitr_to_a_time_between_two_writes_keeps_the_first_and_not_the_second(
     preflight = run.output("preflight")
     assert "recoverable window: " in preflight and f"target {target} is inside" in preflight
     assert "restore backup set" in run.output("restore"), run.output("restore")
+    # the report's PITR section, folded from this run's audit log
+    section = recovery_report(pitr, run.run_id).pitr
+    assert section is not None and section.target == f"time {target}"
+    assert section.backup is not None and section.backup in run.output("restore")
+    assert section.recovered is not None and _before(section.recovered, target)
+    assert section.gap_seconds is not None and 0 < section.gap_seconds < 10, section
+    assert not section.gap_bound
+    assert section.replayed_what == "WAL segments" and section.replayed_count
+    assert section.replayed_bytes and section.replayed_bytes > 0
+    assert section.fetch_seconds and section.replay_seconds and section.checks_seconds
+    assert section.proof is not None and section.proof.startswith("PROVEN: ")
+    checks = {v.step_id: v.lines for v in section.verification}
+    assert list(checks) == ["check-sql", "amcheck"]
+    assert any("markers: A" in line for line in checks["check-sql"]), checks
 
 
 @pytest.mark.timeout(1800)
@@ -101,6 +127,8 @@ def test_pitr_to_a_transaction_id(pitr: Drill) -> None:
     seen = _markers(run)
     assert "G" in seen and "H" not in seen, seen
     assert f"after commit of transaction {xid}," in run.output("prove")
+    section = recovery_report(pitr, run.run_id).pitr
+    assert section is not None and section.target == f"xid {xid}" and section.gap_seconds == 0
 
 
 @pytest.mark.timeout(1800)
@@ -238,6 +266,12 @@ def test_cold_backup_of_the_replica_measures_downtime_and_restores_by_mv(pitr: D
     assert "cold-before" in _markers_of(verify), verify
     assert "shut down in recovery" in run.output("stop-replica")
     assert "no corruption found" in run.output("amcheck")
+    cold = recovery_report(pitr, run.run_id).cold_backup
+    assert cold is not None and cold.downtime_seconds == downtime
+    assert cold.copy_bytes and cold.copy_bytes > 10_000_000 and cold.copy_seconds is not None
+    assert cold.restore_seconds is not None and cold.restore_seconds > 0
+    assert cold.proof is not None and cold.proof.startswith("MATCH: ")
+    assert [v.step_id for v in cold.verification] == ["verify", "amcheck"]
     _in_sync(pitr, "cold-after")  # the replica is back and replicating
     assert scratch_left(pitr) == ["2"]
     backups = pitr.lab.lab.layout.site("dr").backup_dir / "orders-db-cold"
@@ -291,7 +325,7 @@ def test_redis_pitr_to_a_time_between_two_writes(pitr: Drill) -> None:
     time.sleep(1.1)  # appendfsync everysec
     run = pitr.run("redis-pitr.yaml", f"target_time={target}", f"check_cmd={REDIS_CHECK}")
     assert run.proc.returncode == 0, run.explain()
-    assert run.output("check-cmd").split() == ["A", "0"], run.output("check-cmd")
+    assert _shown(run, "check-cmd").split() == ["A", "0"], run.output("check-cmd")
     code, status = _status(pitr)
     assert code == 0, status
     sessions = next(w for w in status["windows"] if w["service"] == "sessions")
@@ -299,6 +333,13 @@ def test_redis_pitr_to_a_time_between_two_writes(pitr: Drill) -> None:
     assert "PROVEN: every write kept was made before the target's second" in run.output("prove")
     assert "All AOF files and manifest are valid" in run.output("check-aof")
     assert "recoverable window: " in run.output("preflight")
+    section = recovery_report(pitr, run.run_id).pitr
+    assert section is not None and section.gap_bound and section.gap_seconds is not None
+    assert section.recovered is not None and _before(section.recovered, target), section
+    assert section.replayed_what == "AOF timestamp annotations" and section.replayed_bytes
+    assert section.backup is not None and "the AOF of " in section.backup
+    assert [v.step_id for v in section.verification] == ["check-cmd", "check-aof"]
+    assert section.verification[0].lines == ("A", "0"), section.verification
     left = pitr.shell(
         "dr", f"redis-cli -h {pitr.address('dr')} -p {REDIS_SCRATCH_PORT} PING; echo rc=$?"
     )
@@ -307,7 +348,7 @@ def test_redis_pitr_to_a_time_between_two_writes(pitr: Drill) -> None:
     newest = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     run = pitr.run("redis-pitr.yaml", f"target_time={newest}", f"check_cmd={REDIS_CHECK}")
     assert run.proc.returncode == 0, run.explain()
-    assert run.output("check-cmd").split() == ["B", "1"], run.output("check-cmd")
+    assert _shown(run, "check-cmd").split() == ["B", "1"], run.output("check-cmd")
 
 
 @pytest.mark.timeout(1800)
@@ -363,6 +404,17 @@ def test_mariadb_pitr_to_a_time_and_to_a_gtid(pitr: Drill) -> None:
     prove = run.output("prove")
     assert "PROVEN: nothing replayed is after the target" in prove, prove
     assert "replaying " in run.output("replay") and "every table OK" in run.output("check-tables")
+    section = recovery_report(pitr, run.run_id).pitr
+    assert section is not None and section.gap_bound and section.gap_seconds is not None
+    assert section.replayed_what == "binlog transactions" and section.replayed_count
+    assert section.replayed_bytes and section.replayed_bytes > 0, section
+    assert section.recovered is not None and _before(section.recovered, target), section
+    assert section.backup is not None and " at binlog." in section.backup
+    # the replication account is never on a command line, and its option file is gone
+    sent = " ".join(e.data.get("command", "") for e in run.of("command_intent"))
+    assert "--password" not in sent and "--defaults-extra-file=" in sent
+    scratch = pitr.lab.lab.layout.site("dr").scratch_dir
+    assert not (scratch / "catalog.cnf").exists()
     gtid = _maria_mark(pitr, "C")
     _maria_mark(pitr, "D")
     run = pitr.run("mariadb-pitr.yaml", f"target_gtid={gtid}", f"check_sql={MARIA_CHECK}")
@@ -405,6 +457,9 @@ def test_mariadb_cold_backup_of_the_replica(pitr: Drill) -> None:
     assert "MATCH: the copy holds the replica's data as it stopped" in verify, verify
     assert "cold-maria" in _markers_of(verify), verify
     assert "every table OK" in run.output("check-tables")
+    cold = recovery_report(pitr, run.run_id).cold_backup
+    assert cold is not None and cold.copy_bytes and cold.restore_seconds is not None
+    assert cold.downtime_seconds == run.finished["rto_seconds"]
     after = _maria_mark(pitr, "cold-maria-after")  # the replica is back and replicating
     west = pitr.lab.lab.layout.site("west").maria_socket
     pitr.wait_until(

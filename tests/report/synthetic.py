@@ -25,6 +25,8 @@ class RunWriter:
         pid: int | None = None,
         hostname: str | None = None,
         title: str = "A synthetic run",
+        kind: str = "custom",
+        params: dict[str, str] | None = None,
     ) -> None:
         self.store = store
         self.operator = operator
@@ -33,7 +35,7 @@ class RunWriter:
             RunStart(
                 run_id=self.run_id,
                 playbook_name=playbook,
-                playbook_kind="custom",
+                playbook_kind=kind,
                 playbook_path=f"playbooks/{playbook}.yaml",
                 playbook_digest="sha256:" + "0" * 64,
                 inventory_name="unit",
@@ -42,7 +44,7 @@ class RunWriter:
                 mode="drill",
                 operator=operator,
                 services=("db",),
-                params={"site": "west"},
+                params={"site": "west"} if params is None else params,
                 objectives=objectives
                 if objectives is not None
                 else {"rto_seconds": 60.0, "rpo_seconds": 0.0},
