@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from console.lab import cluster as redis_cluster
 from console.lab import etcd, patroni, sentinel
 from console.lab.binaries import Binaries
 from console.lab.inventory import Var, Writer, atomic_write, begin, known_hosts_path, yaml_value
@@ -23,6 +24,9 @@ from console.lab.layout import (
     SSH_PORT,
     LabLayout,
 )
+
+CLUSTER_SERVICE = "carts"
+"""The inventory service of the Redis Cluster (kind ``redis-cluster``)."""
 
 
 def render(
@@ -73,7 +77,7 @@ def render(
         w.line(3, f"{site.host}:")
         w.line(4, f"address: {site.address}")
         w.line(4, f"port: {SSH_PORT}")
-        w.line(4, "tags: [etcd, patroni, sentinel]")
+        w.line(4, "tags: [etcd, patroni, sentinel, redis-cluster]")
         w.line(4, f"ssh: {{lock_dir: {yaml_value(str(site.root / 'locks'))}}}")
         w.vars(
             4,
@@ -149,6 +153,19 @@ def render(
         f"managed_by: {{kind: sentinel, sentinels: [{sentinels}], master: {sentinel.MASTER_NAME}}}",
     )
     w.line(2, "thresholds: {lag_warn: 5s, lag_crit: 30s}")
+
+    w.line(1, f"{CLUSTER_SERVICE}:")
+    w.line(2, "kind: redis-cluster")
+    w.line(
+        2,
+        "description: "
+        + yaml_value("Redis Cluster: 3 masters, one per site, each replicated in another site"),
+    )
+    w.comment(2, "which node is a master changes with failovers: CLUSTER NODES says")
+    names = ", ".join(
+        f"{site.host}:{port}" for site in layout.sites for port in redis_cluster.CLUSTER_PORTS
+    )
+    w.line(2, f"nodes: [{names}]")
     return w.text()
 
 

@@ -46,7 +46,7 @@ SITE_ROLES = ("primary", "standby", "dr")
 """``role:`` of a site."""
 MEMBER_ROLES = ("primary", "replica")
 """``role:`` of a service member (the role the inventory expects)."""
-SERVICE_KINDS = ("postgres", "mysql", "redis", "custom")
+SERVICE_KINDS = ("postgres", "mysql", "redis", "redis-cluster", "custom")
 """``kind:`` of a service."""
 SSH_BACKENDS = ("asyncssh", "paramiko")
 """``backend:`` of the ssh settings."""

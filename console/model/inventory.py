@@ -16,6 +16,7 @@ from types import MappingProxyType
 
 from console.errors import InputErrors, Location
 from console.model.backup import BackupSettings, build_backup
+from console.model.cluster import CLUSTER_KIND, ClusterNode, build_cluster_nodes
 from console.model.enums import MEMBER_ROLES, SERVICE_KINDS, SITE_ROLES, SSH_BACKENDS
 from console.model.managed import ManagedBy, build_managed_by
 from console.model.reader import MapView, Problems, suggest
@@ -152,6 +153,8 @@ class Service:
     cooldown: float | None = None
     """Seconds after a failover or switchover of this service finished during which another
     one is refused at preflight (team-wide, from the audit store); None: no cooldown."""
+    nodes: tuple[ClusterNode, ...] = ()
+    """A ``redis-cluster`` service's nodes (``nodes:``); such a service has no members."""
 
     @property
     def expected_primary(self) -> str | None:
@@ -369,13 +372,32 @@ def _build_service(
             "managed_by",
             "verify_every",
             "cooldown",
+            "nodes",
         ),
         problems,
-        required=("kind", "members"),
+        required=("kind",),
     )
     if not sv.ok:
         return None
+    raw_kind = sv.get("kind")
+    is_cluster = raw_kind is not None and raw_kind.value == CLUSTER_KIND
+    if not is_cluster and not sv.has("members"):
+        problems.add(f"service {name!r} needs 'members'", node.loc)
     kind = sv.choice("kind", SERVICE_KINDS, "custom") or "custom"
+    nodes: tuple[ClusterNode, ...] = ()
+    if is_cluster:
+        if sv.has("members"):
+            problems.add(
+                f"service {name!r} of kind {CLUSTER_KIND} lists its nodes under 'nodes', "
+                "not 'members' (which node is a master changes with every failover)",
+                node.key_loc("members"),
+            )
+        nodes = build_cluster_nodes(sv, name, hosts, problems)
+    elif sv.has("nodes"):
+        problems.add(
+            f"'nodes' of {name!r} is for kind {CLUSTER_KIND} services, not {kind}",
+            node.key_loc("nodes"),
+        )
     members: dict[str, Member] = {}
     primaries: list[str] = []
     read: list[tuple[str, Node, str]] = []
@@ -485,6 +507,7 @@ def _build_service(
         managed_by,
         verify_every=verify_every,
         cooldown=sv.duration("cooldown") or None,
+        nodes=nodes,
     )
 
 

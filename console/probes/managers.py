@@ -63,6 +63,9 @@ class ManagedMember:
     """Tagged never to be promoted automatically (Patroni)."""
 
 
+_MANAGER_NAMES = {"patroni": "Patroni", "sentinel": "Sentinel", "redis-cluster": "Redis Cluster"}
+
+
 @dataclass(frozen=True)
 class ManagerView:
     """What the manager of one service says now, judged against the databases."""
@@ -102,11 +105,13 @@ class ManagerView:
     @property
     def manager(self) -> str:
         """How a person names the manager."""
-        return "Patroni" if self.kind == "patroni" else "Sentinel"
+        return _MANAGER_NAMES.get(self.kind, self.kind)
 
     @property
     def summary(self) -> str:
         """One line: leader and members as the manager sees them."""
+        if "summary" in self.details:  # a Redis Cluster's view brings its own
+            return str(self.details["summary"])
         if self.kind == "patroni":
             if not self.answered:
                 return "no Patroni REST API answered"

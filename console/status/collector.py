@@ -18,6 +18,7 @@ from functools import cached_property
 
 from console.errors import DrError
 from console.model.inventory import Inventory, Member, Service
+from console.probes.cluster import ask_cluster, cluster_places, judge_cluster
 from console.probes.health import MemberHealth, assess
 from console.probes.managers import Answers, ManagerView, ask_manager, judge_manager
 from console.probes.registry import probe_for
@@ -131,6 +132,7 @@ class StatusCollector:
         self._latest: dict[tuple[str, str], ReplicationSample] = {}
         self._inflight: dict[tuple[str, str], asyncio.Task[ReplicationSample]] = {}
         self._managers: dict[str, tuple[Answers, float]] = {}
+        self._clusters: dict[str, tuple[Answers, float]] = {}
 
     def _deadline(self, service: Service) -> float:
         return self.timeout if self.timeout is not None else service.probe.timeout
@@ -202,11 +204,28 @@ class StatusCollector:
             for name in names
             if (mb := self.inventory.services[name].managed_by) is not None
         ]
-        answers = await asyncio.gather(
-            *(ask_manager(mb, self._deadline(self.inventory.services[n])) for n, mb in managed)
+        clusters = [n for n in names if self.inventory.services[n].nodes]
+        answers, cluster_answers = await asyncio.gather(
+            asyncio.gather(
+                *(ask_manager(mb, self._deadline(self.inventory.services[n])) for n, mb in managed)
+            ),
+            asyncio.gather(
+                *(
+                    ask_cluster(
+                        [
+                            (nd.name, self.inventory.hosts[nd.host].address, nd.port)
+                            for nd in self.inventory.services[n].nodes
+                        ],
+                        self._deadline(self.inventory.services[n]),
+                    )
+                    for n in clusters
+                )
+            ),
         )
         for (name, _mb), got in zip(managed, answers, strict=True):
             self._managers[name] = got
+        for name, cgot in zip(clusters, cluster_answers, strict=True):
+            self._clusters[name] = cgot
 
     async def sample_member(self, service: str, host: str) -> MemberStatus:
         """Probe one member now (or join its probe in flight) and return its judged status.
@@ -288,6 +307,9 @@ class StatusCollector:
             managers[name] = judge_manager(
                 name, service.managed_by, answers, samples, where, taken_at
             )
+        for name, (answers, taken_at) in self._clusters.items():  # a Redis Cluster: its own view
+            places = cluster_places(self.inventory, self.inventory.services[name])
+            managers[name] = judge_cluster(name, answers, places, taken_at)
         return StatusSnapshot(now, tuple(members), topologies, managers, shapes)
 
     async def close(self) -> None:

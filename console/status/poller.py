@@ -46,7 +46,7 @@ class MemberPoller:
         loops += [  # a managed service's manager (Patroni, Sentinel) is polled on its own too
             asyncio.ensure_future(self._manager_loop(service.name))
             for service in inventory.services.values()
-            if service.managed_by is not None
+            if service.managed_by is not None or service.nodes  # or a Redis Cluster's own view
         ]
         try:
             await asyncio.gather(*loops)

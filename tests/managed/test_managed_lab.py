@@ -18,6 +18,7 @@ from console.lab.layout import LabLayout
 from console.lab.procs import ProcState, is_listening, wait_until
 from console.lab.profiles import get_profile
 from console.model.inventory import load_inventory
+from tests.managed.cluster_support import cluster_back
 from tests.support.lab import RunningLab, requires_profile
 
 pytestmark = [requires_profile("managed"), pytest.mark.lab]
@@ -126,7 +127,7 @@ def test_lab_health_is_clean(managed: RunningLab) -> None:
     assert managed.lab.health() == []
 
 
-def test_chaos_down_darkens_etcd_patroni_and_sentinel_of_the_site(managed: RunningLab) -> None:
+def test_chaos_down_darkens_every_manager_and_cluster_node_of_the_site(managed: RunningLab) -> None:
     lab = managed.lab
     pids = lab.chaos_down("dr")
     try:
@@ -136,6 +137,8 @@ def test_chaos_down_darkens_etcd_patroni_and_sentinel_of_the_site(managed: Runni
             "etcd": ProcState.STOPPED,
             "patroni": ProcState.STOPPED,
             "sentinel": ProcState.STOPPED,
+            "cluster-16700": ProcState.STOPPED,
+            "cluster-16701": ProcState.STOPPED,
         }
         # the site's PostgreSQL (Patroni's child) is frozen too
         layout = LabLayout.create(lab.directory, managed.net)
@@ -147,6 +150,7 @@ def test_chaos_down_darkens_etcd_patroni_and_sentinel_of_the_site(managed: Runni
         assert wait_until(lambda: etcd.healthy(east, timeout=10), 120, interval=1)
     finally:
         lab.chaos_up("dr")
+    assert cluster_back(managed) == []
     assert wait_until(lambda: _healthy(managed), 120, interval=1), lab.health()
 
 

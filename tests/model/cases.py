@@ -209,7 +209,7 @@ ENUM_CASES: dict[str, Case] = {
         "kind: postgres",
         "kind: oracle",
         "oracle",
-        "must be one of postgres, mysql, redis, custom",
+        "must be one of postgres, mysql, redis, redis-cluster, custom",
     ),
     "ssh backend": Case(
         "ssh backend",
@@ -697,3 +697,8 @@ from tests.model.managed_cases import (  # noqa: E402
 ENUM_CASES[MANAGED_ENUM_CASE.name] = MANAGED_ENUM_CASE
 ENUM_CASES[DRIVES_ENUM_CASE.name] = DRIVES_ENUM_CASE
 CROSS_CASES += MANAGED_CASES
+
+# redis-cluster nodes (issue 14, Redis Cluster): their own module, appended here.
+from tests.model.cluster_cases import CLUSTER_CASES  # noqa: E402
+
+CROSS_CASES += CLUSTER_CASES

@@ -3,12 +3,14 @@
 - etcd, three members, one per site: the consensus store (:mod:`console.lab.etcd`);
 - a Patroni cluster of PostgreSQL 15: east leads, west replicates, dr replicates with the
   ``nofailover`` tag (:mod:`console.lab.patroni`);
-- Redis primary east, replica west, three Sentinels, quorum 2 (:mod:`console.lab.sentinel`).
+- Redis primary east, replica west, three Sentinels, quorum 2 (:mod:`console.lab.sentinel`);
+- a Redis Cluster of six nodes, two per site: three masters, one per site, each with its
+  replica in another site (:mod:`console.lab.cluster`).
 
 It writes ``inventory/lab-managed.yaml``, whose services carry the same names as the default
 lab's (``orders-db``, ``sessions``) so that a raw playbook aimed at them meets the refusal
 that a managed service deserves. ``lab chaos down SITE`` freezes the site's etcd, Patroni
-(with its PostgreSQL) and Sentinel along with everything else of the site.
+(with its PostgreSQL), Sentinel and cluster nodes along with everything else of the site.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
+from console.lab import cluster as redis_cluster
 from console.lab import etcd, patroni, sentinel
 from console.lab.binaries import Binaries
 from console.lab.errors import LabCommandFailed, MissingBinaries
@@ -65,7 +68,8 @@ class ManagedProfile(Profile):
     name = "managed"
     summary = (
         "etcd x3 (one per site), Patroni PostgreSQL 15 (east leader, west replica, dr "
-        "nofailover replica), Redis primary east + replica west + 3 Sentinels (quorum 2)"
+        "nofailover replica), Redis primary east + replica west + 3 Sentinels (quorum 2), "
+        "Redis Cluster of 6 nodes (a master per site, its replica in another)"
     )
     inventory_name = "lab-managed.yaml"
     stop_last: ClassVar[frozenset[str]] = frozenset({"etcd"})
@@ -108,7 +112,7 @@ class ManagedProfile(Profile):
             ]
             if site.name in DB_SITES:
                 out.append((site.name, a, REDIS_PORT))
-        return out
+        return out + redis_cluster.endpoints(layout)
 
     def directories(self, layout: LabLayout) -> list[Path]:
         """Per site: PostgreSQL's, etcd's, Patroni's and Sentinel's; Redis on east/west."""
@@ -122,7 +126,7 @@ class ManagedProfile(Profile):
             ]
             if site.name in DB_SITES:
                 dirs.append(site.redis_dir)
-        return dirs
+        return dirs + redis_cluster.directories(layout)
 
     def start_tasks(self, ctx: StartContext) -> dict[str, Callable[[], None]]:
         """etcd then Patroni (it needs the store), and Redis with its Sentinels, in parallel."""
@@ -134,6 +138,7 @@ class ManagedProfile(Profile):
         return {
             "patroni": postgres,
             "sentinel": lambda: sentinel.setup(ctx.runner, ctx.layout, ctx.bins, ctx.record),
+            "cluster": lambda: redis_cluster.setup(ctx.runner, ctx.layout, ctx.bins, ctx.record),
         }
 
     def write_inventory(
@@ -146,7 +151,8 @@ class ManagedProfile(Profile):
 
     def health(self, layout: LabLayout, bins: Binaries, runner: Runner) -> list[str]:
         """One Patroni leader and two streaming replicas, not paused; every Sentinel names
-        the same master, which has one connected replica."""
+        the same master, which has one connected replica; the Redis Cluster serves every slot
+        with one master per site, each replicated in another site."""
         return managed_health(layout, bins, runner)
 
 
@@ -186,4 +192,5 @@ def managed_health(layout: LabLayout, bins: Binaries, runner: Runner) -> list[st
         masters.add(":".join(out[:2]))
     if len(masters) > 1:
         problems.append(f"the Sentinels name different masters: {', '.join(sorted(masters))}")
+    problems += redis_cluster.cluster_problems(runner, layout, bins)
     return problems
