@@ -14,6 +14,7 @@ from typing import Any
 from console.model.durations import format_duration
 from console.model.inventory import Inventory
 from console.model.playbook import Condition
+from console.probes.sample import Health
 from console.status.collector import MemberStatus, StatusSnapshot
 
 
@@ -131,4 +132,11 @@ def evaluate(
             lines.append(f"{_describe(m)} — " + "; ".join(problems))
         else:
             lines.append(_describe(m))
+    if cond.healthy and gate_kind == "replication" and site is None and host is None:
+        # the whole service must be healthy: its observed shape too (a replication conflict,
+        # a one-way multi-primary, a broken cascade link, split brain: console.status.topology)
+        shape = snapshot.shapes.get(service)
+        if shape is not None and shape.health is Health.CRIT:
+            ok = False
+            lines.extend(f"topology {shape.shape}: {reason}" for reason in shape.reasons)
     return Verdict(ok, "\n".join(lines))

@@ -160,14 +160,23 @@ def setup(
     layout: LabLayout,
     bins: Binaries,
     record: Callable[[ProcessRecord], None],
+    *,
+    pair: tuple[MariaMember, MariaMember] | None = None,
+    replica_read_only: bool = True,
 ) -> None:
     """Install one template, start primary and replica from it, replicate, seed, wait.
+
+    Args:
+        pair: The primary and the replica (default :func:`members`; a profile passes its own
+            subclasses, e.g. with a GTID domain per site).
+        replica_read_only: Start the replica with ``--read-only=1`` (the active-active
+            profile's second writer starts writable).
 
     Raises:
         LabCommandFailed: A step failed (the message carries its output).
         LabError: A server did not come up or the replica did not catch up in time.
     """
-    primary, replica = members(layout, bins)
+    primary, replica = pair if pair is not None else members(layout, bins)
     user = runner.user.name
     runner.run(
         [
@@ -190,7 +199,7 @@ def setup(
         )
     runner.run(["rm", "-rf", str(layout.maria_template)], what="remove the template", timeout=60)
     record(_start(runner, primary, read_only=False))
-    record(_start(runner, replica, read_only=True))
+    record(_start(runner, replica, read_only=replica_read_only))
 
     runner.run(
         primary.client(

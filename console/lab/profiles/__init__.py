@@ -9,12 +9,18 @@ from __future__ import annotations
 
 from console.errors import InputError
 from console.lab.layout import LabLayout
+from console.lab.profiles.active_active import ActiveActiveProfile
 from console.lab.profiles.base import Profile, StartContext
 from console.lab.profiles.default import DefaultProfile
 from console.lab.profiles.managed import ManagedProfile
 from console.lab.profiles.three_center import ThreeCenterProfile
 
-PROFILES: tuple[Profile, ...] = (DefaultProfile(), ManagedProfile(), ThreeCenterProfile())
+PROFILES: tuple[Profile, ...] = (
+    DefaultProfile(),
+    ManagedProfile(),
+    ThreeCenterProfile(),
+    ActiveActiveProfile(),
+)
 """Every profile, the default first."""
 
 DEFAULT_PROFILE = PROFILES[0].name
