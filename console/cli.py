@@ -28,7 +28,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(ExitCode.INPUT, f"drconsole: {message} (see {self.prog} -h)\n")
 
 
-AUDIT_COMMANDS = frozenset({"run", "tui", "audit", "report", "replay", "serve", "schedule"})
+AUDIT_COMMANDS = frozenset(
+    {"run", "tui", "audit", "report", "replay", "serve", "schedule", "approve"}
+)
 """The commands that open the audit log (and so check where it is)."""
 AUDIT_CREATORS = frozenset({"run", "tui", "serve", "schedule"})
 """The ones that create it when it does not exist yet."""
@@ -299,6 +301,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="REASON",
         help="fail over although a service's cooldown has not ended (recorded with the reason)",
     )
+    run.add_argument(
+        "--timeout",
+        default="30m",
+        metavar="DURATION",
+        help="how long a step waits for the other approvals it needs (approve: N) before the "
+        "run stops, exit 3 (default 30m)",
+    )
     run.add_argument("--accept-new-host-keys", action="store_true")
     _add_notify(run)
     run.add_argument(
@@ -320,6 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
     apu = asub.add_parser("push", help="copy runs recorded offline into the team store")
     apu.add_argument("source", metavar="PATH", help="the local audit file (a --audit-fallback)")
     apu.add_argument("--to", required=True, metavar="URL", help="the team store")
+
+    apr = sub.add_parser(
+        "approve", help="approve a step that waits for a second person (two-person rule)"
+    )
+    apr.add_argument("run_id", nargs="?", metavar="RUN_ID", help="without it: what waits for you")
+    apr.add_argument("step", nargs="?", metavar="STEP", help="needed when several steps wait")
 
     rep = sub.add_parser("report", help="drill report")
     rep.add_argument("run_id", nargs="?")
@@ -443,6 +458,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from console.audit.commands import main as audit_main
 
         return audit_main(args)
+    if command == "approve":
+        from console.audit.approvals import approve_command
+
+        return approve_command(args)
     if command == "report":
         from console.report.commands import main as report_main
 

@@ -174,6 +174,17 @@ def _summary(payload: ev.Recorded, raw: Mapping[str, Any]) -> str:
             )
         case ev.NoteAdded():
             return payload.text
+        case ev.ApprovalRequested():
+            timeout = f", for up to {_num(payload.timeout)}" if payload.timeout else ""
+            return (
+                f"waits for {payload.needed} approvals ({payload.mode}); approved so far: "
+                f"{', '.join(payload.approvers) or 'nobody'}{timeout}"
+            )
+        case ev.Approved():
+            return (
+                f"approved by {payload.by} on {payload.hostname} "
+                f"({payload.count} of {payload.needed})"
+            )
         case ev.RunImported():
             return (
                 f"{len(payload.origins)} events pushed from {payload.source} "

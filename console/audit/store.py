@@ -15,7 +15,7 @@ plain ``sqlite3`` because their exact statements are the point.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from console.audit import locks
@@ -29,6 +29,7 @@ from console.audit.model import (
     Event,
     EventDraft,
     LockInfo,
+    RunRecord,
     RunStart,
     derive_status,
     ts_seconds,
@@ -39,6 +40,7 @@ from console.audit.reading import LogReader
 from console.audit.schema import (
     RUN_COLUMNS,
     RUN_INSERT,
+    row_to_record,
 )
 from console.audit.sql import Conn
 from console.errors import LockHeld
@@ -431,6 +433,24 @@ class AuditStore(LogReader):
                 raise ValueError(f"{draft.kind} is appended by create/resume/finish_run only")
         with self._write(durable=durable) as conn:
             return [self._append_in(conn, run_id, draft) for draft in drafts]
+
+    def append_checked(self, run_id: str, decide: Callable[[Conn, RunRecord], EventDraft]) -> Event:
+        """Append the event ``decide`` returns, having read what it needs in the same write
+        transaction (so no other console's write comes between the check and the append);
+        durably. ``decide`` raises to append nothing (``console.audit.approvals``).
+
+        Raises:
+            UnknownRun: No such run.
+            whatever ``decide`` raises.
+        """
+        with self._write(durable=True) as conn:
+            row = self._row(conn, run_id)
+            if row is None:
+                raise UnknownRun(run_id)
+            draft = decide(conn, row_to_record(row, self.hostname))
+            if draft.kind in LIFECYCLE_KINDS:
+                raise ValueError(f"{draft.kind} is appended by create/resume/finish_run only")
+            return self._append_in(conn, run_id, draft)
 
     # -- locks -----------------------------------------------------------------------------
 

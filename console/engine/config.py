@@ -61,5 +61,10 @@ class RunConfig:
     """Seconds between background samples of the playbook's services during the run."""
     audit_output_cap: int = 20_000
     """Output lines per command and stream recorded in the audit log; more are counted."""
+    approval_timeout: float | None = None
+    """Seconds a step waits for the other approvals it needs (``--timeout``) before the run
+    stops (exit 3); None: until it is interrupted."""
+    approval_poll: float = 1.0
+    """Seconds between two reads of the store while a step waits for approvals."""
     finishing: list[Finishing] = field(default_factory=list)
     """Awaited in order before ``run_finished`` is recorded (``console.notify.run``)."""

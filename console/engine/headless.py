@@ -31,7 +31,7 @@ from console.engine.plan import Plan, make_plan
 from console.engine.prepare import Prepared, prepare
 from console.engine.runner import Engine, RunConfig, RunResult
 from console.errors import ExitCode, InputError
-from console.model.durations import format_duration
+from console.model.durations import DurationError, format_duration, parse_duration
 from console.notify.run import RunNotifications
 from console.notify.sender import DEFAULT_TIMEOUT
 from console.notify.targets import NotifyTarget, command_line_targets
@@ -55,12 +55,14 @@ class HumanPrinter:
         self.run_started = time.monotonic()
         self.total_steps = 0
         self.step_no: dict[str, int] = {}
+        self.run_id: str | None = None
 
     def __call__(self, event: ev.Event) -> None:
         c = self.console
         e = ev.as_emitted(event)
         match e:
             case ev.RunStarted():
+                self.run_id = e.run_id
                 self.total_steps = len(e.steps)
                 self.step_no = {sid: i + 1 for i, sid in enumerate(e.steps)}
                 word = "resumed" if e.resumed else "started"
@@ -135,6 +137,17 @@ class HumanPrinter:
                 c.print(f"[bold red]rollback[/]: {escape(e.reason)}")
             case ev.NoteAdded():
                 c.print(f"  [cyan]note ({escape(e.by)}):[/] {escape(e.text)}")
+            case ev.ApprovalRequested():
+                c.print(
+                    f"  [yellow]waits for {e.needed} approvals[/] (approved: "
+                    f"{escape(', '.join(e.approvers))}); another operator: "
+                    f"drconsole approve {self.run_id or 'RUN_ID'} {e.step_id}"
+                )
+            case ev.Approved():
+                c.print(
+                    f"  [green]approved[/] by {escape(e.by)} on {escape(e.hostname)} "
+                    f"({e.count} of {e.needed})"
+                )
             case ev.RunFinished():
                 self._summary(e)
             case (
@@ -256,6 +269,7 @@ async def _run(
                 break_lock=args.break_lock,
                 finishing=[notifications.finishing] if notifications.enabled else [],
                 override_cooldown=getattr(args, "override_cooldown", None),
+                approval_timeout=approval_timeout(args),
             )
         )
         engine_ref.append(engine)
@@ -303,6 +317,21 @@ def _open_audit(args: argparse.Namespace) -> AuditStore:
     return AuditStore(args.audit)
 
 
+def approval_timeout(args: argparse.Namespace) -> float | None:
+    """``--timeout``: seconds a step waits for its other approvals.
+
+    Raises:
+        InputError: not a duration (one line, exit 2).
+    """
+    value = getattr(args, "timeout", None)
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except DurationError as exc:
+        raise InputError(f"--timeout {value}: {exc}") from None
+
+
 def run_command(args: argparse.Namespace) -> int:
     """``drconsole run``; returns the exit code. Bad input is refused before the audit log is
     opened or a host is contacted (a resumed run reads its state from the log first)."""
@@ -310,6 +339,7 @@ def run_command(args: argparse.Namespace) -> int:
     reason = getattr(args, "override_cooldown", None)
     if reason is not None and not reason.strip():
         raise InputError('--override-cooldown needs a reason: --override-cooldown "why"')
+    approval_timeout(args)
     if args.resume is None:
         prepare(args.playbook, args.inventory, args.var)
     audit = _open_audit(args)

@@ -36,6 +36,7 @@ from console import events as ev
 from console.audit.errors import AuditStoreLost
 from console.audit.ids import new_run_id
 from console.audit.model import RunStart
+from console.engine.approvals import gather_approvals
 from console.engine.commands import CommandSender
 from console.engine.conditions import evaluate
 from console.engine.config import Listener, RunConfig, RunResult
@@ -267,6 +268,22 @@ class Engine:
     async def canary_now(self) -> None:
         """One more canary write before the outage starts (when the playbook has a canary)."""
         await self.observer.canary_now()
+
+    async def await_approvals(self, step: Step, title: str) -> str | None:
+        """The two-person rule (``console.engine.approvals``): None when the step has the
+        approvals it needs, else why it does not run."""
+        needed = self.playbook.approvals_needed(step, self.cfg.mode)
+        if needed <= 1:
+            return None
+        return await gather_approvals(
+            self,
+            step.id,
+            title,
+            needed,
+            mode=self.cfg.mode,
+            timeout=self.cfg.approval_timeout,
+            poll=self.cfg.approval_poll,
+        )
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -585,6 +602,6 @@ def _planned(step: Step) -> ev.PlanEntry:
         id=step.id,
         title=step.title.source,
         kind=ev.StepKind(step.kind),
-        confirm=step.confirm,
+        confirm=step.confirm or step.approve is not None,
         rto=ev.RtoEdge(step.rto) if step.rto else None,
     )

@@ -119,6 +119,10 @@ class StepHost(Protocol):
     async def canary_now(self) -> None:
         """One canary write right now (before the outage starts)."""
 
+    async def await_approvals(self, step: Step, title: str) -> str | None:
+        """Once the operator confirmed: wait for the step's other approvals (two-person
+        rule); None when it may go on, else why not."""
+
 
 def _text(template: Any, ctx: Mapping[str, Any]) -> str:
     if template is None:
@@ -271,6 +275,19 @@ class StepRunner:
             h.abort = AbortRequest(answer.reason or "declined", answer.rollback)
             self.mark_ended(step.id, f"aborted while running: {h.abort.reason}", S.ABORTED)
             return StepResult(StepEnd.ABORTED, h.abort.reason)
+        missing = await h.await_approvals(step, h.masker.scrub(attempt.title))
+        if missing is not None:
+            h.states[step.id].status = S.PENDING
+            h.emit(
+                ev.StepFinished(
+                    step_id=step.id,
+                    outcome=ev.StepOutcome.STOPPED,
+                    duration=round(time.monotonic() - started, 3),
+                    attempts=0,
+                    reason=missing,
+                )
+            )
+            return StepResult(StepEnd.STOPPED, missing)
         return None
 
     async def execute(self, step: Step, attempt: Attempt) -> Failure | None:
@@ -500,7 +517,7 @@ _END = {
 
 
 def _asks_first(step: Step) -> bool:
-    return step.confirm or step.kind == "manual"
+    return step.asks_first
 
 
 def _when_false(step: Step) -> str:

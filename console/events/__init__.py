@@ -22,6 +22,7 @@ Adding an event kind (for a new feature):
    ``tests/events/test_registry.py`` also feeds one event of every kind through each reader.
 """
 
+from console.events.approval import ApprovalRequested, Approved
 from console.events.base import ENVELOPE, Event, UnknownEvent, decode_as
 from console.events.enums import (
     DecisionAction,
@@ -77,6 +78,8 @@ from console.events.step import (
 __all__ = [
     "ENVELOPE",
     "KINDS",
+    "ApprovalRequested",
+    "Approved",
     "CanaryCheck",
     "CanaryWrite",
     "CommandFinished",

@@ -94,6 +94,8 @@ class DecisionAction(OpenStrEnum):
     RERUN = "rerun"
     CONTINUE = "continue"
     ROLLBACK = "rollback"
+    APPROVE = "approve"
+    """Another operator's approval of a step that needs several (the two-person rule)."""
 
 
 class QuestionKind(OpenStrEnum):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, get_args
 
+from console.events.approval import ApprovalRequested, Approved
 from console.events.base import Event, UnknownEvent, check_readable, decode_as
 from console.events.measure import CanaryCheck, CanaryWrite, Measurement, ProbeSample, RtoMark
 from console.events.notify import NotificationFailed
@@ -67,6 +68,8 @@ _Shared = (
     | RtoMark
     | Measurement
     | NotificationFailed
+    | ApprovalRequested
+    | Approved
 )
 """The events the engine emits and the log holds alike."""
 

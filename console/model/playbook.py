@@ -10,7 +10,7 @@ from here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -59,7 +59,11 @@ TOP_KEYS = (
     "rollback",
     "canary",
     "drives",
+    "approvals",
 )
+
+APPROVAL_MODES = ("drill", "incident")
+"""The keys of ``approvals:`` (a run's ``--mode``)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,19 @@ class Playbook:
     drives: str | None = None
     """The HA manager this playbook drives (``drives: patroni``); a playbook without it is
     raw and is refused on a service that names a manager (``managed_by``)."""
+    approvals: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    """``approvals: {drill: 1, incident: 2}``: how many distinct operators must approve each
+    confirm step, per mode (a mode it does not name: 1). An included playbook's count applies
+    when it is higher."""
+
+    def approvals_needed(self, step: Step, mode: str) -> int:
+        """How many distinct operators must approve ``step`` in ``mode`` (1: its operator's
+        own confirmation is enough; a step that does not ask first needs none)."""
+        if step.approve is not None:
+            return step.approve
+        if not step.confirm:
+            return 0
+        return self.approvals.get(mode, 1)
 
     @property
     def secret_params(self) -> frozenset[str]:
@@ -222,6 +239,7 @@ def build_playbook(source: Source, stack: tuple[str, ...] = ()) -> Playbook:
     title = top.text("title") or name
     description = top.text("description")
     drives = top.choice("drives", MANAGER_KINDS)
+    approvals = _approvals(reader, top)
     if reader.problems:
         raise InputErrors(reader.problems.errors)
     return Playbook(
@@ -242,7 +260,33 @@ def build_playbook(source: Source, stack: tuple[str, ...] = ()) -> Playbook:
         service_loc=_value_loc(top, "service"),
         includes=composed.includes,
         drives=drives,
+        approvals=MappingProxyType(_joined_approvals(approvals, composed.includes)),
     )
+
+
+def _approvals(reader: PlaybookReader, top: MapView) -> dict[str, int]:
+    """``approvals: {drill: N, incident: N}`` (each at least 1); problems recorded."""
+    node = top.get("approvals")
+    if node is None or node.value is None:
+        return {}
+    view = MapView(node, "approvals", APPROVAL_MODES, reader.problems)
+    if not view.ok:
+        return {}
+    out: dict[str, int] = {}
+    for mode in APPROVAL_MODES:
+        n = view.integer(mode, None, minimum=1)
+        if n is not None:
+            out[mode] = n
+    return out
+
+
+def _joined_approvals(own: dict[str, int], includes: tuple[Include, ...]) -> dict[str, int]:
+    """The parent's counts, raised to an included playbook's where that asks for more."""
+    out = dict(own)
+    for inc in includes:
+        for mode, n in inc.playbook.approvals.items():
+            out[mode] = max(out.get(mode, 1), n)
+    return out
 
 
 def _joined_objectives(own: Objectives, includes: tuple[Include, ...]) -> Objectives:

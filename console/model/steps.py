@@ -34,6 +34,7 @@ STEP_KEYS = (
     "on",
     *STEP_KINDS,
     "confirm",
+    "approve",
     "timeout",
     "retries",
     "retry_delay",
@@ -83,6 +84,15 @@ class Step:
     """Where the id is written."""
     scope: Scope | None = None
     """The included playbook it comes from (``console.model.include``); None: its own."""
+    approve: int | None = None
+    """``approve: N``: the step waits until N distinct operators approved it (the run's own
+    operator counts once); it asks first as a confirm step does. None: the playbook's
+    ``approvals:`` decide for a confirm step."""
+
+    @property
+    def asks_first(self) -> bool:
+        """True when an operator answers before the step acts (confirm, manual, approve)."""
+        return self.confirm or self.kind == "manual" or self.approve is not None
 
 
 def build_step(
@@ -140,6 +150,7 @@ def build_step(
         wait=wait,
         manual=manual,
         confirm=view.flag("confirm"),
+        approve=view.integer("approve", None, minimum=1),
         timeout=view.duration("timeout"),
         retries=view.integer("retries", 0, minimum=0) or 0,
         retry_delay=view.duration("retry_delay", 1.0) or 0.0,

@@ -128,6 +128,10 @@ class Folder(FoldState):
                     f"recorded offline in {p.source} on {p.source_host} and pushed into this "
                     f"store ({len(p.origins)} events, their original chain verified)",
                 )
+            case ev.Approved():
+                self._approved(event, p)
+            case ev.ApprovalRequested():
+                pass  # the approvals themselves are the step's decisions
             case ev.LockAcquired() | ev.LockReleased() | ev.UnknownEvent():
                 pass  # not part of the report (the timeline of ``audit show`` has them)
             case _:
@@ -294,6 +298,29 @@ class Folder(FoldState):
         elif event.step_id is not None:
             self.pending_decisions.setdefault(event.step_id, []).append(record)
 
+    def _approved(self, event: Event, p: ev.Approved) -> None:
+        """Another operator's approval: one of the step's decisions, by that person."""
+        by = _text(p, "by", p.by, event.operator)
+        record = DecisionRecord(
+            at=event.ts,
+            offset=self.offset(event.ts),
+            step_id=event.step_id,
+            action=ev.DecisionAction.APPROVE,
+            by=by,
+            auto=False,
+            reason=f"approval {p.count} of {p.needed}, from {p.hostname or '?'}",
+        )
+        self.role(by, "approved")
+        step = None
+        if event.step_id is not None:
+            step = self.open_steps.get((event.step_id, False)) or self.open_steps.get(
+                (event.step_id, True)
+            )
+        if step is not None:
+            step.decisions.append(record)
+        elif event.step_id is not None:
+            self.pending_decisions.setdefault(event.step_id, []).append(record)
+
     def _command_intent(self, event: Event, p: ev.CommandIntent) -> None:
         host = event.host or "?"
         cmd = Cmd(
@@ -444,6 +471,7 @@ _ROLES = {
     "retry": "retried",
     "continue": "continued",
     "rollback": "rolled back",
+    "approve": "approved",
 }
 """How a person's decision is listed among the operators' roles."""
 

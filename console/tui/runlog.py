@@ -75,6 +75,14 @@ def event_lines(event: ev.Event, step_numbers: dict[str, int], total_steps: int)
             return [f"{SYSTEM}warning: notification to {e.target} not delivered: {e.reason}"]
         case ev.NoteAdded():
             return [f"{SYSTEM}note by {e.by}: {e.text}"]
+        case ev.ApprovalRequested():
+            return [
+                f"{SYSTEM}{e.step_id} waits for {e.needed} approvals "
+                f"(approved: {', '.join(e.approvers)}); another operator runs "
+                f"drconsole approve RUN_ID {e.step_id}"
+            ]
+        case ev.Approved():
+            return [f"{SYSTEM}approved by {e.by} on {e.hostname} ({e.count} of {e.needed})"]
         case ev.RtoMark():
             return [f"{SYSTEM}RTO clock {'started' if e.mark == ev.RtoEdge.START else 'stopped'}"]
         case ev.RollbackStarted():

@@ -34,9 +34,10 @@ CORRECTIONS: dict[str, list[tuple[str, str]]] = {
 }
 """Deliberate differences from main's output: (what main printed, what is printed now)."""
 
-NEWER_KINDS = frozenset({"notification_failed", "run_imported"})
+NEWER_KINDS = frozenset({"notification_failed", "run_imported", "approval_requested", "approval"})
 """Kinds added after the legacy log was recorded, which it therefore cannot hold
-(``notification_failed`` from the notifications, ``run_imported`` written by ``audit push``)."""
+(``notification_failed`` from the notifications, ``run_imported`` written by ``audit push``,
+``approval_requested`` and ``approval`` of the two-person rule)."""
 
 
 @pytest.fixture(scope="module")

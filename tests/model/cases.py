@@ -702,3 +702,61 @@ CROSS_CASES += MANAGED_CASES
 from tests.model.cluster_cases import CLUSTER_CASES  # noqa: E402
 
 CROSS_CASES += CLUSTER_CASES
+# the two-person rule: ``approve: N`` on a step, ``approvals: {drill: N, incident: N}``
+_FENCE = "    confirm: true\n    on_failure: abort"
+APPROVAL_CASES: list[Case] = [
+    Case(
+        "approve zero",
+        "playbook",
+        _FENCE,
+        "    confirm: true\n    approve: 0\n    on_failure: abort",
+        "approve: 0",
+        "'approve' in step 'fence' must be at least 1",
+        shift=9,
+    ),
+    Case(
+        "approve not a number",
+        "playbook",
+        _FENCE,
+        "    confirm: true\n    approve: two\n    on_failure: abort",
+        "approve: two",
+        "'approve' in step 'fence' must be an integer",
+        shift=9,
+    ),
+    Case(
+        "approve a flag",
+        "playbook",
+        _FENCE,
+        "    confirm: true\n    approve: true\n    on_failure: abort",
+        "approve: true",
+        "'approve' in step 'fence' must be an integer, not True",
+        shift=9,
+    ),
+    Case(
+        "approvals unknown mode",
+        "playbook",
+        "canary: {service",
+        "approvals: {drill: 1, staging: 2}\ncanary: {service",
+        "staging",
+        "unknown key 'staging' in approvals",
+    ),
+    Case(
+        "approvals zero",
+        "playbook",
+        "canary: {service",
+        "approvals: {drill: 1, incident: 0}\ncanary: {service",
+        "incident: 0",
+        "'incident' in approvals must be at least 1",
+        shift=10,
+    ),
+    Case(
+        "approvals not a mapping",
+        "playbook",
+        "canary: {service",
+        "approvals: 2\ncanary: {service",
+        "approvals: 2",
+        "approvals must be a mapping",
+        shift=11,
+    ),
+]
+CROSS_CASES += APPROVAL_CASES
