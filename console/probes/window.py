@@ -106,8 +106,32 @@ class RecoveryWindow:
         }
 
 
-def repo_command(backup: BackupSettings, timeout: float) -> str:
-    """The command run on the repository host: ``info`` and ``repo-ls`` of the archive, JSON."""
+FILES = "@@drconsole-window-files@@"
+"""First line of the repository command's answer when it read the repository's files itself."""
+
+DEFAULT_CONFIG = "/etc/pgbackrest/pgbackrest.conf"
+"""pgBackRest's configuration file when the inventory names none."""
+
+DEFAULT_REPO = "/var/lib/pgbackrest"
+"""pgBackRest's ``repo1-path`` when the configuration sets none."""
+
+_SETTINGS_AWK = r"""
+/^[ \t]*\[/ { sec = $0; gsub(/[ \t]/, "", sec); next }
+{ i = index($0, "="); if (!i) next
+  k = substr($0, 1, i - 1); v = substr($0, i + 1)
+  gsub(/[ \t]/, "", k); gsub(/^[ \t]+|[ \t]+$/, "", v)
+  if (sec != "[global]" && sec != s) next
+  if (k == "repo1-path") p[sec == s] = v
+  else if (k == "repo1-type") t[sec == s] = v
+  else if (k == "repo1-cipher-type") c[sec == s] = v }
+END { print ((1 in p) ? p[1] : p[0]) "\t" ((1 in t) ? t[1] : t[0]) "\t" ((1 in c) ? c[1] : c[0]) }
+"""
+"""Prints ``repo1-path``, ``repo1-type`` and ``repo1-cipher-type`` from the configuration's
+``[global]`` section, the stanza's own section winning (empty when unset)."""
+
+
+def pgbackrest_command(backup: BackupSettings, timeout: float) -> str:
+    """Ask pgBackRest itself: ``info`` and ``repo-ls`` of the archive, JSON, both at once."""
     base = ["pgbackrest"]
     if backup.config:
         base.append(f"--config={backup.config}")
@@ -121,6 +145,116 @@ def repo_command(backup: BackupSettings, timeout: float) -> str:
         f'{{ {limit} {shlex.join(info)} > "$d/i" & {limit} {shlex.join(listing)} > "$d/l"; '
         f'r=$?; wait; cat "$d/i"; echo {MARK}; cat "$d/l"; echo {MARK}$r; }}'
     )
+
+
+def repo_command(backup: BackupSettings, timeout: float) -> str:
+    """The command run on the repository host.
+
+    A repository on a POSIX file system without encryption is read directly: its
+    ``backup.info`` and ``archive.info`` (pgBackRest's own INI files, the ``.copy`` when the
+    main one is unreadable) and a listing of the archive with modification times, one
+    ``cat``/``find`` of files already in the page cache, so the status sweep does not pay
+    pgBackRest's start-up (tens of milliseconds per call) on every round. Any other
+    repository (object storage, encryption, or a configuration the command cannot read) is
+    asked through pgBackRest itself (:func:`pgbackrest_command`).
+    """
+    conf = shlex.quote(backup.config or DEFAULT_CONFIG)
+    stanza = backup.stanza or ""
+    section = shlex.quote(f"[{stanza}]")
+    q = shlex.quote(stanza)
+    return (
+        f'c={conf}; if [ -r "$c" ] && '
+        f"set -- $(awk -v s={section} -F '\\t' {shlex.quote(_SETTINGS_AWK)} \"$c\" | "
+        "sed 's/\t/ x/g; s/^/x/') && "
+        f"p=${{1#x}} && p=${{p:-{DEFAULT_REPO}}} && "
+        '{ [ "${2#x}" = "" ] || [ "${2#x}" = posix ]; } && '
+        '{ [ "${3#x}" = "" ] || [ "${3#x}" = none ]; } && '
+        f'[ -d "$p/archive/"{q} ]; then '
+        f"echo {FILES}; "
+        f'cat "$p/backup/"{q}/backup.info 2>/dev/null || cat "$p/backup/"{q}/backup.info.copy; '
+        f"echo {MARK}; "
+        f'cat "$p/archive/"{q}/archive.info 2>/dev/null || cat "$p/archive/"{q}/archive.info.copy; '
+        f"echo {MARK}; "
+        f"find \"$p/archive/\"{q} -type f -printf '%P %T@\\n'; echo {MARK}$?; "
+        f"else {pgbackrest_command(backup, timeout)}; fi"
+    )
+
+
+def _ini(text: str) -> dict[str, dict[str, str]]:
+    """pgBackRest's INI files: section -> key -> raw value (JSON text)."""
+    out: dict[str, dict[str, str]] = {}
+    section: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = out.setdefault(line[1:-1], {})
+        elif "=" in line:
+            key, _, value = line.partition("=")
+            section[key] = value
+    return out
+
+
+def _json_value(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def from_files(
+    backup_info: str, archive_info: str, listing: str, stanza: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The repository's files read directly, in the shapes of ``pgbackrest --output=json
+    info`` and ``repo-ls --recurse archive/STANZA`` (only the keys :func:`parse` reads).
+
+    Args:
+        backup_info: ``backup/STANZA/backup.info`` ("" when missing).
+        archive_info: ``archive/STANZA/archive.info`` ("" when missing).
+        listing: ``find archive/STANZA -type f -printf '%P %T@\\n'``.
+        stanza: The stanza (named in a missing stanza's message).
+    """
+    binfo, ainfo = _ini(backup_info), _ini(archive_info)
+    if "backup:current" not in binfo and "db" not in binfo:
+        status = {"code": 1, "message": f"missing stanza data: no backup.info for {stanza}"}
+        return [{"name": stanza, "status": status, "backup": [], "archive": []}], {}
+    backups: list[dict[str, Any]] = []
+    for label, raw in (binfo.get("backup:current") or {}).items():
+        data = _json_value(raw)
+        if not isinstance(data, dict) or not isinstance(
+            data.get("backup-timestamp-stop"), int | float
+        ):
+            continue
+        backups.append(
+            {
+                "label": label,
+                "type": data.get("backup-type"),
+                "error": bool(data.get("backup-error")),
+                "timestamp": {
+                    "start": data.get("backup-timestamp-start"),
+                    "stop": data.get("backup-timestamp-stop"),
+                },
+                "archive": {
+                    "start": data.get("backup-archive-start"),
+                    "stop": data.get("backup-archive-stop"),
+                },
+                "lsn": {"start": data.get("backup-lsn-start"), "stop": data.get("backup-lsn-stop")},
+            }
+        )
+    backups.sort(key=lambda b: (b["timestamp"]["stop"] or 0, str(b["label"])))
+    db = ainfo.get("db") or binfo.get("db") or {}
+    version, db_id = _json_value(db.get("db-version")), _json_value(db.get("db-id"))
+    archive = [{"id": f"{version}-{db_id}"}] if version is not None and db_id is not None else []
+    files: dict[str, Any] = {}
+    for raw in listing.splitlines():
+        path, _, when = raw.rpartition(" ")
+        try:
+            files[path] = {"type": "file", "time": float(when)}
+        except ValueError:
+            continue
+    status = {"code": 0, "message": "ok"}
+    return [{"name": stanza, "status": status, "backup": backups, "archive": archive}], files
 
 
 def _segno(log: str, seg: str) -> int:
@@ -179,16 +313,22 @@ def parse(
         "sampled_at": sampled_at,
         "archiver": archiver or {},
     }
+    files = stdout.startswith(FILES + "\n")
     parts = stdout.split(MARK)
-    if exit_status is None or len(parts) < 3:
+    if exit_status is None or len(parts) < (4 if files else 3):
         why = (stderr.strip().splitlines() or ["no answer"])[-1]
         return _fail(base, WindowHealth.UNKNOWN, f"the repository on {backup.repo_host}: {why}")
-    try:
-        info = json.loads(parts[0] or "[]")
-        listing = json.loads(parts[1] or "{}")
-    except json.JSONDecodeError:
-        why = (stderr.strip().splitlines() or ["unreadable pgbackrest output"])[-1]
-        return _fail(base, WindowHealth.UNKNOWN, f"pgbackrest on {backup.repo_host}: {why}")
+    if files:
+        info, listing = from_files(
+            parts[0][len(FILES) + 1 :], parts[1], parts[2].strip("\n"), backup.stanza or ""
+        )
+    else:
+        try:
+            info = json.loads(parts[0] or "[]")
+            listing = json.loads(parts[1] or "{}")
+        except json.JSONDecodeError:
+            why = (stderr.strip().splitlines() or ["unreadable pgbackrest output"])[-1]
+            return _fail(base, WindowHealth.UNKNOWN, f"pgbackrest on {backup.repo_host}: {why}")
     stanza = info[0] if isinstance(info, list) and info else {}
     status = stanza.get("status") or {}
     if status.get("code", 1) != 0:
@@ -357,14 +497,17 @@ def aof_command(cli: str) -> str:
 
     Prints ``aof on|off``, then ``ts FIRST LAST`` (epoch seconds; empty when none).
     """
+    # One CONFIG GET for the three settings (Redis 7 takes several), the first annotation
+    # read from the start and the last from the end (tac seeks; the AOF is never read whole).
     return (
-        f"d=$({cli} --raw CONFIG GET dir | sed -n 2p); a=$({cli} --raw CONFIG GET appenddirname "
-        f'| sed -n 2p); o=$({cli} --raw CONFIG GET appendonly | sed -n 2p); echo "aof $o"; '
-        'm="$d/$a/appendonly.aof.manifest"; [ -f "$m" ] || exit 0; '
+        f"r=$({cli} --raw CONFIG GET dir appenddirname appendonly | awk 'NR % 2 {{ k = $0; next }} "
+        '{ v[k] = $0 } END { print v["appendonly"] " " v["dir"] "/" v["appenddirname"] }\'); '
+        'echo "aof ${r%% *}"; a=${r#* }; m="$a/appendonly.aof.manifest"; [ -f "$m" ] || exit 0; '
         'i=$(sed -n "s/^file \\(.*\\) seq .* type i$/\\1/p" "$m"); '
-        'f=$(cd "$d/$a" && cat $i | grep -a -m1 "^#TS:" | tr -d "#TS:\\r"); '
-        'l=$(cd "$d/$a" && cat $i | grep -a "^#TS:" | tail -n 1 | tr -d "#TS:\\r"); '
-        'echo "ts $f $l"'
+        'r=; for x in $i; do r="$x $r"; done; '
+        'f=$(cd "$a" && grep -a -h -m1 "^#TS:" $i | head -n 1); '
+        'l=$(cd "$a" && tac $r | grep -a -m1 "^#TS:"); '
+        'printf "ts %s %s\\n" "$f" "$l" | tr -d "#TS:\\r"'
     )
 
 

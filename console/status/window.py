@@ -172,26 +172,34 @@ class WindowCollector:
         self.inventory = inventory
         self.transport = transport
         self.timeout = timeout
+        self._primary: dict[str, str | None] = {}
+        """The primary each service was last observed with (asked first next time)."""
 
     def _deadline(self, service: Service) -> float:
         return self.timeout if self.timeout is not None else service.probe.timeout
 
+    def _ask(self, service: Service, host: str | None) -> asyncio.Task[dict[str, Any]]:
+        return asyncio.ensure_future(
+            _archiver(self.inventory, self.transport, service, host, self._deadline(service))
+        )
+
     def start(self) -> Started:
-        """Start asking every repository, and every member's archiver, now (so that it all
-        overlaps the replication sweep; the observed primary's answer is used)."""
+        """Start asking every repository, and the archiver of each service's primary as last
+        observed (the inventory's expected primary the first time), now: it all overlaps the
+        replication sweep. Only one member per service is asked, so the window adds as few
+        commands as possible to the sweep; :meth:`finish` asks the observed primary too when
+        the sweep found another one (after a failover)."""
         repos = {
             s.name: asyncio.ensure_future(
                 _repo(self.inventory, self.transport, s, self._deadline(s))
             )
             for s in backed_up(self.inventory)
         }
-        archivers = {
-            (s.name, host): asyncio.ensure_future(
-                _archiver(self.inventory, self.transport, s, host, self._deadline(s))
-            )
-            for s in backed_up(self.inventory)
-            for host in s.members
-        }
+        archivers = {}
+        for s in backed_up(self.inventory):
+            host = self._primary.get(s.name, s.expected_primary)
+            if host is not None:
+                archivers[(s.name, host)] = self._ask(s, host)
         return Started(repos, archivers)
 
     async def finish(
@@ -206,6 +214,9 @@ class WindowCollector:
             host = primary.host if primary is not None else service.expected_primary
             status, out, err = await started.repos[name]
             answers = {h: await task for (svc, h), task in started.archivers.items() if svc == name}
+            if host is not None and host not in answers:
+                answers[host] = await self._ask(service, host)
+            self._primary[name] = host
             archiver = answers.get(host or "", {})
             if service.backup.tool == "redis-aof":
                 return parse_aof(

@@ -170,14 +170,42 @@ def test_malformed_two_or_no_targets_are_exit_2_before_anything(pitr: Drill) -> 
 
 @pytest.mark.timeout(1800)
 def test_a_failed_recovery_tears_the_scratch_server_down(pitr: Drill) -> None:
-    # A restore point that was never made: the scratch server replays the whole archive,
-    # cannot reach the target and exits; the rollback must leave no process and no port.
-    run = pitr.run("pg-pitr.yaml", "target_name=never-created", f"check_sql={CHECK}")
+    # check_sql fails on the recovered server while it runs: the rollback must stop it and
+    # leave no process, no port and no directory.
+    run = pitr.run("pg-pitr.yaml", f"target_time={utc_now(pitr)}", "check_sql=SELECT nope")
     assert run.proc.returncode == 1, run.explain()
     outcomes = run.step_outcomes()
-    assert outcomes["replay"] == "failed", outcomes
+    assert outcomes["promote"] == "ok" and outcomes["check-sql"] == "failed", outcomes
     assert outcomes["teardown-after-failure"] == "ok", outcomes
-    assert "check-sql" not in outcomes, outcomes
+    assert "amcheck" not in outcomes, outcomes
+    assert scratch_left(pitr) == ["2"]
+
+
+@pytest.mark.timeout(1800)
+def test_an_unknown_restore_point_or_xid_is_refused_at_preflight_naming_what_exists(
+    pitr: Drill,
+) -> None:
+    pitr.sql("east", "SELECT pg_create_restore_point('known-point')")
+    aborted = pitr.sql("east", "BEGIN; SELECT txid_current(); ROLLBACK;").split()[0]
+    refusals = {
+        "target_name=never-created": "restore point never-created is not in the archive after "
+        "backup ",
+        "target_xid=3": "transaction 3 ended before backup ",
+        "target_xid=4000000000": "transaction 4000000000 is after the newest sealed commit; ",
+        f"target_xid={aborted}": f"transaction {aborted} did not commit (its status on the "
+        "primary: aborted)",
+    }
+    for variable, why in refusals.items():
+        run = pitr.run("pg-pitr.yaml", variable)
+        assert run.proc.returncode == 3, run.explain()
+        preflight = run.output("preflight")
+        refusal = next((x for x in preflight.splitlines() if x.startswith(why)), "")
+        assert refusal, (variable, preflight)
+        if variable.startswith("target_name"):
+            assert "restore points there: " in refusal and "known-point (at " in refusal, refusal
+        else:
+            assert "; recoverable transactions: " in refusal, refusal
+        assert not run.of("step_started"), "nothing may be restored after a refused preflight"
     assert scratch_left(pitr) == ["2"]
 
 
@@ -232,6 +260,21 @@ def test_a_wal_gap_shows_in_the_window_and_a_pitr_past_it_is_refused(pitr: Drill
         preflight = run.output("preflight")
         assert f"is past the WAL gap (segment {segments[1]} is missing" in preflight, preflight
         assert not run.of("step_started") and scratch_left(pitr) == ["2"]
+        # A newer backup recovers past the gap: a target after its end is accepted and recovered.
+        conf = pitr.lab.lab.layout.site("dr").root / "pgbackrest" / "pgbackrest.conf"
+        pitr.shell("dr", f"pgbackrest --config={conf} --stanza=orders-db --type=incr backup")
+        mark(pitr, "after-gap")
+        pause()
+        late = utc_now(pitr)
+        run = pitr.run("pg-pitr.yaml", f"target_time={late}", f"check_sql={CHECK}")
+        _succeeded(pitr, run)
+        assert "after-gap" in _markers(run), run.output("check-sql")
+        preflight = run.output("preflight")
+        assert "recovers past it" in preflight and "I will be restored" in preflight, preflight
+        # and the target before the newer backup is still refused, past the gap
+        run = pitr.run("pg-pitr.yaml", f"target_time={target}")
+        assert run.proc.returncode == 3, run.explain()
+        assert f"is past the WAL gap (segment {segments[1]}" in run.output("preflight")
     finally:
         aside.rename(victim)
     code, after = _status(pitr)

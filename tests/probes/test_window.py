@@ -32,7 +32,7 @@ def test_the_command_asks_info_and_the_archive_listing_read_only() -> None:
     cmd = repo_command(BACKUP, 5)
     assert "--config=/etc/pgbackrest.conf --stanza=orders-db --output=json info" in cmd
     assert "repo-ls --recurse archive/orders-db" in cmd
-    assert cmd.count(MARK) == 2 and cmd.count("timeout 5 ") == 2
+    assert cmd.count("timeout 5 ") == 2
     for word in ("backup ", "expire", "stanza-delete", "archive-push", "restore"):
         assert word not in cmd
 
@@ -155,7 +155,8 @@ def test_redis_window_from_the_aof_timestamps() -> None:
     from console.probes.window import aof_command, parse_aof
 
     cmd = aof_command("redis-cli -h 127.0.0.1 -p 6379")
-    assert "CONFIG GET appenddirname" in cmd and "#TS:" in cmd
+    assert "CONFIG GET dir appenddirname appendonly" in cmd and "#TS:" in cmd
+    assert "tac " in cmd  # the last annotation is read from the end, never the whole file
     ok = parse_aof(REDIS, "sessions", 0, "aof yes\nts 1796308574 1796308591\n", NOW)
     assert ok.health is WindowHealth.OK
     assert (ok.oldest, ok.newest) == (1796308574.0, 1796308591.0)
@@ -165,3 +166,62 @@ def test_redis_window_from_the_aof_timestamps() -> None:
     assert plain.health is WindowHealth.CRIT and "aof-timestamp-enabled is off" in plain.reason
     dark = parse_aof(REDIS, "sessions", None, "", NOW)
     assert dark.health is WindowHealth.UNKNOWN
+
+
+# -- the repository's files read directly (a POSIX repository: no pgBackRest start-up) --------
+# ``files-healthy.out`` is what :func:`repo_command` printed on the lab's dr host (pgBackRest
+# 2.45 repository: backup.info, archive.info, the archive's listing with mtimes);
+# ``files-gap.out`` is the same with segment ...0B's line removed.
+
+
+def test_the_command_reads_a_posix_repositorys_files_and_falls_back_to_pgbackrest() -> None:
+    from console.probes.window import FILES
+
+    cmd = repo_command(BACKUP, 5)
+    assert "c=/etc/pgbackrest.conf;" in cmd and f"echo {FILES};" in cmd
+    assert '/backup/"orders-db/backup.info' in cmd and '/archive/"orders-db/archive.info' in cmd
+    assert "find \"$p/archive/\"orders-db -type f -printf '%P %T@\\n'" in cmd
+    # object storage or encryption: pgBackRest itself is asked
+    assert "repo1-type" in cmd and "repo1-cipher-type" in cmd
+    assert "else d=$(mktemp -d)" in cmd and "--output=json info" in cmd
+
+
+def test_the_files_give_the_same_window_as_pgbackrest() -> None:
+    w = _parse("files-healthy.out")
+    assert w.health is WindowHealth.OK, w.reason
+    assert w.oldest_backup == "20261203-171049F" == w.newest_backup and w.backups == 1
+    assert w.oldest == 1796317851.0  # backup-timestamp-stop
+    assert w.newest_wal == "000000010000000000000017" and w.gap is None
+    assert w.newest == 1796319055.7062452  # that segment's mtime
+
+
+def test_a_segment_missing_from_the_files_is_a_gap() -> None:
+    w = _parse("files-gap.out")
+    assert w.health is WindowHealth.CRIT and w.gap == "00000001000000000000000B"
+    assert w.newest_wal == "00000001000000000000000A"
+
+
+def test_no_backup_info_is_a_missing_stanza_and_no_answer_is_unknown() -> None:
+    from console.probes.window import FILES
+
+    missing = parse(BACKUP, "orders-db", 0, f"{FILES}\n{MARK}\n{MARK}\n{MARK}0\n", "", NOW)
+    assert missing.health is WindowHealth.CRIT
+    assert "no backup.info for orders-db" in missing.reason
+    cut = parse(BACKUP, "orders-db", None, f"{FILES}\n[backrest]\n", "timed out", NOW)
+    assert cut.health is WindowHealth.UNKNOWN and "timed out" in cut.reason
+
+
+def test_from_files_skips_what_it_cannot_read() -> None:
+    from console.probes.window import from_files
+
+    info, listing = from_files(
+        "[backup:current]\nbroken={not json\n20261203-000000F="
+        '{"backup-timestamp-stop":5,"backup-archive-start":"000000010000000000000001"}\n'
+        "[db]\ndb-id=2\n",
+        '[db]\ndb-id=2\ndb-version="16"\n',
+        "16-2/0000000100000000/x 12.5\nnot a line\n",
+        "s",
+    )
+    assert [b["label"] for b in info[0]["backup"]] == ["20261203-000000F"]
+    assert info[0]["archive"] == [{"id": "16-2"}]
+    assert listing == {"16-2/0000000100000000/x": {"type": "file", "time": 12.5}}
