@@ -15,6 +15,12 @@ command, and must lose nothing. This brings up a throwaway ``managed`` lab and, 
   (the run's RTO) and Sentinel's (from the darkening to the first SET on west), with the
   timeouts the lab uses (Patroni ttl 20 s, loop_wait 2 s; Sentinel down-after 3000 ms).
   Then both are switched back to east.
+- Redis Cluster: ``redis-cluster-site-failover`` (east's master out to its replica in west;
+  RTO: the coordinated CLUSTER FAILOVER to the last proven write across the slots) against
+  ``CLUSTER FAILOVER`` on that replica by hand (from the call to the first SET of a key of
+  those slots that the replica accepts as their master); and ``redis-cluster-site-failback``
+  against ``CLUSTER FAILOVER`` on east's node by hand. The by-hand pair runs between the two
+  drconsole runs, in the same directions. ``--only cluster`` runs just these rounds.
 
 Medians of the rounds are printed side by side at the end. Usage (as root)::
 
@@ -39,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from console.audit.store import AuditStore  # noqa: E402
+from console.lab import cluster as redis_cluster  # noqa: E402
 from console.lab import patroni, sentinel  # noqa: E402
 from console.lab.lab import Lab  # noqa: E402
 from console.lab.layout import PG_PORT, REDIS_PORT  # noqa: E402
@@ -195,6 +202,67 @@ class Bench:
                 raise SystemExit(f"lab not healthy: {self.lab.health()}")
             time.sleep(0.5)
 
+    # -- Redis Cluster -----------------------------------------------------------------------
+
+    def cluster_cli(self, site: str, port: int, *args: str) -> str:
+        """``redis-cli`` on one cluster node (no redirections followed)."""
+        done = subprocess.run(
+            ["timeout", "3", "redis-cli", "-h", self.addr(site), "-p", str(port), *args],
+            capture_output=True, text=True, timeout=10, check=False,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    def east_slot_key(self) -> str:
+        """A key whose slot east's master serves after ``lab up`` (0-5460)."""
+        for i in range(1000):
+            key = f"bench:cluster:{i}"
+            slot = self.cluster_cli("east", 16700, "CLUSTER", "KEYSLOT", key)
+            if slot.isdigit() and int(slot) <= 5460:
+                return key
+        raise SystemExit("no key found in slots 0-5460")
+
+    def cluster_write(self, site: str, port: int, key: str) -> bool:
+        """A SET the node accepts itself (it is the master of the key's slot)."""
+        return self.cluster_cli(site, port, "SET", key, str(time.time())) == "OK"
+
+    def cluster_failover_by_hand(self, site: str, port: int, label: str, key: str) -> None:
+        """``CLUSTER FAILOVER`` on one replica: call to the first SET it accepts as master."""
+        began = time.monotonic()
+        self.cluster_cli(site, port, "CLUSTER", "FAILOVER")
+        first = self.until_write(lambda _s: self.cluster_write(site, port, key), site, began)
+        self.record(label, first)
+        self.wait_cluster()
+
+    def wait_cluster(self, limit: float = 180) -> None:
+        """Until every node says cluster_state ok, all slots served, no node failed."""
+        began = time.monotonic()
+        layout = self.lab.layout
+        while True:
+            problems = [
+                p
+                for p in redis_cluster.cluster_problems(self.lab.runner(), layout, self.lab.bins())
+                if "slots served" in p or "cluster_state" in p or "flagged" in p
+            ]
+            if not problems:
+                return
+            if time.monotonic() - began > limit:
+                raise SystemExit(f"cluster not healthy: {problems}")
+            time.sleep(0.3)
+
+    def cluster_round(self) -> None:
+        """drconsole out, by hand back, by hand out, drconsole back (east's master)."""
+        key = self.east_slot_key()
+        self.run(
+            "drconsole redis-cluster-site-failover east out", "redis-cluster-site-failover.yaml"
+        )
+        self.wait_cluster()
+        self.cluster_failover_by_hand("east", 16700, "CLUSTER FAILOVER by hand east back", key)
+        self.cluster_failover_by_hand("west", 16701, "CLUSTER FAILOVER by hand east out", key)
+        self.run(
+            "drconsole redis-cluster-site-failback east back", "redis-cluster-site-failback.yaml"
+        )
+        self.wait_cluster()
+
     # -- unplanned ---------------------------------------------------------------------------
 
     def unplanned(self) -> None:
@@ -254,6 +322,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scale", type=float, default=3.0)
     parser.add_argument("--keep", action="store_true", help="keep the lab directory")
+    parser.add_argument("--only", choices=("all", "cluster"), default="all")
     args = parser.parse_args()
     bench = Bench(args.net, args.scale)
     try:
@@ -261,6 +330,9 @@ def main() -> int:
         print(f"managed lab up in {up.seconds:.1f}s on net {args.net}", flush=True)
         bench.wait_healthy()
         for _ in range(args.rounds):
+            bench.cluster_round()
+            if args.only == "cluster":
+                continue
             bench.run("drconsole patroni-switchover east->west", "patroni-switchover.yaml")
             bench.wait_healthy()
             bench.patronictl_switchover("west", "east")
@@ -278,6 +350,16 @@ def main() -> int:
     pairs = [
         ("Patroni switchover", "drconsole patroni-switchover", "patronictl switchover"),
         ("Sentinel failover", "drconsole sentinel-failover", "SENTINEL FAILOVER by hand"),
+        (
+            "Cluster east out",
+            "drconsole redis-cluster-site-failover",
+            "CLUSTER FAILOVER by hand east out",
+        ),
+        (
+            "Cluster east back",
+            "drconsole redis-cluster-site-failback",
+            "CLUSTER FAILOVER by hand east back",
+        ),
     ]
     for what, ours, theirs in pairs:
         a, b = _median(rows, ours), _median(rows, theirs)
@@ -286,6 +368,12 @@ def main() -> int:
             f"  {what:20} drconsole {a} s (RPO writes lost, median "
             f"{_median(rows, ours, 'rpo_writes')})  vs by hand {b} s  -> {ratio}"
         )
+    for label in ("drconsole redis-cluster-site-failover", "drconsole redis-cluster-site-failback"):
+        walls = [r["run_wall_s"] for r in rows if r["what"].startswith(label)]
+        if walls:
+            print(f"  {label}: whole run {min(walls)}-{max(walls)} s")
+    if args.only == "cluster":
+        return 0
     print(
         f"  unplanned, east dark: Patroni {_median(rows, 'unplanned: Patroni')} s "
         f"(ttl {patroni.TTL} s, loop_wait {patroni.LOOP_WAIT} s, RPO writes "

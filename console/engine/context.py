@@ -75,7 +75,17 @@ def service_view(
         "expected_primary": expected,
         "replicas": [v for v in members.values() if v["observed"] == "replica"],
         "backup": service.backup.view() if service.backup is not None else None,
+        "cluster_nodes": cluster_nodes(inventory, service),
     }
+
+
+def cluster_nodes(inventory: Inventory, service: Service) -> str:
+    """A ``redis-cluster`` service's nodes as ``SITE=ADDRESS:PORT``, space-separated (empty
+    for any other service): what a shell loop in a playbook reads."""
+    return " ".join(
+        f"{inventory.hosts[n.host].site}={inventory.hosts[n.host].address}:{n.port}"
+        for n in service.nodes
+    )
 
 
 @dataclass

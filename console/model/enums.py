@@ -52,6 +52,8 @@ SSH_BACKENDS = ("asyncssh", "paramiko")
 """``backend:`` of the ssh settings."""
 MANAGER_KINDS = ("patroni", "sentinel")
 """``kind:`` of a service's ``managed_by`` (the HA manager that owns its failovers)."""
+DRIVES_KINDS = (*MANAGER_KINDS, "redis-cluster")
+"""``drives:`` of a playbook: an HA manager, or a Redis Cluster (which manages itself)."""
 CANARY_KINDS = ("postgres", "mysql", "redis")
 """Service kinds a canary can write to (a custom service has no canary writer)."""
 TOPOLOGIES = ("primary-replica", "cascade", "multi-primary")
@@ -79,7 +81,7 @@ ENUMERATIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "service topology": TOPOLOGIES,
         "backup tool": BACKUP_TOOLS,
         "managed_by kind": MANAGER_KINDS,
-        "playbook drives": MANAGER_KINDS,
+        "playbook drives": DRIVES_KINDS,
     }
 )
 """Field name -> its allowed values, for every enumeration of both formats."""

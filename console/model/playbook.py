@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from console.errors import InputErrors, Location
-from console.model.enums import LINKS, MANAGER_KINDS, OBSERVED_ROLES, ON_FAILURE, PLAYBOOK_KINDS
+from console.model.enums import DRIVES_KINDS, LINKS, OBSERVED_ROLES, ON_FAILURE, PLAYBOOK_KINDS
 from console.model.expect import CommandCheck, Expect
 from console.model.fields import PlaybookReader
 from console.model.gates import Condition, Gate, build_gate
@@ -238,7 +238,7 @@ def build_playbook(source: Source, stack: tuple[str, ...] = ()) -> Playbook:
     # Every field is read before this line: a problem found later would be dropped silently.
     title = top.text("title") or name
     description = top.text("description")
-    drives = top.choice("drives", MANAGER_KINDS)
+    drives = top.choice("drives", DRIVES_KINDS)
     approvals = _approvals(reader, top)
     if reader.problems:
         raise InputErrors(reader.problems.errors)

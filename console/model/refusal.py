@@ -11,6 +11,7 @@ restore verification changes no role (it restores into a scratch server), so it 
 
 from __future__ import annotations
 
+from console.model.cluster import CLUSTER_KIND
 from console.model.inventory import Inventory
 from console.model.playbook import Playbook
 
@@ -23,6 +24,8 @@ ROLE_NEUTRAL_KIND = "restore-verification"
 INSTEAD: dict[str, str] = {
     "patroni": "patroni-switchover (drives Patroni through its REST API)",
     "sentinel": "sentinel-failover (SENTINEL FAILOVER, then waits until every Sentinel agrees)",
+    CLUSTER_KIND: "redis-cluster-site-failover (CLUSTER FAILOVER on the replicas in other "
+    "sites, all at once)",
 }
 """The shipped playbook to use on a service each manager runs."""
 
@@ -42,8 +45,29 @@ def manager_refusal(playbook: Playbook, inventory: Inventory) -> str | None:
         service = inventory.services.get(name)
         if service is None:
             continue
+        if service.kind == CLUSTER_KIND:
+            if playbook.drives == CLUSTER_KIND:
+                continue
+            if playbook.drives is None and playbook.kind == ROLE_NEUTRAL_KIND:
+                continue
+            where = f" (kind {CLUSTER_KIND} at {service.loc})"
+            if playbook.drives is None:
+                return (
+                    f"service {name} is a Redis Cluster{where}: it fails over by itself, and "
+                    f"the raw playbook {playbook.name} would promote one node behind the "
+                    f"cluster's back; use {INSTEAD[CLUSTER_KIND]} instead"
+                )
+            return (
+                f"playbook {playbook.name} drives {playbook.drives}, but service {name} is a "
+                f"Redis Cluster{where}; use {INSTEAD[CLUSTER_KIND]} instead"
+            )
         managed = service.managed_by
         if managed is None:
+            if playbook.drives == CLUSTER_KIND:
+                return (
+                    f"playbook {playbook.name} drives a Redis Cluster, but service {name} is "
+                    f"of kind {service.kind}, not {CLUSTER_KIND}"
+                )
             continue
         if playbook.drives == managed.kind:
             continue
@@ -62,7 +86,7 @@ def manager_refusal(playbook: Playbook, inventory: Inventory) -> str | None:
         )
     if playbook.drives is not None and playbook.service is not None:
         service = inventory.services.get(playbook.service)
-        if service is not None and service.managed_by is None:
+        if service is not None and service.managed_by is None and service.kind != CLUSTER_KIND:
             return (
                 f"playbook {playbook.name} drives {playbook.drives}, but service "
                 f"{playbook.service} names no manager (no managed_by in {inventory.path})"

@@ -405,6 +405,7 @@ class UsageChecker:
             if expected in members
             else Nothing(f"the inventory names no primary of {service.name!r}"),
             "replicas": OPEN,
+            "cluster_nodes": OPEN,
             "backup": Closed(
                 f"the backup of {service.name!r}",
                 {k: OPEN for k in service.backup.view()},

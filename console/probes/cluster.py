@@ -245,6 +245,7 @@ def judge_cluster(
             served += m.slots
     missing = _uncovered(served)
     count = SLOTS - sum(hi - lo + 1 for lo, hi in missing)
+    doubtful = sum(m.slot_count for m in masters if not m.failed and m.node_id in suspects)
     if missing:
         findings.append(
             Finding(
@@ -345,7 +346,10 @@ def judge_cluster(
         for m in masters
     ]
     state_word = ref.info.get("cluster_state", "?")
-    summary = f"{count} of {SLOTS} slots served, cluster_state {state_word}; " + ", ".join(
+    head = f"{count} of {SLOTS} slots served" + (
+        f" ({doubtful} by suspected masters)" if doubtful else ""
+    )
+    summary = f"{head}, cluster_state {state_word}; " + ", ".join(
         f"master {where(m)} -> "
         + (", ".join(where(r) for r in replicas_of.get(m.node_id, [])) or "no replica")
         for m in masters
@@ -363,6 +367,7 @@ def judge_cluster(
         details={
             "summary": summary,
             "slots_served": count,
+            "slots_suspected": doubtful,
             "cluster_state": {n: a.info.get("cluster_state", "?") for n, a in ok.items()},
             "masters": placement,
             "view_of": ref_name,

@@ -169,5 +169,5 @@ DRIVES_ENUM_CASE = Case(
     "kind: failover\n",
     "kind: failover\ndrives: pacemaker\n",
     "pacemaker",
-    "must be one of patroni, sentinel",
+    "must be one of patroni, sentinel, redis-cluster",
 )
