@@ -136,6 +136,7 @@ def test_active_active_comes_up_as_declared(units: RunningLab) -> None:
         "active-active: lab-east (unit-east) and lab-west (unit-west) take writes and "
         "replicate both ways"
     )
+    assert service(doc, "users-db")["summary"] == "users-db: " + shape["label"]
     roles = {
         (m["service"], m["host"]): m["role"]
         for m in doc["members"]
