@@ -369,9 +369,7 @@ def render(snapshot: StatusSnapshot, inventory: Inventory, now: float | None = N
     return StatusView(snapshot, inventory, now)
 
 
-def _summary_json(
-    inventory: Inventory, snapshot: StatusSnapshot, name: str, summary: str
-) -> str:
+def _summary_json(inventory: Inventory, snapshot: StatusSnapshot, name: str, summary: str) -> str:
     """The observed topology's sentence; for a declared multi-primary service its shape's
     label instead (its writers are the design: not "NO PRIMARY", not a split brain), as the
     text view says."""
