@@ -75,6 +75,7 @@ pytest: venv
 
 screenshots: venv
 	$(BIN)/python -m console.tui.screenshots screenshots
+	$(BIN)/python -m console.tui.screenshots_topologies screenshots
 
 bench: venv
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -19,6 +19,11 @@ the real CLI ``--rounds`` times, and prints per run, from its audit log alone:
 Usage (as root, the lab needs it)::
 
     .venv/bin/python benchmarks/drill_sites.py --net 25 --rounds 3
+    .venv/bin/python benchmarks/drill_sites.py --net 25 --rounds 3 --profile active-active
+
+With ``--profile active-active`` the drills are the active-active lab's: ``evacuate-site`` /
+``return-site`` (orders-db and unit-east's writes out of east and back, sessions staying in
+west) and ``unit-evacuation`` / ``unit-return`` (unit-west's writes to east and back).
 
 The lab lives under /tmp and is taken down (its directory removed unless ``--keep``) at the
 end, also on failure.
@@ -90,10 +95,10 @@ def measure(events: list[Event]) -> dict[str, Any]:
 class Bench:
     """A lab, an audit database, and the runs measured on them."""
 
-    def __init__(self, net: int, scale: float) -> None:
+    def __init__(self, net: int, scale: float, profile: str = "default") -> None:
         self.root = Path(tempfile.mkdtemp(prefix="drsites-bench-", dir="/tmp"))
         self.root.chmod(0o755)
-        self.lab = Lab(self.root / "lab", net, timeout_scale=scale)
+        self.lab = Lab(self.root / "lab", net, timeout_scale=scale, profile=profile)
         self.audit = self.root / "audit.db"
         self.inventory = self.root / "lab.yaml"
         self.rows: list[dict[str, Any]] = []
@@ -136,6 +141,18 @@ class Bench:
             print(f"{drill} (median of {len(rows)}): {shown}", flush=True)
 
 
+DRILLS: dict[str, tuple[str, ...]] = {
+    "default": ("site-evacuation", "site-return"),
+    "active-active": (
+        "active-active/evacuate-site",
+        "active-active/return-site",
+        "active-active/unit-evacuation",
+        "active-active/unit-return",
+    ),
+}
+"""The drills per lab profile, run in this order every round."""
+
+
 def main() -> int:
     """Run both drills ``--rounds`` times on a fresh lab and print the measurements."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -143,13 +160,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scale", type=float, default=3.0, help="lab timeout scale")
     parser.add_argument("--keep", action="store_true", help="keep the lab directory and audit")
+    parser.add_argument("--profile", choices=sorted(DRILLS), default="default", help="lab profile")
     args = parser.parse_args()
-    bench = Bench(args.net, args.scale)
+    bench = Bench(args.net, args.scale, args.profile)
     try:
         bench.up()
         for _ in range(args.rounds):
-            bench.run("site-evacuation")
-            bench.run("site-return")
+            for drill in DRILLS[args.profile]:
+                bench.run(drill)
         bench.summary()
     finally:
         bench.down()

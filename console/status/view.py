@@ -369,6 +369,17 @@ def render(snapshot: StatusSnapshot, inventory: Inventory, now: float | None = N
     return StatusView(snapshot, inventory, now)
 
 
+def _summary_json(inventory: Inventory, snapshot: StatusSnapshot, name: str, summary: str) -> str:
+    """The observed topology's sentence; for a declared multi-primary service its shape's
+    label instead (its writers are the design: not "NO PRIMARY", not a split brain), as the
+    text view says."""
+    service = inventory.services.get(name)
+    shape = snapshot.shapes.get(name)
+    if service is not None and shape is not None and service.topology.shape == "multi-primary":
+        return f"{name}: {shape.label}"
+    return summary
+
+
 def _shape_json(snapshot: StatusSnapshot, name: str) -> dict[str, Any]:
     shape = snapshot.shapes.get(name)
     if shape is None or (shape.shape == "primary-replica" and not shape.reasons):
@@ -419,7 +430,7 @@ def to_json(snapshot: StatusSnapshot, inventory: Inventory) -> dict[str, Any]:
             "primary_site": t.primary_site,
             "primary_host": t.primary_host,
             "split_brain": t.split_brain,
-            "summary": t.summary,
+            "summary": _summary_json(inventory, snapshot, name, t.summary),
             **_shape_json(snapshot, name),
         }
         for name, t in snapshot.topologies.items()

@@ -8,9 +8,12 @@ stale with its age, and its last lag in parentheses.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from rich.text import Text
 
 from console.model.inventory import Inventory
+from console.probes.sample import ReplicationSample
 from console.probes.topology import ServiceTopology
 from console.status.collector import StatusSnapshot
 from console.status.freshness import shown_health
@@ -69,7 +72,7 @@ def topology_line(
         line.append(f"{primary.site}/{primary.host}", style="bold" if old is None else "")
         if old is not None:
             line.append(f" (stale {fmt_seconds(old)})", style=palette.unknown)
-    for replica in topo.replicas:
+    for replica in _in_chain_order(service.topology.upstreams, topo.replicas):
         link_down = replica.link.value != "up"
         old = stale_age(replica.host)
         broken = link_down or old is not None
@@ -99,6 +102,23 @@ def topology_line(
             line.append(f"  ✓ {shape.label}", style=palette.ok)
         _shape_reasons(line, shape, palette)
     return line
+
+
+def _in_chain_order(
+    upstreams: Mapping[str, str], replicas: Sequence[ReplicationSample]
+) -> list[ReplicationSample]:
+    """The replicas, those fed by the primary first and each cascading one after the member
+    that feeds it (a declared cascade east -> west -> dr reads in that order); otherwise as
+    observed."""
+
+    def depth(host: str) -> int:
+        seen: set[str] = set()
+        while host in upstreams and host not in seen:
+            seen.add(host)
+            host = upstreams[host]
+        return len(seen)
+
+    return sorted(replicas, key=lambda r: depth(r.host))
 
 
 def _shape_style(shape: ShapeCheck, palette: Palette) -> str:

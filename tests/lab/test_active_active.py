@@ -10,7 +10,9 @@ write either generator saw acknowledged is in both databases afterwards, and uni
 never disturbed. ``evacuate-site`` (composed: pg-failover and unit-evacuation) then
 ``return-site`` run twice: orders-db moves east -> west and unit-east's writes with it while
 sessions stays primary in west, no acknowledged write lost (the canary's and unit-east's).
-Last (it leaves a repaired, not a pristine, lab): a conflict made for real
+West taken dark (``lab chaos down``: its processes stopped) shows the one-way multi-primary
+and west's members down, and heals when it comes back. Last (it leaves a repaired, not a
+pristine, lab): a conflict made for real
 (the same key written in both units while replication is stopped) is shown by ``status`` with
 the GTIDs each side cannot apply, and the unit-evacuation preflight refuses while it stands.
 """
@@ -134,6 +136,7 @@ def test_active_active_comes_up_as_declared(units: RunningLab) -> None:
         "active-active: lab-east (unit-east) and lab-west (unit-west) take writes and "
         "replicate both ways"
     )
+    assert service(doc, "users-db")["summary"] == "users-db: " + shape["label"]
     roles = {
         (m["service"], m["host"]): m["role"]
         for m in doc["members"]
@@ -271,6 +274,35 @@ def test_evacuate_site_moves_orders_and_unit_east_while_sessions_stays_twice(
     doc = until("the estate healthy again", healthy)
     assert primaries(doc, "orders-db") == ["lab-east"], doc["verdict"]
     assert primaries(doc, "sessions") == ["lab-west"]
+
+
+def test_a_dark_site_breaks_both_directions_and_heals(units: RunningLab) -> None:
+    lab = units
+    frozen = lab.lab.chaos_down("west")
+    try:
+        assert frozen
+
+        def one_way() -> dict[str, Any] | None:
+            code, doc = status(lab)
+            shape = service(doc, "users-db")["shape"]
+            reasons = " ".join(shape["reasons"])
+            ok = code == 1 and "one-way multi-primary: lab-east is not receiving" in reasons
+            return doc if ok else None
+
+        doc = until("east to stop receiving west's writes", one_way)
+        down = {m["service"] for m in doc["members"] if m["host"] == "lab-west"}
+        assert down == {"orders-db", "users-db", "sessions"}
+        assert all(
+            m["role"] in ("down", "unknown") for m in doc["members"] if m["host"] == "lab-west"
+        )
+    finally:
+        lab.lab.chaos_up("west")
+
+    def healed() -> bool:
+        code, doc = status(lab)
+        return code == 0 and service(doc, "users-db")["shape"]["health"] == "ok"
+
+    until("both directions to replicate again", healed)
 
 
 def test_a_conflict_is_shown_and_refuses_unit_evacuation(units: RunningLab, tmp_path: Path) -> None:

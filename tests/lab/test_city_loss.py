@@ -1,9 +1,11 @@
-"""The ``city-loss`` drill on the real ``three-center`` lab: the run starts with everything up
-and the canary writing on east; east and west (city A) then go dark together (``lab chaos
-down``: SIGSTOP); the run sees both dark, fences east from dr, checks dr is the most advanced
-standby that answers, promotes dr's cascading standby and proves writes there. One run, one
-RTO; the canary measures what the asynchronous link west -> dr had not delivered, and every
-canary the run counts as kept is on dr (asked independently)."""
+"""The ``city-loss`` drill on the real ``three-center`` lab (PostgreSQL, MariaDB and Redis):
+the run starts with everything up and the canary writing on east; east and west (city A) then
+go dark together (``lab chaos down``: SIGSTOP); the run sees both dark, fences east from dr,
+checks dr is the most advanced standby that answers, promotes dr's cascading standby and
+proves writes there, then fences east's MariaDB and Redis and promotes their replicas at dr
+(each write proven, checked on dr). One run, one RTO; the canary measures what the
+asynchronous link west -> dr had not delivered, and every canary the run counts as kept is on
+dr (asked independently)."""
 
 from __future__ import annotations
 
@@ -64,7 +66,12 @@ def test_city_loss_promotes_the_remote_cascading_standby(
         events = store.events(rid)
     kinds = [e.kind for e in events]
     marks = [(e.step_id, e.data["mark"]) for e in events if e.kind == "rto_mark"]
-    assert marks == [("orders/fence", "start"), ("orders/prove-writes", "end")]
+    # one RTO for the city: from the first fence to the last service's first write at dr
+    assert marks == [("orders/fence", "start"), ("sessions/prove-writes", "end")]
+    skipped = {
+        e.step_id for e in events if e.kind == "step_finished" and e.data["outcome"] == "skipped"
+    }
+    assert {"catalog/confirm-dark", "sessions/confirm-dark"} <= skipped, skipped
     finished = next(e.data for e in events if e.kind == "run_finished")
     assert finished["outcome"] == "succeeded" and finished["rto_seconds"] is not None
     check = next(e.data for e in events if e.kind == "canary_check")
@@ -80,6 +87,20 @@ def test_city_loss_promotes_the_remote_cascading_standby(
     role = lab.ssh("dr", "psql -X -At -d postgres -c 'SELECT pg_is_in_recovery()'").stdout
     assert role.strip() == "f"
     assert "canary_check" in kinds
+    # MariaDB and Redis at dr were promoted too: writable, replicating from nobody, each
+    # holding this run's write probe (asked on dr itself).
+    sock = lab.lab.layout.site("dr").maria_socket
+    maria = lab.ssh(
+        "dr",
+        f"mariadb --no-defaults -S {sock} -N -B -e 'SELECT @@read_only; SHOW SLAVE STATUS; "
+        f'SELECT COUNT(*) FROM drconsole.write_probe WHERE run_id = "{rid}"\'',
+    ).stdout.split()
+    assert maria == ["0", "1"], maria
+    dr = lab.addresses["dr"]
+    role = lab.ssh("dr", f"redis-cli -h {dr} -p 16379 ROLE").stdout.split()
+    assert role[0] == "master", role
+    probe = lab.ssh("dr", f"redis-cli -h {dr} -p 16379 GET drconsole:write_probe:{rid}")
+    assert probe.stdout.strip() == "dr"
     print(
         "\ncity-loss:",
         json.dumps({k: finished[k] for k in ("rto_seconds", "rpo_seconds", "rpo_writes")}),

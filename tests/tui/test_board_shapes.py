@@ -28,6 +28,26 @@ def test_the_board_says_active_active_and_the_cascade(inventory: Inventory) -> N
     assert "SPLIT BRAIN" not in text and "NO PRIMARY" not in text
     assert lines[1].startswith("orders-db ★ east/db-east")
     assert lines[1].endswith("✓ cascade db-east -> db-west -> db-dr")
+    # the replicas in chain order: west (fed by the primary) before dr (fed by west)
+    assert lines[1].index("west/db-west") < lines[1].index("dr/db-dr"), lines[1]
+
+
+def test_replicas_follow_the_declared_chain_whatever_order_they_are_sampled_in() -> None:
+    from console.probes.sample import Link, ReplicationSample, Role
+    from console.tui.board_topology import _in_chain_order
+
+    def sample(host: str) -> ReplicationSample:
+        return ReplicationSample(
+            service="s", site=host, host=host, kind="postgres", role=Role.REPLICA,
+            upstream=None, link=Link.UP, lag_seconds=0.0, lag_bytes=0, position=None,
+            read_only=True, replicas=(), error=None, sampled_at=0.0,
+        )  # fmt: skip
+
+    seen = [sample(h) for h in ("d", "c", "b", "a")]
+    ups = {"d": "c", "c": "b"}  # a and b follow the primary; b -> c -> d
+    assert [r.host for r in _in_chain_order(ups, seen)] == ["b", "a", "c", "d"]
+    assert [r.host for r in _in_chain_order({}, seen)] == ["d", "c", "b", "a"]
+    assert [r.host for r in _in_chain_order({"x": "y", "y": "x"}, seen)] == ["d", "c", "b", "a"]
 
 
 def test_the_board_names_a_conflict_and_a_broken_cascade(inventory: Inventory) -> None:

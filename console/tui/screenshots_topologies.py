@@ -1,0 +1,149 @@
+"""The board on the other estates' labs, for the README.
+
+``python -m console.tui.screenshots_topologies DIR``:
+
+Brings up the ``active-active`` lab profile (``--net 25``, a temporary directory), opens the
+console on it headless and saves the board healthy (``board-active-active``: users-db's two
+writers read "active-active", orders-db primary in east, sessions primary in west), then runs
+``playbooks/active-active/evacuate-site.yaml`` for real (headless, through the CLI) and saves the
+board in the middle of that drill, before the return (``board-active-active-evacuated``:
+orders-db's primary in west, its old primary at east stopped and marked for rebuild, unit-east
+writing at west). Then the same for the ``three-center`` profile, healthy
+(``board-three-center``: the cascades east -> west -> dr, cities A and B). Each is saved as SVG
+and PNG (as :mod:`console.tui.screenshots` does); the labs are taken down at the end, also on
+failure. Every value on the pictures is real.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from console.audit.store import AuditStore
+from console.lab.lab import Lab
+from console.model.inventory import load_inventory
+from console.tui.app import DrConsoleApp, TuiConfig
+from console.tui.screenshots import SIZE, ShotError, _board_ok, _until, svg_to_png
+
+NET = 25
+"""The lab net these screenshots use (h15's by-hand net; the TUI tests use 50-54)."""
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _orders_moved(app: DrConsoleApp) -> bool:
+    snap = app.snapshot
+    if snap is None:
+        return False
+    west = snap.get("orders-db", "lab-west")
+    return west is not None and west.role == "primary"
+
+
+async def _board(
+    app: DrConsoleApp,
+    out: Path,
+    name: str,
+    log: Callable[[str], None],
+    then: Callable[[], Awaitable[str | None]] | None = None,
+) -> list[str]:
+    made = []
+    async with app.run_test(size=SIZE) as pilot:
+
+        async def shot(file: str) -> None:
+            await pilot.pause(0.3)
+            app.save_screenshot(filename=f"{file}.svg", path=str(out))
+            made.append(file)
+            log(f"  {file}.svg")
+
+        await _until(lambda: _board_ok(app), 120, "every member healthy")
+        await asyncio.sleep(6)  # a few samples, so the sparklines have a past
+        await _until(lambda: _board_ok(app), 60, "every member healthy")
+        await shot(name)
+        if then is not None:
+            second = await then()
+            if second is not None:
+                await _until(lambda: _orders_moved(app), 90, "orders-db's primary at west")
+                await asyncio.sleep(4)
+                await shot(second)
+    return made
+
+
+def _app(inventory: Path, root: Path, playbooks: Path) -> DrConsoleApp:
+    config = TuiConfig(
+        inventory_path=inventory,
+        playbooks_dir=playbooks,
+        audit_path=root / "audit.db",
+        operator="operator@jumpbox",
+        refresh=1.0,
+    )
+    return DrConsoleApp(config, load_inventory(inventory), audit=AuditStore(root / "audit.db"))
+
+
+def _one_profile(
+    profile: str, out: Path, log: Callable[[str], None], *, evacuate: bool
+) -> list[str]:
+    root = Path(tempfile.mkdtemp(prefix="drshots-topo-", dir="/tmp"))
+    root.chmod(0o755)
+    lab = Lab(root / "lab", NET, timeout_scale=3, profile=profile)
+    try:
+        log(f"lab up ({profile}) on net {NET} in {root}")
+        result = lab.up(root / "inventory" / f"lab-{profile}.yaml")
+        playbooks = REPO / "playbooks" / profile
+
+        async def drill() -> str | None:
+            argv = [sys.executable, "-m", "console", "--audit", str(root / "drill.db"), "run"]
+            argv += [str(playbooks / "evacuate-site.yaml"), "-i", str(result.inventory), "--yes"]
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            text, _ = await asyncio.wait_for(proc.communicate(), 600)
+            if proc.returncode != 0:
+                raise ShotError(f"evacuate-site failed: {text.decode()[-2000:]}")
+            return f"board-{profile}-evacuated"
+
+        app = _app(result.inventory, root, playbooks)
+        return asyncio.run(_board(app, out, f"board-{profile}", log, drill if evacuate else None))
+    finally:
+        if lab.state() is not None:
+            lab.down()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def make_screenshots(out: Path, *, log: Callable[[str], None] = print) -> None:
+    """Both profiles' boards into ``out`` (SVG and PNG).
+
+    Raises:
+        ShotError: a step did not happen in time, or the drill failed.
+        console.lab.errors.LabError: a lab could not start.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    made = _one_profile("active-active", out, log, evacuate=True)
+    made += _one_profile("three-center", out, log, evacuate=False)
+    for name in made:
+        svg_to_png(out / f"{name}.svg")
+        log(f"  {name}.png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m console.tui.screenshots_topologies [DIR]``."""
+    parser = argparse.ArgumentParser(prog="python -m console.tui.screenshots_topologies")
+    parser.add_argument("out", nargs="?", type=Path, default=Path("screenshots"))
+    args = parser.parse_args(argv)
+    try:
+        make_screenshots(args.out)
+    except ShotError as exc:
+        print(f"screenshots: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
