@@ -24,6 +24,7 @@ COMMANDS = {
     "audit list": ["audit", "list"],
     "audit show": ["audit", "show", "01ABC"],
     "audit verify": ["audit", "verify"],
+    "approve": ["approve", "01ABC"],
     "report": ["report", "--latest"],
     "replay": ["replay", "01ABC"],
     "serve": ["serve", "-i", "inv.yaml"],

@@ -180,10 +180,20 @@ class FallbackStore(AuditStore):
         )
 
     def append_batch(
-        self, run_id: str, drafts: Sequence[EventDraft], *, durable: bool = False
+        self,
+        run_id: str,
+        drafts: Sequence[EventDraft],
+        *,
+        durable: bool = False,
+        fence: Mapping[str, int] | None = None,
     ) -> list[Event]:
+        # the leases live in the team store: once it is lost they cannot be checked (the
+        # remote lock on the hosts is what still excludes another run)
         return self._guarded(
-            run_id, lambda: AuditStore.append_batch(self, run_id, drafts, durable=durable)
+            run_id,
+            lambda: AuditStore.append_batch(
+                self, run_id, drafts, durable=durable, fence=fence if self.lost is None else None
+            ),
         )
 
     def acquire_lock(self, service: str, run_id: str, operator: str) -> LockInfo:

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from console.audit.schema import EVENT_COLUMNS, LOCK_COLUMNS, RUN_COLUMNS
+from console.audit.schema import EVENT_COLUMNS, LEASES_SQL, LOCK_COLUMNS, RUN_COLUMNS
 
-PG_SCHEMA_VERSION = 1
-"""Stored in ``audit_meta``; bump it with a migration when the tables change."""
+PG_SCHEMA_VERSION = 2
+"""Stored in ``audit_meta``; bump it with a migration when the tables change.
+2: the ``leases`` table (``console.audit.leases``); a version-1 store is migrated by creating
+it (every statement of ``_TABLES`` is idempotent)."""
 
 
 class _Conn(Protocol):
@@ -90,6 +92,7 @@ _TABLES = (
     )
     """,
     "INSERT INTO audit_meta (name, value) VALUES ('issued_gid', 0) ON CONFLICT DO NOTHING",
+    LEASES_SQL,
 )
 
 

@@ -18,8 +18,10 @@ import sqlite_utils
 
 from console.audit.model import Event, RunRecord, derive_status
 
-SCHEMA_VERSION = 1
-"""Stored in ``PRAGMA user_version``; bump it with a migration when the tables change."""
+SCHEMA_VERSION = 2
+"""Stored in ``PRAGMA user_version``; bump it with a migration when the tables change.
+2: the ``leases`` table (``console.audit.leases``), created on first use by a console that
+records; a version-1 file is migrated by creating it."""
 
 EVENT_COLUMNS = (
     "gid",
@@ -62,6 +64,20 @@ RUN_COLUMNS = (
 
 LOCK_COLUMNS = ("service", "run_id", "operator", "pid", "hostname", "since")
 """The columns of ``locks``."""
+
+LEASES_SQL = """
+CREATE TABLE IF NOT EXISTS leases (
+    service TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    hostname TEXT NOT NULL,
+    token INTEGER NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL,
+    released INTEGER NOT NULL DEFAULT 0
+)
+"""
+"""The service leases (``console.audit.leases``); the same statement creates them in both
+stores (``DOUBLE PRECISION``: a REAL would be single precision on PostgreSQL)."""
 
 _EVENTS_SQL = """
 CREATE TABLE IF NOT EXISTS events (
@@ -138,6 +154,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
         not_null=list(LOCK_COLUMNS),
         if_not_exists=True,
     )
+    db.execute(LEASES_SQL)
     if version < SCHEMA_VERSION:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
 

@@ -18,11 +18,12 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from console.audit import locks
+from console.audit import leases, locks
 from console.audit.chain import GENESIS_HASH, canonical_json, event_hash, normalize_data
 from console.audit.errors import (
     UnknownRun,
 )
+from console.audit.leases import Lease
 from console.audit.model import (
     MODES,
     RUN_OUTCOMES,
@@ -368,6 +369,7 @@ class AuditStore(LogReader):
         host: str | None = None,
         step_id: str | None = None,
         durable: bool = False,
+        fence: Mapping[str, int] | None = None,
     ) -> Event:
         """Append one event to a run.
 
@@ -380,6 +382,8 @@ class AuditStore(LogReader):
             step_id: The playbook step concerned.
             durable: Commit with ``synchronous=FULL``: on disk when this returns. Use it for
                 every intent recorded before acting.
+            fence: The run's leases (service -> fencing token): the event is appended only
+                if the run still holds each of them (``console.audit.leases.check``).
 
         Returns:
             The event as stored, with its gid, seq, ts and hash.
@@ -390,14 +394,18 @@ class AuditStore(LogReader):
             TypeError: Data that has no JSON form.
             UnknownRun: No such run.
             AuditError: The database cannot be written.
+            LeaseLost: ``fence`` names a lease the run no longer holds (nothing appended).
         """
         return self.append_batch(
             run_id,
             [EventDraft(kind=kind, data=data, operator=operator, host=host, step_id=step_id)],
             durable=durable,
+            fence=fence,
         )[0]
 
-    def record(self, run_id: str, event: E, *, operator: str) -> E:
+    def record(
+        self, run_id: str, event: E, *, operator: str, fence: Mapping[str, int] | None = None
+    ) -> E:
         """Append a typed event (its ``kind``, ``data()``, host and step; durably when it is
         an intent) and return the copy stamped with its place and time in the log.
 
@@ -413,6 +421,7 @@ class AuditStore(LogReader):
             host=event.host,
             step_id=event.step_id,
             durable=event.durable,
+            fence=fence,
         )
         return event.stamped(seq=stored.seq, ts=ts_seconds(stored.ts))
 
@@ -422,7 +431,12 @@ class AuditStore(LogReader):
         return finished.stamped(seq=stored.seq, ts=ts_seconds(stored.ts))
 
     def append_batch(
-        self, run_id: str, drafts: Sequence[EventDraft], *, durable: bool = False
+        self,
+        run_id: str,
+        drafts: Sequence[EventDraft],
+        *,
+        durable: bool = False,
+        fence: Mapping[str, int] | None = None,
     ) -> list[Event]:
         """Append several events to a run in one transaction (e.g. a burst of output lines).
 
@@ -432,6 +446,8 @@ class AuditStore(LogReader):
             if draft.kind in LIFECYCLE_KINDS:
                 raise ValueError(f"{draft.kind} is appended by create/resume/finish_run only")
         with self._write(durable=durable) as conn:
+            if fence:
+                leases.check(conn, self.dialect, fence, run_id)
             return [self._append_in(conn, run_id, draft) for draft in drafts]
 
     def append_checked(self, run_id: str, decide: Callable[[Conn, RunRecord], EventDraft]) -> Event:
@@ -472,6 +488,70 @@ class AuditStore(LogReader):
                 since=utc_now_ts(),
             )
 
+    def take_lease(
+        self, service: str, run_id: str, operator: str, ttl: float
+    ) -> tuple[LockInfo, Lease, LockInfo | None]:
+        """Lock ``service`` for ``run_id`` with a lease of ``ttl`` seconds and a new fencing
+        token, in one durable transaction; a lock whose holder's lease has expired is taken
+        over (the caller records that with the returned former holder).
+
+        Returns:
+            The lock, the lease, and the lock taken over from an expired holder (or None).
+
+        Raises:
+            LockHeld: Another run holds the lock, or its lease is live.
+        """
+        with self._write(durable=True) as conn:
+            former = locks.holder(conn, service)
+            broken = None
+            lease = leases.current(conn, service)
+            at = leases.now(conn, self.dialect)
+            if (
+                former is not None
+                and former.run_id != run_id
+                and lease is not None
+                and lease.run_id == former.run_id
+                and not lease.live(at)
+            ):  # the lock's holder let its lease expire: the lock is taken over
+                conn.execute("DELETE FROM locks WHERE service = ?", (service,))
+                broken = former
+            try:
+                lock = locks.acquire(
+                    conn,
+                    service,
+                    run_id,
+                    operator,
+                    pid=os.getpid(),
+                    hostname=self.hostname,
+                    since=utc_now_ts(),
+                )
+            except LockHeld as exc:
+                if lease is not None and lease.run_id != run_id and lease.live(at):
+                    raise LockHeld(
+                        f"{exc}; its lease (token {lease.token}) lasts "
+                        f"{lease.expires_at - at:.1f}s more unless its run renews it"
+                    ) from None
+                raise
+            lease, _expired = leases.take(
+                conn, self.dialect, service, run_id, operator, self.hostname, ttl
+            )
+        return lock, lease, broken
+
+    def renew_leases(self, run_id: str, fences: Mapping[str, int], ttl: float) -> list[str]:
+        """Renew the run's leases (``console.audit.leases.renew``); the services lost."""
+        with self._write(durable=False) as conn:
+            return leases.renew(conn, self.dialect, fences, run_id, ttl)
+
+    def release_lease(self, service: str, run_id: str, token: int) -> bool:
+        """Release the run's lease on ``service``; True if it held it."""
+        with self._write(durable=True) as conn:
+            return leases.release(conn, service, run_id, token)
+
+    def live_leases(self) -> tuple[float, list[Lease]]:
+        """The database's clock and the live leases (``console.audit.leases.live_leases``)."""
+        with self._read() as conn:
+            return leases.live_leases(conn, self.dialect)
+
     def release_lock(self, service: str, run_id: str) -> bool:
         """Release ``service`` if ``run_id`` holds it. True if released, False otherwise."""
         with self._write(durable=True) as conn:
@@ -487,4 +567,10 @@ class AuditStore(LogReader):
             LockHeld: The holder's process is alive on this host.
         """
         with self._write(durable=True) as conn:
-            return locks.break_(conn, service, by, hostname=self.hostname)
+            broken = locks.break_(conn, service, by, hostname=self.hostname)
+            # its holder's lease goes with it (a broken lock is not held by a live lease)
+            conn.execute(
+                "UPDATE leases SET released = 1 WHERE service = ? AND run_id = ?",
+                (service, broken.run_id),
+            )
+            return broken

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from console import events as ev
+from console.audit.leases import DEFAULT_TTL
 from console.audit.store import AuditStore
 from console.engine.decider import Decider
 from console.engine.resume import ResumeState
@@ -61,6 +62,8 @@ class RunConfig:
     """Seconds between background samples of the playbook's services during the run."""
     audit_output_cap: int = 20_000
     """Output lines per command and stream recorded in the audit log; more are counted."""
+    lease_ttl: float = DEFAULT_TTL
+    """Seconds a service lease lasts unless renewed (renewed every third of that)."""
     approval_timeout: float | None = None
     """Seconds a step waits for the other approvals it needs (``--timeout``) before the run
     stops (exit 3); None: until it is interrupted."""

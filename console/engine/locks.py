@@ -24,6 +24,7 @@ from typing import Any
 
 from console import events as ev
 from console.audit.errors import AuditStoreLost
+from console.audit.leases import DEFAULT_TTL
 from console.audit.model import pid_alive
 from console.audit.store import AuditStore
 from console.errors import DrError, ErrorKind, LockHeld
@@ -297,7 +298,14 @@ class RunLocks:
         run_id: str,
         operator: str,
         emit: Callable[[ev.Event], None],
+        lease_ttl: float = DEFAULT_TTL,
     ) -> None:
+        self.lease_ttl = lease_ttl
+        """Seconds a lease lasts unless renewed (``console.audit.leases``)."""
+        self.fences: dict[str, int] = {}
+        """Per service locked in the store, the fencing token of this run's lease."""
+        self.lost: list[str] = []
+        """Services whose lease a renewal found lost."""
         self.audit = audit
         self.transport = transport
         self.inventory = inventory
@@ -345,9 +353,30 @@ class RunLocks:
                                 holder={"owner": former[:300]},
                             )
                         )
-            self.audit.acquire_lock(service, self.run_id, self.operator)
+            _lock, lease, broken = self.audit.take_lease(
+                service, self.run_id, self.operator, self.lease_ttl
+            )
             self.local.append(service)
-            self.emit(ev.LockAcquired(service=service, scope=ev.LockScope.LOCAL))
+            self.fences[service] = lease.token
+            if broken is not None:
+                self.emit(
+                    ev.LockBroken(
+                        service=service,
+                        scope=ev.LockScope.LOCAL,
+                        holder={
+                            **_holder_dict(broken),
+                            "why": "its lease had expired (its run stopped renewing it)",
+                        },
+                    )
+                )
+            self.emit(
+                ev.LockAcquired(
+                    service=service,
+                    scope=ev.LockScope.LOCAL,
+                    token=lease.token,
+                    lease_seconds=self.lease_ttl,
+                )
+            )
             results = await acquire_remote(
                 self.transport, self.inventory, service, owner, finished=self._finished
             )
@@ -380,6 +409,29 @@ class RunLocks:
                         )
                     )
 
+    async def keep_alive(self) -> None:
+        """Renew the leases every third of their length while the run lives (cancel to
+        stop). A lease found lost is said once (an error notice); the run's next intent is
+        refused by the store in any case (``console.audit.leases.check``)."""
+        while True:
+            await asyncio.sleep(self.lease_ttl / 3)
+            live = {s: t for s, t in self.fences.items() if s not in self.lost}
+            if not live:
+                continue
+            try:
+                lost = self.audit.renew_leases(self.run_id, live, self.lease_ttl)
+            except DrError:
+                continue  # the store is away: the next intent says what that means
+            for service in lost:
+                self.lost.append(service)
+                self.emit(
+                    ev.Notice(
+                        level=ev.NoticeLevel.ERROR,
+                        message=f"the lease on {service} (token {self.fences[service]}) is "
+                        "lost: it expired before this run renewed it; this run may not act",
+                    )
+                )
+
     def _finished(self, run_id: str) -> bool:
         """True when this audit log records that ``run_id`` finished (any outcome)."""
         if not run_id or run_id == self.run_id:
@@ -410,6 +462,8 @@ class RunLocks:
         self.remote.clear()
         for service in self.local:
             try:
+                if service in self.fences:
+                    self.audit.release_lease(service, self.run_id, self.fences[service])
                 self.audit.release_lock(service, self.run_id)
             except AuditStoreLost:
                 break  # the store is gone: its lock rows stay until it is back (stale then)

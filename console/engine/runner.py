@@ -26,6 +26,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import time
@@ -35,6 +36,7 @@ from typing import Any
 from console import events as ev
 from console.audit.errors import AuditStoreLost
 from console.audit.ids import new_run_id
+from console.audit.leases import LeaseLost
 from console.audit.model import RunStart
 from console.engine.approvals import gather_approvals
 from console.engine.commands import CommandSender
@@ -195,9 +197,15 @@ class Engine:
                 only told).
         """
         if self.run_id is not None and event.recorded:
+            fence = None
+            if isinstance(event, ev.CommandIntent) and self._locks and self._locks.fences:
+                fence = dict(self._locks.fences)
+                event = dataclasses.replace(event, fence=fence)
             if self.store_lost is None:
                 try:
-                    event = self.audit.record(self.run_id, event, operator=self.operator)
+                    event = self.audit.record(
+                        self.run_id, event, operator=self.operator, fence=fence
+                    )
                 except AuditStoreLost as exc:
                     self.store_lost = exc
                     raise
@@ -296,6 +304,16 @@ class Engine:
             end = RunEnd(R.INTERRUPTED, "interrupted by a signal", self.current_step)
             if self.current_step and self.states[self.current_step].status == S.RUNNING:
                 self.steps.mark_ended(self.current_step, "interrupted while running")
+        except LeaseLost as exc:
+            if self.current_step and self.states[self.current_step].status == S.RUNNING:
+                self.steps.mark_ended(self.current_step, f"not sent: {exc}")
+            self.emit(ev.Notice(level=ev.NoticeLevel.ERROR, message=str(exc)))
+            end = RunEnd(
+                R.STOPPED,
+                f"stopped before the next command: {exc}",
+                self.current_step,
+                exit_code=ExitCode.STOPPED,
+            )
         except AuditStoreLost as exc:
             if self.store_lost is None:
                 self.store_lost = exc
@@ -396,13 +414,20 @@ class Engine:
             run_id=self.run_id,
             operator=self.operator,
             emit=self.emit,
+            lease_ttl=self.cfg.lease_ttl,
         )
         try:
             await self._locks.take(self.playbook.services_touched(), break_lock=self.cfg.break_lock)
         except LockHeld as exc:
             self.emit(ev.Notice(level=ev.NoticeLevel.ERROR, message=str(exc)))
             return RunEnd(R.STOPPED, str(exc), exit_code=ExitCode.LOCKED)
-        return await self._body()
+        renewing = asyncio.ensure_future(self._locks.keep_alive())
+        try:
+            return await self._body()
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
 
     async def _body(self) -> RunEnd:
         """Samples, preflight, canary, then the steps in order."""

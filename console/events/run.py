@@ -193,8 +193,13 @@ class LockAcquired(Event):
     kind: ClassVar[str] = "lock_acquired"
     durable: ClassVar[bool] = True
     decode_defaults: ClassVar[Mapping[str, Any]] = {"service": "?", "scope": "?"}
+    omit_when_none: ClassVar[frozenset[str]] = frozenset({"token", "lease_seconds"})
     service: str
     scope: LockScope
+    token: int | None = None
+    """The lease's fencing token (a lock in the store; older logs lack it)."""
+    lease_seconds: float | None = None
+    """How long the lease lasts unless renewed."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -65,9 +65,13 @@ class CommandIntent(Event):
     kind: ClassVar[str] = "command_intent"
     durable: ClassVar[bool] = True
     decode_defaults: ClassVar[Mapping[str, Any]] = {"attempt": 1}
+    omit_when_none: ClassVar[frozenset[str]] = frozenset({"fence"})
     command: str
     """The command, secrets masked."""
     attempt: int
+    fence: dict[str, int] | None = None
+    """The fencing tokens of the run's leases (service -> token) the intent was recorded
+    under: it was recorded only while the run held each of them (older logs lack it)."""
 
 
 @dataclass(frozen=True, kw_only=True)

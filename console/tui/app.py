@@ -30,6 +30,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
+from console.audit.approvals import approve
 from console.audit.model import Event as AuditEvent
 from console.audit.store import AuditStore
 from console.engine.prepare import prepare
@@ -40,6 +41,7 @@ from console.ssh.pool import SshPool
 from console.ssh.transport import Transport
 from console.status.collector import StatusSnapshot
 from console.tui.messages import (
+    ApproveRequested,
     ExportRequested,
     ReplayRequested,
     RunChanged,
@@ -50,6 +52,7 @@ from console.tui.messages import (
 )
 from console.tui.palette import Palette
 from console.tui.replay import Replay
+from console.tui.screens.approvals import ApprovalsScreen
 from console.tui.screens.audit import AuditScreen
 from console.tui.screens.board import BoardScreen
 from console.tui.screens.confirm import ConfirmScreen
@@ -76,6 +79,7 @@ class DrConsoleApp(App[int]):
         Binding("2", "show('playbooks')", "Playbooks"),
         Binding("3", "show('run')", "Run"),
         Binding("4", "show('audit')", "Audit"),
+        Binding("5", "show('approvals')", "Approvals", show=False),  # palette: "Open approvals"
         Binding("q", "quit_console", "Quit"),
     ]
 
@@ -107,6 +111,7 @@ class DrConsoleApp(App[int]):
         self.add_mode("board", partial(BoardScreen, self.state))
         self.add_mode("playbooks", partial(PlaybooksScreen, self.state))
         self.add_mode("audit", partial(AuditScreen, self.state))
+        self.add_mode("approvals", partial(ApprovalsScreen, self.state))
 
     # -- the state, as tests and tools read it ---------------------------------------------
 
@@ -240,6 +245,11 @@ class DrConsoleApp(App[int]):
         )
         yield SystemCommand("Switch inventory", "open another inventory file", self.ask_inventory)
         yield SystemCommand("Open audit log", "runs, timelines, verify, resume", self._show_audit)
+        yield SystemCommand(
+            "Open approvals (5)",
+            "steps of any console's runs that wait for your approval (two-person rule)",
+            lambda: self.switch_mode("approvals"),
+        )
         yield SystemCommand("Open status board", "every site, live", self._open_board)
         yield SystemCommand("Open playbooks", "list and plan preview", self._open_playbooks)
         yield from super().get_system_commands(screen)
@@ -316,6 +326,26 @@ class DrConsoleApp(App[int]):
     def on_export_requested(self, message: ExportRequested) -> None:
         """A screen asked to export a report."""
         self.export_report(message.run_id)
+
+    def on_approve_requested(self, message: ApproveRequested) -> None:
+        """A screen asked to approve a waiting step as this console's operator."""
+        if self.refused_read_only("approve a step"):
+            return
+        try:
+            _event, request = approve(
+                self.audit, message.run_id, message.step_id, operator=self.config.operator
+            )
+        except DrError as exc:
+            self.notify(f"not approved: {exc}", severity="error", timeout=10)
+        else:
+            more = f"{request.missing} more needed" if request.missing else "the run goes on"
+            self.notify(
+                f"approved {request.step_id} of run {request.run_id} as {self.config.operator} "
+                f"({len(request.approvers)} of {request.needed}; {more})",
+                timeout=8,
+            )
+        if isinstance(self.screen, ApprovalsScreen):
+            self.screen.action_reload()
 
     def on_replay_requested(self, message: ReplayRequested) -> None:
         """A screen asked to replay a recorded run (read from the log; no host is contacted)."""

@@ -98,3 +98,14 @@ class ReplayRequested(Message):
 
 class StatusPokeRequested(Message):
     """Probe every member now instead of at the next tick."""
+
+
+class ApproveRequested(Message):
+    """The operator said yes: record their approval of a waiting step (two-person rule)."""
+
+    def __init__(self, run_id: str, step_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        """The run that waits."""
+        self.step_id = step_id
+        """Its step that waits for approvals."""
