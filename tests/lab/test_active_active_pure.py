@@ -10,8 +10,11 @@ client (a shell script, named as such) for the acknowledged / refused / failed c
 from __future__ import annotations
 
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +33,15 @@ from console.model.inventory import load_inventory
 from tests.lab.test_units import FAKE_BINS
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def tmp_path() -> Iterator[Path]:
+    """A short directory in /tmp: pytest's own (deeper still under xdist) makes the layout's
+    socket paths longer than a unix socket allows, which the layout rightly refuses."""
+    path = Path(tempfile.mkdtemp(prefix="aa-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _inventory(tmp_path: Path) -> Path:
