@@ -69,7 +69,9 @@ def test_a_failed_master_is_shown_then_its_replica_promoted(managed: RunningLab)
     )
     assert any(
         "warn node lab-east:16700 (east) is suspected down (pfail)" in s
-        or "crit master lab-east:16700 (east) is marked failed (fail)" in s
+        # crit while it holds slots; warn once its replica took them (a loaded machine's
+        # polls can miss the moments between)
+        or "master lab-east:16700 (east) is marked failed (fail)" in s
         for s in seen
     ), seen
     assert all(c != 0 for c in codes), codes
