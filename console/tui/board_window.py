@@ -43,13 +43,14 @@ def window_text(
         text.append(f"{name:<{width}} ", style="bold")
         text.append(f"{health_label(health):<9}", style=palette.health(health))
         text.append(f" {_when(w.oldest)} .. {_when(w.newest)} UTC")
-        text.append(f"  archived {fmt_age(w.age(now))}", style=palette.muted)
+        archived = f"archived {fmt_age(w.age(now))}"
+        text.append(f"  {archived:<18}", style=palette.muted)
         if verified is not None:
             at = verified.get(name)
             if at is None:
-                text.append("  verified never", style=palette.warn)
+                text.append(" verified never", style=palette.warn)
             else:
-                text.append(f"  verified {fmt_age(max(0.0, now - at))} ago", style=palette.muted)
+                text.append(f" verified {fmt_age(max(0.0, now - at))}", style=palette.muted)
         if w.reason:
             text.append(f"\n{'':<{width}} {w.reason}", style=palette.health(health))
     return text
