@@ -16,9 +16,18 @@ alternately:
 It prints each round and the medians, and the ratio console / by hand for fetch + replay +
 promote (the restore itself; the console's checks have no by-hand counterpart here).
 
+``--service mariadb`` measures mariadb-pitr the same way: the benchmark grows ``app.bench`` on
+the MariaDB primary to ``--data-mb`` of table data, takes a fresh prepared mariadb-backup base
+backup into the inventory's path, writes ``--wal-mb`` of binlog after it (row updates), notes a
+target time between a "before" and an "after" row; the console runs mariadb-pitr (fetch:
+``restore``; replay: ``start``, ``replay``, ``prove``; checks: ``check-sql``, ``check-tables``),
+by hand the same ``mariadb-backup --copy-back``, ``mariadbd`` start and ``mariadb-binlog
+--stop-datetime | mariadb`` on the dr host.
+
 Usage (as root, the lab needs it)::
 
     .venv/bin/python benchmarks/drill_pitr.py --net 24 --rounds 3 --scale 8 --wal-mb 100
+    .venv/bin/python benchmarks/drill_pitr.py --service mariadb --net 24 --data-mb 500
 """
 
 from __future__ import annotations
@@ -39,8 +48,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from console.audit.store import AuditStore  # noqa: E402
+from console.lab import mariabackup  # noqa: E402
 from console.lab.lab import Lab  # noqa: E402
-from console.lab.layout import PG_PORT, PG_SCRATCH_PORT  # noqa: E402
+from console.lab.layout import (  # noqa: E402
+    MARIADB_PORT,
+    MARIADB_SCRATCH_PORT,
+    PG_PORT,
+    PG_SCRATCH_PORT,
+)
+from console.lab.mariadb import REPL_PASSWORD, REPL_USER  # noqa: E402
 from console.lab.pgbackrest import for_layout  # noqa: E402
 
 PGBIN = "/usr/lib/postgresql/15/bin"
@@ -181,6 +197,144 @@ class Bench:
         }
 
 
+class MariaBench(Bench):
+    """mariadb-pitr on a grown MariaDB primary, next to the same commands by hand."""
+
+    def maria(self, sql: str, site: str = "east") -> str:
+        sock = self.lab.layout.site(site).maria_socket
+        return self.sh(
+            f"mariadb --no-defaults -S {sock} -D app -N -B -e {shlex.quote(sql)}"
+        ).strip()
+
+    def prepare_maria(self, data_mb: int, binlog_mb: int) -> str:
+        """Grow app.bench, take a prepared base backup, write binlog after it; the target."""
+        began = time.monotonic()
+        self.maria(
+            "CREATE TABLE IF NOT EXISTS app.bench (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
+            "n INT NOT NULL, pad VARCHAR(1000) NOT NULL) ENGINE=InnoDB"
+        )
+        self.maria("INSERT INTO app.bench (n, pad) SELECT seq, REPEAT('x', 900) FROM seq_1_to_1000")
+        size = "SELECT data_length FROM information_schema.tables WHERE table_name = 'bench'"
+
+        def grown() -> int:
+            self.maria("ANALYZE TABLE app.bench")  # data_length is an estimate until then
+            return int(self.maria(size))
+
+        while grown() < data_mb << 20:
+            self.maria("INSERT INTO app.bench (n, pad) SELECT n, pad FROM app.bench LIMIT 200000")
+        mb = int(self.maria(size)) >> 20
+        print(f"app.bench: {mb} MB of table data ({time.monotonic() - began:.0f}s)", flush=True)
+        target_dir = mariabackup.base_dir(self.lab.layout)
+        east = self.lab.layout.site("east")
+        t0 = time.monotonic()
+        self.sh(
+            f"rm -rf {target_dir} && mariadb-backup --backup --socket={east.maria_socket} "
+            f"--target-dir={target_dir} 2>/dev/null && "
+            f"mariadb-backup --prepare --target-dir={target_dir} 2>/dev/null"
+        )
+        print(f"base backup + prepare in {time.monotonic() - t0:.1f}s", flush=True)
+        start = self.maria("SHOW MASTER STATUS").split()
+        written, step = 0, 0
+        while written < binlog_mb << 20:
+            step += 1
+            self.maria(f"UPDATE app.bench SET n = n + 1 WHERE id % 50 = {step % 50}")
+            logs = self.maria("SHOW BINARY LOGS").split()
+            sizes = dict(zip(logs[0::2], (int(x) for x in logs[1::2]), strict=False))
+            written = sum(v for k, v in sizes.items() if k >= start[0]) - int(start[1])
+        print(f"binlog after the backup: {written >> 20} MB", flush=True)
+        self.maria("CREATE TABLE IF NOT EXISTS app.coupons (m VARCHAR(40) PRIMARY KEY)")
+        self.maria("INSERT INTO app.coupons VALUES ('before')")
+        time.sleep(2.2)  # binlog events carry whole seconds
+        target = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        time.sleep(1.2)
+        self.maria("INSERT INTO app.coupons VALUES ('after')")
+        return target
+
+    def console_round(self, target: str) -> dict[str, Any]:
+        """One mariadb-pitr run; its split from the audit log."""
+        began = time.monotonic()
+        check = "SELECT group_concat(m ORDER BY m) FROM app.coupons"
+        proc = subprocess.run(
+            [
+                sys.executable, "-m", "console", "--audit", str(self.audit), "run",
+                "playbooks/mariadb-pitr.yaml", "-i", str(self.inventory), "--yes",
+                "--var", f"target_time={target}", "--var", f"check_sql={check}",
+            ],
+            cwd=ROOT, capture_output=True, text=True, timeout=7200, check=False,
+        )  # fmt: skip
+        wall = time.monotonic() - began
+        if proc.returncode != 0:
+            raise SystemExit(
+                f"mariadb-pitr failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}"
+            )
+        run_id = proc.stdout.split()[1]
+        with AuditStore(self.audit, create=False) as store:
+            events = store.events(run_id)
+        steps = {e.step_id: e.data["duration"] for e in events if e.kind == "step_finished"}
+        seen = " ".join(
+            line for e in events if e.kind == "output" and e.step_id == "check-sql"
+            for line in e.data["lines"]
+        )  # fmt: skip
+        assert "before" in seen and "after" not in seen, seen
+        row = {
+            "who": "console",
+            "fetch_s": steps["restore"],
+            "replay_s": round(steps["start"] + steps["replay"] + steps["prove"], 3),
+            "checks_s": round(steps["check-sql"] + steps["check-tables"], 3),
+            "wall_s": round(wall, 2),
+        }
+        row["restore_s"] = round(row["fetch_s"] + row["replay_s"], 3)
+        return row
+
+    def hand_round(self, target: str) -> dict[str, Any]:
+        """The same recovery by hand with the same tools, timed the same way."""
+        dr = self.lab.layout.site("dr")
+        east = self.lab.layout.site("east")
+        base = mariabackup.base_dir(self.lab.layout)
+        d = dr.scratch_dir
+        data = d / "by-hand-maria"
+        stop = self.sh(f"date -u -d {shlex.quote(target)} '+%Y-%m-%d %H:%M:%S'").strip()
+        t0 = time.monotonic()
+        self.sh(f"rm -rf {data} && mariadb-backup --copy-back --target-dir={base} "
+                f"--datadir={data} 2>/dev/null")  # fmt: skip
+        t1 = time.monotonic()
+        self.sh(
+            f"setsid /usr/sbin/mariadbd --no-defaults --datadir={data} "
+            f"--port={MARIADB_SCRATCH_PORT} --bind-address={dr.address} --socket={d}/bh.sock "
+            f"--pid-file={d}/bh.pid --log-error={d}/bh.err --skip-log-bin --skip-slave-start "
+            "--skip-name-resolve --server-id=98 --innodb-buffer-pool-size=64M "
+            "--innodb-log-file-size=48M --performance-schema=0 </dev/null >/dev/null 2>&1 & "
+            f"until mariadb --no-defaults -S {d}/bh.sock -e 'SELECT 1' >/dev/null 2>&1; "
+            "do sleep 0.2; done"
+        )
+        file, pos = self.sh(f"cut -f1,2 {base}/xtrabackup_binlog_info").split()[:2]
+        cnf = d / "bh.cnf"
+        self.sh(
+            f"(umask 077 && printf '[client]\\nuser=%s\\npassword=%s\\n' {REPL_USER} "
+            f"{REPL_PASSWORD} > {cnf})"
+        )
+        self.sh(
+            f"TZ=UTC mariadb-binlog --defaults-extra-file={cnf} --read-from-remote-server "
+            f"--host={east.address} --port={MARIADB_PORT} --start-position={pos} "
+            f"{shlex.quote('--stop-datetime=' + stop)} --to-last-log {file} | "
+            f"mariadb --no-defaults -S {d}/bh.sock"
+        )
+        t2 = time.monotonic()
+        seen = self.sh(
+            f"mariadb --no-defaults -S {d}/bh.sock -N -B -e "
+            "'SELECT group_concat(m ORDER BY m) FROM app.coupons'"
+        ).strip()
+        assert seen == "before", seen
+        self.sh(f"kill $(cat {d}/bh.pid); while [ -e {d}/bh.pid ]; do sleep 0.2; done; "
+                f"rm -rf {data} {d}/bh.*")  # fmt: skip
+        return {
+            "who": "by hand",
+            "fetch_s": round(t1 - t0, 3),
+            "replay_s": round(t2 - t1, 3),
+            "restore_s": round(t2 - t0, 3),
+        }
+
+
 def _median(rows: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r[key] for r in rows)
 
@@ -194,19 +348,33 @@ def main() -> int:
     parser.add_argument("--wal-mb", type=int, default=100, help="WAL to write after the backup")
     parser.add_argument("--timeout-scale", type=float, default=3.0, help="lab timeout scale")
     parser.add_argument("--keep", action="store_true", help="keep the lab directory and audit")
+    parser.add_argument("--service", choices=("pg", "mariadb"), default="pg")
+    parser.add_argument("--data-mb", type=int, default=500, help="MariaDB table data to grow")
     args = parser.parse_args()
-    bench = Bench(args.net, args.timeout_scale)
+    bench = (
+        MariaBench(args.net, args.timeout_scale)
+        if args.service == "mariadb"
+        else Bench(args.net, args.timeout_scale)
+    )
     try:
         up = bench.lab.up(bench.inventory)
         print(f"lab up in {up.seconds:.1f}s on net {args.net}", flush=True)
-        target = bench.prepare(args.scale, args.wal_mb)
+        if isinstance(bench, MariaBench):
+            target = bench.prepare_maria(args.data_mb, args.wal_mb)
+        else:
+            target = bench.prepare(args.scale, args.wal_mb)
         for _ in range(args.rounds):
             for row in (bench.console_round(target), bench.hand_round(target)):
                 bench.rows.append(row)
                 print(json.dumps(row), flush=True)
         console = [r for r in bench.rows if r["who"] == "console"]
         hand = [r for r in bench.rows if r["who"] == "by hand"]
-        print(f"\nmedians of {args.rounds} (scale {args.scale}, {args.wal_mb} MB WAL):")
+        volume = (
+            f"{args.data_mb} MB of data, {args.wal_mb} MB of binlog"
+            if args.service == "mariadb"
+            else f"scale {args.scale}, {args.wal_mb} MB WAL"
+        )
+        print(f"\nmedians of {args.rounds} ({args.service}, {volume}):")
         for who, rows in (("console", console), ("by hand", hand)):
             parts = ", ".join(
                 f"{k[:-2]} {_median(rows, k):.2f}s"
@@ -215,7 +383,8 @@ def main() -> int:
             )
             print(f"  {who:8} {parts}")
         ratio = _median(console, "restore_s") / _median(hand, "restore_s")
-        print(f"  restore (fetch + replay + promote) console / by hand: {ratio:.2f}x")
+        what = "fetch + replay" if args.service == "mariadb" else "fetch + replay + promote"
+        print(f"  restore ({what}) console / by hand: {ratio:.2f}x")
     finally:
         if bench.lab.state() is not None:
             bench.lab.down()

@@ -415,7 +415,7 @@ def _verified_source(audit: Path | None) -> Callable[[Iterable[str], str], Mappi
     """The last verified restore per service, read from the audit log for ``status``."""
 
     def read(services: Iterable[str], inventory: str) -> Mapping[str, Any]:
-        from console.audit.verified import newest_verified
+        from console.audit.verification import newest_verified
         from console.status.window import Verified
 
         found = newest_verified(audit, services, inventory)

@@ -1,21 +1,25 @@
-"""When each service's restore was last verified, against the inventory's ``verify_every``.
+"""When each service's restore was last verified: the one reader of the audit log for it.
 
-"Restore tested at least weekly, and it must alert when it fails": a service with
-``verify_every: 7d`` is due when its newest successful restore verification (a run of a
-``restore-verification`` or ``point-in-time-restore`` playbook that touched the service,
-against an inventory of the same name, that succeeded) finished longer ago than that, or
-never did. Computed from the audit log's runs table alone (pure: the caller reads the records).
-
-(The recoverable window of ``status``, from another part of the console, also reads the last
-verified restore; this module is the board's, and counts the same runs.)
+A service's restore is *verified* by its newest successful run of a ``restore-verification``
+or ``point-in-time-restore`` playbook that touched it, against an inventory of the same name
+(the same service name in another estate proves nothing about this one):
+:func:`newest_verified_runs` finds those among the runs table's records (pure), and
+:func:`newest_verified` reads them from an audit database for the status sweep's recoverable
+window (``drconsole status``; the status layer never opens the log itself, the CLI hands it
+this answer). The board's window panel shows the same runs, and the "restore verification"
+panel judges them against ``verify_every``: "restore tested at least weekly, and it must
+alert when it fails", so a service with ``verify_every: 7d`` is due when its newest verified
+restore finished longer ago than that, or never did (:func:`verifications`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from console.audit.model import RunRecord
+from console.audit.store import AuditStore
 from console.model.durations import format_duration
 from console.model.inventory import Inventory
 
@@ -59,25 +63,61 @@ def span(seconds: float) -> str:
     return format_duration(seconds)
 
 
-def verifications(inventory: Inventory, records: Iterable[RunRecord]) -> list[Verification]:
-    """Every service of ``inventory`` with a ``verify_every``, with its newest successful
-    verification among ``records`` (newest first, as ``AuditStore.runs`` gives them)."""
-    wanted = {n: s.verify_every for n, s in inventory.services.items() if s.verify_every}
-    found: dict[str, Verification] = {}
+def newest_verified_runs(
+    records: Iterable[RunRecord], services: Iterable[str], inventory: str | None = None
+) -> dict[str, RunRecord]:
+    """Service -> its newest successful verifying run among ``records`` (newest first, as
+    ``AuditStore.runs`` gives them); services never verified are absent. Only runs against
+    the inventory named ``inventory`` count (when given); a run whose finish time cannot be
+    read (an edited row) proves nothing."""
+    wanted = set(services)
+    out: dict[str, RunRecord] = {}
     for record in records:
         if record.playbook_kind not in VERIFYING_KINDS or record.outcome != "succeeded":
             continue
-        if record.inventory_name != inventory.name:
+        if inventory is not None and record.inventory_name != inventory:
             continue
         try:
             finished = record.finished
-        except ValueError:  # an edited row proves nothing
+        except ValueError:
             continue
         if finished is None:
             continue
         for name in record.services:
-            if name in wanted and name not in found:
-                found[name] = Verification(
-                    name, wanted[name], finished.timestamp(), record.run_id, record.playbook_name
-                )
-    return [found.get(n) or Verification(n, every, None) for n, every in wanted.items()]
+            if name in wanted and name not in out:
+                out[name] = record
+    return out
+
+
+def newest_verified(
+    audit: Path | None, services: Iterable[str], inventory: str | None = None
+) -> dict[str, RunRecord]:
+    """:func:`newest_verified_runs` of an audit database's runs. A missing or unreadable
+    database means "never verified": status must not fail for want of a log."""
+    wanted = list(services)
+    if audit is None or not audit.is_file() or not wanted:
+        return {}
+    try:
+        with AuditStore(audit, create=False) as store:
+            records = store.runs()
+    except Exception:  # an unreadable log is "never verified", not a failure of status
+        return {}
+    return newest_verified_runs(records, wanted, inventory)
+
+
+def verifications(inventory: Inventory, records: Iterable[RunRecord]) -> list[Verification]:
+    """Every service of ``inventory`` with a ``verify_every``, with its newest successful
+    verification among ``records`` (newest first, as ``AuditStore.runs`` gives them)."""
+    wanted = {n: s.verify_every for n, s in inventory.services.items() if s.verify_every}
+    found = newest_verified_runs(records, wanted, inventory.name)
+    out = []
+    for name, every in wanted.items():
+        record = found.get(name)
+        finished = record.finished if record is not None else None
+        if record is None or finished is None:
+            out.append(Verification(name, every, None))
+        else:
+            out.append(
+                Verification(name, every, finished.timestamp(), record.run_id, record.playbook_name)
+            )
+    return out

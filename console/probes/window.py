@@ -282,6 +282,33 @@ def _archive(listing: dict[str, Any], archive_id: str) -> dict[str, dict[int, fl
     return out
 
 
+def _unbroken(
+    segments: dict[str, dict[int, float]], start: str
+) -> tuple[int, str, float, str | None]:
+    """The unbroken run of WAL from a backup's start segment on, across the timelines after
+    it: (last segment number, its timeline, its archive time, the first missing segment or
+    None); the number is -1 when not even the start segment is there."""
+    m = re.fullmatch(r"([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})", start)
+    if m is None:
+        return -1, "", 0.0, start or "?"
+    tl0, log0, seg0 = m.groups()
+    gap: str | None = None
+    newest_no, newest_tl, newest_time = -1, tl0, 0.0
+    for tl in sorted(segments):
+        if tl < tl0:
+            continue
+        have = segments[tl]
+        lo = _segno(log0, seg0) if tl == tl0 else min(have)
+        for no in range(lo, max(have) + 1):
+            if no not in have:
+                gap = _name(tl, no)
+                break
+            newest_no, newest_tl, newest_time = no, tl, have[no]
+        if gap is not None:
+            break
+    return newest_no, newest_tl, newest_time, gap
+
+
 def _fail(base: dict[str, Any], health: WindowHealth, reason: str) -> RecoveryWindow:
     return RecoveryWindow(**base, health=health, reason=reason)
 
@@ -351,30 +378,25 @@ def parse(
     m = re.fullmatch(r"([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})", start)
     if m is None or not segments:
         return _fail(base, WindowHealth.CRIT, "the WAL archive is empty: no point can be reached")
-    tl0, log0, seg0 = m.groups()
-    gap: str | None = None
-    newest_no = -1
-    newest_tl = tl0
-    newest_time = 0.0
-    for tl in sorted(segments):
-        if tl < tl0:
-            continue
-        have = segments[tl]
-        lo = _segno(log0, seg0) if tl == tl0 else min(have)
-        hi = max(have)
-        for no in range(lo, hi + 1):
-            if no not in have:
-                gap = _name(tl, no)
-                break
-            newest_no, newest_tl, newest_time = no, tl, have[no]
-        if gap is not None:
-            break
+    newest_no, newest_tl, newest_time, gap = _unbroken(segments, start)
     if newest_no < 0:
         gap = gap or start
         return _fail(
             base, WindowHealth.CRIT, f"WAL segment {gap} that the oldest backup needs is missing"
         )
     base.update(newest=newest_time, newest_wal=_name(newest_tl, newest_no), gap=gap)
+    if gap is not None and len(usable) > 1:
+        # A newer backup may start after the gap: from its end on, recovery does not need
+        # the missing segment (pgBackRest restores the newest backup before the target).
+        no, tl, when, later_gap = _unbroken(segments, last.get("archive", {}).get("start") or "")
+        if no >= 0 and later_gap is None:
+            base.update(newest=when, newest_wal=_name(tl, no))
+            return _fail(
+                base,
+                WindowHealth.WARN,
+                f"WAL gap: segment {gap} is missing from the archive; points before the end "
+                f"of backup {last['label']} cannot be recovered, from its end on they can",
+            )
     if gap is not None:
         return _fail(
             base,

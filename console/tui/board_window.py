@@ -2,7 +2,9 @@
 
 Pure formatting of the windows a live source collected (``console.status.window``): per
 service its health as a word and a symbol, the oldest and newest restorable point (UTC), how
-long ago the newest WAL was archived, and the reason when it is not OK (a WAL gap, a failing
+long ago the newest WAL was archived, when a restore of it was last verified (the newest
+successful restore-verification or point-in-time-restore run, from the audit log:
+``console.audit.verification``), and the reason when it is not OK (a WAL gap, a failing
 ``archive_command``...). Colour is never the only signal.
 """
 
@@ -22,8 +24,16 @@ def _when(epoch: float | None) -> str:
     return "?" if epoch is None else time.strftime("%m-%d %H:%M:%S", time.gmtime(epoch))
 
 
-def window_text(windows: Mapping[str, RecoveryWindow], palette: Palette, now: float) -> Text:
-    """One line per service, and its reason on the next line when it is not OK."""
+def window_text(
+    windows: Mapping[str, RecoveryWindow],
+    palette: Palette,
+    now: float,
+    verified: Mapping[str, float] | None = None,
+) -> Text:
+    """One line per service, and its reason on the next line when it is not OK.
+
+    ``verified``: service -> when its restore was last verified (epoch); a service absent from
+    it was never verified. None: not known (the log was not read), the column is left out."""
     width = min(20, max((len(n) for n in windows), default=8))
     text = Text()
     for i, (name, w) in enumerate(windows.items()):
@@ -33,7 +43,14 @@ def window_text(windows: Mapping[str, RecoveryWindow], palette: Palette, now: fl
         text.append(f"{name:<{width}} ", style="bold")
         text.append(f"{health_label(health):<9}", style=palette.health(health))
         text.append(f" {_when(w.oldest)} .. {_when(w.newest)} UTC")
-        text.append(f"  archived {fmt_age(w.age(now))}", style=palette.muted)
+        archived = f"archived {fmt_age(w.age(now))}"
+        text.append(f"  {archived:<18}", style=palette.muted)
+        if verified is not None:
+            at = verified.get(name)
+            if at is None:
+                text.append(" verified never", style=palette.warn)
+            else:
+                text.append(f" verified {fmt_age(max(0.0, now - at))}", style=palette.muted)
         if w.reason:
             text.append(f"\n{'':<{width}} {w.reason}", style=palette.health(health))
     return text

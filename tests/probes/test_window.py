@@ -225,3 +225,26 @@ def test_from_files_skips_what_it_cannot_read() -> None:
     assert [b["label"] for b in info[0]["backup"]] == ["20261203-000000F"]
     assert info[0]["archive"] == [{"id": "16-2"}]
     assert listing == {"16-2/0000000100000000/x": {"type": "file", "time": 12.5}}
+
+
+def test_a_gap_behind_a_newer_backup_only_cuts_the_older_backups_reach() -> None:
+    # files-gap.out lacks ...0B; a second (incremental) backup starting at ...0D recovers past it
+    text = (DATA / "files-gap.out").read_text()
+    newer = (
+        '20261203-171049F_20261203-172000I={"backup-archive-start":"00000001000000000000000D",'
+        '"backup-archive-stop":"00000001000000000000000D","backup-error":false,'
+        '"backup-timestamp-start":1796318400,"backup-timestamp-stop":1796318402,'
+        '"backup-type":"incr"}'
+    )
+    text = text.replace("[backup:current]\n", f"[backup:current]\n{newer}\n", 1)
+    w = parse(BACKUP, "orders-db", 0, text, "", NOW)
+    assert w.health is WindowHealth.WARN, w.reason
+    assert w.gap == "00000001000000000000000B" and w.backups == 2
+    assert w.newest_wal == "000000010000000000000017"
+    assert "points before the end of backup 20261203-171049F_20261203-172000I" in w.reason
+    # the same gap with the newer backup starting before it stays CRIT
+    before = text.replace(
+        '"backup-archive-start":"00000001000000000000000D"',
+        '"backup-archive-start":"00000001000000000000000A"',
+    )
+    assert parse(BACKUP, "orders-db", 0, before, "", NOW).health is WindowHealth.CRIT

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from console.audit.model import RunStart
 from console.audit.store import AuditStore
-from console.audit.verified import newest_verified
+from console.audit.verification import newest_verified
 from console.cli import _verified_source
 from console.errors import Location
 from console.model.backup import BackupSettings

@@ -18,7 +18,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Log, Static
 
-from console.audit.verification import Verification, verifications
+from console.audit.verification import Verification, newest_verified_runs, verifications
 from console.errors import DrError
 from console.model.inventory import Inventory
 from console.status.collector import StatusSnapshot
@@ -85,6 +85,9 @@ class BoardScreen(Screen[None]):
         self._primaries: dict[str, str | None] = {}
         self._selected: str | None = None
         self._verifications: list[Verification] = []
+        self._verified: dict[str, float] | None = None
+        """Service -> when its restore was last verified, for the window panel (None: the log
+        was not read yet)."""
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -127,17 +130,30 @@ class BoardScreen(Screen[None]):
         self.rebuild()
 
     def read_verifications(self) -> None:
-        """Read the last verified restore of each service with ``verify_every`` from the
-        audit log, and show them (hidden when no service asks for one)."""
+        """Read the last verified restore of each service from the audit log: for the
+        restore-verification panel (services with ``verify_every``; hidden when none asks for
+        one) and the recoverable window panel's "verified" column."""
         inventory = self.state.inventory
         panel = self.query_one("#verification", Static)
-        if not any(s.verify_every for s in inventory.services.values()):
+        due = any(s.verify_every for s in inventory.services.values())
+        snapshot = self.state.snapshot
+        shown = snapshot is not None and bool(snapshot.windows)
+        if not due and not shown and not any(s.backup for s in inventory.services.values()):
             panel.display = False
             return
         try:
             records = self.state.audit.runs()
         except DrError:
             records = []
+        runs = newest_verified_runs(records, inventory.services, inventory.name)
+        self._verified = {
+            name: r.finished.timestamp() for name, r in runs.items() if r.finished is not None
+        }
+        if snapshot is not None and shown:
+            self._show_windows(snapshot, self.state.clock())
+        if not due:
+            panel.display = False
+            return
         self._verifications = verifications(inventory, records)
         panel.display = True
         self._show_verifications()
@@ -329,8 +345,10 @@ class BoardScreen(Screen[None]):
         panel = self.query_one("#windows", Static)
         found = snapshot.windows if snapshot is not None else {}
         panel.display = bool(found)
+        if found and self._verified is None:
+            self.read_verifications()  # the first windows: read the log once now, then every 30 s
         if found:
-            panel.update(window_text(found, self.state.palette, now))
+            panel.update(window_text(found, self.state.palette, now, self._verified))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """The detail line follows the cursor."""
