@@ -102,6 +102,20 @@ def test_city_loss_promotes_the_remote_cascading_standby(
     assert redis_role[0] == "master", redis_role
     probe = lab.ssh("dr", f"redis-cli -h {dr} -p 16379 GET drconsole:write_probe:{rid}")
     assert probe.stdout.strip() == "dr"
+    # The run recorded, while the city answered, that west was east's synchronous standby;
+    # the report says what the synchronous pair keeps beside the canary's asynchronous loss.
+    sync = next(e.data for e in events if e.kind == "step_finished" and e.step_id == "sync-pair")
+    assert sync["outcome"] == "ok", sync
+    report = subprocess.run(
+        [sys.executable, "-m", "console", "--audit", str(audit), "report", rid, "--format", "md"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "west sync, flushed to " in report
+    assert "the synchronous pair keeps every write east acknowledges" in report
     # What the synchronous pair would have kept: west, east's synchronous standby, brought
     # back (SIGCONT), holds every canary write east acknowledged (a commit waited for west's
     # flush), whatever the asynchronous link to dr had delivered.
