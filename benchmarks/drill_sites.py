@@ -23,7 +23,10 @@ Usage (as root, the lab needs it)::
 
 With ``--profile active-active`` the drills are the active-active lab's: ``evacuate-site`` /
 ``return-site`` (orders-db and unit-east's writes out of east and back, sessions staying in
-west) and ``unit-evacuation`` / ``unit-return`` (unit-west's writes to east and back).
+west) and ``unit-evacuation`` / ``unit-return`` (unit-west's writes to east and back). With
+``--profile three-center``: ``city-loss`` (east and west taken dark once the canary has
+written, dr's PostgreSQL, MariaDB and Redis promoted), on a fresh lab each round (there is no
+``city-return`` yet).
 
 The lab lives under /tmp and is taken down (its directory removed unless ``--keep``) at the
 end, also on failure.
@@ -38,6 +41,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -128,21 +132,71 @@ class Bench:
         self.rows.append(row)
         print(json.dumps(row), flush=True)
 
+    def city_loss(self) -> None:
+        """``three-center/city-loss`` on this (fresh) three-center lab: the run starts with
+        everything up; once the canary has 3 acknowledged writes, east and west go dark."""
+        argv = [sys.executable, "-m", "console", "--audit", str(self.audit), "run"]
+        argv += ["playbooks/three-center/city-loss.yaml", "-i", str(self.inventory), "--yes"]
+        before = self._latest()
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            deadline = time.monotonic() + 300
+            while self._acked(before) < 3:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"city-loss: no canary acknowledged in time:\n{proc.stdout}")
+                time.sleep(0.5)
+            self.lab.chaos_down("east")
+            self.lab.chaos_down("west")
+            out, _ = proc.communicate(timeout=1800)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        if proc.returncode != 0:
+            raise SystemExit(f"city-loss failed (exit {proc.returncode}):\n{out[-4000:]}")
+        run_id = self._latest()
+        with AuditStore(self.audit, create=False) as store:
+            row = {"drill": "three-center/city-loss", "run": run_id}
+            row.update(measure(store.events(run_id or "")))
+        self.rows.append(row)
+        print(json.dumps(row), flush=True)
+
+    def _latest(self) -> str | None:
+        if not self.audit.is_file():
+            return None
+        with AuditStore(self.audit, create=False) as store:
+            return store.latest_run_id()
+
+    def _acked(self, before: str | None) -> int:
+        rid = self._latest()
+        if rid is None or rid == before:
+            return 0
+        with AuditStore(self.audit, create=False) as store:
+            events = store.events(rid, kinds=["canary_write"])
+        return sum(1 for e in events if e.data["ok"] is True)
+
     def summary(self) -> None:
         """Medians per drill."""
-        for drill in dict.fromkeys(r["drill"] for r in self.rows):
-            rows = [r for r in self.rows if r["drill"] == drill]
-            med = {
-                k: statistics.median(float(r[k]) for r in rows if r[k] is not None)
-                for k in ("rto_s", "rpo_s", "wall_s", "steps_s", "commands_s", "overhead_pct")
-                if any(r[k] is not None for r in rows)
-            }
-            shown = ", ".join(f"{k} {v:.2f}" for k, v in med.items())
-            print(f"{drill} (median of {len(rows)}): {shown}", flush=True)
+        summarize(self.rows)
+
+
+def summarize(rows_all: list[dict[str, Any]]) -> None:
+    """Print the medians per drill."""
+    for drill in dict.fromkeys(r["drill"] for r in rows_all):
+        rows = [r for r in rows_all if r["drill"] == drill]
+        med = {
+            k: statistics.median(float(r[k]) for r in rows if r[k] is not None)
+            for k in ("rto_s", "rpo_s", "wall_s", "steps_s", "commands_s", "overhead_pct")
+            if any(r[k] is not None for r in rows)
+        }
+        shown = ", ".join(f"{k} {v:.2f}" for k, v in med.items())
+        print(f"{drill} (median of {len(rows)}): {shown}", flush=True)
 
 
 DRILLS: dict[str, tuple[str, ...]] = {
     "default": ("site-evacuation", "site-return"),
+    "three-center": ("three-center/city-loss",),
     "active-active": (
         "active-active/evacuate-site",
         "active-active/return-site",
@@ -151,6 +205,23 @@ DRILLS: dict[str, tuple[str, ...]] = {
     ),
 }
 """The drills per lab profile, run in this order every round."""
+
+
+def _city_loss_rounds(args: argparse.Namespace) -> int:
+    """city-loss leaves the lab lost (no city-return yet): a fresh lab per round."""
+    rows: list[dict[str, Any]] = []
+    for _ in range(args.rounds):
+        bench = Bench(args.net, args.scale, "three-center")
+        try:
+            bench.up()
+            bench.city_loss()
+            rows += bench.rows
+        finally:
+            bench.down()
+            if not args.keep:
+                shutil.rmtree(bench.root, ignore_errors=True)
+    summarize(rows)
+    return 0
 
 
 def main() -> int:
@@ -162,6 +233,8 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the lab directory and audit")
     parser.add_argument("--profile", choices=sorted(DRILLS), default="default", help="lab profile")
     args = parser.parse_args()
+    if args.profile == "three-center":
+        return _city_loss_rounds(args)
     bench = Bench(args.net, args.scale, args.profile)
     try:
         bench.up()

@@ -81,4 +81,4 @@ def test_they_render_on_the_three_center_example(path: Path) -> None:
         snapshot=synthetic_snapshot(inv),
     )
     assert not [(s.id, s.problem) for s in plan.steps if s.problem]
-    assert [s.id for s in plan.steps][:2] == ["sync-dark", "orders/confirm-dark"]
+    assert [s.id for s in plan.steps][:3] == ["sync-pair", "sync-dark", "orders/confirm-dark"]

@@ -5,7 +5,8 @@ checks dr is the most advanced standby that answers, promotes dr's cascading sta
 proves writes there, then fences east's MariaDB and Redis and promotes their replicas at dr
 (each write proven, checked on dr). One run, one RTO; the canary measures what the
 asynchronous link west -> dr had not delivered, and every canary the run counts as kept is on
-dr (asked independently)."""
+dr (asked independently). What the synchronous pair would have kept is measured too: west,
+brought back, holds every acknowledged canary write."""
 
 from __future__ import annotations
 
@@ -97,11 +98,39 @@ def test_city_loss_promotes_the_remote_cascading_standby(
     ).stdout.split()
     assert maria == ["0", "1"], maria
     dr = lab.addresses["dr"]
-    role = lab.ssh("dr", f"redis-cli -h {dr} -p 16379 ROLE").stdout.split()
-    assert role[0] == "master", role
+    redis_role = lab.ssh("dr", f"redis-cli -h {dr} -p 16379 ROLE").stdout.split()
+    assert redis_role[0] == "master", redis_role
     probe = lab.ssh("dr", f"redis-cli -h {dr} -p 16379 GET drconsole:write_probe:{rid}")
     assert probe.stdout.strip() == "dr"
+    # The run recorded, while the city answered, that west was east's synchronous standby;
+    # the report says what the synchronous pair keeps beside the canary's asynchronous loss.
+    sync = next(e.data for e in events if e.kind == "step_finished" and e.step_id == "sync-pair")
+    assert sync["outcome"] == "ok", sync
+    report = subprocess.run(
+        [sys.executable, "-m", "console", "--audit", str(audit), "report", rid, "--format", "md"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "west sync, flushed to " in report
+    assert "the synchronous pair keeps every write east acknowledges" in report
+    # What the synchronous pair would have kept: west, east's synchronous standby, brought
+    # back (SIGCONT), holds every canary write east acknowledged (a commit waited for west's
+    # flush), whatever the asynchronous link to dr had delivered.
+    lab.lab.chaos_up("west")
+    count = f"\"SELECT count(*) FROM drconsole.canary WHERE run_id = '{rid}'\""
+    deadline = time.monotonic() + 120
+    on_west = -1
+    while on_west < check["acknowledged"] and time.monotonic() < deadline:
+        done = lab.ssh("west", f"psql -X -At -d postgres -c {count}", check=False)
+        on_west = int(done.stdout.strip()) if done.stdout.strip().isdigit() else -1
+        time.sleep(0.5)
+    assert on_west >= check["acknowledged"], (on_west, check)
     print(
         "\ncity-loss:",
         json.dumps({k: finished[k] for k in ("rto_seconds", "rpo_seconds", "rpo_writes")}),
+        f"acknowledged {check['acknowledged']}, kept at dr {kept}, "
+        f"the synchronous standby (west) held {on_west}",
     )
