@@ -59,16 +59,35 @@ def _typical(i: int) -> tuple[str, dict[str, object], str | None]:
     return "command_result", {"exit_status": 0, "duration": 0.01, "ok": True}, "h1"
 
 
-def _appends(store: AuditStore, count: int, *, durable: bool) -> tuple[float, list[float]]:
+def _appends(
+    store: AuditStore, count: int, *, durable: bool, fenced: bool = False
+) -> tuple[float, list[float]]:
+    """``fenced``: the run holds a lease, and each intent is checked against it (the engine's
+    way since the leases, ``console.audit.leases``)."""
     run = _run_start()
     store.create_run(run)
+    fence = None
+    if fenced:
+        _lock, lease, _ = store.take_lease("orders-db", run.run_id, "bench", 600.0)
+        fence = {"orders-db": lease.token}
     latencies = []
     start = time.perf_counter()
     for i in range(count):
         kind, data, host = _typical(i)
         t0 = time.perf_counter()
-        store.append(run.run_id, kind, data, operator="bench", host=host, durable=durable)
+        store.append(
+            run.run_id,
+            kind,
+            data,
+            operator="bench",
+            host=host,
+            durable=durable,
+            fence=fence if kind == "command_intent" else None,
+        )
         latencies.append(time.perf_counter() - t0)
+    if fence is not None:
+        store.release_lease("orders-db", run.run_id, fence["orders-db"])
+        store.release_lock("orders-db", run.run_id)
     return time.perf_counter() - start, latencies
 
 
@@ -206,6 +225,8 @@ def _measure(name: str, new: Callable[[], Location], args: argparse.Namespace, w
         _report("append, not durable", args.events, elapsed, lat)
         elapsed, lat = _appends(store, args.durable_events, durable=True)
         _report("append, durable (an intent)", args.durable_events, elapsed, lat)
+        elapsed, lat = _appends(store, args.durable_events, durable=True, fenced=True)
+        _report("append, durable, intents fenced", args.durable_events, elapsed, lat)
     for consoles in args.consoles:
         _concurrent(new(), consoles, args.per_console, work)
     _verify_bench(new(), args.verify_events)

@@ -29,7 +29,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 AUDIT_COMMANDS = frozenset(
-    {"run", "tui", "audit", "report", "replay", "serve", "schedule", "approve"}
+    {"run", "tui", "audit", "report", "replay", "serve", "schedule", "approve", "commit"}
 )
 """The commands that open the audit log (and so check where it is)."""
 AUDIT_CREATORS = frozenset({"run", "tui", "serve", "schedule"})
@@ -336,6 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
     apr.add_argument("run_id", nargs="?", metavar="RUN_ID", help="without it: what waits for you")
     apr.add_argument("step", nargs="?", metavar="STEP", help="needed when several steps wait")
 
+    com = sub.add_parser(
+        "commit", help="commit a run that awaits it (commit: in its playbook), or list them"
+    )
+    com.add_argument("run_id", nargs="?", metavar="RUN_ID", help="without it: what awaits one")
+
     rep = sub.add_parser("report", help="drill report")
     rep.add_argument("run_id", nargs="?")
     rep.add_argument("--latest", action="store_true")
@@ -462,6 +467,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from console.audit.approvals import approve_command
 
         return approve_command(args)
+    if command == "commit":
+        from console.audit.commits import commit_command
+
+        return commit_command(args)
     if command == "report":
         from console.report.commands import main as report_main
 

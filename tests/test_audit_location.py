@@ -25,6 +25,7 @@ COMMANDS = {
     "audit show": ["audit", "show", "01ABC"],
     "audit verify": ["audit", "verify"],
     "approve": ["approve", "01ABC"],
+    "commit": ["commit", "01ABC"],
     "report": ["report", "--latest"],
     "replay": ["replay", "01ABC"],
     "serve": ["serve", "-i", "inv.yaml"],

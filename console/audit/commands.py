@@ -20,6 +20,7 @@ from rich.text import Text
 
 from console.audit.database import is_store_url
 from console.audit.errors import AuditError, UnknownRun
+from console.audit.live import in_progress
 from console.audit.model import VerifyResult
 from console.audit.render import STATUS_STYLES, run_header, runs_table, timeline_rows
 from console.audit.store import AuditStore
@@ -56,6 +57,12 @@ def _list(store: AuditStore, as_json: bool) -> int:
     if not records:
         console.print(f"no runs recorded in {store.path}")
         return ExitCode.OK
+    live = in_progress(store)
+    if live:
+        console.print(f"[bold]in progress now[/] ({len(live)}):")
+        for run in live:
+            console.print(f"  {run.describe()}", markup=False, highlight=False)
+        console.print()
     console.print(runs_table(records))
     return ExitCode.OK
 

@@ -180,6 +180,12 @@ def _summary(payload: ev.Recorded, raw: Mapping[str, Any]) -> str:
                 f"waits for {payload.needed} approvals ({payload.mode}); approved so far: "
                 f"{', '.join(payload.approvers) or 'nobody'}{timeout}"
             )
+        case ev.CommitAwaited():
+            return f"awaiting commit for {_num(payload.within)} (otherwise {payload.otherwise})"
+        case ev.Committed():
+            return f"committed by {payload.by} on {payload.hostname}"
+        case ev.CommitExpired():
+            return f"commit window of {_num(payload.within)} ended uncommitted: {payload.otherwise}"
         case ev.Approved():
             return (
                 f"approved by {payload.by} on {payload.hostname} "

@@ -67,6 +67,8 @@ class RunConfig:
     approval_timeout: float | None = None
     """Seconds a step waits for the other approvals it needs (``--timeout``) before the run
     stops (exit 3); None: until it is interrupted."""
+    commit_poll: float = 1.0
+    """Seconds between two reads of the store while the run awaits a commit."""
     approval_poll: float = 1.0
     """Seconds between two reads of the store while a step waits for approvals."""
     finishing: list[Finishing] = field(default_factory=list)

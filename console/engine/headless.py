@@ -143,6 +143,15 @@ class HumanPrinter:
                     f"{escape(', '.join(e.approvers))}); another operator: "
                     f"drconsole approve {self.run_id or 'RUN_ID'} {e.step_id}"
                 )
+            case ev.CommitAwaited():
+                c.print(
+                    f"  [yellow]awaiting commit[/] for {format_duration(e.within)} (otherwise "
+                    f"{e.otherwise}): drconsole commit {self.run_id or 'RUN_ID'}"
+                )
+            case ev.Committed():
+                c.print(f"  [green]committed[/] by {escape(e.by)} on {escape(e.hostname)}")
+            case ev.CommitExpired():
+                c.print(f"  [red]commit window ended uncommitted[/]: {e.otherwise}")
             case ev.Approved():
                 c.print(
                     f"  [green]approved[/] by {escape(e.by)} on {escape(e.hostname)} "

@@ -40,6 +40,7 @@ from console.audit.leases import LeaseLost
 from console.audit.model import RunStart
 from console.engine.approvals import gather_approvals
 from console.engine.commands import CommandSender
+from console.engine.commit import await_commit
 from console.engine.conditions import evaluate
 from console.engine.config import Listener, RunConfig, RunResult
 from console.engine.context import SelectionError, StepOutputs, base_context
@@ -54,7 +55,7 @@ from console.engine.scoped import scoped_context
 from console.engine.steps import StepRunner, StepState
 from console.errors import ExitCode, LockHeld, Stopped
 from console.model.include import Include
-from console.model.playbook import Gate, Step
+from console.model.playbook import CommitWindow, Gate, Step
 from console.model.templates import RenderError
 from console.status.collector import StatusSnapshot
 
@@ -114,6 +115,7 @@ class Engine:
         self._unpaused.set()
         self._step_task: asyncio.Task[StepResult] | None = None
         self._skip_requests: dict[str, str] = {}
+        self._awaiting_commit = False
 
     # -- operator actions from a live UI ---------------------------------------------------
 
@@ -457,7 +459,46 @@ class Engine:
             end = await self._main_step(step)
             if end is not None:
                 return end
+        if pb.commit is not None:
+            return await self._commit_window(pb.commit)
         return RunEnd(R.SUCCEEDED, "all steps done")
+
+    async def _commit_window(self, window: CommitWindow) -> RunEnd:
+        """After the last step: wait for a commit (``console.engine.commit``); uncommitted,
+        roll back (exit 3) or keep the new state, as ``otherwise`` says."""
+        self._awaiting_commit = True
+        try:
+            done = await await_commit(self, window, poll=self.cfg.commit_poll)
+        finally:
+            self._awaiting_commit = False
+        if done is not None:
+            return RunEnd(R.SUCCEEDED, f"all steps done; committed by {done.by}")
+        within = _as_written(window.within)
+        if window.otherwise == "keep":
+            return RunEnd(
+                R.SUCCEEDED, f"all steps done; not committed within {within}: kept as it is"
+            )
+        await self.steps.rollback(f"the commit window of {within} ended uncommitted")
+        return RunEnd(
+            R.STOPPED,
+            f"not committed within {within}: rolled back",
+            exit_code=ExitCode.STOPPED,
+        )
+
+    @property
+    def awaiting_commit(self) -> bool:
+        """True while the run waits for a commit after its last step."""
+        return self._awaiting_commit
+
+    def request_commit(self, by: str) -> None:
+        """Commit the run from its own console (the TUI); the wait sees it at its next read.
+
+        Raises:
+            ValueError: The run is not awaiting a commit.
+        """
+        if not self._awaiting_commit:
+            raise ValueError("the run is not awaiting a commit")
+        self.emit(ev.Committed(by=by, hostname=self.audit.hostname))
 
     async def _main_step(self, step: Step) -> RunEnd | None:
         """One main step as the run's state machine sees it; None means go on."""
@@ -620,6 +661,14 @@ class Engine:
             m.rto_met,
             m.rpo_met,
         )
+
+
+def _as_written(seconds: float) -> str:
+    """A duration as a playbook writes it: ``1s``, ``30m``, ``2h``, ``90s``, ``0.5s``."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
 
 
 def _planned(step: Step) -> ev.PlanEntry:

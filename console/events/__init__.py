@@ -24,6 +24,7 @@ Adding an event kind (for a new feature):
 
 from console.events.approval import ApprovalRequested, Approved
 from console.events.base import ENVELOPE, Event, UnknownEvent, decode_as
+from console.events.commit import CommitAwaited, CommitExpired, Committed
 from console.events.enums import (
     DecisionAction,
     ErrorKind,
@@ -84,6 +85,9 @@ __all__ = [
     "CanaryWrite",
     "CommandFinished",
     "CommandIntent",
+    "CommitAwaited",
+    "CommitExpired",
+    "Committed",
     "Decision",
     "DecisionAction",
     "Emitted",

@@ -15,6 +15,7 @@ from typing import Any, get_args
 
 from console.events.approval import ApprovalRequested, Approved
 from console.events.base import Event, UnknownEvent, check_readable, decode_as
+from console.events.commit import CommitAwaited, CommitExpired, Committed
 from console.events.measure import CanaryCheck, CanaryWrite, Measurement, ProbeSample, RtoMark
 from console.events.notify import NotificationFailed
 from console.events.run import (
@@ -70,6 +71,9 @@ _Shared = (
     | NotificationFailed
     | ApprovalRequested
     | Approved
+    | CommitAwaited
+    | Committed
+    | CommitExpired
 )
 """The events the engine emits and the log holds alike."""
 

@@ -48,6 +48,8 @@ MEMBER_ROLES = ("primary", "replica")
 """``role:`` of a service member (the role the inventory expects)."""
 SERVICE_KINDS = ("postgres", "mysql", "redis", "redis-cluster", "custom")
 """``kind:`` of a service."""
+COMMIT_OTHERWISE = ("rollback", "keep")
+"""``otherwise:`` of a playbook's ``commit:``: run the rollback steps, or keep the new state."""
 SSH_BACKENDS = ("asyncssh", "paramiko")
 """``backend:`` of the ssh settings."""
 MANAGER_KINDS = ("patroni", "sentinel")
@@ -82,6 +84,7 @@ ENUMERATIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "backup tool": BACKUP_TOOLS,
         "managed_by kind": MANAGER_KINDS,
         "playbook drives": DRIVES_KINDS,
+        "commit otherwise": COMMIT_OTHERWISE,
     }
 )
 """Field name -> its allowed values, for every enumeration of both formats."""

@@ -15,7 +15,14 @@ from pathlib import Path
 from types import MappingProxyType
 
 from console.errors import InputErrors, Location
-from console.model.enums import DRIVES_KINDS, LINKS, OBSERVED_ROLES, ON_FAILURE, PLAYBOOK_KINDS
+from console.model.enums import (
+    COMMIT_OTHERWISE,
+    DRIVES_KINDS,
+    LINKS,
+    OBSERVED_ROLES,
+    ON_FAILURE,
+    PLAYBOOK_KINDS,
+)
 from console.model.expect import CommandCheck, Expect
 from console.model.fields import PlaybookReader
 from console.model.gates import Condition, Gate, build_gate
@@ -60,6 +67,7 @@ TOP_KEYS = (
     "canary",
     "drives",
     "approvals",
+    "commit",
 )
 
 APPROVAL_MODES = ("drill", "incident")
@@ -75,6 +83,16 @@ class Canary:
     loc: Location
     service_loc: Location | None = None
     """Where the service name is written."""
+
+
+@dataclass(frozen=True)
+class CommitWindow:
+    """``commit: {within: 30m, otherwise: rollback}``: after the last step the run waits
+    this long for an operator's ``drconsole commit``; uncommitted, ``otherwise`` happens."""
+
+    within: float
+    otherwise: str
+    loc: Location
 
 
 @dataclass(frozen=True)
@@ -110,6 +128,8 @@ class Playbook:
     drives: str | None = None
     """The HA manager this playbook drives (``drives: patroni``); a playbook without it is
     raw and is refused on a service that names a manager (``managed_by``)."""
+    commit: CommitWindow | None = None
+    """The commit-or-roll-back window after the last step (None: the run ends there)."""
     approvals: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     """``approvals: {drill: 1, incident: 2}``: how many distinct operators must approve each
     confirm step, per mode (a mode it does not name: 1). An included playbook's count applies
@@ -240,6 +260,7 @@ def build_playbook(source: Source, stack: tuple[str, ...] = ()) -> Playbook:
     description = top.text("description")
     drives = top.choice("drives", DRIVES_KINDS)
     approvals = _approvals(reader, top)
+    commit = _commit(reader, top, bool(composed.rollback))
     if reader.problems:
         raise InputErrors(reader.problems.errors)
     return Playbook(
@@ -261,7 +282,32 @@ def build_playbook(source: Source, stack: tuple[str, ...] = ()) -> Playbook:
         includes=composed.includes,
         drives=drives,
         approvals=MappingProxyType(_joined_approvals(approvals, composed.includes)),
+        commit=commit,
     )
+
+
+def _commit(reader: PlaybookReader, top: MapView, has_rollback: bool) -> CommitWindow | None:
+    """``commit: {within: DURATION, otherwise: rollback|keep}`` (problems recorded)."""
+    node = top.get("commit")
+    if node is None or node.value is None:
+        return None
+    view = MapView(node, "commit", ("within", "otherwise"), reader.problems, required=("within",))
+    if not view.ok:
+        return None
+    within = view.duration("within")
+    wn = view.get("within")
+    if within is not None and within <= 0 and wn is not None:
+        reader.add("'within' in commit must be longer than 0s", wn.loc)
+    otherwise = view.choice("otherwise", COMMIT_OTHERWISE, "rollback") or "rollback"
+    if otherwise == "rollback" and not has_rollback:
+        on = view.get("otherwise")
+        reader.add(
+            "commit: otherwise: rollback needs a rollback: list in the playbook",
+            on.loc if on is not None else node.loc,
+        )
+    if within is None or within <= 0:
+        return None
+    return CommitWindow(within, otherwise, node.loc)
 
 
 def _approvals(reader: PlaybookReader, top: MapView) -> dict[str, int]:

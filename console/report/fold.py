@@ -15,6 +15,7 @@ from typing import assert_never
 
 from console import events as ev
 from console.audit.model import Event
+from console.model.durations import format_duration
 from console.report.model import (
     DecisionRecord,
     GateRun,
@@ -132,6 +133,25 @@ class Folder(FoldState):
                 self._approved(event, p)
             case ev.ApprovalRequested():
                 pass  # the approvals themselves are the step's decisions
+            case ev.CommitAwaited():
+                self.deviate(
+                    "notice",
+                    "info",
+                    event,
+                    f"awaiting commit for {format_duration(p.within)} (otherwise {p.otherwise})",
+                )
+            case ev.Committed():
+                by = _text(p, "by", p.by, event.operator)
+                self.role(by, "committed")
+                self.deviate("notice", "info", event, f"committed by {by} on {p.hostname}")
+            case ev.CommitExpired():
+                self.deviate(
+                    "rollback" if p.otherwise == "rollback" else "notice",
+                    "error" if p.otherwise == "rollback" else "warning",
+                    event,
+                    f"the commit window of {format_duration(p.within)} ended uncommitted: "
+                    f"{'rolled back' if p.otherwise == 'rollback' else 'kept as it was'}",
+                )
             case ev.LockAcquired() | ev.LockReleased() | ev.UnknownEvent():
                 pass  # not part of the report (the timeline of ``audit show`` has them)
             case _:

@@ -83,6 +83,15 @@ def event_lines(event: ev.Event, step_numbers: dict[str, int], total_steps: int)
             ]
         case ev.Approved():
             return [f"{SYSTEM}approved by {e.by} on {e.hostname} ({e.count} of {e.needed})"]
+        case ev.CommitAwaited():
+            return [
+                f"{SYSTEM}awaiting commit for {fmt_seconds(e.within)} (otherwise {e.otherwise}): "
+                "press c to commit, or drconsole commit RUN_ID"
+            ]
+        case ev.Committed():
+            return [f"{SYSTEM}committed by {e.by} on {e.hostname}"]
+        case ev.CommitExpired():
+            return [f"{SYSTEM}commit window ended uncommitted: {e.otherwise}"]
         case ev.RtoMark():
             return [f"{SYSTEM}RTO clock {'started' if e.mark == ev.RtoEdge.START else 'stopped'}"]
         case ev.RollbackStarted():

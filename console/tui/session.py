@@ -419,6 +419,25 @@ class RunSession:
         self._changed()
         return self.next_step()
 
+    @property
+    def awaiting_commit(self) -> bool:
+        """True while the run waits for a commit after its last step (``commit:``)."""
+        return self.running and self.engine.awaiting_commit
+
+    def commit(self) -> None:
+        """Commit the run's new state as this console's operator (recorded by the engine).
+
+        Raises:
+            SessionError: the run is not awaiting a commit.
+        """
+        if not self.awaiting_commit:
+            raise SessionError("the run is not awaiting a commit")
+        try:
+            self.engine.request_commit(self.operator)
+        except ValueError as exc:
+            raise SessionError(str(exc)) from None
+        self._changed()
+
     def rto_elapsed(self, now: float | None = None) -> float | None:
         """Seconds of measured outage so far (or in all, once it ended); None before it
         started."""

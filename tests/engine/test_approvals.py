@@ -216,3 +216,38 @@ async def test_approvals_by_mode(estate: ScriptedEstate, mode: str, waits: bool)
     else:
         assert result.exit_code == 0 and not requested
         assert estate.transport.calls_to("promote-west")
+
+
+async def test_a_run_stopped_for_want_of_approval_resumes_and_asks_again(
+    estate: ScriptedEstate,
+) -> None:
+    task, audit = _start(estate, 2, approval_timeout=0.3)
+    try:
+        first = await asyncio.wait_for(task, WAIT)
+    finally:
+        audit.close()
+    assert first.exit_code == 3
+    pb = estate.playbook("two-person", PLAYBOOK.format(n=2))
+    engine, audit = estate.engine(
+        pb,
+        HeadlessDecider("alice@laptop1", yes=True),
+        resume=first.run_id,
+        approval_poll=0.05,
+        approval_timeout=WAIT,
+    )
+    task = asyncio.ensure_future(engine.run())
+    try:
+        run_id = await _waiting(estate)
+        assert run_id == first.run_id
+        with _other_console(estate) as other:
+            (waiting,) = pending_approvals(other)
+            assert waiting.approvers == ("alice@laptop1",)  # a new request, asked again
+            approve(other, run_id, "promote", operator="bob@laptop2")
+        result = await asyncio.wait_for(task, WAIT)
+    finally:
+        audit.close()
+    assert result.exit_code == 0, result.summary
+    assert len(estate.transport.calls_to("look-east")) == 1  # not run again on resume
+    assert estate.transport.calls_to("promote-west")
+    requests = [e for e in estate.events(run_id) if e["kind"] == "approval_requested"]
+    assert len(requests) == 2

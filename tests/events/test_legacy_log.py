@@ -34,10 +34,21 @@ CORRECTIONS: dict[str, list[tuple[str, str]]] = {
 }
 """Deliberate differences from main's output: (what main printed, what is printed now)."""
 
-NEWER_KINDS = frozenset({"notification_failed", "run_imported", "approval_requested", "approval"})
+NEWER_KINDS = frozenset(
+    {
+        "notification_failed",
+        "run_imported",
+        "approval_requested",
+        "approval",
+        "commit_awaited",
+        "commit",
+        "commit_expired",
+    }
+)
 """Kinds added after the legacy log was recorded, which it therefore cannot hold
 (``notification_failed`` from the notifications, ``run_imported`` written by ``audit push``,
-``approval_requested`` and ``approval`` of the two-person rule)."""
+``approval_requested`` and ``approval`` of the two-person rule, the ``commit_*`` kinds of the
+commit-or-roll-back window)."""
 
 
 @pytest.fixture(scope="module")

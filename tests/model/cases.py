@@ -760,3 +760,57 @@ APPROVAL_CASES: list[Case] = [
     ),
 ]
 CROSS_CASES += APPROVAL_CASES
+
+# commit or roll back: ``commit: {within: DURATION, otherwise: rollback|keep}``
+COMMIT_ENUM_CASE = Case(
+    "commit otherwise",
+    "playbook",
+    "canary: {service",
+    "commit: {within: 30m, otherwise: revert}\ncanary: {service",
+    "revert",
+    "must be one of rollback, keep",
+)
+ENUM_CASES[COMMIT_ENUM_CASE.name] = COMMIT_ENUM_CASE
+COMMIT_CASES: list[Case] = [
+    Case(
+        "commit without within",
+        "playbook",
+        "canary: {service",
+        "commit: {otherwise: keep}\ncanary: {service",
+        "{otherwise",
+        "commit needs 'within'",
+    ),
+    Case(
+        "commit within zero",
+        "playbook",
+        "canary: {service",
+        "commit: {within: 0s, otherwise: keep}\ncanary: {service",
+        "0s",
+        "'within' in commit must be longer than 0s",
+    ),
+    Case(
+        "commit within not a duration",
+        "playbook",
+        "canary: {service",
+        "commit: {within: soon, otherwise: keep}\ncanary: {service",
+        "soon",
+        "'within' in commit",
+    ),
+    Case(
+        "commit rollback without a rollback list",
+        "playbook",
+        "canary: {service",
+        "commit: {within: 30m, otherwise: rollback}\ncanary: {service",
+        "rollback}",
+        "commit: otherwise: rollback needs a rollback: list",
+    ),
+    Case(
+        "commit unknown key",
+        "playbook",
+        "canary: {service",
+        "commit: {within: 30m, otherwise: keep, by: alice}\ncanary: {service",
+        "by: alice",
+        "unknown key 'by' in commit",
+    ),
+]
+CROSS_CASES += COMMIT_CASES

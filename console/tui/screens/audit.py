@@ -19,6 +19,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Log, Static
 
+from console.audit.live import in_progress
 from console.audit.model import RunRecord, VerifyResult
 from console.audit.render import STATUS_STYLES, format_duration, format_started, run_header
 from console.audit.render import timeline_rows as audit_timeline_rows
@@ -32,6 +33,9 @@ from console.tui.widgets.header import ConsoleHeader
 
 RESUMABLE = ("interrupted", "stopped", "failed", "aborted")
 """Run statuses the engine can resume."""
+
+LIVE_EVERY = 2.0
+"""Seconds between two reads of the runs in progress (never more often than once a second)."""
 
 _KIND = re.compile(r"\b(decision|note|step_finished|gate_result|run_finished|rollback_\w+)\b")
 
@@ -88,6 +92,7 @@ class AuditScreen(Screen[None]):
         yield ConsoleHeader("audit log", self.state)
         yield ModeBanner(id="banner")
         with Vertical(id="audit-body"):
+            yield Static(id="audit-live")
             yield DataTable(id="audit-runs", cursor_type="row", zebra_stripes=False)
             yield Static(id="audit-header")
             yield Log(id="audit-timeline", highlight=True)
@@ -111,6 +116,11 @@ class AuditScreen(Screen[None]):
         timeline = self.query_one("#audit-timeline", Log)
         timeline.border_title = "timeline"
         timeline.highlighter = TimelineHighlighter(self.state.palette)
+        live = self.query_one("#audit-live", Static)
+        live.border_title = "in progress now (any console on this store)"
+        live.display = False
+        self.set_interval(LIVE_EVERY, self._read_live, name="runs in progress")
+        self._read_live()
         self.ready = True
         self.state.mode_changed.subscribe(self, self.on_mode_changed, immediate=True)
         self.action_reload()
@@ -118,6 +128,21 @@ class AuditScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         """New runs may have been recorded while away."""
         self.action_reload()
+
+    @work(thread=True, group="audit-live", exclusive=True, exit_on_error=False)
+    def _read_live(self) -> None:
+        """Who runs what now (``console.audit.live``), read in a thread."""
+        try:
+            found = in_progress(self.state.audit)
+        except DrError:
+            return
+        self.app.call_from_thread(self._show_live, [r.describe() for r in found])
+
+    def _show_live(self, lines: list[str]) -> None:
+        live = self.query_one("#audit-live", Static)
+        live.display = bool(lines)
+        if lines:
+            live.update(Text("\n".join(lines)))
 
     def action_reload(self) -> None:
         """Read the runs again (newest first) and verify their chains in the background."""

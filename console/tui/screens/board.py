@@ -12,17 +12,20 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Log, Static
 
+from console.audit.commits import PendingCommit, pending_commits
 from console.audit.verification import Verification, newest_verified_runs, verifications
 from console.errors import DrError
 from console.model.inventory import Inventory
 from console.status.collector import StatusSnapshot
 from console.status.freshness import shown_health
+from console.tui.board_commits import commits_text
 from console.tui.board_model import (
     STATIC_COLUMNS,
     WIDE_MIN_WIDTH,
@@ -56,6 +59,8 @@ ROW_MARGIN = 10
 MAX_CHANGES_PER_REFRESH = 40
 """Lines the changes log takes from one snapshot (a site going dark at 1,000 members is
 one headline, not 500 lines)."""
+COMMITS_EVERY = 2.0
+"""Seconds between reads of the runs awaiting a commit (any console's, on the store)."""
 VERIFIED_EVERY = 30.0
 """Seconds between reads of the last verified restores (the runs table)."""
 
@@ -88,6 +93,7 @@ class BoardScreen(Screen[None]):
         self._verified: dict[str, float] | None = None
         """Service -> when its restore was last verified, for the window panel (None: the log
         was not read yet)."""
+        self._commits: list[PendingCommit] = []
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -95,6 +101,7 @@ class BoardScreen(Screen[None]):
         yield ConsoleHeader("status board", self.state)
         yield ModeBanner(id="banner")
         yield SecurityAlerts(id="security")
+        yield Static(id="commits")
         yield Static(id="verdict")
         with VerticalScroll(id="board-scroll"):
             yield Static(id="topology")
@@ -112,6 +119,10 @@ class BoardScreen(Screen[None]):
         windows = self.query_one("#windows", Static)
         windows.border_title = "recoverable window"
         windows.display = False
+        commits = self.query_one("#commits", Static)
+        commits.border_title = "awaiting commit"
+        commits.display = False
+        self.set_interval(COMMITS_EVERY, self.read_commits, name="runs awaiting a commit")
         self.query_one("#changes", Log).border_title = "changes (UTC)"
         self.query_one("#banner", ModeBanner).mode = self.state.mode
         self.ready = True
@@ -128,6 +139,28 @@ class BoardScreen(Screen[None]):
         self.read_verifications()
         self.set_interval(VERIFIED_EVERY, self.read_verifications, name="last verified restores")
         self.rebuild()
+
+    def read_commits(self) -> None:
+        """Read which runs on the store await a commit (in a thread; one read at a time)."""
+        self._read_commits()
+
+    @work(thread=True, group="board-commits", exclusive=True, exit_on_error=False)
+    def _read_commits(self) -> None:
+        try:
+            found = pending_commits(self.state.audit)
+        except DrError:
+            return
+        self.app.call_from_thread(self._got_commits, found)
+
+    def _got_commits(self, found: list[PendingCommit]) -> None:
+        self._commits = found
+        self._show_commits(self.state.clock())
+
+    def _show_commits(self, now: float) -> None:
+        panel = self.query_one("#commits", Static)
+        panel.display = bool(self._commits)
+        if self._commits:
+            panel.update(commits_text(self._commits, now, self.state.palette))
 
     def read_verifications(self) -> None:
         """Read the last verified restore of each service from the audit log: for the
@@ -300,6 +333,8 @@ class BoardScreen(Screen[None]):
 
     def tick(self, now: float) -> None:
         """The clock moved: ages and "last seen" change even when no sample arrives."""
+        if self._commits:
+            self._show_commits(now)
         st = self.state
         snapshot = st.snapshot
         if snapshot is None:

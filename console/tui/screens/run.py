@@ -54,6 +54,7 @@ class RunScreen(Screen[None]):
         Binding("n", "note", "Note…"),
         Binding("p", "pause", "Pause/go on"),
         Binding("e", "export", "Export report"),
+        Binding("c", "commit", "Commit…"),  # listed only while the run awaits a commit
     ]
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-medium"), (150, "-wide")]
@@ -174,6 +175,7 @@ class RunScreen(Screen[None]):
             s.running,
             s.finished,
             s.engine.paused,
+            s.awaiting_commit,
         )
         if keys_state != self._keys_state:
             self._keys_state = keys_state
@@ -385,6 +387,8 @@ class RunScreen(Screen[None]):
             return True if s.running else None
         if action == "skip":
             return True if pending is not None or (s.running and s.engine.paused) else None
+        if action == "commit":
+            return True if s.awaiting_commit else False  # noqa: SIM210 - False hides the key
         return True
 
     def action_run_next(self) -> None:
@@ -464,6 +468,26 @@ class RunScreen(Screen[None]):
                 rollback_steps=rollback,
             ),
             chosen,
+        )
+
+    def action_commit(self) -> None:
+        """Commit the run's new state (after a yes/no dialog whose default is No)."""
+        s = self.session
+        if not s.awaiting_commit:
+            self.notify("the run is not awaiting a commit", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._act(s.commit)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                "Commit the new state?",
+                "The run ends committed: its rollback will not run. Recorded with your name.",
+                yes="Yes, commit",
+            ),
+            answered,
         )
 
     def action_note(self) -> None:
