@@ -303,7 +303,8 @@ class MariaBench(Bench):
             f"--port={MARIADB_SCRATCH_PORT} --bind-address={dr.address} --socket={d}/bh.sock "
             f"--pid-file={d}/bh.pid --log-error={d}/bh.err --skip-log-bin --skip-slave-start "
             "--skip-name-resolve --server-id=98 --innodb-buffer-pool-size=64M "
-            "--innodb-log-file-size=48M --performance-schema=0 </dev/null >/dev/null 2>&1 & "
+            "--innodb-log-file-size=48M --performance-schema=0 --max-allowed-packet=1G "
+            "</dev/null >/dev/null 2>&1 & "
             f"until mariadb --no-defaults -S {d}/bh.sock -e 'SELECT 1' >/dev/null 2>&1; "
             "do sleep 0.2; done"
         )
@@ -317,7 +318,7 @@ class MariaBench(Bench):
             f"TZ=UTC mariadb-binlog --defaults-extra-file={cnf} --read-from-remote-server "
             f"--host={east.address} --port={MARIADB_PORT} --start-position={pos} "
             f"{shlex.quote('--stop-datetime=' + stop)} --to-last-log {file} | "
-            f"mariadb --no-defaults -S {d}/bh.sock"
+            f"mariadb --no-defaults --max-allowed-packet=1G -S {d}/bh.sock"
         )
         t2 = time.monotonic()
         seen = self.sh(

@@ -263,6 +263,10 @@ def test_a_wal_gap_shows_in_the_window_and_a_pitr_past_it_is_refused(pitr: Drill
         # A newer backup recovers past the gap: a target after its end is accepted and recovered.
         conf = pitr.lab.lab.layout.site("dr").root / "pgbackrest" / "pgbackrest.conf"
         pitr.shell("dr", f"pgbackrest --config={conf} --stanza=orders-db --type=incr backup")
+        code, warned = _status(pitr)
+        window = _orders(warned)
+        assert code == 1 and window["health"] == "warn", window  # older points only are cut
+        assert window["gap"] == segments[1] and window["backups"] == 2, window
         mark(pitr, "after-gap")
         pause()
         late = utc_now(pitr)
@@ -436,6 +440,10 @@ def _maria_mark(drill: Drill, marker: str) -> str:
 
 @pytest.mark.timeout(1800)
 def test_mariadb_pitr_to_a_time_and_to_a_gtid(pitr: Drill) -> None:
+    # One big transaction (about 20 MB of row events, one BINLOG statement larger than the
+    # client's default 16 MB packet) before the target: the replay must take it.
+    _maria(pitr, "CREATE TABLE IF NOT EXISTS app.big (n INT PRIMARY KEY, pad VARCHAR(1000))")
+    _maria(pitr, "INSERT INTO app.big SELECT seq, REPEAT('x', 1000) FROM app.seq_1_to_20000")
     _maria_mark(pitr, "A")
     time.sleep(2.2)  # binlog events carry whole seconds: A is in an earlier one than T
     target = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -453,6 +461,7 @@ def test_mariadb_pitr_to_a_time_and_to_a_gtid(pitr: Drill) -> None:
     assert section.replayed_bytes and section.replayed_bytes > 0, section
     assert section.recovered is not None and _before(section.recovered, target), section
     assert section.backup is not None and " at binlog." in section.backup
+    assert section.replayed_bytes > 20_000_000, section  # the big transaction was replayed
     # the replication account is never on a command line, and its option file is gone
     sent = " ".join(e.data.get("command", "") for e in run.of("command_intent"))
     assert "--password" not in sent and "--defaults-extra-file=" in sent
