@@ -48,9 +48,11 @@ async def test_board_shows_the_managers_and_a_paused_cluster(
             lambda: (
                 f"orders-db (Patroni) ✓ OK leader {leader}" in static_text(app, "#topology")
                 and "sessions (Sentinel) ✓ OK master" in static_text(app, "#topology")
+                and "carts (Redis Cluster) ✓ OK 16384 of 16384 slots served"
+                in static_text(app, "#topology")
             ),
             60,
-            "both managers OK on the board",
+            "both managers and the Redis Cluster OK on the board",
         )
         _pause(managed, True)
         try:
