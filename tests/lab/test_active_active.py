@@ -274,6 +274,20 @@ def test_evacuate_site_moves_orders_and_unit_east_while_sessions_stays_twice(
     doc = until("the estate healthy again", healthy)
     assert primaries(doc, "orders-db") == ["lab-east"], doc["verdict"]
     assert primaries(doc, "sessions") == ["lab-west"]
+    # one report for the composed run, a section per included playbook
+    report = subprocess.run(
+        [*CONSOLE, "--audit", str(audit), "report", "--latest", "--format", "md"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "## Included playbooks (2)" in report
+    heads = [line for line in report.splitlines() if line.startswith("### `")]
+    assert any(h.startswith("### `orders`:") and "(pg-failback)" in h for h in heads), heads
+    assert any(h.startswith("### `unit`:") and "(unit-evacuation)" in h for h in heads), heads
+    assert all(h.endswith("— done") for h in heads[:2]), heads
 
 
 def test_a_dark_site_breaks_both_directions_and_heals(units: RunningLab) -> None:
