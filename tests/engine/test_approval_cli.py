@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.audit.procs import REPO, read_line, stop
+from tests.audit.procs import REPO, stop
+from tests.engine.lines import LineReader
 from tests.engine.scripted_env import make_estate
 from tests.support.pgserver import PgServer, pg_server_fixture
 
@@ -63,16 +63,6 @@ def _files(tmp_path: Path) -> tuple[Path, Path]:
     return inventory, playbook
 
 
-def _lines_until(proc: subprocess.Popen[str], needle: str) -> list[str]:
-    lines = []
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        lines.append(read_line(proc, WAIT))
-        if needle in lines[-1]:
-            return lines
-    raise AssertionError(f"{needle!r} never printed: {lines}")
-
-
 def test_two_operators_on_two_consoles(tmp_path: Path, pg_server: PgServer) -> None:
     url = pg_server.new_database()
     inventory, playbook = _files(tmp_path)
@@ -95,7 +85,8 @@ def test_two_operators_on_two_consoles(tmp_path: Path, pg_server: PgServer) -> N
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        lines = _lines_until(runner, "waits for 2 approvals")
+        out_lines = LineReader(runner)
+        lines = out_lines.until("waits for 2 approvals", WAIT)
         run_id = lines[0].split()[1]
         assert lines[0].startswith("run ")
 
@@ -116,7 +107,7 @@ def test_two_operators_on_two_consoles(tmp_path: Path, pg_server: PgServer) -> N
         assert "approved step 'go-ahead'" in given.stdout and "2 of 2" in given.stdout
 
         runner.wait(timeout=WAIT)
-        out = runner.stdout.read() if runner.stdout else ""
+        out = out_lines.rest(WAIT)
         assert runner.returncode == 0, out + (runner.stderr.read() if runner.stderr else "")
         assert "approved by bob@laptop2" in out
     finally:

@@ -23,7 +23,8 @@ import pytest
 from console.audit.commits import CommitRefused, commit, pending_commits
 from console.audit.store import AuditStore
 from console.engine.decider import HeadlessDecider
-from tests.audit.procs import REPO, read_line, stop
+from tests.audit.procs import REPO, stop
+from tests.engine.lines import LineReader
 from tests.engine.scripted_env import ScriptedEstate, make_estate
 from tests.support.pgserver import PgServer, pg_missing, pg_server_fixture
 from tests.support.scripted import Reply
@@ -204,10 +205,9 @@ def test_drconsole_commit_from_another_console(tmp_path: Path, pg_server: PgServ
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        run_id = read_line(runner, WAIT).split()[1]
-        deadline = time.monotonic() + WAIT
-        while "awaiting commit" not in read_line(runner, WAIT):
-            assert time.monotonic() < deadline
+        out_lines = LineReader(runner)
+        run_id = out_lines.line(WAIT).split()[1]
+        out_lines.until("awaiting commit", WAIT)
         listed = _cli(url, "bob@laptop2", "commit")
         assert listed.returncode == 0, listed
         assert f"{run_id} go-live (drill; run by alice@laptop1): " in listed.stdout
@@ -216,7 +216,7 @@ def test_drconsole_commit_from_another_console(tmp_path: Path, pg_server: PgServ
         assert done.returncode == 0, done
         assert f"committed run {run_id}" in done.stdout
         runner.wait(timeout=WAIT)
-        out = runner.stdout.read() if runner.stdout else ""
+        out = out_lines.rest(WAIT)
         assert runner.returncode == 0, out
         assert "committed by bob@laptop2" in out
     finally:
