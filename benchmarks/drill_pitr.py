@@ -24,10 +24,18 @@ target time between a "before" and an "after" row; the console runs mariadb-pitr
 by hand the same ``mariadb-backup --copy-back``, ``mariadbd`` start and ``mariadb-binlog
 --stop-datetime | mariadb`` on the dr host.
 
+``--service redis`` measures redis-pitr: ``redis-benchmark`` fills the primary with
+``--data-mb`` of 1 kB values, ``BGREWRITEAOF`` makes that the AOF's base, then ``--wal-mb`` more
+of writes go to the timestamped increment; the target lies between a "before" and an "after"
+value. The console runs redis-pitr (fetch: ``copy``; replay: ``cut``, ``start``, ``prove``;
+checks: ``check-cmd``, ``check-aof``), by hand the same ``cp -a``, ``redis-check-aof
+--truncate-to-timestamp`` and ``redis-server`` on the AOF copy.
+
 Usage (as root, the lab needs it)::
 
     .venv/bin/python benchmarks/drill_pitr.py --net 24 --rounds 3 --scale 8 --wal-mb 100
     .venv/bin/python benchmarks/drill_pitr.py --service mariadb --net 24 --data-mb 500
+    .venv/bin/python benchmarks/drill_pitr.py --service redis --net 24 --data-mb 500
 """
 
 from __future__ import annotations
@@ -55,6 +63,8 @@ from console.lab.layout import (  # noqa: E402
     MARIADB_SCRATCH_PORT,
     PG_PORT,
     PG_SCRATCH_PORT,
+    REDIS_PORT,
+    REDIS_SCRATCH_PORT,
 )
 from console.lab.mariadb import REPL_PASSWORD, REPL_USER  # noqa: E402
 from console.lab.pgbackrest import for_layout  # noqa: E402
@@ -336,6 +346,114 @@ class MariaBench(Bench):
         }
 
 
+class RedisBench(Bench):
+    """redis-pitr on a filled Redis primary, next to the same commands by hand."""
+
+    def cli(self, *args: str, site: str = "east", port: int = REDIS_PORT) -> str:
+        host = self.lab.address(site)
+        return self.sh(f"redis-cli -h {host} -p {port} " + shlex.join(args)).strip()
+
+    def info(self, key: str, section: str = "persistence") -> str:
+        for line in self.cli("INFO", section).splitlines():
+            if line.startswith(key + ":"):
+                return line.split(":", 1)[1].strip()
+        return ""
+
+    def prepare_redis(self, data_mb: int, aof_mb: int) -> str:
+        """Fill the primary, rewrite the AOF (its base), write more after it; the target."""
+        east = self.lab.address("east")
+        bench = f"redis-benchmark -h {east} -p {REDIS_PORT} -t set -d 1000 -q -P 16"
+        began = time.monotonic()
+        n = data_mb * 1024
+        self.sh(f"{bench} -n {n} -r {n * 10} >/dev/null")
+        used = int(self.info("used_memory", "memory"))
+        print(f"redis: {used >> 20} MB of data ({time.monotonic() - began:.0f}s)", flush=True)
+        t0 = time.monotonic()
+        self.cli("BGREWRITEAOF")
+        time.sleep(0.5)
+        while (
+            self.info("aof_rewrite_in_progress") != "0" or self.info("aof_rewrite_scheduled") != "0"
+        ):
+            time.sleep(0.5)
+        print(f"AOF rewritten (the base) in {time.monotonic() - t0:.1f}s", flush=True)
+        self.sh(f"{bench} -n {aof_mb * 1024} -r {n * 10} >/dev/null")
+        self.cli("SET", "coupon", "before")
+        time.sleep(2.2)  # the AOF's timestamps carry whole seconds
+        target = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        time.sleep(1.2)
+        self.cli("SET", "coupon", "after")
+        time.sleep(1.1)  # appendfsync everysec
+        d = self.lab.layout.site("east").redis_dir / "appendonlydir"
+        size = self.sh(f"du -sb {d} | cut -f1").strip()
+        print(f"AOF: {int(size) >> 20} MB (base and increment)", flush=True)
+        return target
+
+    def console_round(self, target: str) -> dict[str, Any]:
+        """One redis-pitr run; its split from the audit log."""
+        began = time.monotonic()
+        proc = subprocess.run(
+            [
+                sys.executable, "-m", "console", "--audit", str(self.audit), "run",
+                "playbooks/redis-pitr.yaml", "-i", str(self.inventory), "--yes",
+                "--var", f"target_time={target}", "--var", "check_cmd=GET coupon",
+            ],
+            cwd=ROOT, capture_output=True, text=True, timeout=7200, check=False,
+        )  # fmt: skip
+        wall = time.monotonic() - began
+        if proc.returncode != 0:
+            raise SystemExit(f"redis-pitr failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}")
+        run_id = proc.stdout.split()[1]
+        with AuditStore(self.audit, create=False) as store:
+            events = store.events(run_id)
+        steps = {e.step_id: e.data["duration"] for e in events if e.kind == "step_finished"}
+        seen = [
+            line for e in events if e.kind == "output" and e.step_id == "check-cmd"
+            for line in e.data["lines"]
+        ]  # fmt: skip
+        assert "before" in seen, seen
+        row = {
+            "who": "console",
+            "fetch_s": steps["copy"],
+            "replay_s": round(steps["cut"] + steps["start"] + steps["prove"], 3),
+            "checks_s": round(steps["check-cmd"] + steps["check-aof"], 3),
+            "wall_s": round(wall, 2),
+        }
+        row["restore_s"] = round(row["fetch_s"] + row["replay_s"], 3)
+        return row
+
+    def hand_round(self, target: str) -> dict[str, Any]:
+        """The same recovery by hand with the same tools, timed the same way."""
+        dr = self.lab.layout.site("dr")
+        src = self.lab.layout.site("east").redis_dir / "appendonlydir"
+        d = dr.scratch_dir / "by-hand-redis"
+        ts = int(self.sh(f"date -u -d {shlex.quote(target)} +%s").strip()) - 1
+        t0 = time.monotonic()
+        self.sh(f"rm -rf {d} && mkdir -p {d} && cp -a {src} {d}/appendonlydir")
+        t1 = time.monotonic()
+        self.sh(
+            f"echo y | redis-check-aof --truncate-to-timestamp {ts} "
+            f"{d}/appendonlydir/appendonly.aof.manifest >/dev/null"
+        )
+        self.sh(
+            f"redis-server --port {REDIS_SCRATCH_PORT} --bind {dr.address} --dir {d} "
+            "--appendonly yes --appenddirname appendonlydir --save '' "
+            f"--pidfile {d}/redis.pid --logfile {d}/redis.log --daemonize yes"
+        )
+        while self.cli("PING", site="dr", port=REDIS_SCRATCH_PORT) != "PONG":
+            time.sleep(0.2)
+        t2 = time.monotonic()
+        seen = self.cli("GET", "coupon", site="dr", port=REDIS_SCRATCH_PORT)
+        assert seen == "before", seen
+        self.cli("SHUTDOWN", "NOSAVE", site="dr", port=REDIS_SCRATCH_PORT)
+        self.sh(f"while [ -e {d}/redis.pid ]; do sleep 0.2; done; rm -rf {d}")
+        return {
+            "who": "by hand",
+            "fetch_s": round(t1 - t0, 3),
+            "replay_s": round(t2 - t1, 3),
+            "restore_s": round(t2 - t0, 3),
+        }
+
+
 def _median(rows: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r[key] for r in rows)
 
@@ -349,19 +467,18 @@ def main() -> int:
     parser.add_argument("--wal-mb", type=int, default=100, help="WAL to write after the backup")
     parser.add_argument("--timeout-scale", type=float, default=3.0, help="lab timeout scale")
     parser.add_argument("--keep", action="store_true", help="keep the lab directory and audit")
-    parser.add_argument("--service", choices=("pg", "mariadb"), default="pg")
-    parser.add_argument("--data-mb", type=int, default=500, help="MariaDB table data to grow")
+    parser.add_argument("--service", choices=("pg", "mariadb", "redis"), default="pg")
+    parser.add_argument("--data-mb", type=int, default=500, help="MariaDB / Redis data to grow")
     args = parser.parse_args()
-    bench = (
-        MariaBench(args.net, args.timeout_scale)
-        if args.service == "mariadb"
-        else Bench(args.net, args.timeout_scale)
-    )
+    kinds: dict[str, type[Bench]] = {"mariadb": MariaBench, "redis": RedisBench}
+    bench = kinds.get(args.service, Bench)(args.net, args.timeout_scale)
     try:
         up = bench.lab.up(bench.inventory)
         print(f"lab up in {up.seconds:.1f}s on net {args.net}", flush=True)
         if isinstance(bench, MariaBench):
             target = bench.prepare_maria(args.data_mb, args.wal_mb)
+        elif isinstance(bench, RedisBench):
+            target = bench.prepare_redis(args.data_mb, args.wal_mb)
         else:
             target = bench.prepare(args.scale, args.wal_mb)
         for _ in range(args.rounds):
@@ -370,11 +487,10 @@ def main() -> int:
                 print(json.dumps(row), flush=True)
         console = [r for r in bench.rows if r["who"] == "console"]
         hand = [r for r in bench.rows if r["who"] == "by hand"]
-        volume = (
-            f"{args.data_mb} MB of data, {args.wal_mb} MB of binlog"
-            if args.service == "mariadb"
-            else f"scale {args.scale}, {args.wal_mb} MB WAL"
-        )
+        volume = {
+            "mariadb": f"{args.data_mb} MB of data, {args.wal_mb} MB of binlog",
+            "redis": f"{args.data_mb} MB of data, {args.wal_mb} MB of AOF after the rewrite",
+        }.get(args.service, f"scale {args.scale}, {args.wal_mb} MB WAL")
         print(f"\nmedians of {args.rounds} ({args.service}, {volume}):")
         for who, rows in (("console", console), ("by hand", hand)):
             parts = ", ".join(
@@ -384,7 +500,7 @@ def main() -> int:
             )
             print(f"  {who:8} {parts}")
         ratio = _median(console, "restore_s") / _median(hand, "restore_s")
-        what = "fetch + replay" if args.service == "mariadb" else "fetch + replay + promote"
+        what = "fetch + replay" if args.service != "pg" else "fetch + replay + promote"
         print(f"  restore ({what}) console / by hand: {ratio:.2f}x")
     finally:
         if bench.lab.state() is not None:
