@@ -387,6 +387,8 @@ def main() -> int:
             "CLUSTER FAILOVER by hand east back",
         ),
     ]
+    if args.only == "cluster":
+        pairs = [p for p in pairs if p[0].startswith("Cluster")]
     for what, ours, theirs in pairs:
         a, b = _median(rows, ours), _median(rows, theirs)
         ratio = f"{a / b:.2f}x" if a and b else "?"
