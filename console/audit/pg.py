@@ -108,8 +108,7 @@ class PgLink:
         self.conn = PgConn(raw)
         try:
             raw.execute(
-                b"SET idle_in_transaction_session_timeout = %d"
-                % int(STUCK_WRITER_TIMEOUT * 1000)
+                b"SET idle_in_transaction_session_timeout = %d" % int(STUCK_WRITER_TIMEOUT * 1000)
             )
             if create:
                 with self.write(durable=True) as conn:
