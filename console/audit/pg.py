@@ -40,6 +40,13 @@ WRITE_LOCK_KEY = 0x64726373  # "drcs"
 CONNECT_TIMEOUT = 10
 """Seconds to wait for the server when connecting."""
 
+STUCK_WRITER_TIMEOUT = 30.0
+"""Seconds a session may sit idle inside a transaction before the server ends it
+(``idle_in_transaction_session_timeout``): a console paused or stuck in the middle of a write
+(a closed laptop lid, SIGSTOP) would otherwise hold the store's write lock, and every other
+console's writes would wait for it. A console's own transactions never idle: they are a few
+statements sent back to back."""
+
 
 _BEGIN = b"BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_advisory_xact_lock(%d)" % (
     WRITE_LOCK_KEY
@@ -100,6 +107,9 @@ class PgLink:
             ) from None
         self.conn = PgConn(raw)
         try:
+            raw.execute(
+                b"SET idle_in_transaction_session_timeout = %d" % int(STUCK_WRITER_TIMEOUT * 1000)
+            )
             if create:
                 with self.write(durable=True) as conn:
                     create_schema(conn)
