@@ -75,6 +75,7 @@ def test_dark_leader_site_is_measured_and_fenced(managed: RunningLab, tmp_path: 
         if proc.poll() is None:
             proc.kill()
         lab.lab.chaos_up("east")
+        cluster_back(lab)  # even when the run failed: the next modules' health includes it
     text = "".join(out)
     assert code == 0, text[-4000:]
     assert dark_at is not None and writable_at is not None
