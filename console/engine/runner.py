@@ -361,14 +361,14 @@ class Engine:
                     objectives={"rto_seconds": pb.objectives.rto, "rpo_seconds": pb.objectives.rpo},
                     pid=os.getpid(),
                     hostname=self.audit.hostname,
-                    playbook_title=pb.title,
+                    playbook_title=self._title(),
                 )
             ).seq
         self.tell(
             ev.RunStarted(
                 run_id=self.run_id,
                 playbook=pb.name,
-                title=pb.title,
+                title=self._title(),
                 mode=self.cfg.mode,
                 operator=self.operator,
                 params=params,
@@ -396,6 +396,16 @@ class Engine:
                     or None,
                 )
             )
+
+    def _title(self) -> str:
+        """The playbook's title rendered with the run's values (as written if it cannot be)."""
+        pb = self.playbook
+        if pb.title_template is None:
+            return pb.title
+        try:
+            return self.masker.scrub(pb.title_template.render(self.context(None)).strip())
+        except RenderError:
+            return pb.title
 
     def _part_title(self, inc: Include) -> str:
         """An include's title rendered with the run's values (as written if it cannot be)."""

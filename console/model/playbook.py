@@ -30,6 +30,7 @@ from console.model.include import Include, compose, is_include, read_include
 from console.model.params import Param, build_params
 from console.model.reader import MapView
 from console.model.steps import Step, WaitSpec, build_step, check_rto
+from console.model.templates import Template
 from console.model.usage import check_references
 from console.model.yamlsrc import Source, load_file
 
@@ -134,6 +135,9 @@ class Playbook:
     """``approvals: {drill: 1, incident: 2}``: how many distinct operators must approve each
     confirm step, per mode (a mode it does not name: 1). An included playbook's count applies
     when it is higher."""
+    title_template: Template | None = None
+    """The title when it uses the run's values (``title: Fail over to {{ to_site }}``), rendered
+    when the run starts; None for a plain title."""
 
     def approvals_needed(self, step: Step, mode: str) -> int:
         """How many distinct operators must approve ``step`` in ``mode`` (1: its operator's
@@ -257,6 +261,7 @@ def build_playbook(source: Source, stack: tuple[str, ...] = ()) -> Playbook:
     composed = compose(reader, entries, preflight, rollback, canary)
     # Every field is read before this line: a problem found later would be dropped silently.
     title = top.text("title") or name
+    title_template = reader.template(top.get("title"), "title") if "{" in title else None
     description = top.text("description")
     drives = top.choice("drives", DRIVES_KINDS)
     approvals = _approvals(reader, top)
@@ -283,6 +288,7 @@ def build_playbook(source: Source, stack: tuple[str, ...] = ()) -> Playbook:
         drives=drives,
         approvals=MappingProxyType(_joined_approvals(approvals, composed.includes)),
         commit=commit,
+        title_template=title_template,
     )
 
 
