@@ -60,12 +60,12 @@ def test_parse_nodes_of_a_healthy_cluster() -> None:
 
 def test_parse_hostname_single_slots_and_migrating_entries() -> None:
     line = (
-        "abc 10.0.0.1:7000@17000,cache-1 myself,master - 0 0 4 connected 0-10 12 "
+        "abc 127.0.9.1:7000@17000,cache-1 myself,master - 0 0 4 connected 0-10 12 "
         "[13->-def] [14-<-ghi]\n"
         "garbage line\n"
     )
     (node,) = parse_nodes(line)
-    assert node.endpoint == "10.0.0.1:7000"
+    assert node.endpoint == "127.0.9.1:7000"
     assert node.slots == ((0, 10), (12, 12)) and node.slot_count == 12
     assert node.epoch == 4 and node.link == "connected"
 
