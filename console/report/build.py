@@ -16,6 +16,7 @@ from console.audit.model import Event, VerifyResult, derive_status
 from console.audit.store import AuditStore
 from console.report.fold import Folder
 from console.report.model import (
+    CanaryHeld,
     CanaryReport,
     ChainCheck,
     Deviation,
@@ -293,6 +294,18 @@ def _canary(f: Folder) -> CanaryReport | None:
         missing=c.missing if c is not None else (),
         newest_present=c.newest_present if c is not None else None,
         error=c.error if c is not None else None,
+        held=tuple(
+            CanaryHeld(
+                site=site,
+                upto=upto,
+                acknowledged_held=sum(1 for n in f.canary_acked if n <= upto),
+                acknowledged_after=sum(1 for n in f.canary_acked if n > upto),
+                step_id=step_id,
+                observed_at=at,
+                line=line,
+            )
+            for site, (upto, step_id, at, line) in sorted(f.canary_held.items())
+        ),
     )
 
 

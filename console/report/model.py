@@ -318,6 +318,34 @@ class CanaryReport:
     """The newest canary found there."""
     error: str | None
     """Why the read-back failed, if it did."""
+    held: tuple[CanaryHeld, ...] = ()
+    """What other members held, as steps observed it (``canary held at SITE: n <= N``)."""
+
+
+@dataclass(frozen=True)
+class CanaryHeld:
+    """The canaries a member other than the read-back one held, as a step last saw them.
+
+    A step reports it with a stdout line ``canary held at SITE: n <= N ...`` (city-loss does it
+    for the synchronous standby while the city answers); the report compares it with the
+    acknowledged writes.
+    """
+
+    site: str
+    """Where the member is."""
+    upto: int
+    """The newest canary number it held at the last observation (it holds every one below)."""
+    acknowledged_held: int
+    """Acknowledged canary writes with a number up to ``upto``: held there."""
+    acknowledged_after: int
+    """Acknowledged canary writes newer than ``upto``: acknowledged after that observation."""
+    step_id: str | None
+    """The step that observed it."""
+    observed_at: str
+    """When the step printed that line (the audit log's timestamp; the observation itself
+    may be older: the line says when it was answered)."""
+    line: str
+    """The step's line as printed."""
 
 
 @dataclass(frozen=True)

@@ -221,7 +221,30 @@ def _objectives(r: Report) -> list[str]:
         "",
         *table(("", "objective", "measured", "verdict", "how"), rows),
         "",
+        *_held(r),
     ]
+
+
+def _held(r: Report) -> list[str]:
+    """What other members held of the acknowledged canary writes (one line each)."""
+    c = r.canary
+    if c is None or not c.held:
+        return []
+    out = []
+    for h in c.held:
+        after = (
+            f"; {h.acknowledged_after} acknowledged after that, not seen there"
+            if h.acknowledged_after
+            else ""
+        )
+        line = (
+            f"- **{h.site}** held **{h.acknowledged_held} of the {c.writes_acknowledged} "
+            f"acknowledged canary writes** when last asked (n ≤ {h.upto}{after})"
+        )
+        if c.checked_on and c.present is not None:
+            line += f"; {c.checked_on}, where the run read them back, held {c.present}"
+        out.append(line + f". `{inline(h.line)}`")
+    return ["Acknowledged writes held elsewhere:", "", *out, ""]
 
 
 def _deviations(r: Report) -> list[str]:
