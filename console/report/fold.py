@@ -29,7 +29,10 @@ from console.report.model import (
 from console.report.text import canary_problem, one_line
 from console.report.working import Cmd, FoldState, StepState
 
-CANARY_HELD = re.compile(r"^canary held at ([A-Za-z0-9_.-]+): n <= ([0-9]{1,18})\b")
+CANARY_HELD = re.compile(
+    r"^canary held at ([A-Za-z0-9_.-]+): n <= ([0-9]{1,18})\b"
+    r"(?: of the writes on ([A-Za-z0-9_.-]+))?"
+)
 """A step's stdout line saying which canaries a member held (``report.model.CanaryHeld``)."""
 
 PREFLIGHT = "preflight"
@@ -96,7 +99,7 @@ class Folder(FoldState):
                 if p.ok:
                     self.canary_ok += 1
                     if isinstance(p.n, int) and not isinstance(p.n, bool):
-                        self.canary_acked.append(p.n)
+                        self.canary_acked.append((p.n, event.host))
                 else:
                     self.canary_failed += 1
             case ev.CanaryCheck():
@@ -389,7 +392,13 @@ class Folder(FoldState):
             for line in p.lines:
                 held = CANARY_HELD.match(line) if isinstance(line, str) else None
                 if held is not None:
-                    self.canary_held[held[1]] = (int(held[2]), event.step_id, event.ts, line)
+                    self.canary_held[held[1]] = (
+                        int(held[2]),
+                        held[3],
+                        event.step_id,
+                        event.ts,
+                        line,
+                    )
         cmd = self.open_cmds.get(key) or self.last_cmd.get(key)
         if cmd is not None:
             cmd.output.extend(OutputLine(p.stream, line) for line in p.lines)

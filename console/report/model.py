@@ -333,12 +333,19 @@ class CanaryHeld:
 
     site: str
     """Where the member is."""
+    writes_on: str | None
+    """The host whose acknowledged writes are compared (the primary the step watched), or
+    None: every acknowledged write of the run."""
+    acknowledged: int
+    """Those acknowledged writes."""
+    acknowledged_held: int
+    """Of them, the ones numbered up to ``upto``: held there."""
+    acknowledged_after: int
+    """Of them, the ones numbered above ``upto``: acknowledged after that observation."""
+    read_back_held: int | None
+    """Of them, the ones the canary check found on the read-back member; None without a check."""
     upto: int
     """The newest canary number it held at the last observation (it holds every one below)."""
-    acknowledged_held: int
-    """Acknowledged canary writes with a number up to ``upto``: held there."""
-    acknowledged_after: int
-    """Acknowledged canary writes newer than ``upto``: acknowledged after that observation."""
     step_id: str | None
     """The step that observed it."""
     observed_at: str

@@ -232,17 +232,22 @@ def _held(r: Report) -> list[str]:
         return []
     out = []
     for h in c.held:
+        whose = (
+            f"canary writes {h.writes_on} acknowledged"
+            if h.writes_on
+            else "acknowledged canary writes"
+        )
         after = (
             f"; {h.acknowledged_after} acknowledged after that, not seen there"
             if h.acknowledged_after
             else ""
         )
         line = (
-            f"- **{h.site}** held **{h.acknowledged_held} of the {c.writes_acknowledged} "
-            f"acknowledged canary writes** when last asked (n ≤ {h.upto}{after})"
+            f"- **{h.site}** held **{h.acknowledged_held} of the {h.acknowledged} {whose}** "
+            f"when last asked (n ≤ {h.upto}{after})"
         )
-        if c.checked_on and c.present is not None:
-            line += f"; {c.checked_on}, where the run read them back, held {c.present}"
+        if c.checked_on and h.read_back_held is not None:
+            line += f"; {c.checked_on}, where the run read them back, held {h.read_back_held}"
         out.append(line + f". `{inline(h.line)}`")
     return ["Acknowledged writes held elsewhere:", "", *out, ""]
 

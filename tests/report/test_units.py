@@ -419,20 +419,22 @@ def test_what_another_member_held_of_the_acknowledged_canaries(tmp_path: Path) -
             {"service": "db", "n": n, "ok": n <= 6, "written_at": 1.0 + n},
             host="h-east",
         )
+    # written on the new primary after the failover: not one of east's writes
+    w.add("canary_write", {"service": "db", "n": 8, "ok": True, "written_at": 9.0}, host="h-dr")
     w.step(
         "sync-holds",
         lines=(
             "first answer: west holds n <= 1 (1 rows), sync, flushed to 0/3000060",
             "the city stopped answering",
-            "canary held at west: n <= 5 (5 rows), sync, flushed to 0/3001000, at 01:14:39Z",
+            "canary held at west: n <= 5 of the writes on h-east (5 rows), sync, at 01:14:39Z",
         ),
     )
     w.add(
         "canary_check",
         {
             "service": "db",
-            "acknowledged": 6,
-            "present": 4,
+            "acknowledged": 7,
+            "present": 5,
             "missing": [5, 6],
             "newest_present": 4,
             "rpo_writes": 2,
@@ -444,19 +446,16 @@ def test_what_another_member_held_of_the_acknowledged_canaries(tmp_path: Path) -
     report = build_report(store, w.run_id)
     assert report.canary is not None
     (held,) = report.canary.held
-    assert (held.site, held.upto, held.acknowledged_held, held.acknowledged_after) == (
-        "west",
-        5,
-        5,
-        1,
-    )
+    assert (held.site, held.writes_on, held.upto) == ("west", "h-east", 5)
+    assert (held.acknowledged, held.acknowledged_held, held.acknowledged_after) == (6, 5, 1)
+    assert held.read_back_held == 4  # east's 1..4 on dr; its 5 and 6 missing there
     assert held.step_id == "sync-holds"
     docs = _all(store, w.run_id)
     assert (
-        "**west** held **5 of the 6 acknowledged canary writes** when last asked (n ≤ 5; "
+        "**west** held **5 of the 6 canary writes h-east acknowledged** when last asked (n ≤ 5; "
         "1 acknowledged after that, not seen there); h-dr, where the run read them back, held 4"
     ) in docs["md"]
-    assert "<strong>5 of the 6 acknowledged canary writes</strong>" in docs["html"]
+    assert "<strong>5 of the 6 canary writes h-east acknowledged</strong>" in docs["html"]
     assert json.loads(docs["json"])["canary"]["held"][0]["acknowledged_held"] == 5
 
 
@@ -469,3 +468,19 @@ def test_no_held_line_no_held_figure(tmp_path: Path) -> None:
     report = build_report(store, w.run_id)
     assert report.canary is not None and report.canary.held == ()
     assert "held elsewhere" not in _all(store, w.run_id)["md"]
+
+
+def test_a_held_line_without_a_host_counts_every_acknowledged_write(tmp_path: Path) -> None:
+    store = new_store(tmp_path)
+    w = RunWriter(store)
+    for n, host in ((1, "a"), (2, "a"), (3, "b")):
+        w.add("canary_write", {"service": "db", "n": n, "ok": True, "written_at": n}, host=host)
+    w.step("s", lines=("canary held at west: n <= 2",))
+    w.finish()
+    report = build_report(store, w.run_id)
+    assert report.canary is not None
+    (held,) = report.canary.held
+    assert (held.writes_on, held.acknowledged, held.acknowledged_held) == (None, 3, 2)
+    assert held.read_back_held is None  # no canary check ran
+    md = _all(store, w.run_id)["md"]
+    assert "**west** held **2 of the 3 acknowledged canary writes** when last asked" in md
