@@ -517,15 +517,21 @@ def aof_command(cli: str) -> str:
     Args:
         cli: ``redis-cli`` with the member's connection options (``console.probes.redis``).
 
-    Prints ``aof on|off``, then ``ts FIRST LAST`` (epoch seconds; empty when none).
+    Prints ``aof on|off``, ``tsconf yes|no`` (``aof-timestamp-enabled``), then ``base EPOCH
+    INCR_BYTES`` (the last rewrite's base file time, the size of the increments written since)
+    and ``ts FIRST LAST`` (epoch seconds; empty when none).
     """
-    # One CONFIG GET for the three settings (Redis 7 takes several), the first annotation
+    # One CONFIG GET for the four settings (Redis 7 takes several), the first annotation
     # read from the start and the last from the end (tac seeks; the AOF is never read whole).
     return (
-        f"r=$({cli} --raw CONFIG GET dir appenddirname appendonly | awk 'NR % 2 {{ k = $0; next }} "
-        '{ v[k] = $0 } END { print v["appendonly"] " " v["dir"] "/" v["appenddirname"] }\'); '
-        'echo "aof ${r%% *}"; a=${r#* }; m="$a/appendonly.aof.manifest"; [ -f "$m" ] || exit 0; '
+        f"r=$({cli} --raw CONFIG GET dir appenddirname appendonly aof-timestamp-enabled | "
+        'awk \'NR % 2 { k = $0; next } { v[k] = $0 } END { print v["appendonly"] " " '
+        'v["aof-timestamp-enabled"] " " v["dir"] "/" v["appenddirname"] }\'); '
+        'echo "aof ${r%% *}"; r=${r#* }; echo "tsconf ${r%% *}"; a=${r#* }; '
+        'm="$a/appendonly.aof.manifest"; [ -f "$m" ] || exit 0; '
         'i=$(sed -n "s/^file \\(.*\\) seq .* type i$/\\1/p" "$m"); '
+        'b=$(sed -n "s/^file \\(.*\\) seq .* type b$/\\1/p" "$m"); '
+        'echo "base $(cd "$a" && stat -c %Y $b | tail -n 1) $(cd "$a" && cat $i | wc -c)"; '
         'r=; for x in $i; do r="$x $r"; done; '
         'f=$(cd "$a" && grep -a -h -m1 "^#TS:" $i | head -n 1); '
         'l=$(cd "$a" && tac $r | grep -a -m1 "^#TS:"); '
@@ -536,7 +542,12 @@ def aof_command(cli: str) -> str:
 def parse_aof(
     backup: BackupSettings, service: str, exit_status: int | None, stdout: str, sampled_at: float
 ) -> RecoveryWindow:
-    """Judge a Redis window: appendonly on, timestamps written; from the last rewrite on."""
+    """Judge a Redis window: appendonly on, timestamps written; from the last rewrite on.
+
+    An empty increment after a rewrite (a quiet Redis, or one just rewritten) has no
+    annotation yet, and needs none: every point since the rewrite holds the base's data, so
+    the window runs from the rewrite to now. Writes without annotations are CRIT.
+    """
     base: dict[str, Any] = {
         "service": service,
         "tool": backup.tool,
@@ -548,14 +559,27 @@ def parse_aof(
     if "aof yes" not in stdout:
         return _fail(base, WindowHealth.CRIT, "appendonly is off on the primary: no AOF to cut")
     m = re.search(r"(?m)^ts (\d+) (\d+)\s*$", stdout)
-    if m is None:
+    if m is not None:
+        base.update(
+            oldest=float(m.group(1)), newest=float(m.group(2)), oldest_backup="last AOF rewrite"
+        )
+        return RecoveryWindow(**base, health=WindowHealth.OK)
+    if re.search(r"(?m)^tsconf no\s*$", stdout):
         return _fail(
             base,
             WindowHealth.CRIT,
             "the AOF has no timestamp annotations (aof-timestamp-enabled is off): it cannot "
             "be cut at a point in time",
         )
-    base.update(
-        oldest=float(m.group(1)), newest=float(m.group(2)), oldest_backup="last AOF rewrite"
+    rewrite = re.search(r"(?m)^base (\d+) (\d+)\s*$", stdout)
+    if rewrite is not None and int(rewrite.group(2)) == 0:
+        base.update(
+            oldest=float(rewrite.group(1)), newest=sampled_at, oldest_backup="last AOF rewrite"
+        )
+        return RecoveryWindow(**base, health=WindowHealth.OK)
+    return _fail(
+        base,
+        WindowHealth.CRIT,
+        "the AOF written since the last rewrite has no timestamp annotations "
+        "(aof-timestamp-enabled was off when it was written): it cannot be cut at a point in time",
     )
-    return RecoveryWindow(**base, health=WindowHealth.OK)
