@@ -22,12 +22,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from console.audit.store import AuditStore
 from console.lab.lab import Lab
 from console.model.inventory import load_inventory
+from console.status.freshness import shown_health
 from console.tui.app import DrConsoleApp, TuiConfig
 from console.tui.screenshots import SIZE, ShotError, _board_ok, _until, svg_to_png
 
@@ -42,6 +44,19 @@ def _orders_moved(app: DrConsoleApp) -> bool:
         return False
     west = snap.get("orders-db", "lab-west")
     return west is not None and west.role == "primary"
+
+
+def _fresh_ok(app: DrConsoleApp) -> bool:
+    snap = app.snapshot
+    now = time.time()
+    return (
+        _board_ok(app)
+        and snap is not None
+        and all(
+            shown_health(app.inventory, m, now) == "ok" and m.sample.age(now) < 1.5
+            for m in snap.members
+        )
+    )
 
 
 async def _board(
@@ -62,7 +77,9 @@ async def _board(
 
         await _until(lambda: _board_ok(app), 120, "every member healthy")
         await asyncio.sleep(6)  # a few samples, so the sparklines have a past
-        await _until(lambda: _board_ok(app), 60, "every member healthy")
+        # healthy and fresh: on a loaded machine a slow sweep leaves every row stale for a
+        # moment, and that is not the picture of a healthy estate
+        await _until(lambda: _fresh_ok(app), 60, "every member healthy, every sample fresh")
         await shot(name)
         if then is not None:
             second = await then()
@@ -117,16 +134,21 @@ def _one_profile(
         shutil.rmtree(root, ignore_errors=True)
 
 
-def make_screenshots(out: Path, *, log: Callable[[str], None] = print) -> None:
-    """Both profiles' boards into ``out`` (SVG and PNG).
+def make_screenshots(
+    out: Path, *, log: Callable[[str], None] = print, only: str | None = None
+) -> None:
+    """Both profiles' boards (or ``only`` one's) into ``out`` (SVG and PNG).
 
     Raises:
         ShotError: a step did not happen in time, or the drill failed.
         console.lab.errors.LabError: a lab could not start.
     """
     out.mkdir(parents=True, exist_ok=True)
-    made = _one_profile("active-active", out, log, evacuate=True)
-    made += _one_profile("three-center", out, log, evacuate=False)
+    made = []
+    if only in (None, "active-active"):
+        made += _one_profile("active-active", out, log, evacuate=True)
+    if only in (None, "three-center"):
+        made += _one_profile("three-center", out, log, evacuate=False)
     for name in made:
         svg_to_png(out / f"{name}.svg")
         log(f"  {name}.png")
@@ -136,9 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m console.tui.screenshots_topologies [DIR]``."""
     parser = argparse.ArgumentParser(prog="python -m console.tui.screenshots_topologies")
     parser.add_argument("out", nargs="?", type=Path, default=Path("screenshots"))
+    parser.add_argument("--only", choices=("active-active", "three-center"), help="one profile")
     args = parser.parse_args(argv)
     try:
-        make_screenshots(args.out)
+        make_screenshots(args.out, only=args.only)
     except ShotError as exc:
         print(f"screenshots: {exc}", file=sys.stderr)
         return 1
