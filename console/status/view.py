@@ -378,7 +378,9 @@ def _feeders(inventory: Inventory, t: ServiceTopology) -> Iterator[RenderableTyp
         return
     fed: dict[str, list[str]] = {}
     for r in t.replicas:
-        feeder = follows(inventory, service, r) or "an upstream that is no member"
+        feeder = follows(inventory, service, r)
+        if feeder is None:
+            return  # an upstream the sample does not name as a member: say nothing rather
         fed.setdefault(feeder, []).append(r.host)
     text = "; ".join(f"{', '.join(hosts)} from {feeder}" for feeder, hosts in fed.items())
     shape = "star" if len(fed) == 1 else "fed"

@@ -263,3 +263,36 @@ def test_status_names_a_broken_cascade_and_a_one_way_pair(inventory: Inventory) 
 def test_a_sites_city_is_in_its_heading(inventory: Inventory) -> None:
     text = shown(inventory, snapshot(inventory, *HEALTHY))
     assert "east (primary, Shanghai)" in text and "dr (dr, Hangzhou)" in text
+
+
+STAR_INVENTORY = INVENTORY.replace("    topology: cascade\n", "").replace(
+    ", upstream: db-west}", "}"
+)
+"""The same estate with orders-db declared primary-replica (no cascade)."""
+
+
+def test_status_says_whom_each_replica_follows_a_chain_or_a_star(tmp_path: Path) -> None:
+    path = tmp_path / "star.yaml"
+    path.write_text(STAR_INVENTORY)
+    inv = load_inventory(path)
+    assert inv.services["orders-db"].topology.shape == "primary-replica"
+    # as recorded: dr streams from west (a chain, though not declared one)
+    text = shown(inv, snapshot(inv, *HEALTHY))
+    assert "fed: db-dr from db-west; db-west from db-east" in text, text
+    # dr re-pointed at east: both replicas follow the primary, a star
+    dr = recorded("postgres", "cascade_dr_healthy")
+    assert dr.upstream == "127.0.65.4:25533"  # west's address and port, as recorded
+    snap = snapshot(inv, *HEALTHY)
+    collector = StatusCollector(inv, transport=None)  # type: ignore[arg-type]
+    for m in snap.members:
+        sample = m.sample
+        if m.service == "orders-db" and m.host == "db-dr":
+            sample = replace(sample, upstream="127.0.65.3:25532")  # east's
+        collector._latest[(m.service, m.host)] = sample
+    text = shown(inv, collector.snapshot(now=snap.taken_at))
+    assert "star: " in text and " from db-east" in text, text
+    star = next(line for line in text.splitlines() if "star:" in line)
+    assert sorted(star.split("star:")[1].split(" from ")[0].strip().split(", ")) == [
+        "db-dr",
+        "db-west",
+    ], star
