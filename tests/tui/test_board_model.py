@@ -206,3 +206,10 @@ def test_the_changes_log_names_first_samples_and_transitions(inventory: Inventor
     )
     assert "orders-db: writable primary db-east-1 → db-west-1" in lines
     assert status_changes(inventory, member_states(dark), primaries(dark), dark) == []
+
+
+def test_a_redis_cluster_line_points_at_the_cluster_s_own_view() -> None:
+    # a redis-cluster service has nodes, no members: "no sample yet" would never change
+    managed = load_inventory(Path(__file__).resolve().parents[2] / "inventory/example-managed.yaml")
+    line = topology_line(managed, "carts", None, DEFAULT_PALETTE, 10).plain
+    assert line == "carts      Redis Cluster: the cluster's own view below (carts)"
