@@ -183,6 +183,7 @@ async def test_a_killed_run_leaves_the_cluster_paused_on_status_and_board(
     managed: RunningLab, tmp_path: Path
 ) -> None:
     assert not _paused(managed)
+    recovered = False
     try:
         text = _kill_while_paused(managed, tmp_path)
         assert "cluster paused" in text and "step 3/4 check-work" in text, text[-3000:]
@@ -201,6 +202,25 @@ async def test_a_killed_run_leaves_the_cluster_paused_on_status_and_board(
             )
             assert f"WARN {PAUSED}" in static_text(app, "#topology")
             await pilot.pause()
+        _recover_after_kill(managed, tmp_path)
+        recovered = True
     finally:
         if _paused(managed):
             _resume(managed)
+        if not recovered:  # the next modules must not meet the killed run's lock
+            _run(managed, tmp_path / "unlock.db", "--yes", "--break-lock")
+
+
+def _recover_after_kill(lab: RunningLab, tmp_path: Path) -> None:
+    """What the operator does next: the killed run's lock on orders-db is refused as stale
+    (naming --break-lock), the cluster is resumed by hand, and a run with --break-lock works
+    (and releases the lock for the next one)."""
+    locked = _run(lab, tmp_path / "locked.db", "--yes")
+    assert locked.returncode == 4, locked.stdout[-3000:]
+    assert "stale: pid" in locked.stdout and "break the lock with --break-lock" in locked.stdout
+    assert _paused(lab)  # it did nothing
+    _resume(lab)
+    done = _run(lab, tmp_path / "after.db", "--yes", "--break-lock")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "cluster resumed, leader present" in done.stdout
+    assert not _paused(lab)
