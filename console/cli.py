@@ -257,7 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     val = sub.add_parser(
         "validate",
-        help="check inventories and playbooks (each playbook against each inventory, as a run)",
+        help="check inventories and playbooks as a run would (with several inventories, each "
+        "playbook against the estate it fits)",
     )
     val.add_argument("paths", nargs="*", type=Path, metavar="PATH")
     val.add_argument(

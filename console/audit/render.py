@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, assert_never
 
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -238,8 +240,13 @@ def summarize(event: Event) -> str:
     return _clip(text)
 
 
-def runs_table(records: Sequence[RunRecord]) -> Table:
-    """The ``audit list`` table."""
+def _status_text(run: RunRecord) -> Text:
+    exit_code = run.exit_code
+    status = run.status + (f" (exit {exit_code})" if exit_code is not None else "")
+    return Text(status, style=STATUS_STYLES.get(run.status, ""))
+
+
+def _full_table(records: Sequence[RunRecord]) -> Table:
     table = Table(title=None, header_style="bold", pad_edge=False)
     table.add_column("run id", no_wrap=True, min_width=26)
     table.add_column("playbook", no_wrap=True)
@@ -251,8 +258,6 @@ def runs_table(records: Sequence[RunRecord]) -> Table:
     table.add_column("RTO", justify="right", no_wrap=True)
     table.add_column("RPO", justify="right", no_wrap=True)
     for run in records:
-        exit_code = run.exit_code
-        status = run.status + (f" (exit {exit_code})" if exit_code is not None else "")
         table.add_row(
             run.run_id,
             run.playbook_name,
@@ -260,11 +265,52 @@ def runs_table(records: Sequence[RunRecord]) -> Table:
             run.operator,
             format_started(run.started_at),
             format_duration(run.duration_seconds),
-            Text(status, style=STATUS_STYLES.get(run.status, "")),
+            _status_text(run),
             format_duration(run.rto_seconds),
             format_duration(run.rpo_seconds),
         )
     return table
+
+
+class RunsList:
+    """The ``audit list`` table, laid out for the width it is printed at: the full table
+    where it fits; narrower (a jump box's 80 columns), each run on two lines (run id,
+    playbook and status, then mode, operator, start, duration, RTO and RPO below), every
+    word whole rather than squeezed to ``pg-f…``."""
+
+    def __init__(self, records: Sequence[RunRecord]) -> None:
+        self.records = records
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        full = _full_table(self.records)
+        unbounded = options.update(max_width=100_000)
+        if Measurement.get(console, unbounded, full).maximum <= options.max_width:
+            yield full
+            return
+        name_width = max([len("playbook"), *(len(r.playbook_name) for r in self.records)])
+        head = Text(f"{'run id':<26}  {'playbook':<{name_width}}  status", style="bold")
+        yield head
+        yield Text("─" * min(options.max_width, head.cell_len + 12), style="dim")
+        for run in self.records:
+            line = Text(f"{run.run_id:<26}  {run.playbook_name:<{name_width}}  ")
+            line.append_text(_status_text(run))
+            yield line
+            about = Text("  ")
+            about.append(run.mode, style="bold magenta" if run.mode == "incident" else "")
+            parts = [
+                run.operator,
+                f"started {format_started(run.started_at)}",
+                format_duration(run.duration_seconds),
+                f"RTO {format_duration(run.rto_seconds)}",
+                f"RPO {format_duration(run.rpo_seconds)}",
+            ]
+            about.append(" · " + " · ".join(parts), style="dim")
+            yield about
+
+
+def runs_table(records: Sequence[RunRecord]) -> RunsList:
+    """The ``audit list`` table (see :class:`RunsList`)."""
+    return RunsList(records)
 
 
 def _digest(digest: str) -> str:

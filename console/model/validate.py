@@ -1,13 +1,17 @@
 """``drconsole validate``: check inventories and playbooks before they are needed.
 
 Files are recognised by content (an inventory has ``sites:``, a playbook has ``steps:``), so
-a repository may keep them anywhere. Every playbook is checked against every inventory named
-(as paths, or with ``-i INV``) by the very function ``drconsole run`` uses before it connects
+a repository may keep them anywhere. Every playbook is checked against the inventory named
+(as a path, or with ``-i INV``) by the very function ``drconsole run`` uses before it connects
 (``console.model.checks.check_run_inputs``): what a run would refuse as bad input, validate
-refuses first, with the same message at the same place. ``--var K=V`` checks one playbook with
-those values, exactly as ``run PLAYBOOK -i INV --var K=V`` would (a parameter without a
-default is then required, as in a run); without ``--var`` the defaults are checked and a
-parameter without one is left for the run to ask for. Every problem is printed as
+refuses first, with the same message at the same place. With several inventories named (a
+bare ``validate`` of a repository holding several estates), each playbook must fit one of
+them: a playbook is written for one estate's shape, and a city-loss drill is rightly refused
+on a two-site estate; when it fits none, the problems of every pair are printed.
+``--var K=V`` checks one playbook with those values, exactly as ``run PLAYBOOK -i INV
+--var K=V`` would (a parameter without a default is then required, as in a run); without
+``--var`` the defaults are checked and a parameter without one is left for the run to ask
+for. Every problem is printed as
 ``file:line:col: message`` and all of a file's problems are reported in one pass, then a
 summary line; exit 0 or 2.
 """
@@ -38,6 +42,9 @@ class Validation:
     playbook_files: int = 0
     """Files that are playbooks, loaded or not."""
     bad_files: set[str] = field(default_factory=set)
+    refusals: list[str] = field(default_factory=list)
+    """``file:line:col: ...`` lines: valid playbooks a run would stop in preflight (exit 3)
+    on this inventory because the service's HA manager refuses them (console.model.refusal)."""
 
 
 def find_files(paths: Iterable[Path]) -> list[Path]:
@@ -126,19 +133,39 @@ def validate_paths(
         _load(path, result)
     if overrides and result.playbook_files != 1:
         raise InputError("--var checks one run: name exactly one playbook")
+    several = len(result.inventories) > 1
     for playbook in result.playbooks:
-        for inv in result.inventories:
-            try:
-                if manager_refusal(playbook, inv) is not None:
-                    # as run does: a playbook its manager refuses never renders a step, so
-                    # only its parameters are checked (run stops it in preflight, exit 3)
-                    bind_params(playbook, overrides, require=bool(overrides))
-                    continue
-                check_run_inputs(playbook, inv, overrides, require=bool(overrides))
-            except InputError as exc:
-                result.errors.extend(_collect(exc))
+        pairs = [_check_pair(playbook, inv, overrides) for inv in result.inventories]
+        if several and any(not errors and refused is None for errors, refused in pairs):
+            # several estates named (e.g. a bare ``validate`` of a repository of them): a
+            # playbook is written for one estate's shape, so it must fit one, not every one
+            continue
+        for errors, refused in pairs:
+            if refused is not None:
+                result.refusals.append(refused)
+            if errors:
+                result.errors.extend(errors)
                 result.bad_files.add(playbook.path)
     return result
+
+
+def _check_pair(
+    playbook: Playbook, inv: Inventory, overrides: dict[str, str]
+) -> tuple[list[InputError], str | None]:
+    """The problems of running ``playbook`` on ``inv`` as ``run`` would check them, and the
+    note when the service's HA manager refuses it (valid input that preflight stops)."""
+    try:
+        refused = manager_refusal(playbook, inv)
+        if refused is not None:
+            # as run does: a playbook its manager refuses never renders a step, so only its
+            # parameters are checked (run stops it in preflight, exit 3)
+            bind_params(playbook, overrides, require=bool(overrides))
+            where = playbook.service_loc or playbook.loc
+            return [], f"{where}: note: a run on {inv.path} stops in preflight (exit 3): {refused}"
+        check_run_inputs(playbook, inv, overrides, require=bool(overrides))
+    except InputError as exc:
+        return _collect(exc), None
+    return [], None
 
 
 def validate_command(
@@ -169,5 +196,16 @@ def validate_command(
     if result.files == 0:
         print(f"{summary}: no *.yaml or *.yml files found", file=sys.stderr)
         return 2
-    print(f"{summary}; no problems")
+    for line in result.refusals:
+        print(line, file=sys.stderr)
+    refused = len(result.refusals)
+    if refused:
+        summary += (
+            f"; no problems; {refused} note(s): a playbook its service's HA manager refuses "
+            "(run stops it in preflight, exit 3)"
+        )
+        print(summary)
+        return 0
+    fits = " (each playbook fits one of them)" if n_inv > 1 and n_pb else ""
+    print(f"{summary}; no problems{fits}")
     return 0

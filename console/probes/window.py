@@ -517,32 +517,44 @@ def aof_command(cli: str) -> str:
     Args:
         cli: ``redis-cli`` with the member's connection options (``console.probes.redis``).
 
-    Prints ``aof on|off``, then ``ts FIRST LAST`` (epoch seconds; empty when none).
+    Prints ``aof on|off``, ``tsconf yes|no`` (``aof-timestamp-enabled``), then ``base EPOCH
+    INCR_BYTES`` (the last rewrite's base file time, the size of the increments written since)
+    and ``ts FIRST LAST`` (epoch seconds; empty when none).
     """
-    # One CONFIG GET for the three settings (Redis 7 takes several), the first annotation
+    # One CONFIG GET for the four settings (Redis 7 takes several), the first annotation
     # read from the start and the last from the end (tac seeks; the AOF is never read whole).
     # Everything else is shell built-ins: on a busy host each extra process costs more than
     # the reads (this rides in the sweep's probe exec of the primary).
     return (
         "nl='\n'; cr=$(printf '\\r'); IFS=$nl; "
-        f"set -- $({cli} --raw CONFIG GET dir appenddirname appendonly); unset IFS; "
-        "d=; n=; on=; while [ $# -ge 2 ]; do case $1 in dir) d=$2;; appenddirname) n=$2;; "
-        'appendonly) on=$2;; esac; shift 2; done; echo "aof $on"; a="$d/$n"; '
-        'm="$a/appendonly.aof.manifest"; [ -f "$m" ] || exit 0; cd "$a" || exit 0; i=; r=; '
-        'while read -r _ f _ _ _ t; do [ "$t" = i ] && i="$i $f" && r="$f $r"; done < "$m"; '
+        f"set -- $({cli} --raw CONFIG GET dir appenddirname appendonly aof-timestamp-enabled); "
+        "unset IFS; d=; n=; on=; tc=; while [ $# -ge 2 ]; do case $1 in dir) d=$2;; "
+        "appenddirname) n=$2;; appendonly) on=$2;; aof-timestamp-enabled) tc=$2;; esac; "
+        'shift 2; done; echo "aof $on"; echo "tsconf $tc"; a="$d/$n"; '
+        'm="$a/appendonly.aof.manifest"; [ -f "$m" ] || exit 0; cd "$a" || exit 0; i=; r=; b=; '
+        'while read -r _ f _ _ _ t; do [ "$t" = i ] && i="$i $f" && r="$f $r"; '
+        '[ "$t" = b ] && b=$f; done < "$m"; '
         '[ -n "$i" ] || { echo "ts  "; exit 0; }; '
         # the first annotation opens the first incr file (read by the shell); else search
         'set -- $i; f=; read -r f < "$1"; case $f in "#TS:"*) ;; '
         '*) f=$(grep -a -h -m1 "^#TS:" $i); f=${f%%$nl*};; esac; '
         'l=$(tac $r | grep -a -m1 "^#TS:"); '
-        'f=${f#\\#TS:}; l=${l#\\#TS:}; printf "ts %s %s\\n" "${f%$cr}" "${l%$cr}"'
+        'f=${f#\\#TS:}; l=${l#\\#TS:}; printf "ts %s %s\\n" "${f%$cr}" "${l%$cr}"; '
+        # no annotation: when the last rewrite was and how much was written since (one stat)
+        '[ -n "$f" ] || [ -z "$b" ] || { set -- $(stat -c "%Y %s" $b $i); e=$1; shift 2; s=0; '
+        'while [ $# -ge 2 ]; do s=$((s + $2)); shift 2; done; echo "base $e $s"; }'
     )
 
 
 def parse_aof(
     backup: BackupSettings, service: str, exit_status: int | None, stdout: str, sampled_at: float
 ) -> RecoveryWindow:
-    """Judge a Redis window: appendonly on, timestamps written; from the last rewrite on."""
+    """Judge a Redis window: appendonly on, timestamps written; from the last rewrite on.
+
+    An empty increment after a rewrite (a quiet Redis, or one just rewritten) has no
+    annotation yet, and needs none: every point since the rewrite holds the base's data, so
+    the window runs from the rewrite to now. Writes without annotations are CRIT.
+    """
     base: dict[str, Any] = {
         "service": service,
         "tool": backup.tool,
@@ -554,14 +566,27 @@ def parse_aof(
     if "aof yes" not in stdout:
         return _fail(base, WindowHealth.CRIT, "appendonly is off on the primary: no AOF to cut")
     m = re.search(r"(?m)^ts (\d+) (\d+)\s*$", stdout)
-    if m is None:
+    if m is not None:
+        base.update(
+            oldest=float(m.group(1)), newest=float(m.group(2)), oldest_backup="last AOF rewrite"
+        )
+        return RecoveryWindow(**base, health=WindowHealth.OK)
+    if re.search(r"(?m)^tsconf no\s*$", stdout):
         return _fail(
             base,
             WindowHealth.CRIT,
             "the AOF has no timestamp annotations (aof-timestamp-enabled is off): it cannot "
             "be cut at a point in time",
         )
-    base.update(
-        oldest=float(m.group(1)), newest=float(m.group(2)), oldest_backup="last AOF rewrite"
+    rewrite = re.search(r"(?m)^base (\d+) (\d+)\s*$", stdout)
+    if rewrite is not None and int(rewrite.group(2)) == 0:
+        base.update(
+            oldest=float(rewrite.group(1)), newest=sampled_at, oldest_backup="last AOF rewrite"
+        )
+        return RecoveryWindow(**base, health=WindowHealth.OK)
+    return _fail(
+        base,
+        WindowHealth.CRIT,
+        "the AOF written since the last rewrite has no timestamp annotations "
+        "(aof-timestamp-enabled was off when it was written): it cannot be cut at a point in time",
     )
-    return RecoveryWindow(**base, health=WindowHealth.OK)

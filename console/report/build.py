@@ -16,6 +16,7 @@ from console.audit.model import Event, VerifyResult, derive_status
 from console.audit.store import AuditStore
 from console.report.fold import Folder
 from console.report.model import (
+    CanaryHeld,
     CanaryReport,
     ChainCheck,
     Deviation,
@@ -293,6 +294,35 @@ def _canary(f: Folder) -> CanaryReport | None:
         missing=c.missing if c is not None else (),
         newest_present=c.newest_present if c is not None else None,
         error=c.error if c is not None else None,
+        held=tuple(
+            _held(f, site, upto, on, step_id, at, line)
+            for site, (upto, on, step_id, at, line) in sorted(f.canary_held.items())
+        ),
+    )
+
+
+def _held(
+    f: Folder, site: str, upto: int, on: str | None, step_id: str | None, at: str, line: str
+) -> CanaryHeld:
+    """One ``canary held at`` observation against the acknowledged writes (only those ``on``
+    acknowledged, when the line names whose writes it counted)."""
+    acked = [n for n, host in f.canary_acked if on is None or host == on]
+    missing = set(f.canary_check.missing) if f.canary_check is not None else set()
+    return CanaryHeld(
+        site=site,
+        writes_on=on,
+        acknowledged=len(acked),
+        acknowledged_held=sum(1 for n in acked if n <= upto),
+        acknowledged_after=sum(1 for n in acked if n > upto),
+        read_back_held=(
+            sum(1 for n in acked if n not in missing)
+            if f.canary_check is not None and f.canary_check.error is None
+            else None
+        ),
+        upto=upto,
+        step_id=step_id,
+        observed_at=at,
+        line=line,
     )
 
 

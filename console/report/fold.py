@@ -11,6 +11,7 @@ default its class declares), never guessed.
 
 from __future__ import annotations
 
+import re
 from typing import assert_never
 
 from console import events as ev
@@ -27,6 +28,12 @@ from console.report.model import (
 )
 from console.report.text import canary_problem, one_line
 from console.report.working import Cmd, FoldState, StepState
+
+CANARY_HELD = re.compile(
+    r"^canary held at ([A-Za-z0-9_.-]+): n <= ([0-9]{1,18})\b"
+    r"(?: of the writes on ([A-Za-z0-9_.-]+))?"
+)
+"""A step's stdout line saying which canaries a member held (``report.model.CanaryHeld``)."""
 
 PREFLIGHT = "preflight"
 """The step id the engine gives to the commands of ``command:`` gates."""
@@ -91,6 +98,8 @@ class Folder(FoldState):
                 self.canary_service = p.service
                 if p.ok:
                     self.canary_ok += 1
+                    if isinstance(p.n, int) and not isinstance(p.n, bool):
+                        self.canary_acked.append((p.n, event.host))
                 else:
                     self.canary_failed += 1
             case ev.CanaryCheck():
@@ -379,6 +388,17 @@ class Folder(FoldState):
 
     def _output(self, event: Event, p: ev.OutputLines) -> None:
         key = (event.step_id or "?", event.host or "?")
+        if p.stream == "stdout":
+            for line in p.lines:
+                held = CANARY_HELD.match(line) if isinstance(line, str) else None
+                if held is not None:
+                    self.canary_held[held[1]] = (
+                        int(held[2]),
+                        held[3],
+                        event.step_id,
+                        event.ts,
+                        line,
+                    )
         cmd = self.open_cmds.get(key) or self.last_cmd.get(key)
         if cmd is not None:
             cmd.output.extend(OutputLine(p.stream, line) for line in p.lines)

@@ -318,6 +318,41 @@ class CanaryReport:
     """The newest canary found there."""
     error: str | None
     """Why the read-back failed, if it did."""
+    held: tuple[CanaryHeld, ...] = ()
+    """What other members held, as steps observed it (``canary held at SITE: n <= N``)."""
+
+
+@dataclass(frozen=True)
+class CanaryHeld:
+    """The canaries a member other than the read-back one held, as a step last saw them.
+
+    A step reports it with a stdout line ``canary held at SITE: n <= N ...`` (city-loss does it
+    for the synchronous standby while the city answers); the report compares it with the
+    acknowledged writes.
+    """
+
+    site: str
+    """Where the member is."""
+    writes_on: str | None
+    """The host whose acknowledged writes are compared (the primary the step watched), or
+    None: every acknowledged write of the run."""
+    acknowledged: int
+    """Those acknowledged writes."""
+    acknowledged_held: int
+    """Of them, the ones numbered up to ``upto``: held there."""
+    acknowledged_after: int
+    """Of them, the ones numbered above ``upto``: acknowledged after that observation."""
+    read_back_held: int | None
+    """Of them, the ones the canary check found on the read-back member; None without a check."""
+    upto: int
+    """The newest canary number it held at the last observation (it holds every one below)."""
+    step_id: str | None
+    """The step that observed it."""
+    observed_at: str
+    """When the step printed that line (the audit log's timestamp; the observation itself
+    may be older: the line says when it was answered)."""
+    line: str
+    """The step's line as printed."""
 
 
 @dataclass(frozen=True)

@@ -221,7 +221,35 @@ def _objectives(r: Report) -> list[str]:
         "",
         *table(("", "objective", "measured", "verdict", "how"), rows),
         "",
+        *_held(r),
     ]
+
+
+def _held(r: Report) -> list[str]:
+    """What other members held of the acknowledged canary writes (one line each)."""
+    c = r.canary
+    if c is None or not c.held:
+        return []
+    out = []
+    for h in c.held:
+        whose = (
+            f"canary writes {h.writes_on} acknowledged"
+            if h.writes_on
+            else "acknowledged canary writes"
+        )
+        after = (
+            f"; {h.acknowledged_after} acknowledged after that, not seen there"
+            if h.acknowledged_after
+            else ""
+        )
+        line = (
+            f"- **{h.site}** held **{h.acknowledged_held} of the {h.acknowledged} {whose}** "
+            f"when last asked (n ≤ {h.upto}{after})"
+        )
+        if c.checked_on and h.read_back_held is not None:
+            line += f"; {c.checked_on}, where the run read them back, held {h.read_back_held}"
+        out.append(line + f". `{inline(h.line)}`")
+    return ["Acknowledged writes held elsewhere:", "", *out, ""]
 
 
 def _deviations(r: Report) -> list[str]:

@@ -162,6 +162,11 @@ class FoldState:
         self.canary_service: str | None = None
         self.canary_ok = 0
         self.canary_failed = 0
+        self.canary_acked: list[tuple[int, str | None]] = []
+        """The acknowledged canary writes, in order: (number, the host that acknowledged it)."""
+        self.canary_held: dict[str, tuple[int, str | None, str | None, str, str]] = {}
+        """Site -> (newest canary held, whose writes, step id, when, line): each site's last
+        observation."""
         self.canary_check: ev.CanaryCheck | None = None
         self.canary_check_host: str | None = None
         self.rollback_ran = False

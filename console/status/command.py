@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
 
 from console.errors import InputError
@@ -80,10 +80,10 @@ class _Windows:
         return data
 
     def view(self, snapshot: StatusSnapshot, inventory: Inventory, now: float | None) -> Any:
-        board = render(snapshot, inventory, now)
         if not self.found:
-            return board
-        return Group(board, window_table(self.found, self.verified, now or time.time()))
+            return render(snapshot, inventory, now)
+        table = window_table(self.found, self.verified, now or time.time())
+        return render(snapshot, inventory, now, (table, windows_ok(self.found)))
 
 
 async def _watch(

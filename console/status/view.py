@@ -188,14 +188,21 @@ class StatusView:
         snapshot: What to show.
         inventory: The estate (sites, descriptions, expected roles).
         now: The time ages are measured at (default the snapshot's).
+        before_verdict: Shown after the topology, before the verdict (the recoverable
+            windows), with its own verdict: when that is not OK, neither is the line.
     """
 
     def __init__(
-        self, snapshot: StatusSnapshot, inventory: Inventory, now: float | None = None
+        self,
+        snapshot: StatusSnapshot,
+        inventory: Inventory,
+        now: float | None = None,
+        before_verdict: tuple[RenderableType, tuple[bool, str]] | None = None,
     ) -> None:
         self.snapshot = snapshot
         self.inventory = inventory
         self.now = snapshot.taken_at if now is None else now
+        self.before_verdict = before_verdict
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield Group(*self.parts(options.max_width))
@@ -236,6 +243,11 @@ class StatusView:
                 yield from _shape_lines(shape, declared)
         yield from manager_lines(self.snapshot)
         ok, text = view_verdict(self.snapshot, self.inventory, self.now)
+        if self.before_verdict is not None:
+            part, (part_ok, why) = self.before_verdict
+            yield part
+            if not part_ok:
+                ok, text = False, f"{text}; {why}"
         yield Text(
             ("OK: " if ok else "DEGRADED: ") + text, style="bold green" if ok else "bold red"
         )
@@ -364,9 +376,15 @@ def _shape_lines(shape: ShapeCheck, declared: str) -> Iterator[RenderableType]:
         yield _hanging(Text(f"    {declared}:", style="dim"), Text(f"{word} {reason}", style=style))
 
 
-def render(snapshot: StatusSnapshot, inventory: Inventory, now: float | None = None) -> StatusView:
-    """Tables per site, the topology per service, and the verdict, for the printing width."""
-    return StatusView(snapshot, inventory, now)
+def render(
+    snapshot: StatusSnapshot,
+    inventory: Inventory,
+    now: float | None = None,
+    before_verdict: tuple[RenderableType, tuple[bool, str]] | None = None,
+) -> StatusView:
+    """Tables per site, the topology per service, and the verdict, for the printing width
+    (``before_verdict``: see :class:`StatusView`)."""
+    return StatusView(snapshot, inventory, now, before_verdict)
 
 
 def _summary_json(inventory: Inventory, snapshot: StatusSnapshot, name: str, summary: str) -> str:

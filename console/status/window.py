@@ -297,13 +297,8 @@ def window_table(
 ) -> Group:
     """The "Recoverable window" table, one row per backed-up service, then each reason on a
     line of its own (never squeezed into a column)."""
-    table = Table(
-        title="recoverable window",
-        box=box.SIMPLE_HEAD,
-        title_justify="left",
-        pad_edge=False,
-        padding=(0, 1),
-    )
+    # drawn like the member tables above it: a bold heading, no blank edge lines
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1))
     for col in ("service", "health", "oldest (UTC)", "newest (UTC)", "archived", "verified"):
         table.add_column(col, no_wrap=True)
     reasons: list[Text] = []
@@ -322,7 +317,7 @@ def window_table(
             reasons.append(
                 Text(f"  {name} {health.upper()}: {w.reason}", style=_STYLE.get(health, ""))
             )
-    return Group(table, *reasons)
+    return Group(Text("recoverable window", style="bold underline"), table, *reasons)
 
 
 def windows_json(

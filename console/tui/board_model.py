@@ -343,7 +343,8 @@ def verdict_line(
     bad = [m for m in snapshot.members if shown_health(inventory, m, when) != "ok"]
     missing = total - len(snapshot.members)
     managed = [v for v in snapshot.managers.values() if v.findings]
-    if not bad and not missing and not managed:
+    windows = [w for w in snapshot.windows.values() if w.health.value in ("warn", "crit")]
+    if not bad and not missing and not managed and not windows:
         return Text(f"✓ all {total} members healthy", style=palette.ok)
     text = Text()
     if bad:
@@ -360,6 +361,10 @@ def verdict_line(
         lead = "; " if text.plain else "▲ "
         text.append(f"{lead}{v.service} ({v.manager}) {v.health.value.upper()}: ", style=style)
         text.append(v.findings[0].reason, style=style)
+    for w in windows:  # as `status` says it: a broken archive is not a healthy estate
+        style = palette.crit if w.health.value == "crit" else palette.warn
+        lead = "; " if text.plain else "▲ "
+        text.append(f"{lead}{w.service} recovery window {w.health.value.upper()}", style=style)
     return text
 
 

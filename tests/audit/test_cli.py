@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import sqlite3
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from console.audit import AuditStore
+from console.audit.render import runs_table
 from console.cli import main
 from tests.audit.conftest import Location, raw_sql, run_start
 
@@ -348,3 +351,30 @@ def test_hand_edited_rows_and_events_never_produce_a_traceback(
     assert code == 1
     assert f"event 3 (run {rid} seq 3, lock_acquired): its data is not valid JSON" in out
     assert not any("Traceback" in text for text in seen)
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_list_at_a_jump_box_width_keeps_every_word_whole(
+    populated: tuple[Location, str, str], width: int
+) -> None:
+    """At 80 or 100 columns the nine-column table would squeeze names to ``pg-f…``: each run
+    is two lines instead, every word whole; wide enough, the full table as before."""
+    db, rid, other = populated
+    with AuditStore(db, create=False) as store:
+        records = store.runs()
+    console = Console(width=width, record=True, color_system=None, file=io.StringIO())
+    console.print(runs_table(records))
+    text = console.export_text()
+    lines = text.splitlines()
+    assert all(len(line) <= width for line in lines), text
+    assert "…" not in text
+    first = next(i for i, line in enumerate(lines) if line.startswith(rid))
+    assert lines[first].split()[1:] == ["pg-failover", "succeeded", "(exit", "0)"], lines[first]
+    below = lines[first + 1]
+    for word in ("drill", "alice@jump1", "42.5s", "RTO 42.5s", "RPO 0s"):
+        assert word in below, below
+    assert "incident" in lines[next(i for i, ln in enumerate(lines) if ln.startswith(other)) + 1]
+    wide = Console(width=200, record=True, color_system=None, file=io.StringIO())
+    wide.print(runs_table(records))
+    table = wide.export_text()
+    assert "┃ playbook" in table and "│ pg-failover" in table

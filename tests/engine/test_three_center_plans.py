@@ -37,14 +37,15 @@ def assert_validates(example: Path, playbooks: list[Path]) -> None:
     assert "no problems" in proc.stdout
 
 
-def synthetic_snapshot(inv: Inventory) -> StatusSnapshot:
-    """Synthetic (named so): every east member primary, every other a streaming replica."""
+def synthetic_snapshot(inv: Inventory, primary_site: str = "east") -> StatusSnapshot:
+    """Synthetic (named so): every member at ``primary_site`` primary, every other a
+    streaming replica."""
     members = []
     now = time.time()
     for svc in inv.services.values():
         for host, m in svc.members.items():
             site = inv.hosts[host].site
-            role = Role.PRIMARY if site == "east" else Role.REPLICA
+            role = Role.PRIMARY if site == primary_site else Role.REPLICA
             replica = role is Role.REPLICA
             sample = ReplicationSample(
                 service=svc.name,
@@ -73,17 +74,29 @@ def test_they_validate_against_the_three_center_example() -> None:
     assert_validates(EXAMPLE, PLAYBOOKS)
 
 
+FIRST_STEPS = {
+    # city-loss starts with the city up (east primary); city-return with dr primary
+    "city-loss": ("east", ["sync-pair", "sync-holds", "sync-dark", "orders/confirm-dark"]),
+    "city-return": ("dr", ["orders/slot-for-home", "orders/rebuild-home", "orders/start-home"]),
+}
+
+
+def test_every_three_center_playbook_has_a_rendering_case() -> None:
+    assert sorted(FIRST_STEPS) == [p.stem for p in PLAYBOOKS]
+
+
 @pytest.mark.parametrize("path", PLAYBOOKS, ids=lambda p: p.stem)
 def test_they_render_on_the_three_center_example(path: Path) -> None:
     inv = load_inventory(EXAMPLE)
     pb = load_playbook(path)
+    primary_site, first = FIRST_STEPS[path.stem]
     plan = make_plan(
         inventory=inv,
         playbook=pb,
         params=bind_params(pb, {}),
         mode="drill",
         operator="t",
-        snapshot=synthetic_snapshot(inv),
+        snapshot=synthetic_snapshot(inv, primary_site),
     )
     assert not [(s.id, s.problem) for s in plan.steps if s.problem]
-    assert [s.id for s in plan.steps][:3] == ["sync-pair", "sync-dark", "orders/confirm-dark"]
+    assert [s.id for s in plan.steps][: len(first)] == first

@@ -15,7 +15,14 @@ import pytest
 
 from console.errors import Location
 from console.model.backup import BackupSettings
-from console.probes.window import MARK, WindowHealth, parse, parse_archiver, repo_command
+from console.probes.window import (
+    MARK,
+    RecoveryWindow,
+    WindowHealth,
+    parse,
+    parse_archiver,
+    repo_command,
+)
 
 DATA = Path(__file__).parent / "data" / "window"
 BACKUP = BackupSettings(
@@ -162,10 +169,33 @@ def test_redis_window_from_the_aof_timestamps() -> None:
     assert (ok.oldest, ok.newest) == (1796308574.0, 1796308591.0)
     off = parse_aof(REDIS, "sessions", 0, "aof no\n", NOW)
     assert off.health is WindowHealth.CRIT and "appendonly is off" in off.reason
-    plain = parse_aof(REDIS, "sessions", 0, "aof yes\nts  \n", NOW)
-    assert plain.health is WindowHealth.CRIT and "aof-timestamp-enabled is off" in plain.reason
     dark = parse_aof(REDIS, "sessions", None, "", NOW)
     assert dark.health is WindowHealth.UNKNOWN
+
+
+def test_a_quiet_redis_after_a_rewrite_is_recoverable_and_untimed_writes_are_not() -> None:
+    """Recorded on the lab's east Redis (``aof_command`` run as the lab user): just after a
+    rewrite the increment is empty, so there is no ``#TS:`` yet, and none is needed (every
+    point since holds the base's data) — it was shown CRIT "aof-timestamp-enabled is off"
+    while the setting was on. A write with the setting off, and the same AOF after the
+    setting is turned back on, cannot be cut at a time: CRIT, each with its own reason."""
+    from console.probes.window import parse_aof
+
+    def parsed(name: str) -> RecoveryWindow:
+        return parse_aof(REDIS, "sessions", 0, (DATA / f"aof-{name}.out").read_text(), NOW)
+
+    quiet = parsed("quiet")
+    assert quiet.health is WindowHealth.OK, quiet.reason
+    assert (quiet.oldest, quiet.newest) == (1796346919.0, NOW)
+    assert quiet.oldest_backup == "last AOF rewrite"
+    off = parsed("tsoff")
+    assert off.health is WindowHealth.CRIT and "aof-timestamp-enabled is off" in off.reason
+    untimed = parsed("untimed")
+    assert untimed.health is WindowHealth.CRIT
+    assert "written since the last rewrite has no timestamp annotations" in untimed.reason
+    timed = parsed("timed")
+    assert timed.health is WindowHealth.OK
+    assert (timed.oldest, timed.newest) == (1796347273.0, 1796347273.0)
 
 
 # -- the repository's files read directly (a POSIX repository: no pgBackRest start-up) --------

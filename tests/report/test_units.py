@@ -405,3 +405,82 @@ def test_ten_thousand_events_render_to_html_quickly(tmp_path: Path) -> None:
         best = min(best, time.process_time() - started)
     check_html(html)
     assert best < 2.0, f"{best:.2f}s of CPU for 10,000 events"
+
+
+def test_what_another_member_held_of_the_acknowledged_canaries(tmp_path: Path) -> None:
+    """A step's ``canary held at SITE: n <= N`` line is compared with the acknowledged writes:
+    the report counts the acknowledged ones up to N as held there, the later ones as not seen,
+    beside what the read-back found (city-loss: the synchronous standby vs dr)."""
+    store = new_store(tmp_path)
+    w = RunWriter(store)
+    for n in range(1, 8):  # 1..6 acknowledged, 7 not (the city went dark)
+        w.add(
+            "canary_write",
+            {"service": "db", "n": n, "ok": n <= 6, "written_at": 1.0 + n},
+            host="h-east",
+        )
+    # written on the new primary after the failover: not one of east's writes
+    w.add("canary_write", {"service": "db", "n": 8, "ok": True, "written_at": 9.0}, host="h-dr")
+    w.step(
+        "sync-holds",
+        lines=(
+            "first answer: west holds n <= 1 (1 rows), sync, flushed to 0/3000060",
+            "the city stopped answering",
+            "canary held at west: n <= 5 of the writes on h-east (5 rows), sync, at 01:14:39Z",
+        ),
+    )
+    w.add(
+        "canary_check",
+        {
+            "service": "db",
+            "acknowledged": 7,
+            "present": 5,
+            "missing": [5, 6],
+            "newest_present": 4,
+            "rpo_writes": 2,
+            "rpo_seconds": 2.0,
+        },
+        host="h-dr",
+    )
+    w.finish()
+    report = build_report(store, w.run_id)
+    assert report.canary is not None
+    (held,) = report.canary.held
+    assert (held.site, held.writes_on, held.upto) == ("west", "h-east", 5)
+    assert (held.acknowledged, held.acknowledged_held, held.acknowledged_after) == (6, 5, 1)
+    assert held.read_back_held == 4  # east's 1..4 on dr; its 5 and 6 missing there
+    assert held.step_id == "sync-holds"
+    docs = _all(store, w.run_id)
+    assert (
+        "**west** held **5 of the 6 canary writes h-east acknowledged** when last asked (n ≤ 5; "
+        "1 acknowledged after that, not seen there); h-dr, where the run read them back, held 4"
+    ) in docs["md"]
+    assert "<strong>5 of the 6 canary writes h-east acknowledged</strong>" in docs["html"]
+    assert json.loads(docs["json"])["canary"]["held"][0]["acknowledged_held"] == 5
+
+
+def test_no_held_line_no_held_figure(tmp_path: Path) -> None:
+    store = new_store(tmp_path)
+    w = RunWriter(store)
+    w.add("canary_write", {"service": "db", "n": 1, "ok": True, "written_at": 1.0}, host="h")
+    w.step("s", lines=("canary held somewhere else: 3", "  canary held at west: n <= 2"))
+    w.finish()
+    report = build_report(store, w.run_id)
+    assert report.canary is not None and report.canary.held == ()
+    assert "held elsewhere" not in _all(store, w.run_id)["md"]
+
+
+def test_a_held_line_without_a_host_counts_every_acknowledged_write(tmp_path: Path) -> None:
+    store = new_store(tmp_path)
+    w = RunWriter(store)
+    for n, host in ((1, "a"), (2, "a"), (3, "b")):
+        w.add("canary_write", {"service": "db", "n": n, "ok": True, "written_at": n}, host=host)
+    w.step("s", lines=("canary held at west: n <= 2",))
+    w.finish()
+    report = build_report(store, w.run_id)
+    assert report.canary is not None
+    (held,) = report.canary.held
+    assert (held.writes_on, held.acknowledged, held.acknowledged_held) == (None, 3, 2)
+    assert held.read_back_held is None  # no canary check ran
+    md = _all(store, w.run_id)["md"]
+    assert "**west** held **2 of the 3 acknowledged canary writes** when last asked" in md

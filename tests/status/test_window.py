@@ -20,7 +20,9 @@ from console.cli import _verified_source
 from console.errors import Location
 from console.model.backup import BackupSettings
 from console.probes.window import parse
+from console.status.view import render
 from console.status.window import Verified, window_table, windows_json, windows_ok
+from tests.status.recorded import recorded_inventory, recorded_snapshot
 
 DATA = Path(__file__).resolve().parents[1] / "probes" / "data" / "window"
 BACKUP = BackupSettings("pgbackrest", "orders-db", "lab-dr", None, Location("i.yaml", 1, 1))
@@ -78,7 +80,8 @@ def test_the_table_and_json_say_the_window_its_age_and_the_reason() -> None:
     console.print(window_table({"orders-db": gap}, {}, NOW))
     text = console.export_text()
     assert all(len(line) <= 80 for line in text.splitlines()), text
-    row = next(line for line in text.splitlines() if line.startswith(" orders-db"))
+    assert text.splitlines()[0] == "recoverable window"
+    row = next(line for line in text.splitlines() if line.startswith("orders-db"))
     assert row.split()[1] == "CRIT" and row.split()[-1] == "never", row
     assert "orders-db CRIT: WAL gap: segment 00000001000000000000000B is missing" in text
     (doc,) = windows_json({"orders-db": healthy}, {}, NOW)
@@ -89,3 +92,37 @@ def test_the_table_and_json_say_the_window_its_age_and_the_reason() -> None:
     assert not ok and why.startswith("orders-db recovery window crit: WAL gap")
     unknown = parse(BACKUP, "orders-db", None, "", "timed out", NOW)
     assert windows_ok({"orders-db": unknown})[0] is True  # shown, but a dark site says why
+
+
+def test_the_verdict_comes_after_the_window_and_counts_it(tmp_path: Path) -> None:
+    """``status`` text ends with one verdict line that covers the windows too: a WAL gap
+    makes it DEGRADED (as the exit code 1 and the JSON's ``healthy`` say), never "OK: all
+    members healthy" above a CRIT row."""
+    inventory = recorded_inventory(tmp_path)
+    snapshot = recorded_snapshot(inventory)
+    gap = parse(BACKUP, "orders-db", 0, (DATA / "gap.out").read_text(), "", NOW)
+    healthy = parse(BACKUP, "orders-db", 0, (DATA / "healthy.out").read_text(), "", NOW)
+
+    def printed(window: object) -> list[str]:
+        table = window_table({"orders-db": window}, {}, NOW)  # type: ignore[dict-item]
+        view = render(snapshot, inventory, None, (table, windows_ok({"orders-db": window})))  # type: ignore[dict-item]
+        console = Console(width=100, record=True, color_system=None)
+        console.print(view)
+        return console.export_text().splitlines()
+
+    def verdict(lines: list[str]) -> tuple[int, str]:
+        at = max(i for i, line in enumerate(lines) if line.startswith(("OK: ", "DEGRADED: ")))
+        return at, " ".join(" ".join(lines[at:]).split())
+
+    plain = Console(width=100, record=True, color_system=None)
+    plain.print(render(snapshot, inventory))
+    members_verdict = verdict(plain.export_text().splitlines())[1]
+    lines = printed(gap)
+    at, said = verdict(lines)
+    assert at > lines.index("recoverable window"), lines
+    assert said.startswith("DEGRADED: ") and "orders-db recovery window crit: WAL gap" in said
+    assert sum(line.startswith(("OK: ", "DEGRADED: ")) for line in lines) == 1, lines
+    # a healthy window leaves the members' verdict as it was, after the table
+    lines = printed(healthy)
+    at, said = verdict(lines)
+    assert at > lines.index("recoverable window") and said == members_verdict

@@ -4,12 +4,16 @@ pure; the Pilot tests prove them on the real lab."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from console.errors import Location
+from console.model.backup import BackupSettings
 from console.model.inventory import Inventory, load_inventory
 from console.probes.sample import Link, Role
+from console.probes.window import parse as parse_window
 from console.tui.board_model import (
     columns,
     member_cells,
@@ -206,3 +210,26 @@ def test_the_changes_log_names_first_samples_and_transitions(inventory: Inventor
     )
     assert "orders-db: writable primary db-east-1 → db-west-1" in lines
     assert status_changes(inventory, member_states(dark), primaries(dark), dark) == []
+
+
+def test_a_broken_recoverable_window_is_in_the_verdict(inventory: Inventory) -> None:
+    """As ``status`` says it: every member healthy but a WAL gap in orders-db's archive is
+    not "✓ all healthy" (the window recorded from the lab's pgBackRest repository)."""
+    data = Path(__file__).resolve().parents[1] / "probes" / "data" / "window"
+    backup = BackupSettings("pgbackrest", "orders-db", "db-dr-1", None, Location("i.yaml", 1, 1))
+    gap = parse_window(backup, "orders-db", 0, (data / "gap.out").read_text(), "", NOW)
+    healthy = parse_window(backup, "orders-db", 0, (data / "healthy.out").read_text(), "", NOW)
+    snap = synthetic_snapshot(inventory, NOW)
+    assert verdict_line(inventory, snap, DEFAULT_PALETTE).plain.startswith("✓ all")
+    fine = dataclasses.replace(snap, windows={"orders-db": healthy})
+    assert verdict_line(inventory, fine, DEFAULT_PALETTE).plain.startswith("✓ all")
+    broken = dataclasses.replace(snap, windows={"orders-db": gap})
+    said = verdict_line(inventory, broken, DEFAULT_PALETTE).plain
+    assert said == "▲ orders-db recovery window CRIT", said
+
+
+def test_a_redis_cluster_line_points_at_the_cluster_s_own_view() -> None:
+    # a redis-cluster service has nodes, no members: "no sample yet" would never change
+    managed = load_inventory(Path(__file__).resolve().parents[2] / "inventory/example-managed.yaml")
+    line = topology_line(managed, "carts", None, DEFAULT_PALETTE, 10).plain
+    assert line == "carts      Redis Cluster: the cluster's own view below (carts)"
