@@ -25,8 +25,8 @@ With ``--profile active-active`` the drills are the active-active lab's: ``evacu
 ``return-site`` (orders-db and unit-east's writes out of east and back, sessions staying in
 west) and ``unit-evacuation`` / ``unit-return`` (unit-west's writes to east and back). With
 ``--profile three-center``: ``city-loss`` (east and west taken dark once the canary has
-written, dr's PostgreSQL, MariaDB and Redis promoted), on a fresh lab each round (there is no
-``city-return`` yet).
+written, dr's PostgreSQL, MariaDB and Redis promoted), then the city back (``chaos up``) and
+``city-return`` (east and west rebuilt from dr, every primary home), on one lab.
 
 The lab lives under /tmp and is taken down (its directory removed unless ``--keep``) at the
 end, also on failure.
@@ -117,10 +117,10 @@ class Bench:
         if self.lab.state() is not None:
             self.lab.down()
 
-    def run(self, playbook: str) -> None:
+    def run(self, playbook: str, *extra: str) -> None:
         """Run one playbook with ``--yes`` and record what its log measured."""
         argv = [sys.executable, "-m", "console", "--audit", str(self.audit), "run"]
-        argv += [f"playbooks/{playbook}.yaml", "-i", str(self.inventory), "--yes"]
+        argv += [f"playbooks/{playbook}.yaml", "-i", str(self.inventory), "--yes", *extra]
         proc = subprocess.run(
             argv, cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False
         )
@@ -133,10 +133,12 @@ class Bench:
         print(json.dumps(row), flush=True)
 
     def city_loss(self) -> None:
-        """``three-center/city-loss`` on this (fresh) three-center lab: the run starts with
-        everything up; once the canary has 3 acknowledged writes, east and west go dark."""
+        """``three-center/city-loss`` on this three-center lab: the run starts with everything
+        up; once the canary has 3 acknowledged writes, east and west go dark. A previous
+        round's city-loss left its locks on east and west: ``--break-lock``."""
         argv = [sys.executable, "-m", "console", "--audit", str(self.audit), "run"]
         argv += ["playbooks/three-center/city-loss.yaml", "-i", str(self.inventory), "--yes"]
+        argv += ["--break-lock"]
         before = self._latest()
         proc = subprocess.Popen(
             argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -196,7 +198,7 @@ def summarize(rows_all: list[dict[str, Any]]) -> None:
 
 DRILLS: dict[str, tuple[str, ...]] = {
     "default": ("site-evacuation", "site-return"),
-    "three-center": ("three-center/city-loss",),
+    "three-center": ("three-center/city-loss", "three-center/city-return"),
     "active-active": (
         "active-active/evacuate-site",
         "active-active/return-site",
@@ -207,20 +209,21 @@ DRILLS: dict[str, tuple[str, ...]] = {
 """The drills per lab profile, run in this order every round."""
 
 
-def _city_loss_rounds(args: argparse.Namespace) -> int:
-    """city-loss leaves the lab lost (no city-return yet): a fresh lab per round."""
-    rows: list[dict[str, Any]] = []
-    for _ in range(args.rounds):
-        bench = Bench(args.net, args.scale, "three-center")
-        try:
-            bench.up()
+def _three_center_rounds(args: argparse.Namespace) -> int:
+    """city-loss (the city taken dark during the run), the city back, city-return; one lab."""
+    bench = Bench(args.net, args.scale, "three-center")
+    try:
+        bench.up()
+        for _ in range(args.rounds):
             bench.city_loss()
-            rows += bench.rows
-        finally:
-            bench.down()
-            if not args.keep:
-                shutil.rmtree(bench.root, ignore_errors=True)
-    summarize(rows)
+            bench.lab.chaos_up("east")
+            bench.lab.chaos_up("west")
+            bench.run("three-center/city-return", "--break-lock")
+        bench.summary()
+    finally:
+        bench.down()
+        if not args.keep:
+            shutil.rmtree(bench.root, ignore_errors=True)
     return 0
 
 
@@ -234,7 +237,7 @@ def main() -> int:
     parser.add_argument("--profile", choices=sorted(DRILLS), default="default", help="lab profile")
     args = parser.parse_args()
     if args.profile == "three-center":
-        return _city_loss_rounds(args)
+        return _three_center_rounds(args)
     bench = Bench(args.net, args.scale, args.profile)
     try:
         bench.up()

@@ -17,7 +17,7 @@ import os
 import shlex
 import socket
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -439,22 +439,38 @@ class RunLocks:
         record = self.audit.get_run(run_id)
         return record is not None and record.outcome is not None
 
-    async def release(self) -> None:
-        """Release every lock this run took (a dark host keeps its remote half: said)."""
-        for service, hosts in self.remote.items():
-            released = await release_remote(
-                self.transport, self.inventory, service, self.run_id, hosts
+    async def release(self, dark: Collection[str] = ()) -> None:
+        """Release every lock this run took (a dark host keeps its remote half: said).
+
+        Every service's remote locks are released at once. A host in ``dark`` (it did not
+        answer the sweep after the run) is not asked: waiting for its connect timeout again
+        would only delay the run's end; its remote lock stays, with the same warning.
+        """
+        services = list(self.remote.items())
+        released = await asyncio.gather(
+            *(
+                release_remote(
+                    self.transport,
+                    self.inventory,
+                    service,
+                    self.run_id,
+                    [h for h in hosts if h not in dark],
+                )
+                for service, hosts in services
             )
+        )
+        for (service, hosts), answered in zip(services, released, strict=True):
             for h in hosts:
-                if h in released:
+                if h in answered:
                     self.emit(ev.LockReleased(service=service, scope=ev.LockScope.REMOTE, host=h))
                 else:
+                    why = "dark in the sweep after the run" if h in dark else "no answer"
                     self.emit(
                         ev.Notice(
                             level=ev.NoticeLevel.WARNING,
                             host=h,
                             message=(
-                                f"the remote lock on {service} stays on {h} (no answer): "
+                                f"the remote lock on {service} stays on {h} ({why}): "
                                 "the next run there needs --break-lock"
                             ),
                         )

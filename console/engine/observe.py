@@ -19,6 +19,7 @@ from console.engine.refresh import cancel_all, refresh_status
 from console.errors import DrError
 from console.model.inventory import Inventory
 from console.model.playbook import Playbook
+from console.probes.sample import HOST_DID_NOT_ANSWER, Role
 from console.ssh.transport import Transport
 from console.status.collector import StatusCollector, StatusSnapshot
 
@@ -54,6 +55,8 @@ class RunObserver:
         """The run's own status collector (its snapshot is what selectors and waits read)."""
         self.canary: CanaryRunner | None = None
         self.canary_check: ev.CanaryCheck | None = None
+        self.dark_hosts: frozenset[str] = frozenset()
+        """Hosts that did not answer the sweep after the run (set by :meth:`stop`)."""
         """The canaries read back at the end: the measured data loss."""
         self._monitor: asyncio.Task[None] | None = None
         self._background: set[asyncio.Future[Any]] = set()
@@ -160,8 +163,13 @@ class RunObserver:
             self.emit(check)
             self.canary_check = check
         with contextlib.suppress(DrError, OSError):
-            self.record_samples(
-                await self.refresh(self.playbook.services_touched()), ev.SamplePhase.AFTER
+            after = await self.refresh(self.playbook.services_touched())
+            self.record_samples(after, ev.SamplePhase.AFTER)
+            self.dark_hosts = frozenset(
+                m.host
+                for m in after.members
+                if m.sample.role is Role.DOWN
+                and m.sample.details.get("reason") == HOST_DID_NOT_ANSWER
             )
 
     async def close(self) -> None:

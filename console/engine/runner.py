@@ -633,7 +633,7 @@ class Engine:
     async def _cleanup(self) -> None:
         await self.observer.stop(self.rto_start)
         if self._locks is not None:
-            await self._locks.release()
+            await self._locks.release(dark=self.observer.dark_hosts)
         await self.observer.close()
 
     async def _finish(self, end: RunEnd) -> RunResult:

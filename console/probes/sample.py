@@ -239,6 +239,10 @@ _UNKNOWN_NOT_DOWN = (
 )
 
 
+HOST_DID_NOT_ANSWER = "the host did not answer"
+"""``details["reason"]`` of a member whose host did not answer (a dark site)."""
+
+
 def unreachable(
     target: ProbeTarget, error: str, sampled_at: float, role: Role | None = None
 ) -> ReplicationSample:
@@ -265,6 +269,6 @@ def unreachable(
     reason = (
         "the host answered but refused the probe; the database state is unknown"
         if role is Role.UNKNOWN
-        else "the host did not answer"
+        else HOST_DID_NOT_ANSWER
     )
     return blank_sample(target, role, f"{target.host}: {error}", sampled_at, {"reason": reason})

@@ -27,9 +27,10 @@ from rich.text import Text
 from console.model.durations import format_duration
 from console.model.inventory import Inventory
 from console.probes.managers import ManagerView
+from console.probes.topology import ServiceTopology
 from console.status.collector import MemberStatus, StatusSnapshot
 from console.status.freshness import is_stale, not_answering, shown_health, silence
-from console.status.topology import ShapeCheck
+from console.status.topology import ShapeCheck, follows
 
 HEALTH_STYLE = {
     "ok": "green",
@@ -239,6 +240,8 @@ class StatusView:
                     style="magenta",
                 )
             yield _hanging(Text(f"  {head}:", style="bold"), line)
+            if declared == "primary-replica":
+                yield from _feeders(self.inventory, t)
             if shape is not None and (declared != "primary-replica" or shape.reasons):
                 yield from _shape_lines(shape, declared)
         yield from manager_lines(self.snapshot)
@@ -363,6 +366,23 @@ def manager_json(v: ManagerView) -> dict[str, Any]:
         "taken_at": v.taken_at,
         "details": dict(v.details),
     }
+
+
+def _feeders(inventory: Inventory, t: ServiceTopology) -> Iterator[RenderableType]:
+    """Whom each replica follows, when there are several (the replicas list alone reads like a
+    chain east, west, dr where it is a star: west and dr both fed by east)."""
+    if len(t.replicas) < 2:
+        return
+    service = inventory.services.get(t.service)
+    if service is None:
+        return
+    fed: dict[str, list[str]] = {}
+    for r in t.replicas:
+        feeder = follows(inventory, service, r) or "an upstream that is no member"
+        fed.setdefault(feeder, []).append(r.host)
+    text = "; ".join(f"{', '.join(hosts)} from {feeder}" for feeder, hosts in fed.items())
+    shape = "star" if len(fed) == 1 else "fed"
+    yield _hanging(Text(f"    {shape}:", style="dim"), Text(text))
 
 
 def _shape_lines(shape: ShapeCheck, declared: str) -> Iterator[RenderableType]:

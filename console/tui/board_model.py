@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from console.model.inventory import Inventory
+from console.model.inventory import Inventory, Service
+from console.model.topology import Unit
 from console.status.collector import MemberStatus, StatusSnapshot
 from console.status.freshness import not_answering, shown_health, silence
 from console.tui.board_topology import TOPOLOGY_ALL_LINES, topology_line, topology_text
@@ -178,7 +179,10 @@ def member_cells(
     health = status.health.health.value
     shown = shown_health(inventory, status, now)
     stale = shown == "stale"
-    role = Text(status.role, style=palette.muted if stale else "")
+    unit = _writer_unit(service, ref.host, status)
+    # A writer of a multi-primary service also follows the other writers (its sample says
+    # "replica"): the board names it for what it is, the writer of its unit.
+    role = Text("writer" if unit else status.role, style=palette.muted if stale else "")
     if status.health.diverged:
         role.append("⇄", style=palette.warn)
     elif status.role in ("down", "unknown"):
@@ -228,6 +232,9 @@ def member_cells(
         why = "; ".join(_without_host(r, ref.host) for r in status.health.reasons)
         if status.health.divergence:
             why = f"{status.health.divergence}; {why}" if why else status.health.divergence
+        if unit is not None:
+            mine = f"active-active: writes {unit.name}"
+            why = f"{mine}; {why}" if why else mine
         if stale:
             # the age column counts the seconds; this cell is drawn once when the row turns stale
             last = f"stale: no new sample; the last said {status.role} {health.upper()}"
@@ -238,6 +245,15 @@ def member_cells(
             style=palette.health(health) if why else "",
         )
     return cells
+
+
+def _writer_unit(service: Service, host: str, status: MemberStatus) -> Unit | None:
+    """The unit ``host`` writes when it is a writable writer of a multi-primary service."""
+    if service.topology.shape != "multi-primary" or status.sample.read_only is not False:
+        return None
+    if status.role not in ("primary", "replica"):
+        return None
+    return service.topology.units.get(host)
 
 
 def row_stamp(inventory: Inventory, status: MemberStatus | None, now: float) -> tuple[float, bool]:

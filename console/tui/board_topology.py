@@ -18,7 +18,7 @@ from console.probes.sample import ReplicationSample
 from console.probes.topology import ServiceTopology
 from console.status.collector import StatusSnapshot
 from console.status.freshness import shown_health
-from console.status.topology import ShapeCheck
+from console.status.topology import ShapeCheck, follows
 from console.tui.format import fmt_lag_bytes, fmt_seconds
 from console.tui.palette import Palette
 
@@ -76,10 +76,19 @@ def topology_line(
         line.append(f"{primary.site}/{primary.host}", style="bold" if old is None else "")
         if old is not None:
             line.append(f" (stale {fmt_seconds(old)})", style=palette.unknown)
+    before: str | None = None  # the replica just before in the line (none: the primary)
     for replica in _in_chain_order(service.topology.upstreams, topo.replicas):
         link_down = replica.link.value != "up"
         old = stale_age(replica.host)
         broken = link_down or old is not None
+        feeder = follows(inventory, service, replica) or service.topology.upstream_of(
+            replica.host, primary.host if primary is not None else None
+        )
+        if before is not None and feeder is not None and feeder != before:
+            # not fed by the member just before it in the line: a star, not a chain; say
+            # whom it follows, so that "east ━▶ west ━▶ dr" never means two siblings
+            line.append(f"; {inventory.hosts[feeder].site}" if feeder in inventory.hosts else "; ?")
+        before = replica.host
         line.append(" ━▶ " if not broken else " ╳ ", style=palette.crit if broken else "")
         line.append(f"{replica.site}/{replica.host} ")
         if old is not None:

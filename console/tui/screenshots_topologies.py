@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -35,6 +36,7 @@ from console.audit.store import AuditStore
 from console.lab import patroni
 from console.lab.lab import Lab
 from console.model.inventory import load_inventory
+from console.status.freshness import shown_health
 from console.tui.app import DrConsoleApp, TuiConfig
 from console.tui.screenshots import SIZE, ShotError, _board_ok, _until, svg_to_png
 
@@ -53,6 +55,19 @@ def _orders_moved(app: DrConsoleApp) -> bool:
         return False
     west = snap.get("orders-db", "lab-west")
     return west is not None and west.role == "primary"
+
+
+def _fresh_ok(app: DrConsoleApp) -> bool:
+    snap = app.snapshot
+    now = time.time()
+    return (
+        _board_ok(app)
+        and snap is not None
+        and all(
+            shown_health(app.inventory, m, now) == "ok" and m.sample.age(now) < 1.5
+            for m in snap.members
+        )
+    )
 
 
 async def _board(
@@ -74,7 +89,9 @@ async def _board(
 
         await _until(lambda: _board_ok(app), 120, "every member healthy")
         await asyncio.sleep(6)  # a few samples, so the sparklines have a past
-        await _until(lambda: _board_ok(app), 60, "every member healthy")
+        # healthy and fresh: on a loaded machine a slow sweep leaves every row stale for a
+        # moment, and that is not the picture of a healthy estate
+        await _until(lambda: _fresh_ok(app), 60, "every member healthy, every sample fresh")
         await shot(name)
         if then is not None:
             second = await then()

@@ -90,6 +90,37 @@ def test_three_center_comes_up_as_declared(three: RunningLab) -> None:
     }
 
 
+def maria(lab: RunningLab, site: str, sql: str) -> str:
+    sock = lab.lab.layout.site(site).maria_socket
+    return lab.ssh(site, f'mariadb --no-defaults -S {sock} -N -B -e "{sql}"').stdout.strip()
+
+
+def semi_sync(lab: RunningLab, site: str) -> dict[str, str]:
+    out = maria(lab, site, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync%'")
+    return dict(line.split("\t", 1) for line in out.splitlines())
+
+
+def test_mariadb_west_is_semi_synchronous_and_in_the_commit_path(three: RunningLab) -> None:
+    """East's MariaDB counts west as its semi-sync replica, and a commit on east is
+    acknowledged by it (``Rpl_semi_sync_master_yes_tx`` grows by the commit); dr is not a
+    semi-sync replica (asynchronous, the remote city)."""
+    east = semi_sync(three, "east")
+    assert east["Rpl_semi_sync_master_status"] == "ON", east
+    assert east["Rpl_semi_sync_master_clients"] == "1", east
+    assert semi_sync(three, "west")["Rpl_semi_sync_slave_status"] == "ON"
+    assert semi_sync(three, "dr")["Rpl_semi_sync_slave_status"] == "OFF"
+    before = int(east["Rpl_semi_sync_master_yes_tx"])
+    maria(
+        three,
+        "east",
+        "CREATE DATABASE IF NOT EXISTS drtest; CREATE TABLE IF NOT EXISTS drtest.semi "
+        "(i INT PRIMARY KEY); REPLACE INTO drtest.semi VALUES (1)",
+    )
+    after = semi_sync(three, "east")
+    assert int(after["Rpl_semi_sync_master_yes_tx"]) >= before + 3, (before, after)
+    assert after["Rpl_semi_sync_master_no_tx"] == east["Rpl_semi_sync_master_no_tx"], after
+
+
 def test_a_broken_middle_link_is_shown_and_heals(three: RunningLab) -> None:
     inv = load_inventory(three.inventory)
     west = inv.services["orders-db"].members["lab-west"].vars

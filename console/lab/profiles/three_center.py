@@ -6,9 +6,12 @@ cascading asynchronous standby fed by west (its slot on west). The inventory dec
 sites with their ``city:``, ``orders-db`` with ``topology: cascade`` and dr's ``upstream:``,
 so ``status`` and the board check the chain east -> west -> dr.
 
-MariaDB: east primary, west replica, dr a replica of west (``catalog-db`` declared
-``topology: cascade``). Redis: east primary, replicas in west and dr. Not yet in this profile:
-semi-sync for MariaDB, and the latency relays (``lab chaos latency`` can add one by hand).
+MariaDB: east primary, west its semi-synchronous replica (built into MariaDB 10.3+, no plugin:
+``rpl_semi_sync_master_enabled`` on east with ``wait_point = AFTER_SYNC``, the slave side on
+west), dr an asynchronous replica of west (``catalog-db`` declared ``topology: cascade``).
+Semi-sync is set with ``SET GLOBAL`` (a restarted server forgets it: ``city-return`` sets it
+again). Redis: east primary, replicas in west and dr. Not yet in this profile: the latency
+relays (``lab chaos latency`` can add one by hand).
 """
 
 from __future__ import annotations
@@ -139,6 +142,12 @@ class ThreeCenterProfile(DefaultProfile):
                 problems.append("dr does not stream from west")
         except Exception as exc:  # a server that does not answer is a problem to report
             problems.append(f"PostgreSQL did not answer: {exc}")
+        try:
+            got = semi_sync_status(runner, mariadb.MariaMember(layout.site("east"), bins))
+            if got.get("Rpl_semi_sync_master_status") != "ON":
+                problems.append("MariaDB on east is not semi-synchronous (no semi-sync replica)")
+        except Exception as exc:  # a server that does not answer is a problem to report
+            problems.append(f"MariaDB did not answer: {exc}")
         return problems
 
 
@@ -249,6 +258,62 @@ def setup_maria_dr(
     ).strip()
     if got != "0":
         raise LabError(f"MariaDB on dr did not reach west's {pos} within {wait} s")
+    enable_semi_sync(runner, layout, bins)
+
+
+SEMI_SYNC_STATUS = (
+    "SHOW GLOBAL STATUS WHERE Variable_name IN "
+    "('Rpl_semi_sync_master_status', 'Rpl_semi_sync_master_clients', "
+    "'Rpl_semi_sync_slave_status')"
+)
+"""The semi-sync status variables (each server lists all three: built in since 10.3)."""
+
+
+def semi_sync_status(runner: Runner, member: mariadb.MariaMember) -> dict[str, str]:
+    """A member's semi-sync status variables, ``name -> value``."""
+    out = runner.run(member.client(SEMI_SYNC_STATUS), what="semi-sync status", timeout=30)
+    pairs = (line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def enable_semi_sync(runner: Runner, layout: LabLayout, bins: Binaries) -> None:
+    """Make west east's semi-synchronous MariaDB replica: east's commits wait (lossless,
+    AFTER_SYNC) until west has the transaction in its relay log, or fall back to asynchronous
+    after ``rpl_semi_sync_master_timeout`` (10 s) without an answer.
+
+    Raises:
+        LabCommandFailed: A statement failed.
+        LabError: West did not register as a semi-sync replica in time.
+    """
+    east = mariadb.MariaMember(layout.site("east"), bins)
+    west = mariadb.MariaMember(layout.site("west"), bins)
+    runner.run(
+        east.client(
+            "SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC; "
+            "SET GLOBAL rpl_semi_sync_master_enabled = ON"
+        ),
+        what="enable semi-sync on east",
+        timeout=60,
+    )
+    runner.run(
+        west.client(
+            "SET GLOBAL rpl_semi_sync_slave_enabled = ON; "
+            "STOP SLAVE IO_THREAD; START SLAVE IO_THREAD"
+        ),
+        what="make west a semi-sync replica",
+        timeout=60,
+    )
+    timeout = 60 * runner.timeout_scale
+
+    def registered() -> bool:
+        got = semi_sync_status(runner, east)
+        return (
+            got.get("Rpl_semi_sync_master_status") == "ON"
+            and int(got.get("Rpl_semi_sync_master_clients", "0") or 0) >= 1
+        )
+
+    if not wait_until(registered, timeout, interval=0.2):
+        raise LabError(f"west did not register as east's semi-sync replica within {timeout:.0f} s")
 
 
 def setup_redis_dr(
@@ -336,6 +401,8 @@ def _member(
 __all__ = [
     "ThreeCenterProfile",
     "declare_three_center",
+    "enable_semi_sync",
+    "semi_sync_status",
     "setup_cascade",
     "setup_maria_dr",
     "setup_redis_dr",
