@@ -23,6 +23,7 @@ unchanged on both; what differs lives here and in ``console.audit.pg_schema``:
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -90,6 +91,7 @@ class PgConn:
         self._prepared: dict[str, str] = {}
         """The statements prepared on the server, by their text (``defer``)."""
         self._preparing: dict[str, str] = {}
+        self._names = itertools.count(1)
         self._sinks: dict[int, list[Any]] = {}
         """Where the rows of pending statements go, by their index in ``pending``."""
         self.batching = False
@@ -129,7 +131,9 @@ class PgConn:
             self.inserted = True
         name = self._prepared.get(sql) or self._preparing.get(sql)
         if name is None:
-            name = f"drconsole_{len(self._prepared) + len(self._preparing) + 1}"
+            # a name never used before on this connection: a message that failed after its
+            # PREPARE may have left that one behind
+            name = f"drconsole_{next(self._names)}"
             numbered = iter(range(1, len(params) + 1))
             body = re.sub(r"\?", lambda _: f"${next(numbered)}", sql)
             self.pending.append(f"PREPARE {name} AS {body}".encode())

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from console.audit import AuditStore, NoAuditDatabase, NotAnAuditDatabase
-from console.audit.errors import AuditStoreUnreachable
+from console.audit.errors import AuditError, AuditStoreUnreachable
 from console.audit.pg_schema import PG_SCHEMA_VERSION
 from console.cli import main
 from tests.audit.conftest import raw_sql, run_start
@@ -240,3 +240,27 @@ def test_the_password_never_reaches_the_output(
     out = capsys.readouterr().out
     assert "hunter2" not in out
     assert out.strip() == f"no runs recorded in {url.replace('postgres@', 'postgres:***@')}"
+
+
+def test_an_append_that_failed_after_preparing_its_statement_leaves_the_next_working(
+    pg_store: AuditStore, url: str
+) -> None:
+    """The first append of a connection prepares its statement in the same message; when a
+    later statement of that message fails, the next append still works (a fresh name)."""
+    run = run_start()
+    pg_store.create_run(run)
+    with raw_sql(url) as conn:
+        conn.execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse()"
+        )
+    with pytest.raises(AuditError, match="refused by the test"):
+        pg_store.append(run.run_id, "note", {"n": 1}, operator="o")
+    with raw_sql(url) as conn:
+        conn.execute("DROP TRIGGER refuse ON events")
+    event = pg_store.append(run.run_id, "note", {"n": 2}, operator="o")
+    assert (event.seq, event.data) == (2, {"n": 2})
+    assert pg_store.verify().ok
