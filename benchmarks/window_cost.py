@@ -76,7 +76,7 @@ async def _bench(inventory_path: Path, rounds: int, watch_seconds: float) -> Non
             await collector.sweep()
             alone.append(time.perf_counter() - began)
             began = time.perf_counter()
-            asked = windows.start()
+            asked = windows.start(collector)
             snapshot = await collector.sweep()
             found = await windows.finish(asked, snapshot)
             both.append(time.perf_counter() - began)

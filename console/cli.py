@@ -309,6 +309,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long a step waits for the other approvals it needs (approve: N) before the "
         "run stops, exit 3 (default 30m)",
     )
+    run.add_argument(
+        "--lease",
+        default=None,
+        metavar="DURATION",
+        help="how long the run's lease on each service lasts unless renewed (renewed every "
+        "third of it; a console that stops renewing loses its services after it; 3s to 1d, "
+        "default 1m)",
+    )
     run.add_argument("--accept-new-host-keys", action="store_true")
     _add_notify(run)
     run.add_argument(

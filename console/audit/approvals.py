@@ -28,7 +28,7 @@ from console.audit.schema import EVENT_SELECT, row_to_event
 from console.audit.sql import Conn
 from console.audit.store import AuditStore
 from console.errors import ExitCode, Stopped
-from console.events import ApprovalRequested, Approved
+from console.events import ApprovalDenied, ApprovalRequested, Approved
 
 KINDS = ("approval_requested", "approval", "step_finished", "run_resumed")
 """The events that say what waits for approval."""
@@ -159,8 +159,9 @@ def approve(
 
     Raises:
         ApprovalRefused: Nothing waits, the step does not, the operator is the run's own, or
-            they approved this request already (the message says which, exit 3).
-        UnknownRun: No such run.
+            they approved this request already (the message says which, exit 3). The
+            refusal is recorded in the run first (``approval_refused``: who, where, why).
+        UnknownRun: No such run (nothing recorded: there is no run to record it in).
     """
     machine = hostname or socket.gethostname()
     chosen: list[PendingApproval] = []
@@ -195,7 +196,12 @@ def approve(
             kind=payload.kind, data=payload.data(), operator=operator, step_id=request.step_id
         )
 
-    event = store.append_checked(run_id, decide)
+    try:
+        event = store.append_checked(run_id, decide)
+    except ApprovalRefused as refused:
+        denied = ApprovalDenied(by=operator, hostname=machine, step=step_id, reason=str(refused))
+        store.record(run_id, denied, operator=operator)
+        raise
     return event, chosen[0]
 
 

@@ -114,3 +114,48 @@ def event_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
         raise ValueError(f"prev_hash is not a SHA-256 hex digest: {prev_hash!r}")
     payload = canonical_json({**fields, "prev_hash": prev_hash})
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+CHAIN_SLOTS = ("gid", "prev_hash", "seq")
+"""The hashed values a team store fills in itself when it links an event (``hash_parts``)."""
+
+
+def hash_parts(fields: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    """The canonical text ``event_hash`` hashes, cut around the values of ``CHAIN_SLOTS``.
+
+    ``a + str(gid) + b + prev_hash + c + str(seq) + d`` is exactly the payload of
+    ``event_hash(prev_hash, fields)``: the PostgreSQL team store sends the four parts and lets
+    the server put in the end of the chain and the run's next seq, under its write lock, in
+    the same statement that inserts the event (``console.audit.pg``), so the lock is never
+    held while a console computes. The canonical form stays the one defined here.
+
+    Args:
+        fields: Every name of ``HASHED_FIELDS`` but ``gid`` and ``seq``; ``data`` normalised.
+
+    Raises:
+        ValueError: ``fields`` has other names.
+    """
+    expected = set(HASHED_FIELDS) - {"gid", "seq"}
+    if set(fields) != expected:
+        raise ValueError(f"event fields wrong: {sorted(fields)} (want {sorted(expected)})")
+    # json.dumps(sort_keys=True) orders the keys: data gid host kind operator prev_hash
+    # run_id seq step_id ts
+    a = '{"data":' + canonical_json(fields["data"]) + ',"gid":'
+    b = (
+        ',"host":'
+        + canonical_json(fields["host"])
+        + ',"kind":'
+        + canonical_json(fields["kind"])
+        + ',"operator":'
+        + canonical_json(fields["operator"])
+        + ',"prev_hash":"'
+    )
+    c = '","run_id":' + canonical_json(fields["run_id"]) + ',"seq":'
+    d = (
+        ',"step_id":'
+        + canonical_json(fields["step_id"])
+        + ',"ts":'
+        + canonical_json(fields["ts"])
+        + "}"
+    )
+    return a, b, c, d

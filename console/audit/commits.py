@@ -21,7 +21,7 @@ from console.audit.schema import EVENT_SELECT, row_to_event
 from console.audit.sql import Conn
 from console.audit.store import AuditStore
 from console.errors import ExitCode, Stopped
-from console.events import CommitAwaited, Committed
+from console.events import CommitAwaited, CommitDenied, Committed
 
 KINDS = ("commit_awaited", "commit", "commit_expired", "run_resumed")
 """The events that say whether a run awaits a commit."""
@@ -106,8 +106,9 @@ def commit(
         The ``commit`` event as stored, and what it committed.
 
     Raises:
-        CommitRefused: The run awaits no commit, or its window has ended.
-        UnknownRun: No such run.
+        CommitRefused: The run awaits no commit, or its window has ended. The refusal is
+            recorded in the run first (``commit_refused``: who, where, why).
+        UnknownRun: No such run (nothing recorded: there is no run to record it in).
     """
     machine = hostname or socket.gethostname()
     chosen: list[PendingCommit] = []
@@ -126,7 +127,12 @@ def commit(
         payload = Committed(by=operator, hostname=machine)
         return EventDraft(kind=payload.kind, data=payload.data(), operator=operator)
 
-    event = store.append_checked(run_id, decide)
+    try:
+        event = store.append_checked(run_id, decide)
+    except CommitRefused as refused:
+        denied = CommitDenied(by=operator, hostname=machine, reason=str(refused))
+        store.record(run_id, denied, operator=operator)
+        raise
     return event, chosen[0]
 
 

@@ -5,12 +5,17 @@ The store's code is written once, against a connection whose ``execute(sql, para
 connection that shape, so ``console.audit.store``, ``reading``, ``verify`` and ``locks`` run
 unchanged on both; what differs lives here and in ``console.audit.pg_schema``:
 
-* a write is ``BEGIN``, ``SET LOCAL synchronous_commit`` (``on`` for intents: the commit
-  returns only once the WAL is flushed, and on a server with a synchronous standby once that
-  standby has it too; ``off`` for the rest, which may then be lost in a crash as a whole
-  transaction but never corrupted), then ``pg_advisory_xact_lock``: every write of every
-  console on the store is serialised, as ``BEGIN IMMEDIATE`` serialises them on the file, so
-  the chain stays one line (no two events share a predecessor);
+* a write is ``BEGIN``, ``SET LOCAL synchronous_commit = off``, then
+  ``pg_advisory_xact_lock``: every write of every console on the store is serialised, as
+  ``BEGIN IMMEDIATE`` serialises them on the file, so the chain stays one line (no two events
+  share a predecessor). An intent's transaction is followed by a second one committed with
+  ``synchronous_commit = on``, which returns only once the WAL (the intent in it) is flushed,
+  and on a server with a synchronous standby once that standby has it too: the flush waits
+  outside the lock (``PgLink.write``). The rest may be lost in a crash as whole transactions
+  at the end of the log, never corrupted;
+* an append is one round trip: the server links the event to the end of the chain itself
+  (``console.audit.store.CHAINED_INSERT``, a prepared statement), so the lock is held for
+  the few statements of one message and never while a console computes;
 * a read is one ``REPEATABLE READ READ ONLY`` transaction: one snapshot, like SQLite's;
 * a lost connection (the server stopped, the network gone) is :class:`AuditStoreLost`, which
   the engine treats as "stop before the next command".
@@ -18,6 +23,8 @@ unchanged on both; what differs lives here and in ``console.audit.pg_schema``:
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -48,25 +55,47 @@ console's writes would wait for it. A console's own transactions never idle: the
 statements sent back to back."""
 
 
-_BEGIN = b"BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_advisory_xact_lock(%d)" % (
-    WRITE_LOCK_KEY
-)
-_BEGIN_DURABLE = _BEGIN.replace(b"= off", b"= on")
-_ISSUE_AND_COMMIT = (
+_LOCK = b"SELECT pg_advisory_xact_lock(%d)" % WRITE_LOCK_KEY
+_ASYNC = b"SET LOCAL synchronous_commit = off"
+_SYNC = b"SET LOCAL synchronous_commit = on"
+_ISSUE = (
     b"UPDATE audit_meta SET value = GREATEST(value, (SELECT MAX(gid) FROM events)) "
-    b"WHERE name = 'issued_gid'; COMMIT"
+    b"WHERE name = 'issued_gid'"
 )
-"""Remember the highest gid ever issued, then commit: one round trip."""
+"""Remember the highest gid ever issued (sent with the commit, in its round trip)."""
+_FLUSH_RECORD = b"SELECT pg_logical_emit_message(true, 'drconsole', '')"
+"""A tiny WAL record of the flush transaction's own (no table, no row, no lock): a transaction
+that writes no WAL commits without flushing, whatever ``synchronous_commit`` says."""
+_CAN_FLUSH = (
+    b"SELECT has_function_privilege('pg_logical_emit_message(boolean, text, text)', 'EXECUTE')"
+)
 
 
 class PgConn:
-    """A psycopg connection with ``sqlite3``'s placeholder style (``?``)."""
+    """A psycopg connection with ``sqlite3``'s placeholder style (``?``).
+
+    Inside a write transaction (``PgLink.write``) it saves round trips: the statements that
+    open the transaction are sent with its first query, and an event's ``INSERT`` (whose
+    result nobody reads) waits to go with the next query or with the commit, all in one
+    simple-protocol message (the values bound here, by psycopg's client-side quoting).
+    """
 
     dialect = "postgresql"
 
     def __init__(self, raw: psycopg.Connection[Any]) -> None:
         self.raw = raw
         self._sql: dict[str, str] = {}
+        self._quoting = psycopg.ClientCursor(raw)
+        self.pending: list[bytes] = []
+        """Statements of the open write transaction not sent yet (they go with the next)."""
+        self._prepared: dict[str, str] = {}
+        """The statements prepared on the server, by their text (``defer``)."""
+        self._preparing: dict[str, str] = {}
+        self._names = itertools.count(1)
+        self._sinks: dict[int, list[Any]] = {}
+        """Where the rows of pending statements go, by their index in ``pending``."""
+        self.batching = False
+        """Inside a write transaction: events' inserts wait in ``pending``."""
         self.inserted = False
         """Whether the transaction inserted events (the commit then records the highest gid
         issued, as ``sqlite_sequence`` does for the file)."""
@@ -74,14 +103,68 @@ class PgConn:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
         """Run one statement; ``?`` placeholders, values as in ``sqlite3``."""
         if not params:
-            return self.raw.execute(sql.encode())  # no placeholders: ``%`` stays literal
+            query = sql.encode()  # no placeholders: ``%`` stays literal
+            return self.send(query) if self.pending else self.raw.execute(query)
         if sql.startswith("INSERT INTO events"):
             self.inserted = True
         converted = self._sql.get(sql)
         if converted is None:
             converted = sql.replace("%", "%%").replace("?", "%s")
             self._sql[sql] = converted
-        return self.raw.execute(converted.encode(), params)
+        if not self.batching:
+            return self.raw.execute(converted.encode(), params)
+        query = self._quoting.mogrify(converted, params).encode()
+        if sql.startswith("INSERT INTO events ("):
+            self.pending.append(query)
+            return self._quoting
+        return self.send(query)
+
+    def defer(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """Queue a statement of the open write transaction (``?`` placeholders) to go with
+        the next one or with the commit; the list returned receives its rows then.
+
+        The statement is prepared on the server (once per connection, in the message that
+        first uses it): its plan is made once, not for every event."""
+        if not self.batching:
+            raise RuntimeError("defer() outside a write transaction")
+        if sql.startswith("INSERT INTO events"):
+            self.inserted = True
+        name = self._prepared.get(sql) or self._preparing.get(sql)
+        if name is None:
+            # a name never used before on this connection: a message that failed after its
+            # PREPARE may have left that one behind
+            name = f"drconsole_{next(self._names)}"
+            numbered = iter(range(1, len(params) + 1))
+            body = re.sub(r"\?", lambda _: f"${next(numbered)}", sql)
+            self.pending.append(f"PREPARE {name} AS {body}".encode())
+            self._preparing[sql] = name
+        sink: list[Any] = []
+        self._sinks[len(self.pending)] = sink
+        placeholders = ", ".join(["%s"] * len(params))
+        call = self._quoting.mogrify(f"EXECUTE {name}({placeholders})", params)
+        self.pending.append(call.encode())
+        return sink
+
+    def send(self, query: bytes) -> psycopg.Cursor[Any]:
+        """Send the pending statements and ``query`` in one message; the cursor holds the
+        result of ``query``, the lists ``defer`` returned the rows of theirs."""
+        sinks, preparing = self._sinks, self._preparing
+        self._sinks, self._preparing = {}, {}
+        cursor = self.raw.execute(b"; ".join([*self.pending, query]))
+        self.pending.clear()
+        self._prepared.update(preparing)
+        index = 0
+        while True:
+            if index in sinks:
+                sinks[index].extend(cursor.fetchall())
+            if not cursor.nextset():
+                return cursor
+            index += 1
+
+    def clear(self) -> None:
+        """Forget what was not sent (the transaction is over)."""
+        self.pending.clear()
+        self._sinks, self._preparing = {}, {}
 
 
 class PgLink:
@@ -106,7 +189,11 @@ class PgLink:
                 f"{self.url}: cannot reach the audit store: {_first_line(exc)}"
             ) from None
         self.conn = PgConn(raw)
+        self.flush_apart = False
+        """Whether durable writes are flushed by a transaction of their own (``write``)."""
         try:
+            can_flush = raw.execute(_CAN_FLUSH).fetchone()
+            self.flush_apart = can_flush is not None and bool(can_flush[0])
             raw.execute(
                 b"SET idle_in_transaction_session_timeout = %d" % int(STUCK_WRITER_TIMEOUT * 1000)
             )
@@ -146,27 +233,40 @@ class PgLink:
 
     @contextmanager
     def write(self, *, durable: bool) -> Iterator[PgConn]:
-        """One serialised write transaction, committed at the end, rolled back on error."""
-        raw = self.conn.raw
-        self.conn.inserted = False
+        """One serialised write transaction, committed at the end, rolled back on error.
+
+        Two round trips for an append: ``BEGIN``, the commit level and the lock travel with
+        the transaction's first query, the insert with the commit (``PgConn``). A durable
+        write is committed with ``synchronous_commit = off`` (the lock is released once the
+        commit is in the WAL, not once it is on disk) and then, in the same message, flushed
+        by a second transaction with ``synchronous_commit = on`` that writes one WAL record:
+        its commit returns once the WAL up to it is flushed (and on a synchronous standby),
+        which takes the first transaction with it, WAL being one sequence. So the intent is
+        durable when this returns, as before, but its flush happens outside the store's lock,
+        and the flushes of several consoles become one (PostgreSQL's group commit) instead of
+        one after another. Without the right to call ``pg_logical_emit_message`` the commit
+        itself is synchronous, under the lock.
+        """
+        conn = self.conn
+        flush_after = durable and self.flush_apart
+        conn.inserted = False
+        conn.pending[:] = [b"BEGIN", _SYNC if durable and not flush_after else _ASYNC, _LOCK]
+        conn.batching = True
         try:
-            raw.execute(_BEGIN_DURABLE if durable else _BEGIN)  # one round trip
-        except psycopg.Error as exc:
-            self._rollback()
-            raise self._fail("write the audit log", exc) from None
-        try:
-            yield self.conn
+            yield conn
+            end = [_ISSUE, b"COMMIT"] if conn.inserted else [b"COMMIT"]
+            if flush_after:
+                end += [b"BEGIN", _SYNC, _FLUSH_RECORD, b"COMMIT"]
+            conn.send(b"; ".join(end))
         except psycopg.Error as exc:
             self._rollback()
             raise self._fail("write the audit log", exc) from None
         except BaseException:
             self._rollback()
             raise
-        try:
-            raw.execute(_ISSUE_AND_COMMIT if self.conn.inserted else b"COMMIT")
-        except psycopg.Error as exc:
-            self._rollback()
-            raise self._fail("commit to the audit log", exc) from None
+        finally:
+            conn.batching = False
+            conn.clear()
 
     @contextmanager
     def read(self) -> Iterator[PgConn]:

@@ -193,6 +193,11 @@ def _summary(payload: ev.Recorded, raw: Mapping[str, Any]) -> str:
                 f"approved by {payload.by} on {payload.hostname} "
                 f"({payload.count} of {payload.needed})"
             )
+        case ev.ApprovalDenied():
+            step = f" of step {payload.step}" if payload.step else ""
+            return f"approval{step} by {payload.by} on {payload.hostname} refused: {payload.reason}"
+        case ev.CommitDenied():
+            return f"commit by {payload.by} on {payload.hostname} refused: {payload.reason}"
         case ev.RunImported():
             return (
                 f"{len(payload.origins)} events pushed from {payload.source} "

@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from console.audit import leases, locks
-from console.audit.chain import GENESIS_HASH, canonical_json, event_hash, normalize_data
-from console.audit.errors import (
-    UnknownRun,
+from console.audit.chain import (
+    GENESIS_HASH,
+    canonical_json,
+    event_hash,
+    hash_parts,
+    normalize_data,
 )
+from console.audit.errors import AuditError, UnknownRun
 from console.audit.leases import Lease
 from console.audit.model import (
     MODES,
@@ -43,10 +47,13 @@ from console.audit.schema import (
     RUN_INSERT,
     row_to_record,
 )
-from console.audit.sql import Conn
+from console.audit.sql import Conn, dialect_of
 from console.errors import LockHeld
 from console.events import Event as TypedEvent
 from console.events import InventoryRef, PlaybookRef, RunFinished, RunImported
+
+if TYPE_CHECKING:
+    from console.audit.pg import PgConn
 
 E = TypeVar("E", bound=TypedEvent)
 
@@ -57,6 +64,31 @@ _HEAD = (
     "(SELECT 1 FROM runs WHERE run_id = ?)"
 )
 """The end of the chain, the run's last seq and whether it has a runs row, in one query."""
+
+CHAINED_INSERT = (
+    "INSERT INTO events (gid, run_id, seq, ts, kind, operator, host, step_id, data, prev_hash, "
+    """hash)
+SELECT h.gid, ?, s.seq, ?, ?, ?, ?, ?, ?, h.prev, encode(sha256(convert_to(
+    ? || h.gid::text || ? || h.prev || ? || s.seq::text || ?, 'UTF8')), 'hex')
+FROM (SELECT COALESCE((SELECT gid FROM events ORDER BY gid DESC LIMIT 1), 0) + 1 AS gid,
+             COALESCE((SELECT hash FROM events ORDER BY gid DESC LIMIT 1), ?) AS prev) h,
+     (SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM events WHERE run_id = ?) s
+WHERE EXISTS (SELECT 1 FROM runs WHERE run_id = ?)"""
+)
+"""An event linked to the end of the chain by the server, in the statement that inserts it:
+the end of the chain and the run's next seq are read after the write lock is taken (the
+statement's snapshot is), and the hash is SHA-256 over the canonical parts the console sent
+(``console.audit.chain.hash_parts``) with those three values put in. No row is inserted for
+an unknown run (nor when a fence condition added after it fails). ``RETURNING`` follows."""
+
+_PG_NOW = leases.NOW_SQL["postgresql"]
+FENCE_CONDITION = (
+    " AND EXISTS (SELECT 1 FROM leases WHERE service = ? AND run_id = ? AND token = ? "  # noqa: S608
+    f"AND released = 0 AND expires_at > {_PG_NOW})"
+)
+"""One more condition of ``CHAINED_INSERT`` per lease the event is fenced by (the one of
+``console.audit.leases.check``, which then says why when the event was not inserted)."""
+
 
 LIFECYCLE_KINDS = frozenset({"run_started", "run_resumed", "run_finished", "run_imported"})
 """Kinds only the store's own methods append: they change the ``runs`` row, or (for
@@ -446,9 +478,75 @@ class AuditStore(LogReader):
             if draft.kind in LIFECYCLE_KINDS:
                 raise ValueError(f"{draft.kind} is appended by create/resume/finish_run only")
         with self._write(durable=durable) as conn:
-            if fence:
-                leases.check(conn, self.dialect, fence, run_id)
-            return [self._append_in(conn, run_id, draft) for draft in drafts]
+            if dialect_of(conn) == "postgresql":
+                sinks = self._chain_on_server(cast("PgConn", conn), run_id, drafts, fence)
+            else:
+                if fence:
+                    leases.check(conn, self.dialect, fence, run_id)
+                return [self._append_in(conn, run_id, draft) for draft in drafts]
+        return self._chained(run_id, sinks, fence)
+
+    def _chain_on_server(
+        self,
+        conn: PgConn,
+        run_id: str,
+        drafts: Sequence[EventDraft],
+        fence: Mapping[str, int] | None,
+    ) -> list[tuple[dict[str, Any], list[Any]]]:
+        """Queue the drafts' inserts, each linked by the team store itself
+        (``console.audit.pg.CHAINED_INSERT``): the whole append is then one round trip."""
+        condition = FENCE_CONDITION * len(fence or {})
+        fenced = [v for service, token in (fence or {}).items() for v in (service, run_id, token)]
+        sinks = []
+        for draft in drafts:
+            if not isinstance(draft.kind, str) or not draft.kind:
+                raise ValueError("an event needs a kind")
+            if not isinstance(draft.operator, str) or not draft.operator:
+                raise ValueError("an event needs an operator")
+            fields: dict[str, Any] = {
+                "run_id": run_id,
+                "ts": self._now(),
+                "kind": draft.kind,
+                "operator": draft.operator,
+                "host": draft.host,
+                "step_id": draft.step_id,
+                "data": normalize_data(draft.data),
+            }
+            a, b, c, d = hash_parts(fields)
+            params = [
+                *(fields[k] for k in ("run_id", "ts", "kind", "operator", "host", "step_id")),
+                canonical_json(fields["data"]),
+                a,
+                b,
+                c,
+                d,
+                GENESIS_HASH,
+                run_id,
+                run_id,
+                *fenced,
+            ]
+            sql = CHAINED_INSERT + condition + " RETURNING gid, seq, prev_hash, hash"
+            sinks.append((fields, conn.defer(sql, params)))
+        return sinks
+
+    def _chained(
+        self,
+        run_id: str,
+        sinks: list[tuple[dict[str, Any], list[Any]]],
+        fence: Mapping[str, int] | None,
+    ) -> list[Event]:
+        """The events ``_chain_on_server`` stored, or why none was (all or none are)."""
+        if sinks and not sinks[0][1]:
+            with self._read() as conn:
+                if self._row(conn, run_id) is None:
+                    raise UnknownRun(run_id)
+                if fence:
+                    leases.check(conn, self.dialect, fence, run_id)
+            raise AuditError(f"{self.path}: run {run_id}: the team store did not append")
+        return [
+            Event(gid=int(gid), seq=int(seq), **fields, prev_hash=prev, hash=digest)
+            for fields, [(gid, seq, prev, digest)] in sinks
+        ]
 
     def append_checked(self, run_id: str, decide: Callable[[Conn, RunRecord], EventDraft]) -> Event:
         """Append the event ``decide`` returns, having read what it needs in the same write

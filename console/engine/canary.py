@@ -6,6 +6,11 @@ audit log holds the proof. When a write fails it re-probes the service before th
 so it follows the primary through a failover by itself. At the end, :meth:`check` reads the
 canaries on the primary of that moment; the acknowledged ones missing there are the measured
 RPO (``console.probes.canary.data_loss``).
+
+A ``redis-cluster`` service has no primary: the canaries are written and read through the
+cluster from one of its nodes (the entry node; ``redis-cli -c`` follows the redirections to
+whichever master holds a canary's slot). When a write fails, the next write enters through a
+node of another host, so a dark host's nodes are left behind.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from typing import Any
 from console.engine.refresh import refresh_status
 from console.errors import DrError
 from console.events import CanaryCheck, CanaryWrite, Event
+from console.model.cluster import CLUSTER_KIND
 from console.model.inventory import Inventory
 from console.probes import canary as kinds
+from console.probes.sample import ProbeTarget
 from console.ssh.transport import Transport
 from console.status.collector import StatusCollector
 from console.targets import probe_target, ssh_target
@@ -61,6 +68,8 @@ class CanaryRunner:
             self._first_ack.set()
         self.write_timeout = max(3.0, 3 * every)
         self._following: asyncio.Task[object] | None = None
+        self._entry = 0
+        """A redis-cluster service: the index of the node the canary enters through."""
 
     def start(self) -> None:
         """Start writing in the background."""
@@ -76,11 +85,43 @@ class CanaryRunner:
             self._following.cancel()
 
     def _primary_target(self) -> tuple[str, kinds.ProbeTarget] | None:
+        if self.service.kind == CLUSTER_KIND:
+            return self._entry_node()
         status = self.collector.snapshot().primary(self.service.name)
         if status is None:
             return None
         member = self.service.members[status.host]
         return status.host, probe_target(self.inventory, self.service, member)
+
+    def _entry_node(self) -> tuple[str, ProbeTarget] | None:
+        nodes = self.service.nodes
+        if not nodes:
+            return None
+        node = nodes[self._entry % len(nodes)]
+        host = self.inventory.hosts[node.host]
+        probe = self.service.probe
+        return host.name, ProbeTarget(
+            service=self.service.name,
+            site=host.site,
+            host=host.name,
+            kind="redis",  # the entry node is a Redis server; the writer is the cluster's
+            address=host.address,
+            port=node.port,
+            user=probe.user,
+            password_env=probe.password_env,
+        )
+
+    def _next_entry(self) -> None:
+        """Enter the cluster through the next node of another host (a cluster's nodes share
+        hosts: the next node of a dark host would hang as well)."""
+        nodes = self.service.nodes
+        if not nodes:
+            return
+        here = nodes[self._entry % len(nodes)].host
+        for step in range(1, len(nodes) + 1):
+            if nodes[(self._entry + step) % len(nodes)].host != here:
+                self._entry = (self._entry + step) % len(nodes)
+                return
 
     async def _exec(self, host: str, command: str, timeout: float) -> tuple[int | None, str, str]:
         # The transport's timeout covers the command, not the wait for a connection: to a dark
@@ -167,6 +208,9 @@ class CanaryRunner:
         write timeout (the probe goes on in the background and the next write uses whatever
         it learnt by then), so that it starts writing on a new primary as soon as it can.
         """
+        if self.service.kind == CLUSTER_KIND:
+            self._next_entry()
+            return
         if self._following is None or self._following.done():
             self._following = asyncio.ensure_future(self.collector.sweep([self.service.name]))
             self._following.add_done_callback(
@@ -211,13 +255,24 @@ class CanaryRunner:
                 error="no writable primary to read canaries from",
             )
         host, target = found
-        try:
-            code, out, err = await self._exec(
-                host, kinds.read_command(self.service.kind, target, self.run_id), 30.0
-            )
-            state = kinds.parse_read(self.service.kind, code, out, err)
-            loss = kinds.data_loss(self.acknowledged, state)
-        except (DrError, TimeoutError, OSError) as exc:
+        hosts = {n.host for n in self.service.nodes} if self.service.kind == CLUSTER_KIND else ()
+        tries = max(1, len(hosts))
+        failure: Exception | None = None
+        for attempt in range(tries):
+            try:
+                code, out, err = await self._exec(
+                    host, kinds.read_command(self.service.kind, target, self.run_id), 30.0
+                )
+                state = kinds.parse_read(self.service.kind, code, out, err)
+                loss = kinds.data_loss(self.acknowledged, state)
+                failure = None
+                break
+            except (DrError, TimeoutError, OSError) as exc:
+                failure = exc
+                if attempt + 1 < tries:  # a cluster: read through a node of another host
+                    self._next_entry()
+                    host, target = self._entry_node() or found
+        if failure is not None:
             return CanaryCheck(
                 service=name,
                 acknowledged=acked,
@@ -226,7 +281,7 @@ class CanaryRunner:
                 newest_present=None,
                 rpo_writes=None,
                 rpo_seconds=None,
-                error=str(exc)[:300],
+                error=str(failure)[:300],
                 host=host,
             )
         before = [

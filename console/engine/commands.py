@@ -29,6 +29,15 @@ OUTPUT_FLUSH_SECONDS = 0.1
 OUTPUT_FLUSH_LINES = 200
 """...or this many lines."""
 
+SCRIPT_ON_STDIN = 's=$(cat; echo .); eval "${s%.}"'
+"""What is sent as the command when the real command holds a secret: the command itself goes
+on the exec's standard input, read whole by the login shell and run there (``eval``, the same
+shell as a plain command). A secret then never appears in any process's arguments on the host
+(``ps``, ``/proc/PID/cmdline`` of the remote shell): only shell built-ins see it, and a
+playbook hands it to a client in an option file or on stdin (``printf`` is a built-in). The
+trailing ``.`` keeps the script's last newline (``$(...)`` strips it). The command's own
+standard input is at end of file, as for any command."""
+
 SECURITY_PREFIX = "SECURITY: "
 """Opens the reason of a command refused for its host key (the words people read; programs
 read the ``host_key`` error kind)."""
@@ -140,12 +149,15 @@ class CommandSender:
                 scheduled.append(loop.call_later(OUTPUT_FLUSH_SECONDS, flush))
 
         started = time.monotonic()
+        # A command that holds a secret travels on stdin, never as the exec's command line.
+        secret = bool(self.masker) and self.masker.scrub(real) != real
         try:
             result = await self.transport.run(
                 ssh_target(self.inventory, host),
-                real,
+                SCRIPT_ON_STDIN if secret else real,
                 timeout=self.timeout_for(host, timeout),
                 on_line=on_line,
+                stdin=real if secret else None,
             )
         except HostKeyError as exc:
             return self._failed(

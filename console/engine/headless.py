@@ -25,6 +25,7 @@ from rich.markup import escape
 from console import events as ev
 from console.audit.database import is_store_url
 from console.audit.fallback import FallbackStore
+from console.audit.leases import DEFAULT_TTL
 from console.audit.store import AuditStore
 from console.engine.decider import HeadlessDecider
 from console.engine.plan import Plan, make_plan
@@ -279,6 +280,7 @@ async def _run(
                 finishing=[notifications.finishing] if notifications.enabled else [],
                 override_cooldown=getattr(args, "override_cooldown", None),
                 approval_timeout=approval_timeout(args),
+                lease_ttl=lease_length(args),
             )
         )
         engine_ref.append(engine)
@@ -341,6 +343,34 @@ def approval_timeout(args: argparse.Namespace) -> float | None:
         raise InputError(f"--timeout {value}: {exc}") from None
 
 
+LEASE_RANGE = (3.0, 86400.0)
+"""The lengths ``--lease`` accepts, in seconds: renewed every third of its length, a shorter
+lease would be renewed more than once a second; a longer one than a day would keep a service
+locked that long after its console died."""
+
+
+def lease_length(args: argparse.Namespace) -> float:
+    """``--lease``: seconds a service lease lasts unless renewed (default 60 s).
+
+    Raises:
+        InputError: not a duration, or outside ``LEASE_RANGE`` (one line, exit 2).
+    """
+    value = getattr(args, "lease", None)
+    if value is None:
+        return DEFAULT_TTL
+    try:
+        seconds = parse_duration(value)
+    except DurationError as exc:
+        raise InputError(f"--lease {value}: {exc}") from None
+    low, high = LEASE_RANGE
+    if not low <= seconds <= high:
+        raise InputError(
+            f"--lease {value}: a lease lasts from {low:g}s to {high / 86400:g}d (it is "
+            "renewed every third of its length)"
+        )
+    return seconds
+
+
 def run_command(args: argparse.Namespace) -> int:
     """``drconsole run``; returns the exit code. Bad input is refused before the audit log is
     opened or a host is contacted (a resumed run reads its state from the log first)."""
@@ -349,6 +379,7 @@ def run_command(args: argparse.Namespace) -> int:
     if reason is not None and not reason.strip():
         raise InputError('--override-cooldown needs a reason: --override-cooldown "why"')
     approval_timeout(args)
+    lease_length(args)
     if args.resume is None:
         prepare(args.playbook, args.inventory, args.var)
     audit = _open_audit(args)

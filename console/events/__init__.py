@@ -22,9 +22,9 @@ Adding an event kind (for a new feature):
    ``tests/events/test_registry.py`` also feeds one event of every kind through each reader.
 """
 
-from console.events.approval import ApprovalRequested, Approved
+from console.events.approval import ApprovalDenied, ApprovalRequested, Approved
 from console.events.base import ENVELOPE, Event, UnknownEvent, decode_as
-from console.events.commit import CommitAwaited, CommitExpired, Committed
+from console.events.commit import CommitAwaited, CommitDenied, CommitExpired, Committed
 from console.events.enums import (
     DecisionAction,
     ErrorKind,
@@ -79,6 +79,7 @@ from console.events.step import (
 __all__ = [
     "ENVELOPE",
     "KINDS",
+    "ApprovalDenied",
     "ApprovalRequested",
     "Approved",
     "CanaryCheck",
@@ -86,6 +87,7 @@ __all__ = [
     "CommandFinished",
     "CommandIntent",
     "CommitAwaited",
+    "CommitDenied",
     "CommitExpired",
     "Committed",
     "Decision",

@@ -50,3 +50,20 @@ class Approved(Event):
     """Distinct approvals of this request so far, this one included."""
     needed: int
     """How many the request needs."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalDenied(Event):
+    """An approval that was refused (the run's own operator, the same person twice, a step
+    that waits for none): recorded in the run by the console that tried, then exit 3."""
+
+    kind: ClassVar[str] = "approval_refused"
+    durable: ClassVar[bool] = True
+    by: str
+    """Who tried to approve (also the event's operator)."""
+    hostname: str
+    """The machine of that console."""
+    step: str | None = None
+    """The step named on the command line (None: the run's only waiting step was meant)."""
+    reason: str
+    """Why it was refused, as the console said it."""

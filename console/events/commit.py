@@ -49,3 +49,18 @@ class CommitExpired(Event):
     durable: ClassVar[bool] = True
     within: float
     otherwise: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommitDenied(Event):
+    """A commit that was refused (the run awaits none, its window ended): recorded in the run
+    by the console that tried, then exit 3."""
+
+    kind: ClassVar[str] = "commit_refused"
+    durable: ClassVar[bool] = True
+    by: str
+    """Who tried to commit (also the event's operator)."""
+    hostname: str
+    """The machine of that console."""
+    reason: str
+    """Why it was refused, as the console said it."""

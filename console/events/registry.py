@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, get_args
 
-from console.events.approval import ApprovalRequested, Approved
+from console.events.approval import ApprovalDenied, ApprovalRequested, Approved
 from console.events.base import Event, UnknownEvent, check_readable, decode_as
-from console.events.commit import CommitAwaited, CommitExpired, Committed
+from console.events.commit import CommitAwaited, CommitDenied, CommitExpired, Committed
 from console.events.measure import CanaryCheck, CanaryWrite, Measurement, ProbeSample, RtoMark
 from console.events.notify import NotificationFailed
 from console.events.run import (
@@ -77,7 +77,9 @@ _Shared = (
 )
 """The events the engine emits and the log holds alike."""
 
-Recorded = RunCreated | RunResumed | RunImported | _Shared | UnknownEvent
+Recorded = (
+    RunCreated | RunResumed | RunImported | _Shared | ApprovalDenied | CommitDenied | UnknownEvent
+)
 """Every event a log can hold, as :func:`decode` returns it (``run_started``,
 ``run_resumed`` and ``run_imported`` as the store writes them)."""
 

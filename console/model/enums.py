@@ -56,7 +56,7 @@ MANAGER_KINDS = ("patroni", "sentinel")
 """``kind:`` of a service's ``managed_by`` (the HA manager that owns its failovers)."""
 DRIVES_KINDS = (*MANAGER_KINDS, "redis-cluster")
 """``drives:`` of a playbook: an HA manager, or a Redis Cluster (which manages itself)."""
-CANARY_KINDS = ("postgres", "mysql", "redis")
+CANARY_KINDS = ("postgres", "mysql", "redis", "redis-cluster")
 """Service kinds a canary can write to (a custom service has no canary writer)."""
 TOPOLOGIES = ("primary-replica", "cascade", "multi-primary")
 """``topology:`` of a service (its declared replication shape)."""

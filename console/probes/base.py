@@ -147,6 +147,18 @@ class Probe(ABC):
         """``timeout -k 2 N`` so that a hung server cannot hang the probe."""
         return f"timeout -k 2 {seconds_arg(self.timeout)} "
 
+    def command_riding(self, target: ProbeTarget, sqls: Sequence[str]) -> str | None:
+        """:meth:`command` with each of ``sqls`` run by the probe's own client after its own
+        query, in the same session, each answer ended by a line of
+        :data:`console.probes.riders.MARK` (split with :func:`~console.probes.riders.split_ride`).
+
+        Returns:
+            The command, or None when this kind's client cannot (the caller then runs its
+            questions as shell commands after the probe's).
+        """
+        del target, sqls
+        return None
+
     @abstractmethod
     def command(self, target: ProbeTarget) -> str:
         """One shell command for the member's own host; every value is shell-quoted.

@@ -9,7 +9,11 @@ parser like the probes (the engine runs the commands through the same SSH pool):
 - postgres: table ``drconsole.canary`` in schema ``drconsole``;
 - mysql: table ``drconsole.canary`` in database ``drconsole``;
 - redis: a sorted set ``drconsole:canary:<run_id>`` whose members are ``n:written_at``,
-  scored by ``n``, written by a Lua script that takes the server's ``TIME``.
+  scored by ``n``, written by a Lua script that takes the server's ``TIME``;
+- redis-cluster: the same sorted sets, twelve of them, each pinned by a hash tag to a slot in
+  its own twelfth of the slot space (so every master of an evenly spread cluster holds some,
+  whichever node is master after a failover: a failover moves masters, not slots); canary
+  ``n`` goes to set ``(n - 1) mod 12``, through the cluster (``redis-cli -c``).
 
 The table key is ``(run_id, n)``, not ``n`` alone, so that every drill can number its
 canaries from 1 without colliding with the rows of earlier drills. A write's output echoes
@@ -359,10 +363,105 @@ class RedisCanary(CanaryWriter):
         return _rows(stdout)
 
 
+CLUSTER_SLOTS = 16384
+"""Hash slots of a Redis Cluster."""
+CLUSTER_GROUPS = 12
+"""How many sorted sets a cluster canary spreads its writes over (one slot each)."""
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16/XMODEM (polynomial 0x1021, initial 0), the hash of Redis Cluster's key slots."""
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+        crc &= 0xFFFF
+    return crc
+
+
+def key_slot(key: str) -> int:
+    """The hash slot of ``key``: of its hash tag (the first ``{...}``, when not empty)."""
+    start = key.find("{")
+    if start >= 0:
+        end = key.find("}", start + 1)
+        if end > start + 1:
+            key = key[start + 1 : end]
+    return crc16(key.encode()) % CLUSTER_SLOTS
+
+
+def _group_tags() -> tuple[str, ...]:
+    tags = []
+    for group in range(CLUSTER_GROUPS):
+        low = group * CLUSTER_SLOTS // CLUSTER_GROUPS
+        high = (group + 1) * CLUSTER_SLOTS // CLUSTER_GROUPS
+        k = 0
+        while not low <= key_slot(f"{{dc{k}}}") < high:
+            k += 1
+        tags.append(f"dc{k}")
+    return tuple(tags)
+
+
+CLUSTER_TAGS = _group_tags()
+"""The hash tag of each canary set, the g-th in the g-th twelfth of the slots."""
+
+
+class RedisClusterCanary(RedisCanary):
+    """Twelve sorted sets ``drconsole:canary:<run_id>:{TAG}``, one slot each, written and read
+    through the cluster from one node (``redis-cli -c`` follows the redirections)."""
+
+    kind = "redis-cluster"
+
+    @staticmethod
+    def group_key(run_id: str, group: int) -> str:
+        """The sorted set of canary group ``group`` (0-based)."""
+        return f"drconsole:canary:{check_run_id(run_id)}:{{{CLUSTER_TAGS[group]}}}"
+
+    def _cli(self, target: ProbeTarget, *args: str) -> str:
+        return (
+            cli_env(target)
+            + self._limit()
+            + cli_args(target)
+            + " -c -e "
+            + " ".join(shlex.quote(arg) for arg in args)
+        )
+
+    def write_command(self, target: ProbeTarget, run_id: str, n: int) -> str:
+        """``EVAL REDIS_WRITE_SCRIPT 1 KEY n`` on the set of ``n``'s group."""
+        _check_n(n)
+        key = self.group_key(run_id, (n - 1) % CLUSTER_GROUPS)
+        return self._cli(target, "EVAL", REDIS_WRITE_SCRIPT, "1", key, str(n))
+
+    def read_command(self, target: ProbeTarget, run_id: str) -> str:
+        """``ZRANGE KEY 0 -1`` of every group, stopping at the first that fails."""
+        return " && ".join(
+            self._cli(target, "ZRANGE", self.group_key(run_id, g), "0", "-1")
+            for g in range(CLUSTER_GROUPS)
+        )
+
+    def parse_write(self, n: int, exit_status: int | None, stdout: str, stderr: str) -> bool:
+        """As a Redis canary, once redis-cli's own redirection notes are left out."""
+        return super().parse_write(n, exit_status, _without_redirects(stdout), stderr)
+
+    def _read_rows(self, stdout: str) -> dict[int, float]:
+        text = _without_redirects(stdout)
+        if text.strip().startswith(("CLUSTERDOWN", "MOVED", "ASK", "TRYAGAIN")):
+            raise CanaryError(f"canary read failed: {first_line(text)}")
+        return super()._read_rows(text)
+
+
+def _without_redirects(stdout: str) -> str:
+    """Output without the ``-> Redirected to slot ...`` lines ``redis-cli -c`` prints."""
+    return "\n".join(
+        line for line in stdout.splitlines() if not line.startswith("-> Redirected to slot")
+    )
+
+
 WRITERS: dict[str, type[CanaryWriter]] = {
     "postgres": PostgresCanary,
     "mysql": MysqlCanary,
     "redis": RedisCanary,
+    "redis-cluster": RedisClusterCanary,
 }
 """Canary writers by kind (a custom service has none)."""
 

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from console.probes.base import FailurePattern, Probe, first_line, shell_env
+from console.probes.riders import mysql_riding
 from console.probes.sample import Link, ProbeTarget, ReplicaInfo, ReplicationSample, Role
 
 VARIABLES = (
@@ -212,6 +214,17 @@ class MysqlProbe(Probe):
             + client_args(target, self.connect_timeout)
             + " -e "
             + shlex.quote(PROBE_SQL)
+        )
+
+    def command_riding(self, target: ProbeTarget, sqls: Sequence[str]) -> str | None:
+        """:meth:`command` with each of ``sqls`` after the probe's statements in its ``-e``."""
+        return (
+            client_prefix(target)
+            + mysql_env(target)
+            + self.timeout_prefix()
+            + client_args(target, self.connect_timeout)
+            + " -e "
+            + shlex.quote(mysql_riding(PROBE_SQL, sqls))
         )
 
     def parse_output(

@@ -23,9 +23,11 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Sequence
 from typing import Any
 
 from console.probes.base import FailurePattern, Probe, shell_env
+from console.probes.riders import pg_riding
 from console.probes.sample import Link, ProbeTarget, ReplicaInfo, ReplicationSample, Role
 
 PROBE_SQL = """
@@ -168,14 +170,21 @@ class PostgresProbe(Probe):
 
     def command(self, target: ProbeTarget) -> str:
         """``psql -X -A -t -q -v ON_ERROR_STOP=1 ... -c PROBE_SQL`` with a time limit."""
-        env = shell_env(
+        return self._env(target) + self.timeout_prefix() + self.psql_args(target, PROBE_SQL)
+
+    def command_riding(self, target: ProbeTarget, sqls: Sequence[str]) -> str | None:
+        """:meth:`command` with each of ``sqls`` as one more ``-c`` of the same psql."""
+        psql = pg_riding(self.psql_args(target, PROBE_SQL), [_one_line(q) for q in sqls])
+        return self._env(target) + self.timeout_prefix() + psql
+
+    def _env(self, target: ProbeTarget) -> str:
+        return shell_env(
             [
                 ("PGCONNECT_TIMEOUT", str(max(1, round(self.connect_timeout)))),
                 ("PGAPPNAME", "drconsole-probe"),
             ],
             ("PGPASSWORD", target.password_env) if target.password_env else None,
         )
-        return env + self.timeout_prefix() + self.psql_args(target, PROBE_SQL)
 
     @staticmethod
     def psql_args(target: ProbeTarget, sql: str) -> str:

@@ -523,19 +523,26 @@ def aof_command(cli: str) -> str:
     """
     # One CONFIG GET for the four settings (Redis 7 takes several), the first annotation
     # read from the start and the last from the end (tac seeks; the AOF is never read whole).
+    # Everything else is shell built-ins: on a busy host each extra process costs more than
+    # the reads (this rides in the sweep's probe exec of the primary).
     return (
-        f"r=$({cli} --raw CONFIG GET dir appenddirname appendonly aof-timestamp-enabled | "
-        'awk \'NR % 2 { k = $0; next } { v[k] = $0 } END { print v["appendonly"] " " '
-        'v["aof-timestamp-enabled"] " " v["dir"] "/" v["appenddirname"] }\'); '
-        'echo "aof ${r%% *}"; r=${r#* }; echo "tsconf ${r%% *}"; a=${r#* }; '
-        'm="$a/appendonly.aof.manifest"; [ -f "$m" ] || exit 0; '
-        'i=$(sed -n "s/^file \\(.*\\) seq .* type i$/\\1/p" "$m"); '
-        'b=$(sed -n "s/^file \\(.*\\) seq .* type b$/\\1/p" "$m"); '
-        'echo "base $(cd "$a" && stat -c %Y $b | tail -n 1) $(cd "$a" && cat $i | wc -c)"; '
-        'r=; for x in $i; do r="$x $r"; done; '
-        'f=$(cd "$a" && grep -a -h -m1 "^#TS:" $i | head -n 1); '
-        'l=$(cd "$a" && tac $r | grep -a -m1 "^#TS:"); '
-        'printf "ts %s %s\\n" "$f" "$l" | tr -d "#TS:\\r"'
+        "nl='\n'; cr=$(printf '\\r'); IFS=$nl; "
+        f"set -- $({cli} --raw CONFIG GET dir appenddirname appendonly aof-timestamp-enabled); "
+        "unset IFS; d=; n=; on=; tc=; while [ $# -ge 2 ]; do case $1 in dir) d=$2;; "
+        "appenddirname) n=$2;; appendonly) on=$2;; aof-timestamp-enabled) tc=$2;; esac; "
+        'shift 2; done; echo "aof $on"; echo "tsconf $tc"; a="$d/$n"; '
+        'm="$a/appendonly.aof.manifest"; [ -f "$m" ] || exit 0; cd "$a" || exit 0; i=; r=; b=; '
+        'while read -r _ f _ _ _ t; do [ "$t" = i ] && i="$i $f" && r="$f $r"; '
+        '[ "$t" = b ] && b=$f; done < "$m"; '
+        '[ -n "$i" ] || { echo "ts  "; exit 0; }; '
+        # the first annotation opens the first incr file (read by the shell); else search
+        'set -- $i; f=; read -r f < "$1"; case $f in "#TS:"*) ;; '
+        '*) f=$(grep -a -h -m1 "^#TS:" $i); f=${f%%$nl*};; esac; '
+        'l=$(tac $r | grep -a -m1 "^#TS:"); '
+        'f=${f#\\#TS:}; l=${l#\\#TS:}; printf "ts %s %s\\n" "${f%$cr}" "${l%$cr}"; '
+        # no annotation: when the last rewrite was and how much was written since (one stat)
+        '[ -n "$f" ] || [ -z "$b" ] || { set -- $(stat -c "%Y %s" $b $i); e=$1; shift 2; s=0; '
+        'while [ $# -ge 2 ]; do s=$((s + $2)); shift 2; done; echo "base $e $s"; }'
     )
 
 

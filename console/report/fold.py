@@ -153,6 +153,14 @@ class Folder(FoldState):
                 by = _text(p, "by", p.by, event.operator)
                 self.role(by, "committed")
                 self.deviate("notice", "info", event, f"committed by {by} on {p.hostname}")
+            case ev.ApprovalDenied() | ev.CommitDenied():
+                what = "approval" if isinstance(p, ev.ApprovalDenied) else "commit"
+                self.deviate(
+                    "notice",
+                    "warning",
+                    event,
+                    f"{what} by {p.by} on {p.hostname} refused: {p.reason}",
+                )
             case ev.CommitExpired():
                 self.deviate(
                     "rollback" if p.otherwise == "rollback" else "notice",

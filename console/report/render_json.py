@@ -21,14 +21,17 @@ SCHEMA_PATH = Path(__file__).parent / "schema" / f"report-v{REPORT_VERSION}.sche
 
 def report_dict(report: Report) -> dict[str, Any]:
     """The report as plain JSON values, ``format`` and ``version`` first (``parts`` only for
-    a composed run, ``pitr`` / ``cold_backup`` only for a recovery drill, so a report of any other
-    run reads exactly as before)."""
+    a composed run, ``pitr`` / ``cold_backup`` only for a recovery drill, the canary's ``held``
+    only when a step observed it, so a report of any other run reads exactly as before)."""
     out = {"format": REPORT_FORMAT, "version": REPORT_VERSION, **asdict(report)}
     if not out["parts"]:
         del out["parts"]
     for section in ("pitr", "cold_backup"):
         if out[section] is None:
             del out[section]
+    canary = out.get("canary")
+    if canary is not None and not canary["held"]:
+        del canary["held"]  # only a run whose steps observed another member's canaries
     return out
 
 

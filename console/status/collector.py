@@ -22,12 +22,16 @@ from console.probes.cluster import ask_cluster, cluster_places, judge_cluster
 from console.probes.health import MemberHealth, assess
 from console.probes.managers import Answers, ManagerView, ask_manager, judge_manager
 from console.probes.registry import probe_for
+from console.probes.riders import Answer, ride_along, split_ride
 from console.probes.sample import ProbeTarget, ReplicationSample, Role, unreachable
 from console.probes.topology import ServiceTopology, reconcile, topology
 from console.probes.window import RecoveryWindow
 from console.ssh.transport import Transport
 from console.status.topology import ShapeCheck, check_shape
 from console.targets import probe_target, probe_thresholds, ssh_target
+
+_Rider = tuple[str, "str | None", "asyncio.Future[Answer]"]
+"""A question riding on a member's next probe: shell command, statement, where to answer."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,30 @@ class StatusCollector:
         self._inflight: dict[tuple[str, str], asyncio.Task[ReplicationSample]] = {}
         self._managers: dict[str, tuple[Answers, float]] = {}
         self._clusters: dict[str, tuple[Answers, float]] = {}
+        self._riders: dict[tuple[str, str], list[_Rider]] = {}
+
+    def ride(
+        self, service: str, host: str, command: str, sql: str | None = None
+    ) -> asyncio.Future[Answer]:
+        """Send ``command`` in the same exec as the next probe of ``service`` on ``host``
+        (:mod:`console.probes.riders`): one round trip instead of two. With ``sql`` (the
+        statement ``command`` runs), a probe whose client can run it in its own session does
+        so: no second client process and no second connection either.
+
+        Returns:
+            A future of the rider's (exit status, stdout); status None when the exec failed,
+            timed out or cut the rider off. A caller that needs the answer even when no probe
+            of that member starts should :meth:`unride` it and ask on its own.
+        """
+        answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._riders.setdefault((service, host), []).append((command, sql, answer))
+        return answer
+
+    def unride(self, service: str, host: str, answer: asyncio.Future[Answer]) -> None:
+        """Withdraw a rider no probe has taken yet (its future is cancelled)."""
+        waiting = self._riders.get((service, host), [])
+        self._riders[(service, host)] = [r for r in waiting if r[2] is not answer]
+        answer.cancel()
 
     def _deadline(self, service: Service) -> float:
         return self.timeout if self.timeout is not None else service.probe.timeout
@@ -142,28 +170,41 @@ class StatusCollector:
     ) -> ReplicationSample:
         probe = probe_for(service.kind, timeout=self._deadline(service))
         host = self.inventory.hosts[member.host]
+        riders = self._riders.pop((service.name, member.host), [])
+        sqls = [sql for _, sql, _ in riders if sql is not None]
+        command = probe.command_riding(target, sqls) if len(sqls) == len(riders) > 0 else None
+        if command is None:
+            command = ride_along(probe.command(target), [shell for shell, _, _ in riders])
+
+        def answer_all(answers: list[Answer]) -> None:
+            for (_, _, answer), got in zip(riders, answers, strict=True):
+                if not answer.done():
+                    answer.set_result(got)
+
         try:
             result = await self.transport.run(
                 ssh_target(self.inventory, host),
-                probe.command(target),
+                command,
                 timeout=self._deadline(service) + 2,
-                max_lines=5000,
+                max_lines=5000 + 200_000 * len(riders),
             )
         except DrError as exc:
+            answer_all([(None, "")] * len(riders))
             return unreachable(target, exc.message, time.time())
         except OSError as exc:
+            answer_all([(None, "")] * len(riders))
             return unreachable(target, str(exc) or type(exc).__name__, time.time())
-        if result.timed_out:
+        except BaseException:
+            answer_all([(None, "")] * len(riders))
+            raise
+        stdout, (probe_status, _), answers = split_ride(result.stdout, len(riders))
+        answer_all(answers)
+        status = result.exit_status if probe_status is None else probe_status
+        if probe_status is None and result.timed_out:
             return unreachable(
                 target, f"no answer within {self._deadline(service):g}s", time.time(), Role.DOWN
             )
-        return probe.parse(
-            target,
-            result.exit_status,
-            "\n".join(result.stdout),
-            "\n".join(result.stderr),
-            time.time(),
-        )
+        return probe.parse(target, status, "\n".join(stdout), "\n".join(result.stderr), time.time())
 
     async def _member(self, service: Service, member: Member) -> ReplicationSample:
         key = (service.name, member.host)

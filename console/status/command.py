@@ -157,7 +157,8 @@ async def _status(
             inventory.name,
         )
         try:
-            asked = windows.collector.start()  # the repositories answer while the sweep runs
+            # the repositories answer while the sweep runs; the primaries' archivers ride on it
+            asked = windows.collector.start(collector)
             snapshot = await collector.sweep()
             await windows.refresh(snapshot, asked)
             if args.json:

@@ -15,7 +15,7 @@ import asyncio
 import shlex
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich import box
@@ -28,6 +28,7 @@ from console.model.inventory import Inventory, Service
 from console.probes.mysql import client_args, client_prefix, mysql_env
 from console.probes.postgres import PostgresProbe
 from console.probes.redis import cli_args as redis_cli_args
+from console.probes.riders import Answer
 from console.probes.window import (
     ARCHIVER_SQL,
     MARIA_BINLOGS_SQL,
@@ -43,7 +44,7 @@ from console.probes.window import (
     repo_command,
 )
 from console.ssh.transport import Transport
-from console.status.collector import StatusSnapshot
+from console.status.collector import StatusCollector, StatusSnapshot
 from console.status.view import fmt_age
 from console.targets import probe_target, ssh_target
 
@@ -105,6 +106,38 @@ async def _repo(
     return result.exit_status, "\n".join(result.stdout), "\n".join(result.stderr)
 
 
+def _archiver_command(
+    inventory: Inventory, service: Service, host_name: str, timeout: float
+) -> str:
+    """What the window asks a service's primary: its archiver, binlogs or AOF."""
+    member = service.members[host_name]
+    target = probe_target(inventory, service, member)
+    if service.kind == "redis":
+        return aof_command(redis_cli_args(target))
+    if service.kind == "mysql":
+        return (
+            client_prefix(target)
+            + mysql_env(target)
+            + client_args(target, timeout)
+            + " -N -B -e "
+            + shlex.quote(MARIA_BINLOGS_SQL)
+        )
+    psql = PostgresProbe.psql_args(target, ARCHIVER_SQL)
+    return f"PGCONNECT_TIMEOUT={max(1, round(timeout))} {psql}"
+
+
+def _archiver_answer(service: Service, exit_status: int | None, out: str) -> dict[str, Any]:
+    """The primary's answer, parsed (empty when there was none)."""
+    if exit_status is None:
+        return {}
+    if service.kind == "redis":
+        return {"exit": exit_status, "out": out}
+    if service.kind == "mysql":
+        binlogs = parse_binlogs(exit_status, out)
+        return {"binlogs": binlogs} if binlogs is not None else {}
+    return parse_archiver(exit_status, out)
+
+
 async def _archiver(
     inventory: Inventory,
     transport: Transport,
@@ -114,25 +147,10 @@ async def _archiver(
 ) -> dict[str, Any]:
     if host_name is None or host_name not in service.members:
         return {}
-    member = service.members[host_name]
-    target = probe_target(inventory, service, member)
-    if service.kind == "redis":
-        command = aof_command(redis_cli_args(target))
-    elif service.kind == "mysql":
-        command = (
-            client_prefix(target)
-            + mysql_env(target)
-            + client_args(target, timeout)
-            + " -N -B -e "
-            + shlex.quote(MARIA_BINLOGS_SQL)
-        )
-    else:
-        psql = PostgresProbe.psql_args(target, ARCHIVER_SQL)
-        command = f"PGCONNECT_TIMEOUT={max(1, round(timeout))} {psql}"
     try:
         result = await transport.run(
             ssh_target(inventory, inventory.hosts[host_name]),
-            command,
+            _archiver_command(inventory, service, host_name, timeout),
             timeout=timeout + 2,
             max_lines=5000,
         )
@@ -140,21 +158,20 @@ async def _archiver(
         return {}
     if result.timed_out:
         return {}
-    out = "\n".join(result.stdout)
-    if service.kind == "redis":
-        return {"exit": result.exit_status, "out": out}
-    if service.kind == "mysql":
-        binlogs = parse_binlogs(result.exit_status, out)
-        return {"binlogs": binlogs} if binlogs is not None else {}
-    return parse_archiver(result.exit_status, out)
+    return _archiver_answer(service, result.exit_status, "\n".join(result.stdout))
 
 
 @dataclass(frozen=True)
 class Started:
-    """The questions in flight: per service its repository, per member its archiver."""
+    """The questions in flight: per service its repository, per member its archiver (its own
+    exec, or riding on that member's probe in the sweep)."""
 
     repos: dict[str, asyncio.Task[tuple[int | None, str, str]]]
     archivers: dict[tuple[str, str], asyncio.Task[dict[str, Any]]]
+    riding: dict[tuple[str, str], asyncio.Future[Answer]] = field(default_factory=dict)
+    """The archiver questions sent with the sweep's probes (:meth:`StatusCollector.ride`)."""
+    sweep: StatusCollector | None = None
+    """The collector they ride with."""
 
 
 class WindowCollector:
@@ -183,12 +200,19 @@ class WindowCollector:
             _archiver(self.inventory, self.transport, service, host, self._deadline(service))
         )
 
-    def start(self) -> Started:
+    def start(self, sweep: StatusCollector | None = None) -> Started:
         """Start asking every repository, and the archiver of each service's primary as last
         observed (the inventory's expected primary the first time), now: it all overlaps the
         replication sweep. Only one member per service is asked, so the window adds as few
         commands as possible to the sweep; :meth:`finish` asks the observed primary too when
-        the sweep found another one (after a failover)."""
+        the sweep found another one (after a failover).
+
+        Args:
+            sweep: The collector whose next sweep is about to run: each archiver question
+                then rides in the same exec as that member's probe (one round trip to the
+                host instead of two; :mod:`console.status.riders`). Without it each is an
+                exec of its own.
+        """
         repos = {
             s.name: asyncio.ensure_future(
                 _repo(self.inventory, self.transport, s, self._deadline(s))
@@ -196,11 +220,30 @@ class WindowCollector:
             for s in backed_up(self.inventory)
         }
         archivers = {}
+        riding: dict[tuple[str, str], asyncio.Future[Answer]] = {}
         for s in backed_up(self.inventory):
             host = self._primary.get(s.name, s.expected_primary)
-            if host is not None:
+            if host is None or host not in s.members:
+                continue
+            if sweep is not None:
+                command = _archiver_command(self.inventory, s, host, self._deadline(s))
+                sql = {"postgres": ARCHIVER_SQL, "mysql": MARIA_BINLOGS_SQL}.get(s.kind)
+                riding[(s.name, host)] = sweep.ride(s.name, host, command, sql)
+            else:
                 archivers[(s.name, host)] = self._ask(s, host)
-        return Started(repos, archivers)
+        return Started(repos, archivers, riding, sweep)
+
+    async def _answer(self, started: Started, service: Service, host: str) -> dict[str, Any]:
+        """A rider's answer, or (no probe took it, or it got no answer) an exec of its own."""
+        ride = started.riding[(service.name, host)]
+        if not ride.done():
+            assert started.sweep is not None
+            started.sweep.unride(service.name, host, ride)
+            return await self._ask(service, host)
+        status, out = ride.result()
+        if status is None:
+            return await self._ask(service, host)
+        return _archiver_answer(service, status, out)
 
     async def finish(
         self, started: Started, snapshot: StatusSnapshot | None
@@ -214,6 +257,9 @@ class WindowCollector:
             host = primary.host if primary is not None else service.expected_primary
             status, out, err = await started.repos[name]
             answers = {h: await task for (svc, h), task in started.archivers.items() if svc == name}
+            for svc, h in started.riding:
+                if svc == name:
+                    answers[h] = await self._answer(started, service, h)
             if host is not None and host not in answers:
                 answers[host] = await self._ask(service, host)
             self._primary[name] = host

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 
+from console.model.cluster import CLUSTER_KIND
 from console.model.inventory import Inventory
 from console.probes.sample import ReplicationSample
 from console.probes.topology import ServiceTopology
@@ -46,6 +47,9 @@ def topology_line(
         return m.sample.age(now)
 
     line = Text(name.ljust(name_width) + " ", style="bold")
+    if service.kind == CLUSTER_KIND:  # no members, no fixed primary: its nodes say
+        line.append(f"Redis Cluster: the cluster's own view below ({name})", style=palette.muted)
+        return line
     if topo is None:
         line.append("no sample yet", style=palette.muted)
         return line

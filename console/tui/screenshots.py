@@ -3,9 +3,11 @@
 Brings up its own lab (``--net 54``, a temporary directory), opens the console on it headless,
 and drives it the way an operator does: the healthy board, the board with the west site dark
 (``lab chaos down west``), the plan preview of ``playbooks/pg-failover.yaml``, that run waiting
-at its first confirmation, the finished run, and the audit timeline. Each is saved as SVG and
-converted to PNG (headless Chromium, else ``rsvg-convert``). The lab is taken down at the end,
-also on failure. Every value on the pictures is real.
+at its first confirmation, the finished run, the audit timeline; then another operator's run
+(a second engine in this process, on the same store) waiting for this operator's approval on
+the approvals screen, and, approved there, awaiting its commit on the board. Each is saved
+as SVG and converted to PNG (headless Chromium, else ``rsvg-convert``). The lab is taken down
+at the end, also on failure. Every value on the pictures is real.
 """
 
 from __future__ import annotations
@@ -18,15 +20,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from textual.widgets import Log
+from textual.pilot import Pilot
+from textual.widgets import Log, Static
 
+from console.audit.commits import commit
 from console.audit.store import AuditStore
+from console.engine.decider import HeadlessDecider
+from console.engine.prepare import prepare
+from console.engine.runner import Engine, RunConfig
 from console.lab.lab import Lab
 from console.model.inventory import load_inventory
 from console.tui.app import DrConsoleApp, TuiConfig
+from console.tui.screens.approvals import ApprovalsScreen
 from console.tui.screens.audit import AuditScreen
 from console.tui.screens.board import BoardScreen
 from console.tui.screens.confirm import ConfirmScreen
@@ -47,6 +55,8 @@ SHOTS = (
     "run-confirm",
     "run-finished",
     "audit-timeline",
+    "approvals",
+    "board-awaiting-commit",
 )
 """The files made (``.svg`` and ``.png`` each)."""
 
@@ -163,6 +173,81 @@ async def _drive(app: DrConsoleApp, lab: Lab, out: Path, log: Callable[[str], No
             "the timeline",
         )
         await shot("audit-timeline")
+        await _second_person(app, pilot, shot)
+
+
+GO_LIVE = """\
+version: 1
+name: go-live
+kind: custom
+title: Open the west site to traffic
+commit: {within: 30m, otherwise: keep}
+steps:
+  - id: check
+    manual: Check the change ticket.
+  - id: go-ahead
+    title: Open the west site to traffic
+    manual: Flip the traffic switch.
+    approve: 2
+"""
+"""Bo's playbook in the tour: a step that needs a second person, then a commit window."""
+
+
+async def _second_person(
+    app: DrConsoleApp, pilot: Pilot[int], shot: Callable[[str], Awaitable[None]]
+) -> None:
+    """Bo runs GO_LIVE on the same store; this console approves it, then it awaits a commit
+    (committed at the end, so the tour leaves no run open)."""
+    folder = Path(tempfile.mkdtemp(prefix="drshots-pb-", dir="/tmp"))
+    playbook = folder / "go-live.yaml"
+    playbook.write_text(GO_LIVE)
+    store = AuditStore(app.config.audit_path)
+    prepared = prepare(playbook, app.config.inventory_path, [], audit=store)
+    bo = "bo@laptop2"
+    engine = Engine(
+        RunConfig(
+            inventory=prepared.inventory,
+            playbook=prepared.playbook,
+            params=prepared.params,
+            mode="drill",
+            operator=bo,
+            audit=store,
+            transport=app.transport,
+            decider=HeadlessDecider(bo, yes=True),
+            approval_timeout=600,
+        )
+    )
+    task = asyncio.ensure_future(engine.run())
+    try:
+        await pilot.press("5")
+        await _until(lambda: isinstance(app.screen, ApprovalsScreen), 10, "the approvals screen")
+        approvals = app.screen
+        assert isinstance(approvals, ApprovalsScreen)
+        await _until(lambda: approvals.waiting, 60, "bo's step waiting for approval")
+        app.clear_notifications()
+        await asyncio.sleep(1.5)
+        await shot("approvals")
+        await pilot.press("a")
+        await _until(lambda: isinstance(app.screen, ConfirmScreen), 10, "the approve dialog")
+        await pilot.press("y")
+        await pilot.press("1")
+        await _until(lambda: isinstance(app.screen, BoardScreen), 10, "the board")
+        panel = app.screen.query_one("#commits", Static)
+        await _until(lambda: panel.display, 60, "bo's run awaiting its commit")
+        app.clear_notifications()
+        await asyncio.sleep(1.5)
+        await shot("board-awaiting-commit")
+        run_id = engine.run_id
+        assert run_id is not None
+        commit(store, run_id, operator=str(app.config.operator))
+        result = await asyncio.wait_for(asyncio.shield(task), 120)
+        if result.exit_code != 0:
+            raise ShotError(f"go-live ended {result.outcome}: {result.summary}")
+    finally:
+        if not task.done():
+            task.cancel()
+        store.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def svg_to_png(svg: Path) -> Path:

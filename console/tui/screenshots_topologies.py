@@ -9,24 +9,31 @@ writers read "active-active", orders-db primary in east, sessions primary in wes
 board in the middle of that drill, before the return (``board-active-active-evacuated``:
 orders-db's primary in west, its old primary at east stopped and marked for rebuild, unit-east
 writing at west). Then the same for the ``three-center`` profile, healthy
-(``board-three-center``: the cascades east -> west -> dr, cities A and B). Each is saved as SVG
-and PNG (as :mod:`console.tui.screenshots` does); the labs are taken down at the end, also on
-failure. Every value on the pictures is real.
+(``board-three-center``: the cascades east -> west -> dr, cities A and B). Then the ``managed``
+profile (``--net 23``): healthy (``board-managed``: Patroni's, Sentinel's and the Redis
+Cluster's views under the topology), and with Patroni paused through its REST API
+(``board-managed-paused``: the WARN and its reason, as a run killed during maintenance leaves
+it), resumed after. Each is saved as SVG and PNG (as :mod:`console.tui.screenshots` does); the
+labs are taken down at the end, also on failure. Every value on the pictures is real.
+``--only PROFILE`` makes one profile's pictures.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from console.audit.store import AuditStore
+from console.lab import patroni
 from console.lab.lab import Lab
 from console.model.inventory import load_inventory
 from console.status.freshness import shown_health
@@ -35,7 +42,11 @@ from console.tui.screenshots import SIZE, ShotError, _board_ok, _until, svg_to_p
 
 NET = 25
 """The lab net these screenshots use (h15's by-hand net; the TUI tests use 50-54)."""
+MANAGED_NET = 23
+"""The managed lab's net for these screenshots (h14's by-hand net)."""
 REPO = Path(__file__).resolve().parents[2]
+PROFILES = ("active-active", "three-center", "managed")
+"""What ``--only`` accepts."""
 
 
 def _orders_moved(app: DrConsoleApp) -> bool:
@@ -65,6 +76,7 @@ async def _board(
     name: str,
     log: Callable[[str], None],
     then: Callable[[], Awaitable[str | None]] | None = None,
+    moved: Callable[[DrConsoleApp], bool] = _orders_moved,
 ) -> list[str]:
     made = []
     async with app.run_test(size=SIZE) as pilot:
@@ -84,7 +96,7 @@ async def _board(
         if then is not None:
             second = await then()
             if second is not None:
-                await _until(lambda: _orders_moved(app), 90, "orders-db's primary at west")
+                await _until(lambda: moved(app), 90, "the drill's change on the board")
                 await asyncio.sleep(4)
                 await shot(second)
     return made
@@ -134,21 +146,67 @@ def _one_profile(
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _set_pause(api: str, pause: bool) -> None:
+    body = json.dumps({"pause": pause}).encode()
+    req = urllib.request.Request(f"{api}/config", data=body, method="PATCH")  # noqa: S310 - the lab's http:// API
+    with urllib.request.urlopen(req, timeout=30):  # noqa: S310 - the lab's http:// API
+        pass
+
+
+def _topology_text(app: DrConsoleApp) -> str:
+    from textual.widgets import Static  # noqa: PLC0415 (only the managed board reads it)
+
+    content = app.screen.query_one("#topology", Static).content
+    return str(getattr(content, "plain", content))
+
+
+def _managed(out: Path, log: Callable[[str], None]) -> list[str]:
+    root = Path(tempfile.mkdtemp(prefix="drshots-managed-", dir="/tmp"))
+    root.chmod(0o755)
+    lab = Lab(root / "lab", MANAGED_NET, timeout_scale=3, profile="managed")
+    try:
+        log(f"lab up (managed) on net {MANAGED_NET} in {root}")
+        result = lab.up(root / "inventory" / "lab-managed.yaml")
+        api = patroni.members(lab.layout, lab.bins().pgbin)[0].api
+
+        async def paused() -> str | None:
+            _set_pause(api, True)
+            await _until(
+                lambda: "the cluster is paused" in _topology_text(app), 60, "Patroni paused"
+            )
+            await asyncio.sleep(2)
+            return "board-managed-paused"
+
+        app = _app(result.inventory, root, REPO / "playbooks")
+        try:
+            return asyncio.run(
+                _board(app, out, "board-managed", log, paused, moved=lambda _app: True)
+            )
+        finally:
+            _set_pause(api, False)
+    finally:
+        if lab.state() is not None:
+            lab.down()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def make_screenshots(
     out: Path, *, log: Callable[[str], None] = print, only: str | None = None
 ) -> None:
-    """Both profiles' boards (or ``only`` one's) into ``out`` (SVG and PNG).
+    """The profiles' boards into ``out`` (SVG and PNG); ``only`` one profile's.
 
     Raises:
         ShotError: a step did not happen in time, or the drill failed.
         console.lab.errors.LabError: a lab could not start.
     """
     out.mkdir(parents=True, exist_ok=True)
-    made = []
+    made: list[str] = []
     if only in (None, "active-active"):
         made += _one_profile("active-active", out, log, evacuate=True)
     if only in (None, "three-center"):
         made += _one_profile("three-center", out, log, evacuate=False)
+    if only in (None, "managed"):
+        made += _managed(out, log)
     for name in made:
         svg_to_png(out / f"{name}.svg")
         log(f"  {name}.png")
@@ -158,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m console.tui.screenshots_topologies [DIR]``."""
     parser = argparse.ArgumentParser(prog="python -m console.tui.screenshots_topologies")
     parser.add_argument("out", nargs="?", type=Path, default=Path("screenshots"))
-    parser.add_argument("--only", choices=("active-active", "three-center"), help="one profile")
+    parser.add_argument("--only", choices=PROFILES, help="one profile's pictures")
     args = parser.parse_args(argv)
     try:
         make_screenshots(args.out, only=args.only)

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from console.audit import AuditStore, NoAuditDatabase, NotAnAuditDatabase
-from console.audit.errors import AuditStoreUnreachable
+from console.audit.errors import AuditError, AuditStoreUnreachable
 from console.audit.pg_schema import PG_SCHEMA_VERSION
 from console.cli import main
 from tests.audit.conftest import raw_sql, run_start
@@ -134,30 +134,67 @@ def pg_store(url: str) -> Iterator[AuditStore]:
         yield store
 
 
-def test_intents_commit_with_synchronous_commit_on_and_writes_are_serialised(
+def test_intents_are_flushed_with_synchronous_commit_on_and_writes_are_serialised(
     pg_store: AuditStore,
 ) -> None:
+    """Each append is one message: its transaction takes the write lock before inserting and
+    commits with ``off``; an intent's is followed by a transaction committed with ``on`` that
+    writes a WAL record (so its commit waits for the flush, which takes the intent with it)."""
     run = run_start()
     pg_store.create_run(run)
-    assert pg_store._pg is not None
+    assert pg_store._pg is not None and pg_store._pg.flush_apart
     with _Tracer(pg_store._pg.conn.raw) as trace:
         pg_store.append(run.run_id, "note", {}, operator="o")
         pg_store.append(run.run_id, "command_intent", {"command": "x"}, operator="o", durable=True)
         pg_store.append(run.run_id, "output", {"lines": []}, operator="o")
-    level, locked, commits = "?", False, []
+    assert len(trace) == 3, "one round trip per append"
+    level, locked, wrote_wal, commits, inserts = "?", False, False, [], 0
     statements = [part.strip() for text in trace for part in text.split(";") if part.strip()]
     for statement in statements:
         if statement == "BEGIN":
-            level, locked = "?", False
+            level, locked, wrote_wal = "?", False, False
         if statement.startswith("SET LOCAL synchronous_commit"):
             level = statement.rsplit("=", 1)[1].strip()
         if statement.startswith("SELECT pg_advisory_xact_lock("):
             locked = True
-        if statement.startswith("INSERT INTO events"):
+        if statement.startswith("EXECUTE drconsole_"):
             assert locked, "an event was inserted without the store's write lock"
+            inserts += 1
+            wrote_wal = True
+        if statement.startswith("SELECT pg_logical_emit_message(true,"):
+            wrote_wal = True
         if statement == "COMMIT":
-            commits.append(level)
-    assert commits == ["off", "on", "off"]
+            commits.append((level, wrote_wal))
+    assert inserts == 3
+    assert commits == [("off", True), ("off", True), ("on", True), ("off", True)]
+
+
+def test_a_durable_append_is_in_the_flushed_wal_when_it_returns(
+    pg_store: AuditStore, url: str
+) -> None:
+    """The intent's commit record is in the WAL up to the server's flush position read right
+    after ``append`` returned (``pg_walinspect`` reads only flushed WAL); the event committed
+    asynchronously, so without the flush transaction it would be there only once the WAL
+    writer got to it."""
+    run = run_start()
+    pg_store.create_run(run)
+    with raw_sql(url) as observer:
+        observer.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
+        for _ in range(5):
+            start = observer.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
+            event = pg_store.append(
+                run.run_id, "command_intent", {"command": "x"}, operator="o", durable=True
+            )
+            flushed = observer.execute("SELECT pg_current_wal_flush_lsn()").fetchone()[0]
+            xid = observer.execute(
+                "SELECT xmin::text FROM events WHERE gid = ?", (event.gid,)
+            ).fetchone()[0]
+            commit = observer.execute(
+                "SELECT end_lsn FROM pg_get_wal_records_info(?, ?) "
+                "WHERE xid::text = ? AND record_type = 'COMMIT'",
+                (start, flushed, xid),
+            ).fetchall()
+            assert len(commit) == 1, f"the intent's commit (xid {xid}) was not flushed"
 
 
 def test_an_event_hashes_the_same_in_both_stores(
@@ -203,3 +240,27 @@ def test_the_password_never_reaches_the_output(
     out = capsys.readouterr().out
     assert "hunter2" not in out
     assert out.strip() == f"no runs recorded in {url.replace('postgres@', 'postgres:***@')}"
+
+
+def test_an_append_that_failed_after_preparing_its_statement_leaves_the_next_working(
+    pg_store: AuditStore, url: str
+) -> None:
+    """The first append of a connection prepares its statement in the same message; when a
+    later statement of that message fails, the next append still works (a fresh name)."""
+    run = run_start()
+    pg_store.create_run(run)
+    with raw_sql(url) as conn:
+        conn.execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse()"
+        )
+    with pytest.raises(AuditError, match="refused by the test"):
+        pg_store.append(run.run_id, "note", {"n": 1}, operator="o")
+    with raw_sql(url) as conn:
+        conn.execute("DROP TRIGGER refuse ON events")
+    event = pg_store.append(run.run_id, "note", {"n": 2}, operator="o")
+    assert (event.seq, event.data) == (2, {"n": 2})
+    assert pg_store.verify().ok

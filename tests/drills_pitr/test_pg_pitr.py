@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from console.lab.layout import MARIADB_SCRATCH_PORT, REDIS_PORT, REDIS_SCRATCH_PORT
+from console.lab.mariadb import REPL_PASSWORD
 from tests.drills_pg.drill import SCALE, Drill, RunOutcome
 from tests.drills_pitr.lab import mark, pause, recovery_report, scratch_left, utc_now
 from tests.support.lab import requires_lab
@@ -465,6 +466,7 @@ def test_mariadb_pitr_to_a_time_and_to_a_gtid(pitr: Drill) -> None:
     # the replication account is never on a command line, and its option file is gone
     sent = " ".join(e.data.get("command", "") for e in run.of("command_intent"))
     assert "--password" not in sent and "--defaults-extra-file=" in sent
+    assert REPL_PASSWORD not in sent and "****" in sent  # masked in the recorded intent
     scratch = pitr.lab.lab.layout.site("dr").scratch_dir
     assert not (scratch / "catalog.cnf").exists()
     gtid = _maria_mark(pitr, "C")

@@ -238,3 +238,47 @@ def test_plan_renders_without_running(fresh_audit: Estate) -> None:
     plan = json.loads(js.stdout)
     assert plan["steps"][0]["targets"] == ["h-east"]
     assert plan["gates"][0]["ok"] is True
+
+
+SECRET_ON_STDIN = """
+version: 1
+name: secret-stdin
+kind: custom
+params:
+  token: {secret: true}
+steps:
+  - id: use
+    on: h-east
+    run: |
+      set -u
+      test {{ token }} = s3cr3t-Pa55word && echo "the token arrived"
+      args=$(tr '\\0' ' ' < /proc/$$/cmdline)
+      case "$args" in *{{ token }}*) echo "LEAK in the shell's arguments";; esac
+      case "$args" in *eval*) echo "the shell's arguments hold only the stdin reader";; esac
+      cat <<EOF
+      read from stdin: $(cat | wc -c) bytes left
+      EOF
+    expect: {stdout_contains: the token arrived}
+  - id: status
+    on: h-east
+    run: echo {{ token }} >/dev/null; exit 3
+    on_failure: continue
+"""
+
+
+def test_a_command_holding_a_secret_travels_on_stdin_never_in_the_shells_arguments(
+    fresh_audit: Estate,
+) -> None:
+    """The remote shell's own argv (/proc/$$/cmdline, what ps shows) never holds a secret:
+    the engine sends such a command on stdin; it runs in the login shell as before."""
+    est = fresh_audit
+    pb = est.playbook("secret-stdin", SECRET_ON_STDIN)
+    secret = "s3cr3t-Pa55word"
+    proc = est.run("run", str(pb), "-i", str(est.inventory), "--var", f"token={secret}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # the exit 3 is continued past
+    assert "h-east | the token arrived" in proc.stdout, proc.stdout
+    assert "the shell's arguments hold only the stdin reader" in proc.stdout, proc.stdout
+    assert "LEAK" not in proc.stdout and secret not in proc.stdout
+    assert "read from stdin: 0 bytes left" in proc.stdout, proc.stdout  # stdin at its end
+    finished = [e for e in events(est) if e["kind"] == "command_result"]
+    assert [e["exit_status"] for e in finished] == [0, 3], finished

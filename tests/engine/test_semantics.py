@@ -21,6 +21,7 @@ import pytest
 from console import events as ev
 from console.audit.model import RunStart
 from console.audit.store import AuditStore
+from console.engine.commands import SCRIPT_ON_STDIN
 from console.engine.decider import Answer, Decider, Question
 from console.errors import ErrorKind
 from tests.engine.scripted_env import ScriptedEstate, run_id_of
@@ -742,6 +743,9 @@ def test_secret_is_masked_everywhere(scripted: ScriptedEstate) -> None:
     assert secret not in raw.fetchone()[0]
     show = est.run("audit", "show", run_id_of(proc.stdout))
     assert show.returncode == 0 and secret not in show.stdout and "****" in show.stdout
+    # the command holding it went on stdin: the exec's command line never names it
+    calls = est.transport.calls_to(f"test {secret}")
+    assert calls and all(c.sent == SCRIPT_ON_STDIN for c in calls), calls
 
 
 def test_json_lines(scripted: ScriptedEstate) -> None:
@@ -756,6 +760,8 @@ def test_json_lines(scripted: ScriptedEstate) -> None:
     assert proc.returncode == 0, proc.stderr
     records = [json.loads(line) for line in proc.stdout.splitlines()]
     assert records[0]["kind"] == "run_started" and records[-1]["kind"] == "run_finished"
+    # no secret in them: every command is the exec's command line itself
+    assert est.transport.calls and all(c.sent == c.command for c in est.transport.calls)
     assert len({r["run_id"] for r in records}) == 1
     for r in records:
         assert {"run_id", "seq", "ts", "kind"} <= set(r)

@@ -43,12 +43,14 @@ NEWER_KINDS = frozenset(
         "commit_awaited",
         "commit",
         "commit_expired",
+        "approval_refused",
+        "commit_refused",
     }
 )
 """Kinds added after the legacy log was recorded, which it therefore cannot hold
 (``notification_failed`` from the notifications, ``run_imported`` written by ``audit push``,
-``approval_requested`` and ``approval`` of the two-person rule, the ``commit_*`` kinds of the
-commit-or-roll-back window)."""
+``approval_requested``, ``approval`` and ``approval_refused`` of the two-person rule, the
+``commit_*`` kinds of the commit-or-roll-back window)."""
 
 
 @pytest.fixture(scope="module")

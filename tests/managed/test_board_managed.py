@@ -54,6 +54,11 @@ async def test_board_shows_the_managers_and_a_paused_cluster(
             60,
             "both managers and the Redis Cluster OK on the board",
         )
+        # the cluster has no members: its topology line points at its own view
+        assert "Redis Cluster: the cluster's own view below (carts)" in static_text(
+            app, "#topology"
+        )
+        assert "no sample yet" not in static_text(app, "#topology")
         _pause(managed, True)
         try:
             await until(

@@ -16,8 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from console.audit.store import AuditStore
+from console.events.measure import CanaryCheck, CanaryWrite
+from console.events.registry import decode
 from console.lab import cluster
 from console.lab.procs import wait_until
+from console.probes.canary import CLUSTER_GROUPS, RedisClusterCanary, key_slot
 from tests.managed.cluster_support import REPO, cluster_back, cluster_view, layout_of, status_json
 from tests.support.lab import RunningLab, requires_profile
 
@@ -68,6 +72,59 @@ def _masters_by_site(lab: RunningLab) -> dict[str, int]:
         if "master" in n.flags and n.slots and "fail" not in n.flags:
             held[site_of[n.endpoint]] += 1
     return held
+
+
+def _canary(audit: Path) -> tuple[CanaryCheck, list[CanaryWrite]]:
+    """The engine's canary check of the run in ``audit`` and its writes."""
+    store = AuditStore(audit)
+    run_id = store.latest_run_id()
+    assert run_id is not None
+    events = [decode(e.kind, e.data) for e in store.events(run_id)]
+    checks = [e for e in events if isinstance(e, CanaryCheck)]
+    assert checks, "the run has no canary check"
+    return checks[-1], [e for e in events if isinstance(e, CanaryWrite)]
+
+
+def _assert_no_canary_lost(audit: Path) -> CanaryCheck:
+    check, writes = _canary(audit)
+    assert check.error is None, check
+    assert check.acknowledged is not None and check.acknowledged >= 3, check
+    assert check.missing == () and check.rpo_writes == 0 and check.rpo_seconds == 0, check
+    assert check.present is not None and check.present >= check.acknowledged
+    assert sum(w.ok for w in writes) == check.acknowledged
+    return check
+
+
+def test_canary_sets_sit_on_the_slots_the_server_computes(managed: RunningLab) -> None:
+    # the canary's hash slots by the console's CRC16 = CLUSTER KEYSLOT of a real node, and
+    # they reach every master of the lab's cluster
+    owners = set()
+    nodes = subprocess.run(
+        ["redis-cli", "-h", managed.addresses["dr"], "-p", "16700", "CLUSTER", "NODES"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    ranges: dict[str, list[tuple[int, int]]] = {}  # master endpoint -> its slot ranges
+    for line in nodes.splitlines():
+        parts = line.split()
+        if len(parts) > 8 and "master" in parts[2]:
+            for r in parts[8:]:
+                lo, _, hi = r.partition("-")
+                ranges.setdefault(parts[1].split("@")[0], []).append((int(lo), int(hi or lo)))
+    for g in range(CLUSTER_GROUPS):
+        key = RedisClusterCanary.group_key("01JTEST", g)
+        said = subprocess.run(
+            ["redis-cli", "-h", managed.addresses["dr"], "-p", "16700", "CLUSTER", "KEYSLOT", key],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.strip()
+        assert said == str(key_slot(key)), key
+        owners |= {m for m, rs in ranges.items() if any(a <= key_slot(key) <= b for a, b in rs)}
+    assert len(owners) == len(ranges) == 3
 
 
 class Writer:
@@ -143,6 +200,9 @@ def test_site_failover_and_back_twice_loses_no_acknowledged_write(
             assert "every chosen replica is a master now" in out.stdout
             assert ": ok" in out.stdout and "masters in east: none" in out.stdout
             assert "48 of 48 earlier canaries read back; lost: none: ok" in out.stdout
+            _assert_no_canary_lost(
+                tmp_path / f"out{round_}.db"
+            )  # the engine's, through the cluster
             assert _masters_by_site(managed) == {"east": 0, "west": 2, "dr": 1}
             carts = cluster_view(status_json(managed)[1])
             assert any(
@@ -152,6 +212,7 @@ def test_site_failover_and_back_twice_loses_no_acknowledged_write(
             assert back.returncode == 0, back.stdout[-4000:]
             assert "masters per site: east=1 west=1 dr=1" in back.stdout
             assert _masters_by_site(managed) == {"east": 1, "west": 1, "dr": 1}
+            _assert_no_canary_lost(tmp_path / f"back{round_}.db")
     assert len(writer.acked) > 50
     assert writer.lost() == []
     layout = layout_of(managed)
@@ -218,6 +279,19 @@ def test_takeover_when_a_dark_site_held_two_masters(managed: RunningLab, tmp_pat
         assert "the site is dark, TAKEOVER allowed: ok" in done.stdout
         assert done.stdout.count("CLUSTER FAILOVER TAKEOVER on ") >= 2
         assert "16384 of 16384 slots served; masters in west: none" in done.stdout
+        # the engine's canary: while the dark west held two of three masters the whole cluster
+        # refused writes (CLUSTERDOWN, cluster_state fail), so no canary was acknowledged
+        # before the outage mark and the engine says the RPO is not measurable (it does not
+        # claim "0 lost"); every canary acknowledged after the TAKEOVER reads back
+        check, writes = _canary(tmp_path / "take.db")
+        first = next(i for i, w in enumerate(writes) if w.ok)
+        assert first >= 1 and all("CLUSTERDOWN" in (w.error or "") for w in writes[:first])
+        assert (check.error or "").startswith(
+            "RPO not measurable: no canary was acknowledged before the outage began"
+        ), check
+        assert check.acknowledged is not None and check.acknowledged >= 3, check
+        assert check.missing == () and (check.present or 0) >= check.acknowledged, check
+        print(f"TAKEOVER canary: {check.acknowledged} acknowledged, lost {check.missing}")
     finally:
         managed.lab.chaos_up("west")
     assert wait_until(lambda: _masters_by_site(managed)["west"] == 0, 60, 0.5)

@@ -1,14 +1,18 @@
 """``patroni-failover-unplanned`` on the managed lab, for real: the leader's site goes dark at
 the playbook's manual step, Patroni fails over by itself, the drill measures it against the
-playbook's objectives, and the old leader demotes itself when the site returns. The lab is
-switched back to east afterwards with ``patroni-switchover``.
+playbook's objectives, and the old leader demotes itself when the site returns. With the
+cluster paused (automatic failover off) the run asks Patroni for a manual failover instead of
+waiting forever, and resumes the cluster so that the returning old leader is demoted. The lab
+is put back at home afterwards.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,7 +23,7 @@ from console.events.registry import decode
 from console.lab import patroni
 from console.lab.procs import wait_until
 from console.model.playbook import load_playbook
-from tests.managed.cluster_support import cluster_back
+from tests.managed.dark_support import home_again, patroni_leaders
 from tests.support.lab import RunningLab, requires_profile
 
 pytestmark = [requires_profile("managed"), pytest.mark.lab, pytest.mark.slow]
@@ -28,16 +32,25 @@ REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "playbooks" / "patroni-failover-unplanned.yaml"
 
 
-def _leaders(lab: RunningLab) -> list[str]:
+def _set_pause(lab: RunningLab, pause: bool) -> None:
+    req = urllib.request.Request(
+        f"http://{lab.addresses['west']}:{patroni.REST_PORT}/config",
+        data=json.dumps({"pause": pause}).encode(),
+        method="PATCH",
+    )
+    with urllib.request.urlopen(req, timeout=30):
+        pass
+    assert wait_until(lambda: _paused(lab) is pause, 60, 0.5)
+
+
+def _paused(lab: RunningLab) -> bool:
     data = patroni.get_json(f"http://{lab.addresses['west']}:{patroni.REST_PORT}/cluster") or {}
-    return [m["name"] for m in data.get("members", []) if m["role"] == "leader"]
+    return bool(data.get("pause"))
 
 
-@pytest.mark.timeout(900)
-def test_dark_leader_site_is_measured_and_fenced(managed: RunningLab, tmp_path: Path) -> None:
-    lab = managed
-    assert wait_until(lambda: lab.lab.health() == [], 120, 1), lab.lab.health()
-    assert _leaders(lab) == ["pg-east"]
+def _drill(lab: RunningLab, tmp_path: Path) -> tuple[str, float, list[object]]:
+    """Run the playbook, darken east at its manual step and bring it back once a write is
+    proven; the run's output, the test's dark-to-writable seconds and the run's events."""
     audit = tmp_path / "audit.db"
     proc = subprocess.Popen(
         [
@@ -75,14 +88,18 @@ def test_dark_leader_site_is_measured_and_fenced(managed: RunningLab, tmp_path: 
         if proc.poll() is None:
             proc.kill()
         lab.lab.chaos_up("east")
-        cluster_back(lab)  # even when the run failed: the next modules' health includes it
     text = "".join(out)
+    (tmp_path / "run.log").write_text(text)  # for a failure's post-mortem
     assert code == 0, text[-4000:]
     assert dark_at is not None and writable_at is not None
     store = AuditStore(audit)
     run_id = store.latest_run_id()
     assert run_id is not None
     events = [decode(e.kind, e.data) for e in store.events(run_id)]
+    return text, writable_at - dark_at, events
+
+
+def _assert_measured(events: list[object], clock: float) -> None:
     measured = [e for e in events if isinstance(e, Measurement)][-1]
     objectives = load_playbook(PLAYBOOK).objectives
     # Patroni's own behaviour: the leader key (ttl 20 s) must expire first
@@ -92,77 +109,46 @@ def test_dark_leader_site_is_measured_and_fenced(managed: RunningLab, tmp_path: 
     assert check.acknowledged is not None and check.acknowledged >= 3
     assert measured.rpo_seconds is not None and measured.rpo_seconds <= (objectives.rpo or 0)
     print(  # the figure for the report (pytest -s)
-        f"dark -> writable by the test's clock {writable_at - dark_at:.1f} s, run RTO "
+        f"dark -> writable by the test's clock {clock:.1f} s, run RTO "
         f"{measured.rto_seconds:.1f} s, RPO {measured.rpo_seconds} s / {check.rpo_writes} writes"
     )
-    # fenced: one leader, the old one demoted and streaming (the playbook waited for it)
-    assert "pg-east replica streaming" in text
-    assert _leaders(lab) == ["pg-west"]
-    back = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "console",
-            "--audit",
-            str(tmp_path / "back.db"),
-            "run",
-            str(REPO / "playbooks" / "patroni-switchover.yaml"),
-            "-i",
-            str(lab.inventory),
-            "--yes",
-            "--var",
-            "from_site=west",
-            "--var",
-            "to_site=east",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=REPO,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    assert back.returncode == 0, back.stdout[-3000:]
-    # the dark east took its Redis Cluster master too: put the masters back one per site
-    assert cluster_back(lab) == []
-    # the dark east took the Redis master with it: Sentinel failed it over to west by itself
-    assert wait_until(lambda: lab.lab.health() == [], 120, 1), lab.lab.health()
-    if _redis_role(lab, "east") != "master":
-        home = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "console",
-                "--audit",
-                str(tmp_path / "redis.db"),
-                "run",
-                str(REPO / "playbooks" / "sentinel-failover.yaml"),
-                "-i",
-                str(lab.inventory),
-                "--yes",
-                "--var",
-                "from_site=west",
-                "--var",
-                "to_site=east",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=REPO,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-        assert home.returncode == 0, home.stdout[-3000:]
-    assert _redis_role(lab, "east") == "master"
-    assert wait_until(lambda: lab.lab.health() == [], 120, 1), lab.lab.health()
 
 
-def _redis_role(lab: RunningLab, site: str) -> str:
-    done = subprocess.run(
-        ["redis-cli", "-h", lab.addresses[site], "-p", "16379", "ROLE"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    return done.stdout.split()[0]
+@pytest.mark.timeout(900)
+def test_dark_leader_site_is_measured_and_fenced(managed: RunningLab, tmp_path: Path) -> None:
+    lab = managed
+    assert wait_until(lambda: lab.lab.health() == [], 120, 1), lab.lab.health()
+    assert patroni_leaders(lab) == ["pg-east"]
+    try:
+        text, clock, events = _drill(lab, tmp_path)
+        _assert_measured(events, clock)
+        # pg-dr has the nofailover tag: Patroni may promote west only, and does by itself
+        assert "automatic: Patroni may promote pg-west by itself" in text
+        assert "↷ manual-failover skipped" in text and "↷ resume-after-manual skipped" in text
+        # fenced: one leader, the old one demoted and streaming (the playbook waited for it)
+        assert "pg-east replica streaming" in text
+        assert patroni_leaders(lab) == ["pg-west"]
+    finally:
+        home_again(lab, tmp_path)
+
+
+@pytest.mark.timeout(900)
+def test_paused_cluster_fails_over_through_patroni_after_confirmation(
+    managed: RunningLab, tmp_path: Path
+) -> None:
+    lab = managed
+    assert wait_until(lambda: lab.lab.health() == [], 120, 1), lab.lab.health()
+    assert patroni_leaders(lab) == ["pg-east"]
+    _set_pause(lab, True)
+    try:
+        text, clock, events = _drill(lab, tmp_path)
+        assert "manual: the cluster is paused (automatic failover off)" in text
+        assert "manual failover asked" in text and "cluster resumed" in text, text[-4000:]
+        _assert_measured(events, clock)
+        assert not _paused(lab)
+        assert "pg-east replica streaming" in text
+        assert patroni_leaders(lab) == ["pg-west"]
+    finally:
+        if _paused(lab):
+            _set_pause(lab, False)
+        home_again(lab, tmp_path)

@@ -225,7 +225,7 @@ ENUM_CASES: dict[str, Case] = {
         "canary: {service: orders-db",
         "canary: {service: ledger",
         "ledger",
-        "a canary writes to postgres, mysql, redis only",
+        "a canary writes to postgres, mysql, redis, redis-cluster only",
     ),
     "service topology": Case(
         "service topology",

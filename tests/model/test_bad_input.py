@@ -6,7 +6,6 @@ Each case checks the exact ``file:line:col`` and the exit code through the real 
 from __future__ import annotations
 
 import resource
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -277,7 +276,8 @@ def _peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def test_alias_bomb_refused_fast(write: Write, validate: Validate) -> None:
+@pytest.mark.timeout(300)  # an unbounded expansion takes minutes and GBs: the guard is memory
+def test_alias_bomb_refused_without_expanding(write: Write, validate: Validate) -> None:
     lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
     for i in range(1, 9):
         prev = chr(ord("a") + i - 1)
@@ -286,13 +286,11 @@ def test_alias_bomb_refused_fast(write: Write, validate: Validate) -> None:
     lines.append("sites: *i")
     p = write("bomb.yaml", "\n".join(lines) + "\n")
     before = _peak_rss_kib()
-    start = time.monotonic()
     err = one_error(validate, p)
-    elapsed = time.monotonic() - start
     assert "alias bomb" in err
     assert err.startswith(f"{p}:")
-    # Generous bound (shared, loaded CI machine); an unbounded expansion takes minutes and GBs.
-    assert elapsed < 5, elapsed
+    # Not timed (a loaded machine can be 10x slower): the expansion is refused before it is
+    # built, which the peak memory shows (9^9 values would take GBs).
     assert _peak_rss_kib() - before < 200_000
 
 
@@ -311,9 +309,7 @@ def test_huge_file_refused_unread(write: Write, validate: Validate, tmp_path: Pa
             fh.write(chunk)
         fh.truncate(50 * 1024 * 1024)
     before = _peak_rss_kib()
-    start = time.monotonic()
-    err = one_error(validate, p)
-    assert time.monotonic() - start < 5
+    err = one_error(validate, p)  # refused by its size, unread: the peak memory shows it
     assert err.startswith(f"{p}:1:1: file is 50.0 MiB")
     assert _peak_rss_kib() - before < 50_000
 

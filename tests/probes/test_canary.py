@@ -125,6 +125,50 @@ def test_redis_key_prefix() -> None:
     ]
 
 
+CLUSTER = ProbeTarget("carts", "dr", "h3", "redis", "127.0.99.3", 16700)  # the entry node
+
+
+def test_cluster_key_slot_is_redis_crc16() -> None:
+    # the reference vectors: CRC-16/XMODEM of "123456789" is 0x31C3; Redis's own docs and
+    # CLUSTER KEYSLOT give foo -> 12182, and a hash tag hashes only what is between the braces
+    assert c.crc16(b"123456789") == 0x31C3
+    assert c.key_slot("foo") == 12182
+    assert c.key_slot("{user1000}.following") == c.key_slot("user1000")
+    assert c.key_slot("foo{}{bar}") == c.crc16(b"foo{}{bar}") % 16384  # an empty tag: whole key
+    assert c.key_slot("foo{{bar}}zap") == c.key_slot("{bar")
+
+
+def test_cluster_canary_sets_cover_every_twelfth_of_the_slots() -> None:
+    slots = [c.key_slot(c.RedisClusterCanary.group_key("01JABC", g)) for g in range(12)]
+    assert [s * 12 // 16384 for s in slots] == list(range(12))
+    # the slot does not depend on the run: only the hash tag is hashed
+    assert slots == [c.key_slot(c.RedisClusterCanary.group_key("01JXYZ", g)) for g in range(12)]
+
+
+def test_cluster_canary_goes_through_the_cluster_one_set_per_canary() -> None:
+    for n in (1, 12, 13):
+        words = shlex.split(c.write_command("redis-cluster", CLUSTER, "01JABC", n))
+        at = words.index("-h")
+        assert words[at : at + 4] == ["-h", "127.0.99.3", "-p", "16700"] and "-c" in words
+        assert words[-2:] == [c.RedisClusterCanary.group_key("01JABC", (n - 1) % 12), str(n)]
+    read = c.read_command("redis-cluster", CLUSTER, "01JABC")
+    assert read.count(" -c ") == 12 and read.count(" && ") == 11
+    for g in range(12):
+        assert shlex.quote(c.RedisClusterCanary.group_key("01JABC", g)) in read
+
+
+def test_cluster_canary_output_without_redirection_notes() -> None:
+    write = "-> Redirected to slot [462] located at 127.0.99.1:16700\n5\n1795731064.372625\n"
+    assert c.parse_write("redis-cluster", 5, 0, write, "") is True
+    read = (
+        "-> Redirected to slot [462] located at 127.0.99.1:16700\n1:1795731064.1\n13:1795731065.2\n"
+    )
+    state = c.parse_read("redis-cluster", 0, read, "")
+    assert state.numbers == frozenset({1, 13})
+    with pytest.raises(c.CanaryError, match="CLUSTERDOWN"):
+        c.parse_read("redis-cluster", 0, "CLUSTERDOWN The cluster is down\n", "")
+
+
 @pytest.mark.parametrize("bad", ["", "x'; DROP TABLE t; --", "a b", "$(reboot)", "x" * 65])
 def test_run_id_that_needs_escaping_is_refused(bad: str) -> None:
     for kind in KINDS:

@@ -42,6 +42,7 @@ from typing import Any
 
 import pytest
 
+from console.engine.commands import SCRIPT_ON_STDIN
 from console.errors import DrError, HostKeyError
 from console.ssh.errors import ConnectionLost, ConnectRefused, ConnectTimeout
 from console.ssh.output import OnLine
@@ -101,6 +102,9 @@ class Call:
     ended: str = "running"
     """``ok``, ``exit N``, ``timed out``, ``failed: <error class>``, ``dropped``,
     ``cancelled``, ``unmatched``."""
+    sent: str = ""
+    """The exec's command line as sent: ``command`` itself, or the engine's
+    ``SCRIPT_ON_STDIN`` when ``command`` (a secret in it) went on stdin."""
 
 
 @dataclass
@@ -172,7 +176,10 @@ class ScriptedTransport(Transport):
         """Answer ``command`` from the first matching rule."""
         if self.closed:
             raise RuntimeError("transport is closed")
-        call = Call(target.name, command, timeout, time.monotonic())
+        sent = command
+        if command == SCRIPT_ON_STDIN and stdin is not None:
+            command = stdin  # rules and tests see the script the shell runs
+        call = Call(target.name, command, timeout, time.monotonic(), sent=sent)
         self.calls.append(call)
         rule = next((r for r in self.rules if r.matches(target.name, command)), None)
         if rule is None:

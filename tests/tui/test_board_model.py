@@ -226,3 +226,10 @@ def test_a_broken_recoverable_window_is_in_the_verdict(inventory: Inventory) -> 
     broken = dataclasses.replace(snap, windows={"orders-db": gap})
     said = verdict_line(inventory, broken, DEFAULT_PALETTE).plain
     assert said == "▲ orders-db recovery window CRIT", said
+
+
+def test_a_redis_cluster_line_points_at_the_cluster_s_own_view() -> None:
+    # a redis-cluster service has nodes, no members: "no sample yet" would never change
+    managed = load_inventory(Path(__file__).resolve().parents[2] / "inventory/example-managed.yaml")
+    line = topology_line(managed, "carts", None, DEFAULT_PALETTE, 10).plain
+    assert line == "carts      Redis Cluster: the cluster's own view below (carts)"

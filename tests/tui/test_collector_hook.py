@@ -56,7 +56,9 @@ async def test_a_dark_site_delays_only_its_own_member(tui_lab: RunningLab) -> No
             tui_lab.lab.chaos_up("west")
         await collector.close()
     assert east.role == "primary"
-    assert east_took < 3.0
+    # east did not wait for west's 4 s deadline: it answered while west was still pending
+    # (``not west.done()`` above), whatever the load; west's own answer waited for it
+    assert east_took < west_took
     assert west_status.role == "down"
     assert west_status.health.health.value == "down"
     assert west_took >= 4.0

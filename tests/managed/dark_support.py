@@ -1,0 +1,93 @@
+"""Putting the managed lab back at home after a drill that took a site dark.
+
+A dark east takes everything of east with it: Patroni's leader, the Sentinel-watched Redis
+master and a Redis Cluster master. Whichever of them failed over (and the unplanned drills
+bring the site back at different moments, so which did is not fixed), this puts each back
+through its own playbook or the lab's placement repair, so that the next module finds the lab
+as ``lab up`` made it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from console.lab import patroni
+from console.lab.procs import wait_until
+from tests.managed.cluster_support import cluster_back
+from tests.support.lab import RunningLab
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_playbook(
+    lab: RunningLab, audit: Path, name: str, *variables: str
+) -> subprocess.CompletedProcess[str]:
+    """``drconsole run playbooks/NAME.yaml --yes`` on the lab, each of ``variables`` a
+    ``--var KEY=VALUE``."""
+    extra = [arg for v in variables for arg in ("--var", v)]
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "console",
+            "--audit",
+            str(audit),
+            "run",
+            str(REPO / "playbooks" / f"{name}.yaml"),
+            "-i",
+            str(lab.inventory),
+            "--yes",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def patroni_leaders(lab: RunningLab) -> list[str]:
+    """The members Patroni names leader (asked of west's REST API)."""
+    data = patroni.get_json(f"http://{lab.addresses['west']}:{patroni.REST_PORT}/cluster") or {}
+    return [m["name"] for m in data.get("members", []) if m["role"] == "leader"]
+
+
+def redis_role(lab: RunningLab, site: str) -> str:
+    """``ROLE`` of the Sentinel-watched Redis at ``site`` (master or slave)."""
+    done = subprocess.run(
+        ["redis-cli", "-h", lab.addresses[site], "-p", "16379", "ROLE"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return done.stdout.split()[0]
+
+
+def home_again(lab: RunningLab, tmp_path: Path, dark: str = "east") -> None:
+    """Bring ``dark`` back and every manager's primary home to east, asserting each step."""
+    lab.lab.chaos_up(dark)
+    cluster_back(lab)  # the cluster's masters one per site: the health below includes it
+    assert wait_until(lambda: lab.lab.health() == [], 180, 1), lab.lab.health()
+    leaders = patroni_leaders(lab)
+    if leaders != ["pg-east"]:
+        frm = leaders[0].removeprefix("pg-")
+        back = run_playbook(
+            lab, tmp_path / "home-pg.db", "patroni-switchover", f"from_site={frm}", "to_site=east"
+        )
+        assert back.returncode == 0, back.stdout[-3000:]
+        assert cluster_back(lab) == []
+        assert wait_until(lambda: lab.lab.health() == [], 180, 1), lab.lab.health()
+    assert patroni_leaders(lab) == ["pg-east"]
+    if redis_role(lab, "east") != "master":
+        home = run_playbook(
+            lab, tmp_path / "home-redis.db", "sentinel-failover", "from_site=west", "to_site=east"
+        )
+        assert home.returncode == 0, home.stdout[-3000:]
+    assert redis_role(lab, "east") == "master"
+    assert cluster_back(lab) == []
+    assert wait_until(lambda: lab.lab.health() == [], 180, 1), lab.lab.health()

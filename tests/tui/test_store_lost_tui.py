@@ -1,0 +1,111 @@
+"""The team store lost in the middle of a run started from the TUI: the run screen says so.
+
+A real PostgreSQL server (started for the module) is the app's audit store; SSH is the
+scripted transport. The run's second command stops the server for real ("fast": every
+session ended); what the engine must record next cannot be recorded, so the run stops before
+the next command, exit 3, and the run screen shows STOPPED, the exit code and the reason in
+its decision bar, where it stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.widgets import Static
+
+from console.audit.store import AuditStore
+from console.model.inventory import load_inventory
+from console.tui.app import DrConsoleApp, TuiConfig
+from console.tui.screens.run import RunScreen
+from console.tui.synthetic import FixedStatusSource
+from tests.engine.scripted_env import make_estate
+from tests.support.pgserver import PgServer, pg_server_fixture
+from tests.support.scripted import Call, Reply
+from tests.tui.flows import start_run, wait_finished
+from tests.tui.staging import NOW, healthy
+from tests.tui.waiting import until
+
+WAIT = 120.0
+"""Seconds for the run to reach the outage and end (10x a loaded machine)."""
+
+PLAYBOOK = """
+version: 1
+name: store-lost
+kind: custom
+steps:
+  - id: first
+    on: h-east
+    run: first-cmd
+  - id: outage
+    on: h-east
+    run: store-goes-away
+  - id: never
+    on: h-west
+    run: never-cmd
+"""
+
+pg_server = pg_server_fixture("module")
+
+
+@pytest.fixture
+def server(pg_server: PgServer) -> Iterator[PgServer]:
+    yield pg_server
+    if not pg_server.running():
+        pg_server.start()
+
+
+@pytest.mark.timeout(300)
+async def test_the_run_screen_shows_the_run_stopped_by_the_lost_store(
+    tmp_path: Path, server: PgServer
+) -> None:
+    est = make_estate(tmp_path)
+
+    def stop_the_store(_call: Call) -> Reply:
+        server.stop("fast")
+        return Reply(stdout="the store is down now")
+
+    est.transport.on("first-cmd", Reply(stdout="done"))
+    est.transport.on("store-goes-away", stop_the_store)
+    est.transport.on("never-cmd", Reply(stdout="must not run"))
+    pb = est.playbook("store-lost", PLAYBOOK)
+    url = server.new_database()
+    inventory = load_inventory(est.inventory)
+    config = TuiConfig(
+        inventory_path=est.inventory,
+        playbooks_dir=pb.parent,
+        audit_path=url,
+        operator="ana@jumpbox",
+    )
+    audit = AuditStore(url)
+    app = DrConsoleApp(
+        config,
+        inventory,
+        source_factory=lambda inv, _transport: FixedStatusSource(inv, [healthy(inv)]),
+        clock=lambda: NOW,
+        audit=audit,
+    )
+    app._transport = est.transport
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.pause()
+            assert app.open_run(pb, {}) is not None
+            await until(
+                lambda: isinstance(app.screen, RunScreen) and app.screen.ready, 30, "run screen"
+            )
+            screen = app.screen
+            await start_run(pilot, app)
+            session = await wait_finished(app, WAIT)
+            await until(lambda: app.screen is screen, 30, "back on the run screen")
+            await pilot.pause(0.5)
+            decision = str(screen.query_one("#decision").render())
+            title = str(screen.query_one("#run-title", Static).render())
+            assert session.result is not None and session.result.exit_code == 3
+            assert "run stopped (exit 3)" in decision
+            assert "the audit store was lost" in decision
+            assert "STOPPED" in title
+    finally:
+        audit.close()
+    assert len(est.transport.calls_to("store-goes-away")) == 1
+    assert not est.transport.calls_to("never-cmd")
