@@ -31,6 +31,8 @@ from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
 from console.audit.approvals import approve
+from console.audit.database import is_store_url
+from console.audit.fallback import FallbackStore
 from console.audit.model import Event as AuditEvent
 from console.audit.store import AuditStore
 from console.engine.prepare import prepare
@@ -178,8 +180,21 @@ class DrConsoleApp(App[int]):
 
     def _open_audit(self) -> AuditStore:
         if self._audit is None:
-            self._audit = AuditStore(self.config.audit_path)
+            fallback = self.config.audit_fallback
+            if fallback is not None and is_store_url(self.config.audit_path):
+                self._audit = FallbackStore(
+                    self.config.audit_path, fallback, on_switch=self._store_switched
+                )
+            else:
+                self._audit = AuditStore(self.config.audit_path)
         return self._audit
+
+    def _store_switched(self, message: str) -> None:
+        """The team store was lost and the local fallback took over: say it where the run is
+        watched (its output, which the audit log's ``notice`` also holds) and as a warning."""
+        if self.session is not None:
+            self.session.say(f"» warning: {message}")
+        self.notify(message, severity="warning", timeout=30)
 
     # -- status ----------------------------------------------------------------------------
 
@@ -573,6 +588,11 @@ def main(args: argparse.Namespace) -> int:
         notify=command_line_targets([*(getattr(args, "notify", None) or ()), *environment_urls()]),
         read_only=bool(getattr(args, "read_only", False)),
         notify_timeout=float(getattr(args, "notify_timeout", None) or 5.0),
+        audit_fallback=(
+            Path(args.audit_fallback).expanduser()
+            if getattr(args, "audit_fallback", None)
+            else None
+        ),
     )
     app = DrConsoleApp(config, inventory)
     app.run()

@@ -280,6 +280,11 @@ class RunSession:
         if not self.finished:
             self.engine.set_paused(True)
 
+    def say(self, line: str) -> None:
+        """Add a line of the console's own to the run's output (and redraw)."""
+        self._add(line)
+        self._changed()
+
     def _add(self, line: str) -> None:
         self.lines.append(line)
         self.lines_total += 1

@@ -53,6 +53,9 @@ class TuiConfig:
     read_only: bool = False
     """An observer's console (``drconsole serve`` without the operator token): it can look
     at everything and act on nothing: no run is opened, started, resumed or exported."""
+    audit_fallback: Path | None = None
+    """``--audit-fallback PATH`` with a team store: the local file that takes over when the
+    store is lost in the middle of a run (``console.audit.fallback``)."""
 
 
 class ConsoleState:
