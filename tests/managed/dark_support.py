@@ -22,11 +22,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_playbook(
-    lab: RunningLab, audit: Path, name: str, *variables: str
+    lab: RunningLab, audit: Path, name: str, *variables: str, flags: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
     """``drconsole run playbooks/NAME.yaml --yes`` on the lab, each of ``variables`` a
-    ``--var KEY=VALUE``."""
-    extra = [arg for v in variables for arg in ("--var", v)]
+    ``--var KEY=VALUE``, then ``flags``."""
+    extra = [arg for v in variables for arg in ("--var", v)] + list(flags)
     return subprocess.run(
         [
             sys.executable,
