@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 from console.audit.store import AuditStore
 from console.events.measure import CanaryCheck, Measurement
@@ -23,7 +24,8 @@ from console.events.registry import decode
 from console.lab import patroni
 from console.lab.procs import wait_until
 from console.model.playbook import load_playbook
-from tests.managed.dark_support import home_again, patroni_leaders
+from tests.managed.cluster_support import layout_of
+from tests.managed.dark_support import home_again, patroni_leaders, run_playbook
 from tests.support.lab import RunningLab, requires_profile
 
 pytestmark = [requires_profile("managed"), pytest.mark.lab, pytest.mark.slow]
@@ -151,4 +153,92 @@ def test_paused_cluster_fails_over_through_patroni_after_confirmation(
     finally:
         if _paused(lab):
             _set_pause(lab, False)
+        home_again(lab, tmp_path)
+
+
+def _tag_west_nofailover(lab: RunningLab, on: bool) -> None:
+    """Set west's nofailover tag in its patroni.yml (the file keeps its owner and mode) and
+    have its Patroni reload it (POST /reload), until /cluster shows it."""
+    west = next(
+        m for m in patroni.members(layout_of(lab), lab.lab.bins().pgbin) if m.name == "pg-west"
+    )
+    conf = yaml.safe_load(west.config.read_text())
+    conf["tags"]["nofailover"] = on
+    west.config.write_text(yaml.safe_dump(conf, sort_keys=False))
+    req = urllib.request.Request(f"{west.api}/reload", data=b"", method="POST")
+    with urllib.request.urlopen(req, timeout=30):
+        pass
+
+    def shown() -> bool:
+        data = patroni.get_json(f"{west.api}/cluster") or {}
+        tags = next(
+            (m.get("tags") or {} for m in data.get("members", []) if m["name"] == "pg-west"), {}
+        )
+        return bool(tags.get("nofailover")) is on
+
+    assert wait_until(shown, 60, 0.5), f"pg-west's nofailover tag is not {on}"
+
+
+@pytest.mark.timeout(900)
+def test_no_candidate_without_nofailover_fails_with_patroni_s_refusal(
+    managed: RunningLab, tmp_path: Path
+) -> None:
+    """Every surviving member tagged nofailover: Patroni fails over neither by itself nor on
+    request; the run asks (confirmed), and fails at once with Patroni's answer instead of
+    waiting for a leader that cannot come."""
+    lab = managed
+    assert wait_until(lambda: lab.lab.health() == [], 120, 1), lab.lab.health()
+    assert patroni_leaders(lab) == ["pg-east"]
+    _tag_west_nofailover(lab, True)
+    try:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "console",
+                "--audit",
+                str(tmp_path / "audit.db"),
+                "run",
+                str(PLAYBOOK),
+                "-i",
+                str(lab.inventory),
+                "--yes",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+        )
+        out: list[str] = []
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                out.append(line)
+                if "manual: Take the leader's site east dark" in line:
+                    lab.lab.chaos_down("east")
+            code = proc.wait(timeout=600)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            lab.lab.chaos_up("east")
+        text = "".join(out)
+        (tmp_path / "run.log").write_text(text)
+        assert code == 1, text[-4000:]
+        assert "manual: every surviving member has the nofailover tag" in text, text[-4000:]
+        assert "Patroni answered HTTP 412: failover is not possible: no good candidates" in text
+        assert "step 6/10 new-leader" not in text  # no wait for a leader that cannot come
+    finally:
+        lab.lab.chaos_up("east")
+        _tag_west_nofailover(lab, False)
+        # east, back, takes the leader key again (nobody else could)
+        assert wait_until(lambda: patroni_leaders(lab) == ["pg-east"], 180, 1), patroni_leaders(lab)
+        # the run ended while east was dark: its lock on orders-db (held on lab-east) could
+        # not be released, and the next run says so; break it (a maintenance run: harmless)
+        again = run_playbook(lab, tmp_path / "again.db", "patroni-maintenance")
+        assert again.returncode == 4 and "break the lock with --break-lock" in again.stdout
+        unlock = run_playbook(
+            lab, tmp_path / "unlock.db", "patroni-maintenance", flags=("--break-lock",)
+        )
+        assert unlock.returncode == 0, unlock.stdout[-3000:]
         home_again(lab, tmp_path)
