@@ -309,7 +309,7 @@ class MariaBench(Bench):
                 f"--datadir={data} 2>/dev/null")  # fmt: skip
         t1 = time.monotonic()
         self.sh(
-            f"setsid /usr/sbin/mariadbd --no-defaults --datadir={data} "
+            f"setsid /usr/sbin/mariadbd --no-defaults --datadir={data} --tmpdir={d} "
             f"--port={MARIADB_SCRATCH_PORT} --bind-address={dr.address} --socket={d}/bh.sock "
             f"--pid-file={d}/bh.pid --log-error={d}/bh.err --skip-log-bin --skip-slave-start "
             "--skip-name-resolve --server-id=98 --innodb-buffer-pool-size=64M "

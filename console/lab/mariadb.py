@@ -68,6 +68,9 @@ class MariaMember:
             str(self.bins.mariadbd),
             "--no-defaults",
             f"--datadir={s.maria_datadir}",
+            # its own tmpdir: a mariadbd starting removes every #sql* file in its tmpdir,
+            # so with /tmp shared a server starting would break another's bootstrap
+            f"--tmpdir={s.maria_dir}",
             f"--port={MARIADB_PORT}",
             f"--bind-address={s.address}",
             f"--socket={s.maria_socket}",
@@ -183,6 +186,7 @@ def setup(
             str(bins.mariadb_install_db),
             "--no-defaults",
             f"--datadir={layout.maria_template}",
+            f"--tmpdir={layout.directory}",  # not /tmp: see MariaMember.server_argv
             "--auth-root-authentication-method=socket",
             f"--auth-root-socket-user={user}",
             "--skip-test-db",

@@ -21,31 +21,53 @@ from tests.support.lab import RunningLab
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_playbook(
+def playbook_argv(
     lab: RunningLab, audit: Path, name: str, *variables: str, flags: tuple[str, ...] = ()
-) -> subprocess.CompletedProcess[str]:
+) -> list[str]:
     """``drconsole run playbooks/NAME.yaml --yes`` on the lab, each of ``variables`` a
     ``--var KEY=VALUE``, then ``flags``."""
     extra = [arg for v in variables for arg in ("--var", v)] + list(flags)
+    return [
+        sys.executable,
+        "-m",
+        "console",
+        "--audit",
+        str(audit),
+        "run",
+        str(REPO / "playbooks" / f"{name}.yaml"),
+        "-i",
+        str(lab.inventory),
+        "--yes",
+        *extra,
+    ]
+
+
+def run_playbook(
+    lab: RunningLab, audit: Path, name: str, *variables: str, flags: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run :func:`playbook_argv` to its end (10 minutes at most)."""
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "console",
-            "--audit",
-            str(audit),
-            "run",
-            str(REPO / "playbooks" / f"{name}.yaml"),
-            "-i",
-            str(lab.inventory),
-            "--yes",
-            *extra,
-        ],
+        playbook_argv(lab, audit, name, *variables, flags=flags),
         capture_output=True,
         text=True,
         timeout=600,
         cwd=REPO,
         check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def start_playbook(
+    lab: RunningLab, audit: Path, name: str, *variables: str, flags: tuple[str, ...] = ()
+) -> subprocess.Popen[str]:
+    """Start :func:`playbook_argv`, its output (stderr in it) a pipe read line by line while it
+    runs, so a test can act on the lab at a step (take a site dark at a manual step)."""
+    return subprocess.Popen(
+        playbook_argv(lab, audit, name, *variables, flags=flags),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=REPO,
         stdin=subprocess.DEVNULL,
     )
 
@@ -97,8 +119,10 @@ def home_again(lab: RunningLab, tmp_path: Path, dark: str = "east") -> None:
     assert wait_until(lambda: lab.lab.health() == [], 180, 1), lab.lab.health()
 
 
-def _sentinel_masters(lab: RunningLab) -> set[str]:
-    out = set()
+def sentinel_masters(lab: RunningLab, *, check: bool = True) -> list[str]:
+    """The master each site's Sentinel names (``ADDRESS:PORT``), in site order; with
+    ``check=False`` a Sentinel that does not answer gives ``""`` instead of failing."""
+    out = []
     for address in lab.addresses.values():
         done = subprocess.run(
             [
@@ -114,20 +138,20 @@ def _sentinel_masters(lab: RunningLab) -> set[str]:
             capture_output=True,
             text=True,
             timeout=30,
-            check=False,
+            check=check,
         )
-        out.add(":".join(done.stdout.split()))
+        out.append(":".join(done.stdout.split()))
     return out
 
 
 def _sentinel_master(lab: RunningLab) -> str:
     """The master every Sentinel names (one of them, when they disagree)."""
-    return sorted(_sentinel_masters(lab))[0]
+    return sorted(set(sentinel_masters(lab, check=False)))[0]
 
 
 def _sentinels_settled(lab: RunningLab) -> bool:
     """Every Sentinel names one master, that server is a master and the other a replica."""
-    named = _sentinel_masters(lab)
+    named = set(sentinel_masters(lab, check=False))
     if len(named) != 1:
         return False
     master = next(iter(named))

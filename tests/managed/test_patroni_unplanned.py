@@ -9,8 +9,6 @@ is put back at home afterwards.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -25,7 +23,7 @@ from console.lab import patroni
 from console.lab.procs import wait_until
 from console.model.playbook import load_playbook
 from tests.managed.cluster_support import layout_of
-from tests.managed.dark_support import home_again, patroni_leaders, run_playbook
+from tests.managed.dark_support import home_again, patroni_leaders, run_playbook, start_playbook
 from tests.support.lab import RunningLab, requires_profile
 
 pytestmark = [requires_profile("managed"), pytest.mark.lab, pytest.mark.slow]
@@ -54,25 +52,7 @@ def _drill(lab: RunningLab, tmp_path: Path) -> tuple[str, float, list[object]]:
     """Run the playbook, darken east at its manual step and bring it back once a write is
     proven; the run's output, the test's dark-to-writable seconds and the run's events."""
     audit = tmp_path / "audit.db"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "console",
-            "--audit",
-            str(audit),
-            "run",
-            str(PLAYBOOK),
-            "-i",
-            str(lab.inventory),
-            "--yes",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=REPO,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = start_playbook(lab, audit, "patroni-failover-unplanned")
     out: list[str] = []
     dark_at = writable_at = None
     try:
@@ -191,25 +171,7 @@ def test_no_candidate_without_nofailover_fails_with_patroni_s_refusal(
     assert patroni_leaders(lab) == ["pg-east"]
     _tag_west_nofailover(lab, True)
     try:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "console",
-                "--audit",
-                str(tmp_path / "audit.db"),
-                "run",
-                str(PLAYBOOK),
-                "-i",
-                str(lab.inventory),
-                "--yes",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=REPO,
-            stdin=subprocess.DEVNULL,
-        )
+        proc = start_playbook(lab, tmp_path / "audit.db", "patroni-failover-unplanned")
         out: list[str] = []
         try:
             assert proc.stdout is not None

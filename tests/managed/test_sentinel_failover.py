@@ -13,8 +13,8 @@ import pytest
 from console.audit.store import AuditStore
 from console.events.measure import CanaryCheck
 from console.events.registry import decode
-from console.lab import sentinel
 from console.lab.procs import wait_until
+from tests.managed.dark_support import redis_role, sentinel_masters
 from tests.support.lab import RunningLab, requires_profile
 
 pytestmark = [requires_profile("managed"), pytest.mark.lab, pytest.mark.slow]
@@ -24,37 +24,7 @@ PLAYBOOK = REPO / "playbooks" / "sentinel-failover.yaml"
 
 
 def _masters(lab: RunningLab) -> set[str]:
-    out: set[str] = set()
-    for address in lab.addresses.values():
-        done = subprocess.run(
-            [
-                "redis-cli",
-                "-h",
-                address,
-                "-p",
-                str(sentinel.SENTINEL_PORT),
-                "SENTINEL",
-                "GET-MASTER-ADDR-BY-NAME",
-                sentinel.MASTER_NAME,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        )
-        out.add(":".join(done.stdout.split()))
-    return out
-
-
-def _role(lab: RunningLab, site: str) -> str:
-    done = subprocess.run(
-        ["redis-cli", "-h", lab.addresses[site], "-p", "16379", "ROLE"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    return done.stdout.split()[0]
+    return set(sentinel_masters(lab))
 
 
 @pytest.mark.parametrize("round_", [1, 2])
@@ -101,5 +71,5 @@ def test_failover_and_back_loses_no_acknowledged_write(
         assert checks and checks[-1].missing == () and checks[-1].rpo_writes == 0, checks
         assert checks[-1].acknowledged is not None and checks[-1].acknowledged >= 1
         assert _masters(lab) == {f"{lab.addresses[to]}:16379"}
-        assert _role(lab, to) == "master" and _role(lab, frm) == "slave"
+        assert redis_role(lab, to) == "master" and redis_role(lab, frm) == "slave"
     assert wait_until(lambda: lab.lab.health() == [], 120, 1), lab.lab.health()

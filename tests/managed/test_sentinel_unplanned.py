@@ -5,8 +5,6 @@ replica (no second master). The lab is put back at home afterwards."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from console.events.registry import decode
 from console.lab import sentinel
 from console.lab.procs import wait_until
 from console.model.playbook import load_playbook
-from tests.managed.dark_support import home_again, redis_role
+from tests.managed.dark_support import home_again, redis_role, sentinel_masters, start_playbook
 from tests.support.lab import RunningLab, requires_profile
 
 pytestmark = [requires_profile("managed"), pytest.mark.lab, pytest.mark.slow]
@@ -27,54 +25,13 @@ REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "playbooks" / "sentinel-failover-unplanned.yaml"
 
 
-def _sentinel_masters(lab: RunningLab) -> list[str]:
-    out = []
-    for address in lab.addresses.values():
-        done = subprocess.run(
-            [
-                "redis-cli",
-                "-h",
-                address,
-                "-p",
-                str(sentinel.SENTINEL_PORT),
-                "SENTINEL",
-                "GET-MASTER-ADDR-BY-NAME",
-                sentinel.MASTER_NAME,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        )
-        out.append(":".join(done.stdout.split()))
-    return out
-
-
 @pytest.mark.timeout(900)
 def test_dark_master_site_is_measured_and_fenced(managed: RunningLab, tmp_path: Path) -> None:
     lab = managed
     assert wait_until(lambda: lab.lab.health() == [], 120, 1), lab.lab.health()
     assert redis_role(lab, "east") == "master"
     audit = tmp_path / "audit.db"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "console",
-            "--audit",
-            str(audit),
-            "run",
-            str(PLAYBOOK),
-            "-i",
-            str(lab.inventory),
-            "--yes",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=REPO,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = start_playbook(lab, audit, "sentinel-failover-unplanned")
     out: list[str] = []
     dark_at = writable_at = None
     try:
@@ -127,6 +84,6 @@ def test_dark_master_site_is_measured_and_fenced(managed: RunningLab, tmp_path: 
         west = f"{lab.addresses['west']}:16379"
         assert f"old master: slave {lab.addresses['west']} 16379 connected" in text
         assert redis_role(lab, "east") == "slave" and redis_role(lab, "west") == "master"
-        assert _sentinel_masters(lab) == [west, west, west]
+        assert sentinel_masters(lab) == [west, west, west]
     finally:
         home_again(lab, tmp_path)

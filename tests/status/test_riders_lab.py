@@ -63,7 +63,9 @@ def test_the_window_rides_on_the_probes_of_the_primaries(lab: RunningLab) -> Non
     # every answer came with the probe (status 0), none by an exec of its own
     assert answers["orders-db"][0] == 0 and '"archive_mode" : "on"' in answers["orders-db"][1]
     assert answers["catalog-db"][0] == 0 and "binlog.0000" in answers["catalog-db"][1]
-    assert answers["sessions"][0] == 0 and answers["sessions"][1].startswith("aof yes\nts ")
+    assert answers["sessions"][0] == 0 and answers["sessions"][1].startswith(
+        "aof yes\ntsconf yes\nts "
+    )
     east = next(h for h in inventory.hosts.values() if h.site == "east").name
     assert pool.execs[east] == 3, pool.commands  # its three probes, nothing else
     on_east = [c for h, c in pool.commands if h == east]

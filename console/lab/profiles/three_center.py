@@ -222,6 +222,7 @@ def setup_maria_dr(
             str(bins.mariadb_install_db),
             "--no-defaults",
             f"--datadir={dr.site.maria_datadir}",
+            f"--tmpdir={dr.site.maria_dir}",  # not /tmp: see MariaMember.server_argv
             "--auth-root-authentication-method=socket",
             f"--auth-root-socket-user={runner.user.name}",
             "--skip-test-db",
