@@ -393,14 +393,21 @@ class MemberState:
     reason: str
 
 
-def member_states(snapshot: StatusSnapshot) -> dict[tuple[str, str], MemberState]:
-    """Each member's role, health and first reason."""
-    return {
-        (m.service, m.host): MemberState(
-            m.role, m.health.health.value, m.health.reasons[0] if m.health.reasons else ""
+def member_states(
+    snapshot: StatusSnapshot, inventory: Inventory | None = None
+) -> dict[tuple[str, str], MemberState]:
+    """Each member's role (a multi-primary writer's as "writer", as its row says it, when the
+    ``inventory`` is given), health and first reason."""
+    out = {}
+    for m in snapshot.members:
+        service = inventory.services.get(m.service) if inventory is not None else None
+        writer = service is not None and _writer_unit(service, m.host, m) is not None
+        out[(m.service, m.host)] = MemberState(
+            "writer" if writer else m.role,
+            m.health.health.value,
+            m.health.reasons[0] if m.health.reasons else "",
         )
-        for m in snapshot.members
-    }
+    return out
 
 
 def primaries(snapshot: StatusSnapshot) -> dict[str, str | None]:
@@ -417,7 +424,7 @@ def status_changes(
     """What changed since the last snapshot, one sentence each (for the changes log)."""
     lines: list[str] = []
     first: list[str] = []
-    after = member_states(snapshot)
+    after = member_states(snapshot, inventory)
     for key, state in after.items():
         old = before.get(key)
         service, host = key

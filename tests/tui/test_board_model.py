@@ -233,3 +233,25 @@ def test_a_redis_cluster_line_points_at_the_cluster_s_own_view() -> None:
     managed = load_inventory(Path(__file__).resolve().parents[2] / "inventory/example-managed.yaml")
     line = topology_line(managed, "carts", None, DEFAULT_PALETTE, 10).plain
     assert line == "carts      Redis Cluster: the cluster's own view below (carts)"
+
+
+def test_the_changes_log_names_an_active_active_writer_as_its_row_does() -> None:
+    """Both writers of a multi-primary service replicate from each other (their samples say
+    "replica"): the changes log says "writer", as the rows do, and a writer fenced read-only
+    is a change from writer to replica."""
+    active = load_inventory(
+        Path(__file__).resolve().parents[2] / "inventory" / "example-active-active.yaml"
+    )
+    writers = {
+        ("users-db", host): SyntheticMember(role=Role.REPLICA, read_only=False)
+        for host in ("db-east-1", "db-west-1")
+    }
+    snap = synthetic_snapshot(active, NOW, writers)
+    first = status_changes(active, {}, {}, snap)
+    assert "first sample: east/db-east-1 users-db: writer OK" in first, first
+    assert "first sample: west/db-west-1 users-db: writer OK" in first, first
+    fenced = dict(writers)
+    fenced[("users-db", "db-west-1")] = SyntheticMember(role=Role.REPLICA, read_only=True)
+    later = synthetic_snapshot(active, NOW + 2, fenced)
+    lines = status_changes(active, member_states(snap, active), primaries(snap), later)
+    assert any(line.startswith("west/db-west-1 users-db: writer OK → replica") for line in lines)

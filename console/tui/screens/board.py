@@ -357,7 +357,7 @@ class BoardScreen(Screen[None]):
         stamp = time.strftime("%H:%M:%S", time.gmtime(now))
         lines = status_changes(self.state.inventory, self._states, self._primaries, snapshot)
         # members sampled for the first time are remembered, never dropped
-        self._states.update(member_states(snapshot))
+        self._states.update(member_states(snapshot, self.state.inventory))
         self._primaries.update(primaries(snapshot))
         if len(lines) > MAX_CHANGES_PER_REFRESH:
             more = len(lines) - MAX_CHANGES_PER_REFRESH
