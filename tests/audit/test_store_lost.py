@@ -18,22 +18,7 @@ from console.cli import main
 from tests.engine.scripted_env import ScriptedEstate, make_estate
 from tests.support.pgserver import PgServer
 from tests.support.scripted import Call, Reply, use_in_cli
-
-PLAYBOOK = """
-version: 1
-name: store-lost
-kind: custom
-steps:
-  - id: first
-    on: h-east
-    run: first-cmd
-  - id: outage
-    on: h-east
-    run: store-goes-away
-  - id: never
-    on: h-west
-    run: never-cmd
-"""
+from tests.support.store_lost import PLAYBOOK
 
 
 @pytest.fixture

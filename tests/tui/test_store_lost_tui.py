@@ -25,28 +25,13 @@ from console.tui.widgets.output_log import OutputLog
 from tests.engine.scripted_env import make_estate
 from tests.support.pgserver import PgServer, pg_server_fixture
 from tests.support.scripted import Call, Reply
+from tests.support.store_lost import PLAYBOOK
 from tests.tui.flows import start_run, wait_finished
 from tests.tui.staging import NOW, healthy
 from tests.tui.waiting import until
 
 WAIT = 120.0
 """Seconds for the run to reach the outage and end (10x a loaded machine)."""
-
-PLAYBOOK = """
-version: 1
-name: store-lost
-kind: custom
-steps:
-  - id: first
-    on: h-east
-    run: first-cmd
-  - id: outage
-    on: h-east
-    run: store-goes-away
-  - id: never
-    on: h-west
-    run: never-cmd
-"""
 
 pg_server = pg_server_fixture("module")
 
