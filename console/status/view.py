@@ -156,13 +156,28 @@ def _columns(width: int) -> list[_Col]:
     return cols
 
 
-def _hanging(head: Text, body: Text) -> Table:
+@dataclass(frozen=True)
+class _Hanging:
+    """``head body`` with the body's continuation lines indented under its first; the lines
+    end where their words do (no padding to the width: piped into a chat or a log, a line
+    keeps no trailing blanks)."""
+
+    head: Text
+    body: Text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        indent = self.head.cell_len + 1
+        room = max(options.max_width - indent, 10)
+        lines = self.body.wrap(console, room, overflow="fold") or [Text("")]
+        for number, line in enumerate(lines):
+            line.rstrip()
+            lead = self.head.copy() if number == 0 else Text(" " * self.head.cell_len)
+            yield Text.assemble(lead, " ", line) if line.plain else lead
+
+
+def _hanging(head: Text, body: Text) -> _Hanging:
     """``head body`` with the body's continuation lines indented under its first."""
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True)
-    grid.add_column(ratio=1, overflow="fold")
-    grid.add_row(head, body)
-    return grid
+    return _Hanging(head, body)
 
 
 def _without_host(reason: str, host: str) -> str:
