@@ -293,7 +293,7 @@ class StatusView:
                 ratio=1 if col.flexible else None,
                 overflow="fold",
             )
-        notes: list[Table] = []
+        notes: list[_Hanging] = []
         for m, (cells, why) in zip(rows, rendered, strict=True):
             table.add_row(*(cells[c.key] for c in cols))
             if why and "why" not in keys:
