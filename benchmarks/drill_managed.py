@@ -311,11 +311,17 @@ class Bench:
     def home(self) -> None:
         """Patroni's leader and Sentinel's master back to east, the cluster one master per
         site."""
+        redis_cluster.restore_placement(self.lab.runner(), self.lab.layout, self.lab.bins())
         self.wait_healthy()
         leader = patroni.get_json(f"http://{self.addr('west')}:{patroni.REST_PORT}/cluster") or {}
         if [m["name"] for m in leader.get("members", []) if m["role"] == "leader"] != ["pg-east"]:
             self.run("back: patroni-switchover west->east", "patroni-switchover.yaml",
                      "--var", "from_site=west", "--var", "to_site=east")  # fmt: skip
+        began = time.monotonic()  # a returning old master says master until Sentinel demotes it
+        while [self.redis_role(s) for s in ("east", "west")].count("master") != 1:
+            if time.monotonic() - began > 180:
+                raise SystemExit("Sentinel did not demote the returning old master in 180 s")
+            time.sleep(1)
         if self.redis_role("east") != "master":
             self.run("back: sentinel-failover west->east", "sentinel-failover.yaml",
                      "--var", "from_site=west", "--var", "to_site=east")  # fmt: skip
