@@ -10,11 +10,13 @@ command, and must lose nothing. This brings up a throwaway ``managed`` lab and, 
 - Sentinel planned: ``sentinel-failover`` east -> west through drconsole (RTO: the write pause
   to the first proven write), against ``SENTINEL FAILOVER`` west -> east by hand (from the
   call to the first SET the new master accepts);
-- unplanned, one dark site for both managers: ``patroni-failover-unplanned`` darkens east at
-  its manual step; the script also polls Redis on west. Printed: Patroni's dark-to-writable
-  (the run's RTO) and Sentinel's (from the darkening to the first SET on west), with the
-  timeouts the lab uses (Patroni ttl 20 s, loop_wait 2 s; Sentinel down-after 3000 ms).
-  Then both are switched back to east.
+- unplanned, each manager through its own playbook: ``patroni-failover-unplanned``,
+  ``sentinel-failover-unplanned`` (east dark at their manual steps) and
+  ``redis-cluster-failover-unplanned`` (dr dark: its cluster master, nothing else that fails
+  over). Printed: each run's RTO (dark step to the first proven write) and RPO from the
+  canary, with the timeouts the lab uses (Patroni ttl 20 s, loop_wait 2 s; Sentinel
+  down-after 3000 ms; cluster-node-timeout 3000 ms). Then everything goes back home.
+  ``--only unplanned`` runs just these.
 - Redis Cluster: ``redis-cluster-site-failover`` (east's master out to its replica in west;
   RTO: the coordinated CLUSTER FAILOVER to the last proven write across the slots) against
   ``CLUSTER FAILOVER`` on that replica by hand (from the call to the first SET of a key of
@@ -36,7 +38,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -140,18 +141,6 @@ class Bench:
             capture_output=True, text=True, timeout=10, check=False,
         )  # fmt: skip
         return (done.stdout.split() or ["?"])[0]
-
-    def redis_promoted_write(self, site: str) -> bool:
-        """A SET accepted on the site's Redis once it is a master that Sentinel promoted
-        (its own Sentinel names it): a replica refuses writes, so only then does it count."""
-        done = subprocess.run(
-            ["timeout", "3", "redis-cli", "-h", self.addr(site), "-p",
-             str(sentinel.SENTINEL_PORT), "SENTINEL", "GET-MASTER-ADDR-BY-NAME",
-             sentinel.MASTER_NAME],
-            capture_output=True, text=True, timeout=10, check=False,
-        )  # fmt: skip
-        named = done.stdout.split()[:1] == [self.addr(site)]
-        return named and self.redis_role(site) == "master" and self.redis_write(site)
 
     def until_write(self, write: Any, site: str, began: float, limit: float = 300) -> float:
         """Seconds from ``began`` to the first accepted write on ``site``."""
@@ -291,49 +280,77 @@ class Bench:
 
     # -- unplanned ---------------------------------------------------------------------------
 
-    def unplanned(self) -> None:
-        """One dark east: Patroni's failover measured by the playbook, Sentinel's by polling."""
+    def dark_drill(self, label: str, playbook: str, site: str, *extra: str) -> None:
+        """One unplanned playbook: ``site`` dark at its manual dark step, back at its manual
+        return step; its RTO and RPO from the audit log."""
         proc = subprocess.Popen(
             [sys.executable, "-m", "console", "--audit", str(self.audit), "run",
-             "playbooks/patroni-failover-unplanned.yaml", "-i", str(self.inventory), "--yes"],
+             f"playbooks/{playbook}", "-i", str(self.inventory), "--yes", *extra],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
-        redis: dict[str, float] = {}
-        poller: threading.Thread | None = None
         run_id = "?"
         began = time.monotonic()
+        dark = False
+        out: list[str] = []
         assert proc.stdout is not None
         for line in proc.stdout:
+            out.append(line)
             if line.startswith("run "):
                 run_id = line.split()[1]
-            if "manual: Take the leader's site east dark" in line and poller is None:
-                self.lab.chaos_down("east")
-                dark = time.monotonic()
-
-                def poll(dark: float = dark) -> None:
-                    redis["s"] = self.until_write(self.redis_promoted_write, "west", dark)
-
-                poller = threading.Thread(target=poll, daemon=True)
-                poller.start()
-            if "✓ prove-writes" in line:
-                if poller is not None:
-                    poller.join(timeout=300)
-                self.lab.chaos_up("east")
+            if not dark and "manual: Take" in line and f" {site} " in line and "dark" in line:
+                self.lab.chaos_down(site)
+                dark = True
+            if dark and f"manual: Bring {site} back" in line:
+                self.lab.chaos_up(site)
         code = proc.wait(timeout=900)
-        self.lab.chaos_up("east")
+        self.lab.chaos_up(site)
         if code != 0:
-            raise SystemExit(f"patroni-failover-unplanned failed (exit {code})")
-        self._measured("unplanned: Patroni dark -> writable (ttl 20 s)", run_id,
-                       time.monotonic() - began)  # fmt: skip
-        if "s" in redis:
-            self.record("unplanned: Sentinel dark -> writable (down-after 3000 ms)", redis["s"])
+            raise SystemExit(f"{playbook} failed (exit {code}):\n{''.join(out)[-4000:]}")
+        self._measured(label, run_id, time.monotonic() - began)
+
+    def home(self) -> None:
+        """Patroni's leader and Sentinel's master back to east, the cluster one master per
+        site."""
+        redis_cluster.restore_placement(self.lab.runner(), self.lab.layout, self.lab.bins())
         self.wait_healthy()
-        self.run("back: patroni-switchover west->east", "patroni-switchover.yaml",
-                 "--var", "from_site=west", "--var", "to_site=east")  # fmt: skip
+        leader = patroni.get_json(f"http://{self.addr('west')}:{patroni.REST_PORT}/cluster") or {}
+        if [m["name"] for m in leader.get("members", []) if m["role"] == "leader"] != ["pg-east"]:
+            self.run("back: patroni-switchover west->east", "patroni-switchover.yaml",
+                     "--var", "from_site=west", "--var", "to_site=east")  # fmt: skip
+        began = time.monotonic()  # a returning old master says master until Sentinel demotes it
+        while [self.redis_role(s) for s in ("east", "west")].count("master") != 1:
+            if time.monotonic() - began > 180:
+                raise SystemExit("Sentinel did not demote the returning old master in 180 s")
+            time.sleep(1)
         if self.redis_role("east") != "master":
             self.run("back: sentinel-failover west->east", "sentinel-failover.yaml",
                      "--var", "from_site=west", "--var", "to_site=east")  # fmt: skip
+        redis_cluster.restore_placement(self.lab.runner(), self.lab.layout, self.lab.bins())
         self.wait_healthy()
+
+    def unplanned(self) -> None:
+        """The three unplanned drills, each followed by the way home."""
+        self.dark_drill(
+            f"unplanned: Patroni dark -> writable (ttl {patroni.TTL} s)",
+            "patroni-failover-unplanned.yaml",
+            "east",
+        )
+        self.home()
+        self.dark_drill(
+            f"unplanned: Sentinel dark -> writable (down-after {sentinel.DOWN_AFTER_MS} ms)",
+            "sentinel-failover-unplanned.yaml",
+            "east",
+        )
+        self.home()
+        self.dark_drill(
+            f"unplanned: Cluster dark -> writable (node-timeout {redis_cluster.NODE_TIMEOUT_MS}"
+            " ms)",
+            "redis-cluster-failover-unplanned.yaml",
+            "dr",
+            "--var",
+            "dark_site=dr",
+        )
+        self.home()
 
 
 def _median(rows: list[dict[str, Any]], prefix: str, key: str = "rto_s") -> float | None:
@@ -348,7 +365,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scale", type=float, default=3.0)
     parser.add_argument("--keep", action="store_true", help="keep the lab directory")
-    parser.add_argument("--only", choices=("all", "cluster"), default="all")
+    parser.add_argument("--only", choices=("all", "cluster", "unplanned"), default="all")
     args = parser.parse_args()
     bench = Bench(args.net, args.scale)
     try:
@@ -356,6 +373,9 @@ def main() -> int:
         print(f"managed lab up in {up.seconds:.1f}s on net {args.net}", flush=True)
         bench.wait_healthy()
         for _ in range(args.rounds):
+            if args.only == "unplanned":
+                bench.unplanned()
+                continue
             bench.cluster_round()
             if args.only == "cluster":
                 continue
@@ -389,6 +409,8 @@ def main() -> int:
     ]
     if args.only == "cluster":
         pairs = [p for p in pairs if p[0].startswith("Cluster")]
+    if args.only == "unplanned":
+        pairs = []
     for what, ours, theirs in pairs:
         a, b = _median(rows, ours), _median(rows, theirs)
         ratio = f"{a / b:.2f}x" if a and b else "?"
@@ -402,12 +424,20 @@ def main() -> int:
             print(f"  {label}: whole run {min(walls)}-{max(walls)} s")
     if args.only == "cluster":
         return 0
-    print(
-        f"  unplanned, east dark: Patroni {_median(rows, 'unplanned: Patroni')} s "
-        f"(ttl {patroni.TTL} s, loop_wait {patroni.LOOP_WAIT} s, RPO writes "
-        f"{_median(rows, 'unplanned: Patroni', 'rpo_writes')}), Sentinel "
-        f"{_median(rows, 'unplanned: Sentinel')} s (down-after {sentinel.DOWN_AFTER_MS} ms)"
-    )
+    print("  unplanned, through each manager's playbook (RTO: dark step to the first write):")
+    for who, timeouts in (
+        ("Patroni", f"east dark; ttl {patroni.TTL} s, loop_wait {patroni.LOOP_WAIT} s"),
+        ("Sentinel", f"east dark; down-after {sentinel.DOWN_AFTER_MS} ms"),
+        ("Cluster", f"dr dark; cluster-node-timeout {redis_cluster.NODE_TIMEOUT_MS} ms"),
+    ):
+        label = f"unplanned: {who}"
+        rtos = [r["rto_s"] for r in rows if r["what"].startswith(label) and r["rto_s"]]
+        span = f" ({min(rtos)}-{max(rtos)})" if rtos else ""
+        print(
+            f"    {who:9} {_median(rows, label)} s{span}, RPO writes median "
+            f"{_median(rows, label, 'rpo_writes')}, seconds median "
+            f"{_median(rows, label, 'rpo_s')} ({timeouts})"
+        )
     return 0
 
 

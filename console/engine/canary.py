@@ -70,6 +70,15 @@ class CanaryRunner:
         self._following: asyncio.Task[object] | None = None
         self._entry = 0
         """A redis-cluster service: the index of the node the canary enters through."""
+        self._writer: kinds.CanaryWriter | None = None
+
+    @property
+    def writer(self) -> kinds.CanaryWriter:
+        """Builds the commands (made at first use: a kind without a writer raises then, as
+        before); a redis-cluster's adopts the topology its setup observed."""
+        if self._writer is None:
+            self._writer = kinds.writer_for(self.service.kind)
+        return self._writer
 
     def start(self) -> None:
         """Start writing in the background."""
@@ -140,21 +149,20 @@ class CanaryRunner:
         return result.exit_status, "\n".join(result.stdout), "\n".join(result.stderr)
 
     async def _write_one(self, host: str, target: kinds.ProbeTarget) -> bool:
-        kind = self.service.kind
         if host not in self._prepared:
             code, out, err = await self._exec(
-                host, kinds.setup_command(kind, target), self.write_timeout
+                host, self.writer.setup_command(target), self.write_timeout
             )
-            kinds.parse_setup(kind, code, out, err)
+            self.writer.parse_setup(code, out, err)
             self._prepared.add(host)
         n = self.next_n
         self.next_n += 1
         written_at = time.time()
         try:
             code, out, err = await self._exec(
-                host, kinds.write_command(kind, target, self.run_id, n), self.write_timeout
+                host, self.writer.write_command(target, self.run_id, n), self.write_timeout
             )
-            ok = kinds.parse_write(kind, n, code, out, err)
+            ok = self.writer.parse_write(n, code, out, err)
             error = None if ok else (err.strip().splitlines() or [f"exit {code}"])[-1][:200]
         except (DrError, TimeoutError, OSError) as exc:
             ok, error = False, str(exc)[:200]
@@ -260,10 +268,14 @@ class CanaryRunner:
         failure: Exception | None = None
         for attempt in range(tries):
             try:
+                if self.service.kind == CLUSTER_KIND:  # the sets of the topology now (a run
+                    # resumed in another process never saw the first one; slots stay put)
+                    code, out, err = await self._exec(host, self.writer.setup_command(target), 30.0)
+                    self.writer.parse_setup(code, out, err)
                 code, out, err = await self._exec(
-                    host, kinds.read_command(self.service.kind, target, self.run_id), 30.0
+                    host, self.writer.read_command(target, self.run_id), 30.0
                 )
-                state = kinds.parse_read(self.service.kind, code, out, err)
+                state = self.writer.parse_read(code, out, err)
                 loss = kinds.data_loss(self.acknowledged, state)
                 failure = None
                 break

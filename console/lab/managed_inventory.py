@@ -128,10 +128,17 @@ def render(
     rd_documented: set[str] = set()
     w.line(1, f"{REDIS_SERVICE}:")
     w.line(2, "kind: redis")
-    w.line(2, "description: " + yaml_value("Redis primary and replica under 3 Sentinels, quorum 2"))
+    w.line(
+        2,
+        "description: "
+        + yaml_value(
+            "Redis primary and two replicas (dr never promoted) under 3 Sentinels, quorum 2"
+        ),
+    )
+    w.comment(2, "min-replicas-to-write 1: a master no replica acknowledges refuses writes")
     w.line(2, "members:")
-    primary, replica = sentinel.redis_members(layout, bins)
-    for rm, role in ((primary, "primary"), (replica, "replica")):
+    primary, *replicas = sentinel.redis_members(layout, bins)
+    for rm, role in ((primary, "primary"), *((r, "replica") for r in replicas)):
         w.line(3, f"{rm.site.host}:")
         w.line(4, f"port: {REDIS_PORT}")
         w.line(4, f"role: {role}")

@@ -1,4 +1,5 @@
-"""Redis under Sentinel in the managed lab: primary east, replica west, one Sentinel per site.
+"""Redis under Sentinel in the managed lab: primary east, replicas west and dr, one Sentinel
+per site.
 
 Quorum 2 of 3: a dark site leaves two Sentinels, enough to agree that the master is down and
 to elect the one that fails it over. Every server and Sentinel binds its site's address and
@@ -11,6 +12,16 @@ counts only 127.0.0.1 as local, hence ``protected-mode no`` (safe here: loopback
 to measure an unplanned failover in seconds, long enough that a loaded 2-core test machine
 does not trigger one by accident. Sentinel rewrites its configuration file with what it
 learns, so every ``up`` writes it afresh.
+
+Every server has ``min-replicas-to-write 1`` and ``min-replicas-max-lag 2``: a master with no
+replica that acknowledged within 2 s refuses writes (``NOREPLICAS``). Without it, a master whose
+site went dark and came back before Sentinel turned it into a replica acknowledged a write that
+the resync then dropped (the lab measured it: RPO 12 s against a 5 s objective). The lag is
+below ``down-after-milliseconds`` so that a cut-off master stops acknowledging before Sentinel
+promotes another (Redis's example is 10 s, with the 30 s default). The guard needs a second
+replica, else the promoted one, alone while the old site is dark, would refuse every write:
+hence the replica at dr, with ``replica-priority 0`` (Sentinel never promotes it, as Patroni
+never promotes its ``nofailover`` dr member).
 """
 
 from __future__ import annotations
@@ -38,16 +49,37 @@ DOWN_AFTER_MS = 3000
 """``down-after-milliseconds`` (see the module docstring)."""
 FAILOVER_TIMEOUT_MS = 10000
 """``failover-timeout``."""
+MIN_REPLICAS_TO_WRITE = 1
+"""``min-replicas-to-write`` of every server (see the module docstring)."""
+MIN_REPLICAS_MAX_LAG = 2
+"""``min-replicas-max-lag`` in seconds (below ``DOWN_AFTER_MS``)."""
 
 
-def redis_members(layout: LabLayout, bins: Binaries) -> tuple[RedisMember, RedisMember]:
-    """The primary (east) and the replica (west), with the options Sentinel needs."""
+def redis_members(
+    layout: LabLayout, bins: Binaries
+) -> tuple[RedisMember, RedisMember, RedisMember]:
+    """The primary (east), the replica Sentinel promotes (west) and the one it never
+    promotes (dr), with the options Sentinel and the write guard need."""
 
-    def member(site: SiteLayout) -> RedisMember:
-        extra = ("--bind-source-addr", site.address, "--protected-mode", "no")
+    def member(site: SiteLayout, *more: str) -> RedisMember:
+        extra = (
+            "--bind-source-addr",
+            site.address,
+            "--protected-mode",
+            "no",
+            "--min-replicas-to-write",
+            str(MIN_REPLICAS_TO_WRITE),
+            "--min-replicas-max-lag",
+            str(MIN_REPLICAS_MAX_LAG),
+            *more,
+        )
         return RedisMember(site, bins, extra)
 
-    return member(layout.site("east")), member(layout.site("west"))
+    return (
+        member(layout.site("east")),
+        member(layout.site("west")),
+        member(layout.site("dr"), "--replica-priority", "0"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,15 +184,16 @@ def start_sentinel(runner: Runner, member: SentinelMember, master: str) -> Proce
 def setup(
     runner: Runner, layout: LabLayout, bins: Binaries, record: Callable[[ProcessRecord], None]
 ) -> None:
-    """Start primary and replica, then the three Sentinels; wait until every Sentinel sees
-    the replica and its two peers.
+    """Start the primary and both replicas, then the three Sentinels; wait until every
+    Sentinel sees both replicas and its two peers.
 
     Raises:
         LabError: A server did not come up, or the Sentinels did not find each other in time.
     """
-    primary, replica = redis_members(layout, bins)
+    primary, *replicas = redis_members(layout, bins)
     record(start_member(runner, primary, None))
-    record(start_member(runner, replica, primary.site.address))
+    for replica in replicas:
+        record(start_member(runner, replica, primary.site.address))
     group = sentinels(layout, bins)
     for s in group:
         record(start_sentinel(runner, s, primary.site.address))
@@ -170,12 +203,12 @@ def setup(
             s.cli("SENTINEL", "MASTER", MASTER_NAME), what="ask Sentinel", timeout=30
         ).split("\n")
         fields = dict(zip(out[0::2], out[1::2], strict=False))
-        return fields.get("num-slaves") == "1" and fields.get("num-other-sentinels") == "2"
+        return fields.get("num-slaves") == "2" and fields.get("num-other-sentinels") == "2"
 
     timeout = 60 * runner.timeout_scale
     for s in group:
         if not wait_until(lambda s=s: discovered(s), timeout, interval=0.2):  # type: ignore[misc]
             raise LabError(
-                f"Sentinel on {s.site.name} did not see the replica and both peers within "
+                f"Sentinel on {s.site.name} did not see both replicas and both peers within "
                 f"{timeout:.0f} s; see {s.log}"
             )

@@ -12,8 +12,11 @@ parser like the probes (the engine runs the commands through the same SSH pool):
   scored by ``n``, written by a Lua script that takes the server's ``TIME``;
 - redis-cluster: the same sorted sets, twelve of them, each pinned by a hash tag to a slot in
   its own twelfth of the slot space (so every master of an evenly spread cluster holds some,
-  whichever node is master after a failover: a failover moves masters, not slots); canary
-  ``n`` goes to set ``(n - 1) mod 12``, through the cluster (``redis-cli -c``).
+  whichever node is master after a failover: a failover moves masters, not slots), and one
+  more for each master of the observed ``CLUSTER NODES`` (the setup command) that serves none
+  of those twelve slots, pinned to its lowest slot (so a resharded cluster still has a set on
+  every master); canary ``n`` goes to set ``(n - 1) mod`` the number of sets, through the
+  cluster (``redis-cli -c``).
 
 The table key is ``(run_id, n)``, not ``n`` alone, so that every drill can number its
 canaries from 1 without colliding with the rows of earlier drills. A write's output echoes
@@ -24,6 +27,7 @@ every command is still shell-quoted.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from abc import ABC, abstractmethod
@@ -33,6 +37,7 @@ from typing import ClassVar
 
 from console.errors import DrError, InputError
 from console.probes.base import error_line, first_line, missing_tool, seconds_arg, shell_env
+from console.probes.cluster import parse_nodes
 from console.probes.mysql import client_args, client_prefix, mysql_env
 from console.probes.postgres import PostgresProbe
 from console.probes.redis import cli_args, cli_env
@@ -406,16 +411,68 @@ CLUSTER_TAGS = _group_tags()
 """The hash tag of each canary set, the g-th in the g-th twelfth of the slots."""
 
 
+@functools.lru_cache(maxsize=64)
+def tag_for_slot(slot: int) -> str:
+    """The hash tag ``dcK`` with the smallest ``K`` whose slot is ``slot``."""
+    if not 0 <= slot < CLUSTER_SLOTS:
+        raise InputError(f"slot {slot} is not in 0..{CLUSTER_SLOTS - 1}")
+    k = 0
+    while key_slot(f"{{dc{k}}}") != slot:
+        k += 1
+    return f"dc{k}"
+
+
+def cluster_tags(nodes_text: str) -> tuple[str, ...]:
+    """The canary sets' hash tags for the topology of a ``CLUSTER NODES`` reply:
+    :data:`CLUSTER_TAGS`, then, for each master serving none of their slots, a tag of its
+    lowest slot (ascending). Masters flagged failed are left out: their replicas' promotion
+    keeps the slots, which are then served by the same sets.
+
+    Raises:
+        CanaryError: The reply names no master serving a slot.
+    """
+    masters = [n for n in parse_nodes(nodes_text) if n.is_master and n.slots and not n.failed]
+    if not masters:
+        raise CanaryError(f"no cluster master serves a slot: {first_line(nodes_text)}")
+    fixed = [key_slot(f"{{{t}}}") for t in CLUSTER_TAGS]
+    extra: list[int] = []
+    for m in masters:
+        if not any(lo <= f <= hi for f in fixed for lo, hi in m.slots):
+            extra.append(min(lo for lo, _ in m.slots))
+    return CLUSTER_TAGS + tuple(tag_for_slot(slot) for slot in sorted(set(extra)))
+
+
 class RedisClusterCanary(RedisCanary):
-    """Twelve sorted sets ``drconsole:canary:<run_id>:{TAG}``, one slot each, written and read
-    through the cluster from one node (``redis-cli -c`` follows the redirections)."""
+    """Sorted sets ``drconsole:canary:<run_id>:{TAG}``, one slot each (see :func:`cluster_tags`),
+    written and read through the cluster from one node (``redis-cli -c`` follows the
+    redirections)."""
 
     kind = "redis-cluster"
 
+    def __init__(
+        self,
+        timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+        tags: tuple[str, ...] = CLUSTER_TAGS,
+    ) -> None:
+        """Create a writer whose sets carry ``tags`` (from :func:`cluster_tags`)."""
+        super().__init__(timeout, connect_timeout)
+        self.tags = tags
+
     @staticmethod
-    def group_key(run_id: str, group: int) -> str:
+    def group_key(run_id: str, group: int, tags: tuple[str, ...] = CLUSTER_TAGS) -> str:
         """The sorted set of canary group ``group`` (0-based)."""
-        return f"drconsole:canary:{check_run_id(run_id)}:{{{CLUSTER_TAGS[group]}}}"
+        return f"drconsole:canary:{check_run_id(run_id)}:{{{tags[group]}}}"
+
+    def setup_command(self, target: ProbeTarget) -> str:
+        """``CLUSTER NODES``: the server answers, and the topology the sets follow."""
+        return self._cli(target, "CLUSTER", "NODES")
+
+    def parse_setup(self, exit_status: int | None, stdout: str, stderr: str) -> None:
+        """Check that the node answered with a topology; add its tags to those in use (a
+        set written to earlier in the run is still read)."""
+        CanaryWriter.parse_setup(self, exit_status, stdout, stderr)
+        self.tags += tuple(t for t in cluster_tags(stdout) if t not in self.tags)
 
     def _cli(self, target: ProbeTarget, *args: str) -> str:
         return (
@@ -429,14 +486,14 @@ class RedisClusterCanary(RedisCanary):
     def write_command(self, target: ProbeTarget, run_id: str, n: int) -> str:
         """``EVAL REDIS_WRITE_SCRIPT 1 KEY n`` on the set of ``n``'s group."""
         _check_n(n)
-        key = self.group_key(run_id, (n - 1) % CLUSTER_GROUPS)
+        key = self.group_key(run_id, (n - 1) % len(self.tags), self.tags)
         return self._cli(target, "EVAL", REDIS_WRITE_SCRIPT, "1", key, str(n))
 
     def read_command(self, target: ProbeTarget, run_id: str) -> str:
         """``ZRANGE KEY 0 -1`` of every group, stopping at the first that fails."""
         return " && ".join(
-            self._cli(target, "ZRANGE", self.group_key(run_id, g), "0", "-1")
-            for g in range(CLUSTER_GROUPS)
+            self._cli(target, "ZRANGE", self.group_key(run_id, g, self.tags), "0", "-1")
+            for g in range(len(self.tags))
         )
 
     def parse_write(self, n: int, exit_status: int | None, stdout: str, stderr: str) -> bool:

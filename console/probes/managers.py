@@ -417,6 +417,8 @@ def judge_sentinel(
                     f"{db.error or db.role.value}",
                 )
             )
+        elif db.role is Role.PRIMARY:
+            findings.extend(_write_guard(leader, db))
     for smp in samples:
         if smp.role is Role.PRIMARY and where.get(smp.host) != leader:
             findings.append(
@@ -442,6 +444,31 @@ def judge_sentinel(
         taken_at=now,
         details={"quorum": quorum, "masters": {s: a.master for s, a in ok.items()}},
     )
+
+
+def _write_guard(leader: str, db: ReplicationSample) -> list[Finding]:
+    """``min-replicas-to-write`` of the master Sentinel names, from its INFO replication
+    (``min_slaves_good_slaves`` is there only when the guard is set)."""
+    good = db.details.get("min_slaves_good_slaves")
+    if good is None:
+        return [
+            Finding(
+                Health.WARN,
+                f"master {leader} ({db.host}) has min-replicas-to-write 0: it acknowledges "
+                "writes no replica has, which a failover loses (also a late write to an old "
+                "master back before Sentinel demotes it); set min-replicas-to-write 1 and "
+                "min-replicas-max-lag below down-after-milliseconds",
+            )
+        ]
+    if good == "0":
+        return [
+            Finding(
+                Health.CRIT,
+                f"master {leader} ({db.host}) refuses writes (NOREPLICAS): no replica "
+                "acknowledged within min-replicas-max-lag",
+            )
+        ]
+    return []
 
 
 # ---------------------------------------------------------------------------- the asking

@@ -148,7 +148,13 @@ class RedisProbe(Probe):
         if role not in ("master", "slave"):
             raise ValueError(f"no role:master or role:slave line (role={role!r})")
         details: dict[str, str] = {}
-        for key in ("master_replid", "master_failover_state", "connected_slaves"):
+        # min_slaves_good_slaves: only when min-replicas-to-write and -max-lag are both set
+        for key in (
+            "master_replid",
+            "master_failover_state",
+            "connected_slaves",
+            "min_slaves_good_slaves",
+        ):
             if key in fields:
                 details[key] = fields[key]
         own_offset = fields.get("master_repl_offset")

@@ -93,8 +93,8 @@ def test_sentinels_agree_and_see_each_other(managed: RunningLab) -> None:
         fields = dict(zip(out[0::2], out[1::2], strict=False))
         assert fields["ip"] == managed.addresses["east"], (site, fields)
         assert fields["num-other-sentinels"] == "2" and fields["quorum"] == "2"
-        assert fields["num-slaves"] == "1"
-        # the replica is known by its site address, not 127.0.0.1 (bind-source-addr)
+        assert fields["num-slaves"] == "2"
+        # the replicas are known by their site addresses, not 127.0.0.1 (bind-source-addr)
         replicas = subprocess.run(
             [
                 "redis-cli",
@@ -111,7 +111,8 @@ def test_sentinels_agree_and_see_each_other(managed: RunningLab) -> None:
             timeout=30,
             check=True,
         ).stdout
-        assert managed.addresses["west"] in replicas and "127.0.0.1" not in replicas
+        assert managed.addresses["west"] in replicas and managed.addresses["dr"] in replicas
+        assert "127.0.0.1" not in replicas
 
 
 def test_inventory_validates_and_names_every_member(managed: RunningLab) -> None:
@@ -120,7 +121,7 @@ def test_inventory_validates_and_names_every_member(managed: RunningLab) -> None
     assert sorted(pg.members) == ["lab-dr", "lab-east", "lab-west"]
     assert pg.expected_primary == "lab-east"
     assert pg.members["lab-west"].vars["patroni_api"].endswith(f":{patroni.REST_PORT}")
-    assert sorted(inv.services["sessions"].members) == ["lab-east", "lab-west"]
+    assert sorted(inv.services["sessions"].members) == ["lab-dr", "lab-east", "lab-west"]
 
 
 def test_lab_health_is_clean(managed: RunningLab) -> None:
@@ -136,6 +137,7 @@ def test_chaos_down_darkens_every_manager_and_cluster_node_of_the_site(managed: 
             "sshd": ProcState.STOPPED,
             "etcd": ProcState.STOPPED,
             "patroni": ProcState.STOPPED,
+            "redis": ProcState.STOPPED,
             "sentinel": ProcState.STOPPED,
             "cluster-16700": ProcState.STOPPED,
             "cluster-16701": ProcState.STOPPED,

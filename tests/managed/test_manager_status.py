@@ -152,3 +152,33 @@ def test_a_stopped_sentinel_is_warn_naming_it(healthy: RunningLab) -> None:
         assert _managers(data)["orders-db"]["health"] == "ok"
     finally:
         os.kill(pid, signal.SIGCONT)
+
+
+def test_a_master_without_the_write_guard_is_warn_naming_it(healthy: RunningLab) -> None:
+    east = ["redis-cli", "-h", healthy.addresses["east"], "-p", "16379"]
+
+    def guard(n: int) -> None:
+        done = subprocess.run(
+            [*east, "CONFIG", "SET", "min-replicas-to-write", str(n)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        assert done.stdout.strip() == "OK", done.stdout
+
+    guard(0)
+    try:
+        code, data = _json(healthy)
+        rd = _managers(data)["sessions"]
+        assert code == 1 and rd["health"] == "warn", rd["findings"]
+        master = f"{healthy.addresses['east']}:16379"
+        assert [f["reason"] for f in rd["findings"]] == [
+            f"master {master} (lab-east) has min-replicas-to-write 0: it acknowledges writes no "
+            "replica has, which a failover loses (also a late write to an old master back "
+            "before Sentinel demotes it); set min-replicas-to-write 1 and min-replicas-max-lag "
+            "below down-after-milliseconds"
+        ]
+        assert "sessions (Sentinel) WARN: master" in data["verdict"]
+    finally:
+        guard(1)

@@ -157,6 +157,47 @@ def test_cluster_canary_goes_through_the_cluster_one_set_per_canary() -> None:
         assert shlex.quote(c.RedisClusterCanary.group_key("01JABC", g)) in read
 
 
+def _nodes(*masters: str) -> str:
+    """A ``CLUSTER NODES`` reply: one master per slot-range text, plus a failed one."""
+    lines = [
+        f"{i:040x} 127.0.99.{i}:16700@16800 master - 0 0 {i} connected {ranges}"
+        for i, ranges in enumerate(masters, start=1)
+    ]
+    lines.append(f"{99:040x} 127.0.99.9:16700@16800 master,fail - 0 0 9 disconnected 100-200")
+    return "\n".join(lines) + "\n"
+
+
+def test_cluster_canary_adds_a_set_for_a_master_serving_none_of_the_twelve() -> None:
+    # evenly spread (the lab): the twelve sets reach every master, nothing is added
+    even = _nodes("0-5460", "5461-10922", "10923-16383")
+    assert c.cluster_tags(even) == c.CLUSTER_TAGS
+    # resharded: master 2 kept only slots no fixed set sits on; it gets its lowest slot's set
+    fixed = sorted(c.key_slot("{" + t + "}") for t in c.CLUSTER_TAGS)
+    lo, hi = fixed[0] + 1, fixed[1] - 1
+    uneven = _nodes(f"0-{lo - 1} {hi + 1}-9000", f"{lo}-{hi}", "9001-16383")
+    tags = c.cluster_tags(uneven)
+    assert tags[:12] == c.CLUSTER_TAGS and len(tags) == 13
+    assert c.key_slot("{" + tags[12] + "}") == lo == c.key_slot("{" + c.tag_for_slot(lo) + "}")
+    # the writer adopts them at setup and spreads canaries over all thirteen, reads all
+    w = c.RedisClusterCanary()
+    assert shlex.split(w.setup_command(CLUSTER))[-2:] == ["CLUSTER", "NODES"]
+    w.parse_setup(0, uneven, "")
+    assert w.tags == tags
+    assert shlex.split(w.write_command(CLUSTER, "01JABC", 13))[-2] == (
+        f"drconsole:canary:01JABC:{{{tags[12]}}}"
+    )
+    read = w.read_command(CLUSTER, "01JABC")
+    assert (
+        read.count(" && ") == 12 and shlex.quote(f"drconsole:canary:01JABC:{{{tags[12]}}}") in read
+    )
+    w.parse_setup(0, even, "")  # a later topology adds, never forgets a set written before
+    assert w.tags == tags
+    with pytest.raises(c.CanaryError, match="no cluster master serves a slot"):
+        c.RedisClusterCanary().parse_setup(
+            0, "ERR This instance has cluster support disabled\n", ""
+        )
+
+
 def test_cluster_canary_output_without_redirection_notes() -> None:
     write = "-> Redirected to slot [462] located at 127.0.99.1:16700\n5\n1795731064.372625\n"
     assert c.parse_write("redis-cluster", 5, 0, write, "") is True

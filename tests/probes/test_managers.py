@@ -140,9 +140,13 @@ def test_no_api_answering_is_crit() -> None:
 REDIS = {"a": "127.88.1.1:6379", "b": "127.88.2.1:6379"}
 
 
-def _rsample(host: str, role: Role) -> ReplicationSample:
+def _rsample(host: str, role: Role, good: str | None = "1") -> ReplicationSample:
+    """A Redis sample; a master's INFO has ``min_slaves_good_slaves: good`` (None: the
+    guard is not set, so the line is absent)."""
     address, port = REDIS[host].split(":")
-    return blank_sample(ProbeTarget("r", "s", host, "redis", address, int(port)), role, None, 0.0)
+    details = {"min_slaves_good_slaves": good} if role is Role.PRIMARY and good else {}
+    target = ProbeTarget("r", "s", host, "redis", address, int(port))
+    return blank_sample(target, role, None, 0.0, details)
 
 
 def _answer(
@@ -199,3 +203,23 @@ def test_master_flagged_down() -> None:
     answers = {"s1:1": _answer(flags="master,s_down,o_down"), "s2:1": _answer()}
     reasons = _reasons(judge_sentinel("r", answers, RHEALTHY, REDIS, 0.0))
     assert any("flags master 127.88.1.1:6379 o_down+s_down" in r for r in reasons)
+
+
+def test_master_without_the_write_guard_is_warn_and_one_refusing_writes_is_crit() -> None:
+    answers = {"s1:1": _answer(), "s2:1": _answer(), "s3:1": _answer()}
+    unguarded = [_rsample("a", Role.PRIMARY, None), _rsample("b", Role.REPLICA)]
+    view = judge_sentinel("r", answers, unguarded, REDIS, 0.0)
+    assert view.health is Health.WARN
+    assert _reasons(view) == [
+        "warn: master 127.88.1.1:6379 (a) has min-replicas-to-write 0: it acknowledges writes "
+        "no replica has, which a failover loses (also a late write to an old master back "
+        "before Sentinel demotes it); set min-replicas-to-write 1 and min-replicas-max-lag "
+        "below down-after-milliseconds"
+    ]
+    refusing = [_rsample("a", Role.PRIMARY, "0"), _rsample("b", Role.REPLICA)]
+    view = judge_sentinel("r", answers, refusing, REDIS, 0.0)
+    assert view.health is Health.CRIT
+    assert _reasons(view) == [
+        "crit: master 127.88.1.1:6379 (a) refuses writes (NOREPLICAS): no replica acknowledged "
+        "within min-replicas-max-lag"
+    ]

@@ -3,7 +3,8 @@
 - etcd, three members, one per site: the consensus store (:mod:`console.lab.etcd`);
 - a Patroni cluster of PostgreSQL 15: east leads, west replicates, dr replicates with the
   ``nofailover`` tag (:mod:`console.lab.patroni`);
-- Redis primary east, replica west, three Sentinels, quorum 2 (:mod:`console.lab.sentinel`);
+- Redis primary east, replica west, replica dr (never promoted), three Sentinels, quorum 2,
+  every master refusing writes no replica acknowledges (:mod:`console.lab.sentinel`);
 - a Redis Cluster of six nodes, two per site: three masters, one per site, each with its
   replica in another site (:mod:`console.lab.cluster`).
 
@@ -25,7 +26,7 @@ from console.lab import cluster as redis_cluster
 from console.lab import etcd, patroni, sentinel
 from console.lab.binaries import Binaries
 from console.lab.errors import LabCommandFailed, MissingBinaries
-from console.lab.layout import DB_SITES, PG_PORT, REDIS_PORT, LabLayout
+from console.lab.layout import PG_PORT, REDIS_PORT, LabLayout
 from console.lab.managed_inventory import write_inventory
 from console.lab.profiles.base import Profile, StartContext, sshd_endpoints
 from console.lab.runner import Runner
@@ -63,12 +64,13 @@ def _venv_program(name: str) -> str | None:
 
 
 class ManagedProfile(Profile):
-    """etcd x3, Patroni (PostgreSQL 15) x3, Redis + replica + 3 Sentinels."""
+    """etcd x3, Patroni (PostgreSQL 15) x3, Redis + 2 replicas + 3 Sentinels."""
 
     name = "managed"
     summary = (
         "etcd x3 (one per site), Patroni PostgreSQL 15 (east leader, west replica, dr "
-        "nofailover replica), Redis primary east + replica west + 3 Sentinels (quorum 2), "
+        "nofailover replica), Redis primary east + replica west + replica dr (priority 0) + "
+        "3 Sentinels (quorum 2), "
         "Redis Cluster of 6 nodes (a master per site, its replica in another)"
     )
     inventory_name = "lab-managed.yaml"
@@ -98,8 +100,8 @@ class ManagedProfile(Profile):
         return found
 
     def endpoints(self, layout: LabLayout) -> list[tuple[str, str, int]]:
-        """sshd, etcd (client and peer), PostgreSQL, Patroni's REST API and Sentinel on
-        every site; Redis on east and west."""
+        """sshd, etcd (client and peer), PostgreSQL, Patroni's REST API, Redis and Sentinel
+        on every site."""
         out = sshd_endpoints(layout)
         for site in layout.sites:
             a = site.address
@@ -108,14 +110,13 @@ class ManagedProfile(Profile):
                 (site.name, a, etcd.PEER_PORT),
                 (site.name, a, PG_PORT),
                 (site.name, a, patroni.REST_PORT),
+                (site.name, a, REDIS_PORT),
                 (site.name, a, sentinel.SENTINEL_PORT),
             ]
-            if site.name in DB_SITES:
-                out.append((site.name, a, REDIS_PORT))
         return out + redis_cluster.endpoints(layout)
 
     def directories(self, layout: LabLayout) -> list[Path]:
-        """Per site: PostgreSQL's, etcd's, Patroni's and Sentinel's; Redis on east/west."""
+        """Per site: PostgreSQL's, etcd's, Patroni's, Redis's and Sentinel's."""
         dirs: list[Path] = []
         for site in layout.sites:
             dirs += [
@@ -123,9 +124,8 @@ class ManagedProfile(Profile):
                 site.root / "etcd",
                 site.root / "patroni",
                 site.root / "sentinel",
+                site.redis_dir,
             ]
-            if site.name in DB_SITES:
-                dirs.append(site.redis_dir)
         return dirs + redis_cluster.directories(layout)
 
     def start_tasks(self, ctx: StartContext) -> dict[str, Callable[[], None]]:
@@ -151,7 +151,7 @@ class ManagedProfile(Profile):
 
     def health(self, layout: LabLayout, bins: Binaries, runner: Runner) -> list[str]:
         """One Patroni leader and two streaming replicas, not paused; every Sentinel names
-        the same master, which has one connected replica; the Redis Cluster serves every slot
+        the same master, which has two connected replicas; the Redis Cluster serves every slot
         with one master per site, each replicated in another site."""
         return managed_health(layout, bins, runner)
 

@@ -395,7 +395,9 @@ class BoardScreen(Screen[None]):
         detail = self.query_one("#member-detail", Static)
         st = self.state
         if not key or "/" not in key:
-            detail.update(Text("↑↓ select a member · 2 playbooks · 4 audit · ctrl+p commands"))
+            detail.update(
+                Text("↑↓ select a member · press 2 for playbooks, 4 for audit, ctrl+p for commands")
+            )
             return
         service, host = key.split("/", 1)
         snapshot = st.snapshot
