@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from console.errors import DrError
 from console.model.inventory import Inventory, Member, Service
 from console.probes.cluster import ask_cluster, cluster_places, judge_cluster
 from console.probes.health import MemberHealth, assess
+from console.probes.linkrtt import round_trip_ms
 from console.probes.managers import Answers, ManagerView, ask_manager, judge_manager
 from console.probes.registry import probe_for
 from console.probes.riders import Answer, ride_along, split_ride
@@ -220,10 +221,27 @@ class StatusCollector:
             sample = unreachable(
                 target, f"no answer within {deadline:g}s (host hung?)", time.time(), Role.DOWN
             )
+        sample = await self._time_link(service, sample)
         self._latest[key] = sample
         if self.on_sample is not None:
             self.on_sample(self._status(service, member, sample, time.time()))
         return sample
+
+    async def _time_link(self, service: Service, sample: ReplicationSample) -> ReplicationSample:
+        """A replica following an alias of its upstream (a relay on the link) gets the link's
+        round trip through it (``console.probes.linkrtt``) in its details: ``link_from`` (the
+        member behind the alias), ``link_via`` and ``link_rtt_ms`` (absent when not timed)."""
+        via = sample.upstream
+        if sample.role is not Role.REPLICA or via is None:
+            return sample
+        feeder = service.topology.aliases.get(via)
+        if feeder is None:
+            return sample
+        details = {**sample.details, "link_from": feeder, "link_via": via}
+        rtt = await round_trip_ms(service.kind, via, min(self._deadline(service), 5.0))
+        if rtt is not None:
+            details["link_rtt_ms"] = f"{rtt:.1f}"
+        return replace(sample, details=details)
 
     async def sweep(self, services: Iterable[str] | None = None) -> StatusSnapshot:
         """Probe every member of ``services`` (default all) at once; return the snapshot."""

@@ -102,6 +102,12 @@ def topology_line(
         else:
             lag = f"{fmt_seconds(replica.lag_seconds)} · {fmt_lag_bytes(replica.lag_bytes)}"
             line.append(lag, style=palette.muted)
+            rtt = replica.details.get("link_rtt_ms")
+            source = replica.details.get("link_from")
+            if rtt is not None and source in inventory.hosts:
+                # the link's round trip through its relay, e.g. "west→dr 31 ms"
+                where = f"{inventory.hosts[source].site}→{replica.site}"
+                line.append(f" {where} {float(rtt):.0f} ms", style=palette.muted)
     for fenced in topo.fenced:
         line.append(f"  read-only {fenced.site}/{fenced.host}", style=palette.warn)
     for gone in topo.unreachable:
