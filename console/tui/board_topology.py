@@ -104,7 +104,7 @@ def topology_line(
             line.append(lag, style=palette.muted)
             rtt = replica.details.get("link_rtt_ms")
             source = replica.details.get("link_from")
-            if rtt is not None and source in inventory.hosts:
+            if rtt is not None and source is not None and source in inventory.hosts:
                 # the link's round trip through its relay, e.g. "west→dr 31 ms"
                 where = f"{inventory.hosts[source].site}→{replica.site}"
                 line.append(f" {where} {float(rtt):.0f} ms", style=palette.muted)
