@@ -137,6 +137,13 @@ def test_a_broken_middle_link_is_shown_and_heals(three: RunningLab) -> None:
         ]
         code, doc = status(three)
         assert code == 1 and "orders-db: broken cascade link" in doc["verdict"]
+        # east's commits now wait for a synchronous standby that is not there
+        east = member(doc, "orders-db", "lab-east")
+        assert east["health"] == "warn", east
+        assert east["reasons"] == [
+            "no synchronous standby: synchronous_standby_names is 'west' but no standby is "
+            "connected; commits wait until one is back"
+        ]
     finally:
         three.ssh("west", str(west["start_cmd"]), timeout=300)
     until("the cascade to heal", lambda: status(three)[0] == 0)
@@ -192,3 +199,48 @@ def test_every_link_goes_through_a_latency_relay_and_shows_its_round_trip(
     finally:
         three.lab.chaos_latency("dr", 15)
     until("dr streaming through its relay again", lambda: status(three)[0] == 0)
+
+
+def member(doc: dict[str, Any], service: str, host: str) -> dict[str, Any]:
+    return next(m for m in doc["members"] if m["service"] == service and m["host"] == host)
+
+
+def test_sync_state_is_shown_and_a_semi_sync_fallback_is_a_warning(three: RunningLab) -> None:
+    """West is shown as east's synchronous standby (PostgreSQL ``sync_state``) and as its
+    semi-sync replica (MariaDB); with west's IO thread stopped, a commit on east waits out
+    ``rpl_semi_sync_master_timeout`` and semi-sync falls back to asynchronous: east is WARN
+    with the reason, and OK again once west is back."""
+    code, doc = status(three)
+    assert code == 0, doc["verdict"]
+    assert member(doc, "orders-db", "lab-west")["details"]["sync_state"] == "sync"
+    assert "sync_state" not in member(doc, "orders-db", "lab-dr")["details"]  # asynchronous
+    assert member(doc, "catalog-db", "lab-west")["details"]["semi_sync_replica"] == "ON"
+    assert member(doc, "catalog-db", "lab-dr")["details"]["semi_sync_replica"] == "OFF"
+    assert member(doc, "catalog-db", "lab-east")["details"]["semi_sync_status"] == "ON"
+    maria(three, "west", "STOP SLAVE IO_THREAD")
+    try:
+        maria(
+            three,
+            "east",
+            "CREATE DATABASE IF NOT EXISTS drtest; CREATE TABLE IF NOT EXISTS drtest.semi "
+            "(i INT PRIMARY KEY); REPLACE INTO drtest.semi VALUES (2)",
+        )  # waits rpl_semi_sync_master_timeout (10 s), then commits asynchronously
+        doc = until(
+            "east to be WARN for the fallback",
+            lambda: (
+                (d := status(three)[1])
+                and member(d, "catalog-db", "lab-east")["health"] == "warn"
+                and d
+            ),
+        )
+        reasons = member(doc, "catalog-db", "lab-east")["reasons"]
+        assert len(reasons) == 1 and reasons[0].startswith(
+            "semi-sync fell back to asynchronous: Rpl_semi_sync_master_status is OFF with 0 "
+            "semi-sync replica(s); "
+        ), reasons
+    finally:
+        maria(three, "west", "START SLAVE IO_THREAD")
+    until(
+        "semi-sync back on",
+        lambda: member(status(three)[1], "catalog-db", "lab-east")["health"] == "ok",
+    )
