@@ -31,6 +31,9 @@ from console.ssh.transport import Transport
 from console.status.topology import ShapeCheck, check_shape
 from console.targets import probe_target, probe_thresholds, ssh_target
 
+RTT_EVERY = 10.0
+"""Seconds between two timings of one relayed link's round trip."""
+
 _Rider = tuple[str, "str | None", "asyncio.Future[Answer]"]
 """A question riding on a member's next probe: shell command, statement, where to answer."""
 
@@ -139,6 +142,9 @@ class StatusCollector:
         self._managers: dict[str, tuple[Answers, float]] = {}
         self._clusters: dict[str, tuple[Answers, float]] = {}
         self._riders: dict[tuple[str, str], list[_Rider]] = {}
+        self._rtts: dict[tuple[str, str], tuple[float | None, float]] = {}
+        """(kind, via) -> (the link's last round trip in ms, when it was timed)."""
+        self._timing: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     def ride(
         self, service: str, host: str, command: str, sql: str | None = None
@@ -238,10 +244,32 @@ class StatusCollector:
         if feeder is None:
             return sample
         details = {**sample.details, "link_from": feeder, "link_via": via}
-        rtt = await round_trip_ms(service.kind, via, min(self._deadline(service), 5.0))
+        key = (service.kind, via)
+        if key not in self._rtts:  # the first time: wait for it, so a one-shot status has it
+            await self._time_now(key, min(self._deadline(service), 5.0))
+        elif time.time() - self._rtts[key][1] > RTT_EVERY and key not in self._timing:
+            # later: timed again in the background, so no probe waits for a slow link
+            task = asyncio.ensure_future(self._time_now(key, min(self._deadline(service), 5.0)))
+            self._timing[key] = task
+            task.add_done_callback(self._timed(key))
+        rtt = self._rtts[key][0]
         if rtt is not None:
             details["link_rtt_ms"] = f"{rtt:.1f}"
         return replace(sample, details=details)
+
+    def _timed(self, key: tuple[str, str]) -> Callable[[asyncio.Task[None]], None]:
+        """A done-callback forgetting the background timing of ``key``."""
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._timing.pop(key, None)
+            if not task.cancelled():
+                task.exception()
+
+        return done
+
+    async def _time_now(self, key: tuple[str, str], timeout: float) -> None:
+        kind, via = key
+        self._rtts[key] = (await round_trip_ms(kind, via, timeout), time.time())
 
     async def sweep(self, services: Iterable[str] | None = None) -> StatusSnapshot:
         """Probe every member of ``services`` (default all) at once; return the snapshot."""
@@ -373,9 +401,11 @@ class StatusCollector:
 
     async def close(self) -> None:
         """Cancel probes still in flight."""
-        for task in self._inflight.values():
+        timing = list(self._timing.values())
+        for task in [*self._inflight.values(), *timing]:
             task.cancel()
-        for task in self._inflight.values():
+        for task in [*self._inflight.values(), *timing]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._inflight.clear()
+        self._timing.clear()
