@@ -14,7 +14,8 @@ again). Redis: east primary, replicas in west and dr.
 
 Every replication link goes through a latency relay (:mod:`console.lab.relay`, a process of
 the lab user on the replica's site address): links into west (same city) get 0.5 ms each way,
-links into dr (the other city) 15 ms, so a round trip is ~1 ms and ~30 ms. The inventory lists
+links into dr (the other city) 15 ms: round trips of ~3 ms (the relay's event loop sleeps in
+whole milliseconds, so 0.5 ms is ~1 ms each way) and ~31 ms as measured. The inventory lists
 each relay as an ``aliases:`` entry of the member it forwards to, so a replica following a
 relay still follows its declared upstream; ``status`` measures each link's round trip through
 it. ``lab chaos latency SITE MS`` changes a site's delay (0: direct links).
