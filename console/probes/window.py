@@ -141,14 +141,27 @@ def pgbackrest_command(backup: BackupSettings, timeout: float) -> str:
     listing = [*base, "--output=json", "repo-ls", "--recurse", f"archive/{stanza}"]
     limit = f"timeout {max(1, round(timeout))}"
     # Both calls at once (each is mostly pgBackRest's start-up), their outputs in order.
+    # in a subshell of its own: its trap (the temporary directory) fires when it ends
     return (
-        "d=$(mktemp -d) && trap 'rm -rf \"$d\"' EXIT && "
+        "( d=$(mktemp -d) && trap 'rm -rf \"$d\"' EXIT && "
         f'{{ {limit} {shlex.join(info)} > "$d/i" & {limit} {shlex.join(listing)} > "$d/l"; '
-        f'r=$?; wait; cat "$d/i"; echo {MARK}; cat "$d/l"; echo {MARK}$r; }}'
+        f'r=$?; wait; cat "$d/i"; echo {MARK}; cat "$d/l"; echo {MARK}$r; }} )'
     )
 
 
-def repo_command(backup: BackupSettings, timeout: float) -> str:
+READ = (
+    'drconsole_read() { while IFS= read -r l || [ -n "$l" ]; do printf "%s\\n" "$l"; '
+    'done < "$1"; }; '
+)
+"""Defines ``drconsole_read FILE``: prints a small text file with shell built-ins (``cat``
+without a process; fails like ``cat`` when the file cannot be opened)."""
+
+REPO = "@@drconsole-window-repo@@"
+"""Last line of the repository command's answer when it read the files: ``REPO PATH``, the
+repository's path (the next commands may skip reading the configuration)."""
+
+
+def repo_command(backup: BackupSettings, timeout: float, repo: str | None = None) -> str:
     """The command run on the repository host.
 
     A repository on a POSIX file system without encryption is read directly: its
@@ -158,27 +171,50 @@ def repo_command(backup: BackupSettings, timeout: float) -> str:
     pgBackRest's start-up (tens of milliseconds per call) on every round. Any other
     repository (object storage, encryption, or a configuration the command cannot read) is
     asked through pgBackRest itself (:func:`pgbackrest_command`).
+
+    Args:
+        backup: The service's backup settings.
+        timeout: Seconds each pgBackRest call may take.
+        repo: The repository's path as a previous answer gave it (:data:`REPO`): the
+            configuration is then not read again (the caller reads it again now and then).
     """
     conf = shlex.quote(backup.config or DEFAULT_CONFIG)
     stanza = backup.stanza or ""
     section = shlex.quote(f"[{stanza}]")
     q = shlex.quote(stanza)
-    return (
-        f'c={conf}; if [ -r "$c" ] && '
+    settings = (
+        f'c={conf}; [ -r "$c" ] && '
         f"set -- $(awk -v s={section} -F '\\t' {shlex.quote(_SETTINGS_AWK)} \"$c\" | "
         "sed 's/\t/ x/g; s/^/x/') && "
         f"p=${{1#x}} && p=${{p:-{DEFAULT_REPO}}} && "
         '{ [ "${2#x}" = "" ] || [ "${2#x}" = posix ]; } && '
-        '{ [ "${3#x}" = "" ] || [ "${3#x}" = none ]; } && '
+        '{ [ "${3#x}" = "" ] || [ "${3#x}" = none ]; }'
+    )
+    if repo is not None:
+        settings = f"p={shlex.quote(repo)}"
+    return (
+        f"{READ}if {settings} && "
         f'[ -d "$p/archive/"{q} ]; then '
         f"echo {FILES}; "
-        f'cat "$p/backup/"{q}/backup.info 2>/dev/null || cat "$p/backup/"{q}/backup.info.copy; '
+        f'drconsole_read "$p/backup/"{q}/backup.info 2>/dev/null || '
+        f'drconsole_read "$p/backup/"{q}/backup.info.copy; '
         f"echo {MARK}; "
-        f'cat "$p/archive/"{q}/archive.info 2>/dev/null || cat "$p/archive/"{q}/archive.info.copy; '
+        f'drconsole_read "$p/archive/"{q}/archive.info 2>/dev/null || '
+        f'drconsole_read "$p/archive/"{q}/archive.info.copy; '
         f"echo {MARK}; "
         f"find \"$p/archive/\"{q} -type f -printf '%P %T@\\n'; echo {MARK}$?; "
+        f'echo "{REPO} $p"; '
         f"else {pgbackrest_command(backup, timeout)}; fi"
     )
+
+
+def repo_path(stdout: str) -> str | None:
+    """The repository path a :func:`repo_command` answer ends with (None: it asked
+    pgBackRest, or the answer was cut)."""
+    if not stdout.startswith(FILES + "\n"):
+        return None
+    last = stdout.rstrip("\n").rpartition("\n")[2]
+    return last[len(REPO) + 1 :] if last.startswith(REPO + " ") else None
 
 
 def _ini(text: str) -> dict[str, dict[str, str]]:
@@ -444,7 +480,10 @@ base backup's file on)."""
 def maria_repo_command(backup: BackupSettings) -> str:
     """The command run on the repository host: the base backup's binlog position and age."""
     path = shlex.quote(backup.path or "")
-    return f"cat {path}/xtrabackup_binlog_info && echo {MARK} && stat -c %Y {path}/xtrabackup_info"
+    return (
+        f"{READ}drconsole_read {path}/xtrabackup_binlog_info && echo {MARK} && "
+        f"stat -c %Y {path}/xtrabackup_info"
+    )
 
 
 def parse_binlogs(exit_status: int | None, stdout: str) -> list[str] | None:

@@ -30,7 +30,7 @@ from console.probes.mysql import client_args, client_prefix, mysql_env
 from console.probes.postgres import PostgresProbe
 from console.probes.redis import cli_args as redis_cli_args
 from console.probes.redis import info_fields
-from console.probes.riders import Answer
+from console.probes.riders import MARK, Answer, split_ride
 from console.probes.window import (
     AOF_INFO,
     ARCHIVER_SQL,
@@ -50,6 +50,7 @@ from console.probes.window import (
     parse_binlogs,
     parse_maria,
     repo_command,
+    repo_path,
 )
 from console.ssh.transport import Transport
 from console.status.collector import StatusCollector, StatusSnapshot
@@ -80,11 +81,11 @@ VerifiedSource = Callable[[Iterable[str], str], Mapping[str, Verified]]
 WINDOW_TOOLS = ("pgbackrest", "mariadb-backup", "redis-aof")
 """The backup tools whose recoverable window the sweep reads."""
 
-AOF_REREAD_SECONDS = 60.0
-"""How long what a Redis primary's AOF was found to hold is trusted while the primary's
-``INFO`` says the AOF did not change: after that its settings (``CONFIG GET``) and both
-annotations are read again (a ``CONFIG SET dir`` or ``aof-timestamp-enabled``, or files
-touched behind Redis' back, show within this)."""
+REREAD_SECONDS = 60.0
+"""How long what was found once is trusted: a Redis primary's AOF while its ``INFO`` says
+the AOF did not change (then its settings, ``CONFIG GET``, and both annotations are read
+again: a ``CONFIG SET dir`` or ``aof-timestamp-enabled``, or files touched behind Redis'
+back, show within this), and a pgBackRest repository's path from its configuration."""
 
 
 def backed_up(inventory: Inventory) -> list[Service]:
@@ -96,28 +97,58 @@ def backed_up(inventory: Inventory) -> list[Service]:
     ]
 
 
-async def _repo(
-    inventory: Inventory, transport: Transport, service: Service, timeout: float
-) -> tuple[int | None, str, str]:
+RepoAnswer = tuple[int | None, str, str]
+"""A repository command's exit status (None: no answer), stdout and stderr."""
+
+
+def _repo_command(service: Service, timeout: float, repo: str | None) -> str:
     backup = service.backup
     assert backup is not None
-    if backup.tool == "redis-aof":
-        return 0, "", ""  # the AOF lives on the primary: its members are asked instead
-    host = inventory.hosts[backup.repo_host]
+    if backup.tool == "pgbackrest":
+        return repo_command(backup, timeout, repo)
+    return maria_repo_command(backup)
+
+
+def _sections(commands: list[str]) -> str:
+    """The commands one after the other in one exec (in the same shell: none exits, and one
+    that needs a trap has its own subshell), each section of stdout ended by ``MARK STATUS``
+    and each of stderr by a ``MARK`` line."""
+    return "; ".join(
+        f"{{ {c}\n}}; printf '\\n%s %s\\n' {MARK} $?; printf '%s\\n' {MARK} >&2" for c in commands
+    )
+
+
+async def _repos(
+    inventory: Inventory,
+    transport: Transport,
+    host_name: str,
+    commands: list[str],
+    timeout: float,
+) -> list[RepoAnswer]:
+    """Every repository command for one repository host, in one exec (one round trip)."""
     try:
         result = await transport.run(
-            ssh_target(inventory, host),
-            repo_command(backup, timeout)
-            if backup.tool == "pgbackrest"
-            else maria_repo_command(backup),
+            ssh_target(inventory, inventory.hosts[host_name]),
+            _sections(commands),
             timeout=timeout + 2,
-            max_lines=200_000,
+            max_lines=200_000 * len(commands),
         )
     except (DrError, OSError) as exc:
-        return None, "", str(exc) or type(exc).__name__
-    if result.timed_out:
-        return None, "", f"no answer within {timeout:g}s"
-    return result.exit_status, "\n".join(result.stdout), "\n".join(result.stderr)
+        return [(None, "", str(exc) or type(exc).__name__)] * len(commands)
+    first, (status, _), rest = split_ride(result.stdout, len(commands) - 1)
+    outs = [(status, "\n".join(first)), *rest]
+    errs: list[list[str]] = [[]]
+    for line in result.stderr:
+        if line == MARK:
+            errs.append([])
+        else:
+            errs[-1].append(line)
+    late = f"no answer within {timeout:g}s" if result.timed_out else "no answer"
+    answers: list[RepoAnswer] = []
+    for i, (code, out) in enumerate(outs):
+        err = "\n".join(errs[i]) if i < len(errs) else ""
+        answers.append((code, out, err) if code is not None else (None, "", err or late))
+    return answers
 
 
 def _archiver_command(
@@ -185,7 +216,7 @@ class Started:
     """The questions in flight: per service its repository, per member its archiver (its own
     exec, or riding on that member's probe in the sweep)."""
 
-    repos: dict[str, asyncio.Task[tuple[int | None, str, str]]]
+    repos: dict[str, asyncio.Future[RepoAnswer]]
     archivers: dict[tuple[str, str], asyncio.Task[dict[str, Any]]]
     riding: dict[tuple[str, str], asyncio.Future[Answer]] = field(default_factory=dict)
     """The archiver questions sent with the sweep's probes (:meth:`StatusCollector.ride`)."""
@@ -214,9 +245,61 @@ class WindowCollector:
         """The primary each service was last observed with (asked first next time)."""
         self._aof: dict[tuple[str, str], AofSeen] = {}
         """Per Redis primary, what its AOF was last found to hold."""
+        self._repo_paths: dict[str, tuple[str, float]] = {}
+        """Per pgBackRest service, its repository's path and when the configuration was
+        last read to find it (read again after :data:`REREAD_SECONDS`)."""
 
     def _deadline(self, service: Service) -> float:
         return self.timeout if self.timeout is not None else service.probe.timeout
+
+    def _ask_repos(self) -> dict[str, asyncio.Future[RepoAnswer]]:
+        """Ask every repository host, all its services' repositories in one exec."""
+        loop = asyncio.get_running_loop()
+        now = time.time()
+        repos: dict[str, asyncio.Future[RepoAnswer]] = {}
+        by_host: dict[str, list[Service]] = {}
+        for s in backed_up(self.inventory):
+            assert s.backup is not None
+            if s.backup.tool == "redis-aof":
+                # the AOF lives on the primary: its members are asked instead
+                repos[s.name] = loop.create_future()
+                repos[s.name].set_result((0, "", ""))
+            else:
+                by_host.setdefault(s.backup.repo_host, []).append(s)
+        for host, services in by_host.items():
+            commands, cached = [], []
+            for s in services:
+                path, read_at = self._repo_paths.get(s.name, (None, 0.0))
+                fresh = path is not None and now - read_at < REREAD_SECONDS
+                cached.append(fresh)
+                commands.append(_repo_command(s, self._deadline(s), path if fresh else None))
+            timeout = max(self._deadline(s) for s in services)
+            task = asyncio.ensure_future(
+                _repos(self.inventory, self.transport, host, commands, timeout)
+            )
+            for i, s in enumerate(services):
+                repos[s.name] = asyncio.ensure_future(
+                    self._repo_answer(s, task, i, None if cached[i] else now)
+                )
+        return repos
+
+    async def _repo_answer(
+        self,
+        service: Service,
+        task: asyncio.Future[list[RepoAnswer]],
+        index: int,
+        read_at: float | None,
+    ) -> RepoAnswer:
+        """One service's part of its repository host's answer; the repository's path is
+        kept for next time (``read_at``: when the configuration was read for it, None: the
+        kept path was used)."""
+        answer = (await task)[index]
+        path = repo_path(answer[1]) if answer[0] is not None else None
+        if path is None:
+            self._repo_paths.pop(service.name, None)
+        elif read_at is not None:
+            self._repo_paths[service.name] = (path, read_at)
+        return answer
 
     def _ask(self, service: Service, host: str | None) -> asyncio.Task[dict[str, Any]]:
         return asyncio.ensure_future(
@@ -236,12 +319,7 @@ class WindowCollector:
                 host instead of two; :mod:`console.status.riders`). Without it each is an
                 exec of its own.
         """
-        repos = {
-            s.name: asyncio.ensure_future(
-                _repo(self.inventory, self.transport, s, self._deadline(s))
-            )
-            for s in backed_up(self.inventory)
-        }
+        repos = self._ask_repos()
         archivers = {}
         riding: dict[tuple[str, str], asyncio.Future[Answer]] = {}
         info: set[tuple[str, str]] = set()
@@ -252,7 +330,7 @@ class WindowCollector:
                 continue
             if sweep is not None:
                 seen = self._aof.get((s.name, host)) if s.kind == "redis" else None
-                if seen is not None and now - seen.read_at < AOF_REREAD_SECONDS:
+                if seen is not None and now - seen.read_at < REREAD_SECONDS:
                     # the AOF was read: its primary's INFO says whether it changed since
                     info.add((s.name, host))
                 command = _archiver_command(

@@ -213,7 +213,21 @@ def test_the_command_reads_a_posix_repositorys_files_and_falls_back_to_pgbackres
     assert "find \"$p/archive/\"orders-db -type f -printf '%P %T@\\n'" in cmd
     # object storage or encryption: pgBackRest itself is asked
     assert "repo1-type" in cmd and "repo1-cipher-type" in cmd
-    assert "else d=$(mktemp -d)" in cmd and "--output=json info" in cmd
+    assert "else ( d=$(mktemp -d)" in cmd and "--output=json info" in cmd
+    # the repository's path as the last answer gave it: the configuration is not read
+    kept = repo_command(BACKUP, 5, "/srv/pgbackrest repo")
+    assert "if p='/srv/pgbackrest repo' && [ -d \"$p/archive/\"orders-db ]; then" in kept
+    assert "awk" not in kept.split("else")[0] and "cat " not in kept.split("else")[0]
+    assert "else ( d=$(mktemp -d)" in kept  # a path that is gone: pgBackRest is asked
+
+
+def test_the_answer_names_the_repositorys_path_when_it_read_the_files() -> None:
+    from console.probes.window import repo_path
+
+    assert repo_path((DATA / "files-repo.out").read_text()) == "/tmp/h13-lab/dr/pgbackrest/repo"
+    assert _parse("files-repo.out").health is WindowHealth.OK
+    assert repo_path((DATA / "files-healthy.out").read_text()) is None  # recorded before it
+    assert repo_path((DATA / "healthy.out").read_text()) is None  # pgBackRest's own JSON
 
 
 def test_the_files_give_the_same_window_as_pgbackrest() -> None:

@@ -79,6 +79,12 @@ def test_the_window_rides_on_the_probes_of_the_primaries(lab: RunningLab) -> Non
     assert any("pg_stat_archiver" in c and "pg_is_in_recovery" in c for c in on_east), on_east
     assert any("SHOW BINARY LOGS" in c and "drconsole_section" in c for c in on_east), on_east
     assert sum(c.count("--no-defaults") for c in on_east) == 1, on_east
+    # both repositories on the dr host read in one exec, the configuration read to find
+    # pgBackRest's (the next sweep uses the path it found: test below)
+    dr = next(h for h in inventory.hosts.values() if h.site == "dr").name
+    assert pool.execs[dr] == 1, pool.commands
+    (on_dr,) = [c for h, c in pool.commands if h == dr]
+    assert "backup.info" in on_dr and "xtrabackup_binlog_info" in on_dr and "awk" in on_dr
 
 
 def test_a_redis_aof_once_read_is_asked_info_in_the_probe_and_rescanned_after_a_write(
@@ -95,6 +101,9 @@ def test_a_redis_aof_once_read_is_asked_info_in_the_probe_and_rescanned_after_a_
     cli = redis_cli_args(probe_target(inventory, service, service.members[primary]))
     where = ssh_target(inventory, inventory.hosts[primary])
 
+    dr = next(h for h in inventory.hosts.values() if h.site == "dr").name
+    dr_cmds: list[tuple[str, str]] = []
+
     async def sweep(
         pool: _Counting, collector: StatusCollector, windows: WindowCollector
     ) -> tuple[RecoveryWindow, list[str]]:
@@ -102,6 +111,8 @@ def test_a_redis_aof_once_read_is_asked_info_in_the_probe_and_rescanned_after_a_
         asked = windows.start(collector)
         snapshot = await asyncio.wait_for(collector.sweep(), 120)
         found = await asyncio.wait_for(windows.finish(asked, snapshot), 120)
+        assert {n: w.health.value for n, w in found.items()} == dict.fromkeys(found, "ok")
+        dr_cmds.extend((h, c) for h, c in pool.commands if h == dr)
         return found["sessions"], [c for h, c in pool.commands if h == primary]
 
     async def go() -> tuple[list[tuple[RecoveryWindow, list[str]]], float]:
@@ -120,6 +131,11 @@ def test_a_redis_aof_once_read_is_asked_info_in_the_probe_and_rescanned_after_a_
 
     seen, written = asyncio.run(go())
     (cold, cold_cmds), (_, first_info), (quiet, quiet_cmds), (wrote, wrote_cmds), after = seen
+    # the dr host: one exec a sweep for both repositories, the kept path after the first
+    on_dr = [c for h, c in dr_cmds if h == dr]
+    assert len(on_dr) == 5 and "awk" in on_dr[0], on_dr
+    assert all("awk" not in c.split("else")[0] for c in on_dr[1:]), on_dr
+    assert quiet.health is WindowHealth.OK and "backup.info" in on_dr[-1]
     assert cold.health is WindowHealth.OK, cold.reason
     assert any("CONFIG GET dir" in c for c in cold_cmds), cold_cmds  # the first read: all of it
     # the first INFO sweep has no INFO to compare with: it reads the annotations once more
