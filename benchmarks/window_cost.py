@@ -8,7 +8,8 @@ user)::
 Over one persistent SSH pool (as ``drconsole status --watch`` keeps it), each round is a warm
 replication sweep alone, then the same sweep with the window collection beside it, the way
 ``drconsole status`` runs them (the repositories and the primaries' archivers are asked while
-the sweep runs). The rounds alternate; medians are printed with the ratio.
+the sweep runs). The rounds alternate; medians are printed with the ratio. ``--service NAME``
+collects the window of that service alone (each engine's rider measured on its own).
 
 Then, as ``drconsole status --watch`` and the TUI board run it (``--watch-seconds``, 0 to skip):
 a sweep every second for that long, once without and once with the window re-read in its own
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import statistics
 import sys
 import time
@@ -28,7 +30,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from console.model.inventory import load_inventory
+from console.model.inventory import Inventory, load_inventory
 from console.ssh import SshPool
 from console.status.collector import StatusCollector
 from console.status.command import WINDOW_REFRESH_SECONDS
@@ -62,11 +64,29 @@ async def _watch(
     return took
 
 
-async def _bench(inventory_path: Path, rounds: int, watch_seconds: float) -> None:
+def _only(inventory: Inventory, service: str | None) -> Inventory:
+    """The inventory with only ``service``'s ``backup:`` kept (all of them when None): the
+    window is then collected for that service alone, the sweep still probes every member."""
+    if service is None:
+        return inventory
+    if service not in inventory.services or inventory.services[service].backup is None:
+        raise SystemExit(f"{service}: no such backed-up service in {inventory.path}")
+    services = {
+        name: s if name == service else dataclasses.replace(s, backup=None)
+        for name, s in inventory.services.items()
+    }
+    return dataclasses.replace(inventory, services=services)
+
+
+async def _bench(
+    inventory_path: Path, rounds: int, watch_seconds: float, service: str | None
+) -> None:
     inventory = load_inventory(inventory_path)
     async with SshPool() as pool:
         collector = StatusCollector(inventory, pool)
-        windows = WindowCollector(inventory, pool)
+        windows = WindowCollector(_only(inventory, service), pool)
+        if service is not None:
+            print(f"the window of {service} only")
         await collector.sweep()  # open every connection: the rounds below are warm
         await windows.collect(collector.snapshot())
         alone: list[float] = []
@@ -104,8 +124,11 @@ def main() -> int:
     parser.add_argument("--inventory", type=Path, required=True)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--watch-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--service", help="collect the window of this backed-up service only (default: all)"
+    )
     args = parser.parse_args()
-    asyncio.run(_bench(args.inventory, args.rounds, args.watch_seconds))
+    asyncio.run(_bench(args.inventory, args.rounds, args.watch_seconds, args.service))
     return 0
 
 

@@ -176,6 +176,7 @@ def _open_team_store(args: argparse.Namespace) -> None:
             f"the team store later: drconsole audit push {local} --to {redact(args.audit)})",
             file=sys.stderr,
         )
+        args.audit_team_store = args.audit  # what `serve` still hands its consoles
         args.audit = local
 
 
@@ -215,6 +216,17 @@ def _add_notify(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_lease(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lease",
+        default=None,
+        metavar="DURATION",
+        help="how long a run's lease on each service lasts unless renewed (renewed every "
+        "third of it; a console that stops renewing loses its services after it; 3s to 1d, "
+        "default 1m)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole argument grammar, one sub-parser per command."""
     parser = _Parser(
@@ -249,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("-p", "--playbooks", type=Path, default=Path("playbooks"))
     tui.add_argument("--refresh", type=float, default=2.0, metavar="SECS")
     _add_notify(tui)
+    _add_lease(tui)
     tui.add_argument(
         "--read-only",
         action="store_true",
@@ -309,14 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long a step waits for the other approvals it needs (approve: N) before the "
         "run stops, exit 3 (default 30m)",
     )
-    run.add_argument(
-        "--lease",
-        default=None,
-        metavar="DURATION",
-        help="how long the run's lease on each service lasts unless renewed (renewed every "
-        "third of it; a console that stops renewing loses its services after it; 3s to 1d, "
-        "default 1m)",
-    )
+    _add_lease(run)
     run.add_argument("--accept-new-host-keys", action="store_true")
     _add_notify(run)
     run.add_argument(
@@ -379,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="the operator's token (first line); without it every browser is an observer",
     )
+    _add_lease(srv)
     _add_notify(srv)
 
     sch = sub.add_parser("schedule", help="a systemd timer (or cron entry) running a playbook")

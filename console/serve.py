@@ -71,11 +71,21 @@ def read_token(path: Path) -> str:
 
 
 def console_command(args: argparse.Namespace, *, read_only: bool) -> str:
-    """The shell command of one browser's console process."""
-    argv = [sys.executable, "-m", "console", "--audit", str(args.audit)]
+    """The shell command of one browser's console process.
+
+    With a team store and ``--audit-fallback``, each console gets the store's URL (even when
+    the server itself had to fall back at its start) and the fallback: it tries the store when
+    it starts, and its local file takes over if the store is lost in the middle of a run.
+    """
+    audit = getattr(args, "audit_team_store", None) or args.audit
+    argv = [sys.executable, "-m", "console", "--audit", str(audit)]
+    if getattr(args, "audit_fallback", None):
+        argv += ["--audit-fallback", str(Path(args.audit_fallback).expanduser().absolute())]
     argv += ["--operator", str(args.operator), "--mode", str(args.mode), "tui"]
     argv += ["-i", str(args.inventory), "-p", str(args.playbooks)]
     argv += ["--refresh", f"{args.refresh:g}"]
+    if getattr(args, "lease", None):
+        argv += ["--lease", str(args.lease)]
     if read_only:
         argv.append("--read-only")
     if getattr(args, "notify", None):  # the URLs themselves go by environment (not in ps)
@@ -204,6 +214,9 @@ def serve_command(args: argparse.Namespace) -> int:
         raise InputError(f"--port {args.port}: must be 1-65535")
     if not Path(args.inventory).is_file():
         raise InputError(f"{args.inventory}: no such inventory file")
+    from console.engine.headless import lease_length  # noqa: PLC0415 (checked before serving)
+
+    lease_length(args)
     from console.model.inventory import load_inventory  # noqa: PLC0415 (checked before serving)
 
     load_inventory(args.inventory)

@@ -46,6 +46,7 @@ def member_view(
         "site": host.site,
         "address": member_address(inventory, member),
         "port": member.port,
+        "aliases": sorted(a for a, h in service.topology.aliases.items() if h == member.host),
         "role": member.role,
         "observed": status.role if status else "unknown",
         "vars": merged_vars(inventory, member.host, member),

@@ -525,11 +525,24 @@ def _when_false(step: Step) -> str:
     return f"when: {step.when.source} is false"
 
 
+OBSERVED_WORDS = frozenset(
+    {"primary", "replicas", "observed", "lag_seconds", "lag_bytes", "position"}
+)
+"""The parts of ``service``/``services`` (``console.engine.context``) that come from the
+status: a template that reads none of them (only names, addresses, ports, vars of members)
+renders the same from any snapshot."""
+
+
 def _needs_fresh_status(step: Step) -> bool:
+    """Whether the step selects hosts by role, or a template of it reads ``service`` or
+    ``services`` for something observed (:data:`OBSERVED_WORDS`, or anything when its words
+    are unknown). A step that reads only static members (``services['x'].at[site].address``)
+    does not wait for a status sweep."""
     if step.on is not None and any(t.key == "role" for t in step.on.terms):
         return True
-    names: set[str] = set()
     for tpl in (step.run, step.manual, step.title, step.description, step.when):
-        if tpl is not None:
-            names |= tpl.names
-    return bool(names & {"service", "services"})
+        if tpl is None or not tpl.names & {"service", "services"}:
+            continue
+        if tpl.words is None or tpl.words & OBSERVED_WORDS:
+            return True
+    return False

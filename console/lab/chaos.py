@@ -18,7 +18,7 @@ from console.lab import latency
 from console.lab.binaries import Binaries
 from console.lab.errors import LabError
 from console.lab.finder import site_pids, statuses
-from console.lab.layout import LabLayout
+from console.lab.layout import DB_SITES, LabLayout
 from console.lab.procs import ProcState, proc_state, signal_tree, wait_gone
 from console.lab.runner import Runner
 from console.lab.state import LabState, ProcessRecord
@@ -61,12 +61,13 @@ def stop_relay(rec: ProcessRecord, scale: float) -> None:
 def set_latency(
     state: LabState,
     site: str,
-    ms: int,
+    ms: float,
     *,
     bins: Binaries,
     runner: Runner,
     forget: Callable[[Sequence[ProcessRecord]], None],
     record: Callable[[ProcessRecord], None],
+    sites: Sequence[str] = DB_SITES,
 ) -> list[ProcessRecord]:
     """Route the replication links into ``site`` through relays adding ``ms`` each way.
 
@@ -78,6 +79,7 @@ def set_latency(
         runner: Runs commands as the lab user.
         forget: Removes records of stopped relays from ``state.json``.
         record: Adds the record of a started relay to ``state.json``.
+        sites: The sites that hold database servers in this profile.
 
     Returns:
         The relays now running for the site (empty after ``ms = 0``).
@@ -95,14 +97,7 @@ def set_latency(
     forget(old)
     if ms == 0:
         return []
-    links = latency.find_links(runner, layout, bins, site)
+    links = latency.find_links(runner, layout, bins, site, sites)
     if not links:
         raise LabError(f"no replication link into {site}: it holds no replica now")
-    started: list[ProcessRecord] = []
-    for link in links:
-        rec = latency.start_relay(runner, layout, site, link, ms)
-        record(rec)
-        started.append(rec)
-        relay_at = latency.Endpoint(rec.address, rec.port)
-        latency.repoint(runner, layout, bins, site, service=link.service, to=relay_at)
-    return started
+    return [latency.relay_link(runner, layout, bins, site, link, ms, record) for link in links]

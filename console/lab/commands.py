@@ -101,7 +101,7 @@ def format_status(rows: list[ProcessStatus]) -> list[str]:
     for row in rows:
         note = f"restarted (was pid {row.record.pid})" if row.restarted else ""
         if row.record.target:
-            note = f"-> {row.record.target} +{row.record.delay_ms} ms"
+            note = f"-> {row.record.target} +{row.record.delay_ms or 0:g} ms"
         table.append(
             (
                 row.record.site,
@@ -189,7 +189,7 @@ def _chaos(lab: Lab, args: argparse.Namespace, out: TextIO) -> int:
         for rec in relays:
             print(
                 f"site {site}: {rec.name.removeprefix('relay:')} replicates through "
-                f"{rec.endpoint} -> {rec.target} (+{rec.delay_ms} ms each way)",
+                f"{rec.endpoint} -> {rec.target} (+{rec.delay_ms or 0:g} ms each way)",
                 file=out,
             )
         return 0

@@ -28,7 +28,7 @@ from console.lab.finder import ProcessStatus, statuses
 from console.lab.layout import SITES, LabLayout
 from console.lab.osuser import LabUser, chown_tree, ensure_lab_user
 from console.lab.procs import ProcState, listener_inode, listener_pids, tcp_listeners
-from console.lab.profiles import Profile, StartContext, get_profile, owned_entries
+from console.lab.profiles import PROFILES, Profile, StartContext, get_profile, owned_entries
 from console.lab.runner import Runner
 from console.lab.startup import start_all
 from console.lab.state import (
@@ -375,7 +375,7 @@ class Lab:
         with self._locked(self.layout):
             return chaos.brighten(state, site)
 
-    def chaos_latency(self, site: str, ms: int) -> list[ProcessRecord]:
+    def chaos_latency(self, site: str, ms: float) -> list[ProcessRecord]:
         """Delay the replication links into ``site`` by ``ms`` milliseconds each way.
 
         Every replica in the site (asked of the servers, so it follows a failover) is
@@ -393,10 +393,13 @@ class Lab:
         if ms < 0:
             raise InputError(f"latency must be 0 or more milliseconds, got {ms}")
         state = self._require_state()
-        if state.profile != "default":
+        sites = get_profile(state.profile).latency_sites
+        if site not in sites:
+            relayed = [p.name for p in PROFILES if p.latency_sites]
             raise InputError(
-                f"lab chaos latency relays the default profile's replication links; the lab in "
-                f"{state.directory} runs profile {state.profile!r}"
+                f"lab chaos latency relays the replication links of profiles "
+                f"{', '.join(relayed)} (into sites {', '.join(sites) or 'none'} in this one); "
+                f"the lab in {state.directory} runs profile {state.profile!r}"
             )
         layout = LabLayout.create(state.directory_path, state.net)
         runner = Runner(ensure_lab_user(state.user), self.timeout_scale)
@@ -408,7 +411,14 @@ class Lab:
                 self._set(processes=tuple(p for p in self._state.processes if p not in old))
 
             return chaos.set_latency(
-                state, site, ms, bins=self.bins(), runner=runner, forget=forget, record=self._record
+                state,
+                site,
+                ms,
+                bins=self.bins(),
+                runner=runner,
+                forget=forget,
+                record=self._record,
+                sites=sites,
             )
 
     # ------------------------------------------------------------------- down

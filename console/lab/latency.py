@@ -11,10 +11,11 @@ replica back to its real upstream and stops the relays. Each relay is recorded i
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from console.lab import mariadb, postgres, redis
@@ -100,9 +101,16 @@ def _redis_upstream(runner: Runner, member: redis.RedisMember) -> Endpoint | Non
     return Endpoint(fields["master_host"], int(fields["master_port"]))
 
 
-def find_links(runner: Runner, layout: LabLayout, bins: Binaries, site: str) -> list[Link]:
-    """The replication links whose replica is in ``site``, as the servers report them now."""
-    if site not in DB_SITES:
+def find_links(
+    runner: Runner,
+    layout: LabLayout,
+    bins: Binaries,
+    site: str,
+    sites: Sequence[str] = DB_SITES,
+) -> list[Link]:
+    """The replication links whose replica is in ``site`` (one of the profile's database
+    ``sites``), as the servers report them now."""
+    if site not in sites:
         return []
     s = layout.site(site)
     links: list[Link] = []
@@ -158,18 +166,22 @@ def repoint(
 
 
 def start_relay(
-    runner: Runner, layout: LabLayout, site: str, link: Link, delay_ms: int
+    runner: Runner, layout: LabLayout, site: str, link: Link, delay_ms: float
 ) -> ProcessRecord:
     """Start a relay process for ``link`` on the site's address and wait until it listens.
 
     Raises:
         LabError: When the relay does not listen in time.
     """
-    listen = Endpoint(layout.site(site).address, link.replica.port + RELAY_PORT_OFFSET)
+    listen = relay_endpoint(layout, site, link.replica.port)
     log = layout.relay_dir / f"{site}-{link.service}.log"
     script = layout.relay_dir / "relay.py"
-    shutil.copyfile(relay_module.__file__, script)
-    script.chmod(0o644)
+    # relays start in parallel: each copies to its own name and renames over the script, so
+    # no relay reads a half-written file
+    part = layout.relay_dir / f".relay-{site}-{link.service}.py"
+    shutil.copyfile(relay_module.__file__, part)
+    part.chmod(0o644)
+    os.replace(part, script)
     proc = popen_as(
         runner.user,
         [
@@ -180,7 +192,7 @@ def start_relay(
             "--target",
             str(link.upstream),
             "--delay-ms",
-            str(delay_ms),
+            f"{delay_ms:g}",
         ],
         log=log,
         cwd=layout.relay_dir,
@@ -201,6 +213,31 @@ def start_relay(
         target=str(link.upstream),
         delay_ms=delay_ms,
     )
+
+
+def relay_link(
+    runner: Runner,
+    layout: LabLayout,
+    bins: Binaries,
+    site: str,
+    link: Link,
+    delay_ms: float,
+    record: Callable[[ProcessRecord], None],
+) -> ProcessRecord:
+    """Start a relay for ``link``, record it, and repoint the replica at it.
+
+    Returns:
+        The relay's record.
+    """
+    rec = start_relay(runner, layout, site, link, delay_ms)
+    record(rec)
+    repoint(runner, layout, bins, site, service=link.service, to=Endpoint(rec.address, rec.port))
+    return rec
+
+
+def relay_endpoint(layout: LabLayout, site: str, port: int) -> Endpoint:
+    """Where the relay of a replica in ``site`` on ``port`` listens."""
+    return Endpoint(layout.site(site).address, port + RELAY_PORT_OFFSET)
 
 
 def lab_python(runner: Runner) -> str:

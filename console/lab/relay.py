@@ -95,7 +95,7 @@ class Relay:
         delay_ms: Milliseconds added in each direction (a round trip gets twice that).
     """
 
-    def __init__(self, listen: Endpoint, target: Endpoint, delay_ms: int) -> None:
+    def __init__(self, listen: Endpoint, target: Endpoint, delay_ms: float) -> None:
         self.listen = listen
         self.target = target
         self.delay = max(delay_ms, 0) / 1000
@@ -150,10 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="console.lab.relay", description=__doc__)
     parser.add_argument("--listen", type=Endpoint.parse, required=True)
     parser.add_argument("--target", type=Endpoint.parse, required=True)
-    parser.add_argument("--delay-ms", type=int, required=True)
+    parser.add_argument("--delay-ms", type=float, required=True)
     args = parser.parse_args(argv)
     relay = Relay(args.listen, args.target, args.delay_ms)
-    print(f"relay {args.listen} -> {args.target} +{args.delay_ms} ms each way", flush=True)
+    print(f"relay {args.listen} -> {args.target} +{args.delay_ms:g} ms each way", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(relay.serve_forever())
     return 0

@@ -46,7 +46,7 @@ class ProcessRecord:
     """Its pid file, if any: a drill that restarts the server writes the new pid there."""
     target: str | None = None
     """For a latency relay: the ``address:port`` it forwards to."""
-    delay_ms: int | None = None
+    delay_ms: float | None = None
     """For a latency relay: the delay it adds in each direction."""
 
     @property

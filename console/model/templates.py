@@ -129,6 +129,10 @@ class Template:
     """The free names it uses (parameters and context names)."""
     origin: TextOrigin | None = field(default=None, compare=False)
     """Where its text is written in the file, to point at a word inside it."""
+    words: frozenset[str] | None = field(default=None, compare=False)
+    """Every attribute name it reads (``x.attr``) and every string constant in it (``x['k']``,
+    ``map(attribute='k')``): what the engine checks to tell whether a template can depend on
+    the observed status. None: not known (treat as anything)."""
 
     def where(self, offset: int) -> Location:
         """The file location of character ``offset`` of the source (the start when unknown)."""
@@ -262,4 +266,7 @@ def compile_template(
         raise InputError(
             f"template syntax error: {exc.message}", _inner_loc(loc, exc.lineno, block)
         ) from None
-    return Template(source, loc, shell, compiled, names, origin)
+    words = frozenset(n.attr for n in ast.find_all(nodes.Getattr)) | frozenset(
+        n.value for n in ast.find_all(nodes.Const) if isinstance(n.value, str)
+    )
+    return Template(source, loc, shell, compiled, names, origin, words)

@@ -11,6 +11,10 @@ with what the estate is meant to be (``console.status.topology``):
   member's ``unit:``, and for MySQL/MariaDB its ``gtid_domain:``, the GTID domain its writes
   carry); two primaries are then the design, not a split brain.
 
+Any member may list ``aliases:``, other ``ADDRESS:PORT`` endpoints that reach it (a TCP relay
+or proxy on a replication link, e.g. the lab's latency relays): a replica whose upstream is
+an alias follows that member, and the link's round trip is measured through the alias.
+
 Every rule is checked at load time with the offending value's place.
 """
 
@@ -25,7 +29,7 @@ from console.model.enums import TOPOLOGIES
 from console.model.reader import MapView, Problems, describe, suggest
 from console.model.yamlsrc import Node
 
-MEMBER_TOPOLOGY_KEYS = ("upstream", "unit", "gtid_domain")
+MEMBER_TOPOLOGY_KEYS = ("upstream", "unit", "gtid_domain", "aliases")
 """The keys a member may hold for its service's topology."""
 
 MAX_GTID_DOMAIN = 4294967295
@@ -53,6 +57,8 @@ class Topology:
     primary)."""
     units: Mapping[str, Unit] = field(default_factory=lambda: MappingProxyType({}))
     """Multi-primary: primary host -> its unit."""
+    aliases: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """``address:port`` of an alias (a relay or proxy) -> the member host it reaches."""
 
     def upstream_of(self, host: str, primary: str | None) -> str | None:
         """The member a replica should follow: its declared upstream, else the primary."""
@@ -82,9 +88,13 @@ def read_topology(
     units: dict[str, Unit] = {}
     unit_names: dict[str, Location] = {}
     domains: dict[int, Location] = {}
+    aliases: dict[str, str] = {}
     for host, node, role in members:
         if not node.is_map:
             continue
+        an = node.value.get("aliases")
+        if an is not None:
+            _aliases(service, host, an, aliases, problems)
         up = node.value.get("upstream")
         if up is not None:
             _upstream(service, shape, host, role, up, names, upstreams, problems)
@@ -121,7 +131,39 @@ def read_topology(
                 "role: primary (it needs two or more)",
                 _shape_loc(sv),
             )
-    return Topology(shape, MappingProxyType(upstreams), MappingProxyType(units))
+    return Topology(
+        shape, MappingProxyType(upstreams), MappingProxyType(units), MappingProxyType(aliases)
+    )
+
+
+def _aliases(
+    service: str, host: str, node: Node, aliases: dict[str, str], problems: Problems
+) -> None:
+    """A member's ``aliases:``: a list of ``ADDRESS:PORT`` no other member claims."""
+    if not isinstance(node.value, list):
+        problems.add(
+            f"aliases: of member {host!r} must be a list of ADDRESS:PORT, not "
+            f"{describe(node.value)}",
+            node.loc,
+        )
+        return
+    for item in node.value:
+        text = item.value
+        address, sep, port = text.rpartition(":") if isinstance(text, str) else ("", "", "")
+        if not sep or not address or not port.isdigit() or not 1 <= int(port) <= 65535:
+            problems.add(
+                f"alias of member {host!r} must be ADDRESS:PORT (port 1-65535), not "
+                + (repr(text) if isinstance(text, str) else describe(text)),
+                item.loc,
+            )
+        elif text in aliases:
+            problems.add(
+                f"alias {text} of member {host!r} is already an alias of {aliases[text]!r} "
+                f"(service {service!r})",
+                item.loc,
+            )
+        else:
+            aliases[text] = host
 
 
 def _shape_loc(sv: MapView) -> Location:

@@ -381,6 +381,7 @@ class UsageChecker:
             ("host", "site", "address", "port", "role", "observed", "lag_seconds", "lag_bytes")
         )
         fields["position"] = OPEN
+        fields["aliases"] = OPEN  # a list of ADDRESS:PORT
         fields["vars"] = Closed(
             f"the variables of member {member.host!r} of {service.name!r}",
             self.member_vars(member.host, member, service.name),

@@ -6,7 +6,10 @@ is UNKNOWN (old good news is not news); a replica whose link is down or that rep
 replication error is CRIT; a replica whose lag nobody could measure is at best WARN, because
 a missing lag is never zero. A member whose observed role differs from the inventory's is
 flagged as diverged, which is what a finished failover looks like: it is said plainly, and
-it does not by itself make the member unhealthy.
+it does not by itself make the member unhealthy. A primary configured for synchronous
+replication (PostgreSQL ``synchronous_standby_names``, MariaDB/MySQL semi-sync enabled) that
+has no synchronous replica now is WARN with the reason: PostgreSQL's commits then wait,
+MariaDB's have fallen back to asynchronous (a failover would lose what no replica has).
 """
 
 from __future__ import annotations
@@ -131,6 +134,9 @@ def assess(
             findings.append((Health.WARN, "the primary is read-only (fenced?)"))
         if sample.error:
             findings.append((Health.WARN, sample.error))
+        lost = sync_lost(sample)
+        if lost is not None:
+            findings.append((Health.WARN, lost))
     else:
         findings.extend(_replica_findings(sample, thresholds))
 
@@ -138,6 +144,36 @@ def assess(
         return verdict(Health.OK, [])
     worst = max((health for health, _ in findings), key=_SEVERITY.__getitem__)
     return verdict(worst, [reason for _, reason in findings])
+
+
+SYNC_STATES = ("sync", "quorum")
+"""PostgreSQL's ``sync_state`` words of a standby whose flush a commit waits for."""
+
+
+def sync_lost(sample: ReplicationSample) -> str | None:
+    """Why a primary configured for synchronous replication has no synchronous replica now,
+    or None (not configured, or a synchronous replica is there)."""
+    names = sample.details.get("synchronous_standby_names")
+    if sample.kind == "postgres" and names:
+        if any(r.sync_state in SYNC_STATES for r in sample.replicas):
+            return None
+        seen = ", ".join(f"{r.name or '?'} {r.sync_state or '?'}" for r in sample.replicas)
+        return (
+            f"no synchronous standby: synchronous_standby_names is '{names}' but "
+            f"{'the standbys are ' + seen if seen else 'no standby is connected'}; "
+            "commits wait until one is back"
+        )
+    if sample.kind == "mysql" and sample.details.get("semi_sync_enabled") == "ON":
+        if sample.details.get("semi_sync_status") == "ON":
+            return None
+        clients = sample.details.get("semi_sync_clients", "?")
+        no_tx = sample.details.get("semi_sync_no_tx", "?")
+        return (
+            "semi-sync fell back to asynchronous: Rpl_semi_sync_master_status is "
+            f"{sample.details.get('semi_sync_status', 'unknown')} with {clients} semi-sync "
+            f"replica(s); {no_tx} commit(s) not acknowledged by any replica"
+        )
+    return None
 
 
 def _replica_findings(

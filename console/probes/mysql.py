@@ -36,14 +36,35 @@ VARIABLES = (
     "gtid_mode",
     "server_id",
     "version",
+    "rpl_semi_sync_master_enabled",
+    "rpl_semi_sync_source_enabled",
 )
 """Server variables the probe reads; each server simply omits the ones it lacks."""
+
+SEMI_SYNC_STATUS = (
+    "Rpl_semi_sync_master_status",
+    "Rpl_semi_sync_source_status",
+    "Rpl_semi_sync_master_clients",
+    "Rpl_semi_sync_source_clients",
+    "Rpl_semi_sync_master_no_tx",
+    "Rpl_semi_sync_source_no_tx",
+    "Rpl_semi_sync_slave_status",
+    "Rpl_semi_sync_replica_status",
+)
+"""Semi-sync status variables (MariaDB's built-in names, MySQL 8.0.26+'s plugin names)."""
 
 PROBE_SQL = (
     "SELECT 'variables' AS drconsole_section\\G "
     "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('read_only', 'super_read_only', "
     "'gtid_binlog_pos', 'gtid_current_pos', 'gtid_slave_pos', 'gtid_executed', 'gtid_mode', "
-    "'server_id', 'version')\\G "
+    "'server_id', 'version', 'rpl_semi_sync_master_enabled', "
+    "'rpl_semi_sync_source_enabled')\\G "
+    "SELECT 'status' AS drconsole_section\\G "
+    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status', "
+    "'Rpl_semi_sync_source_status', 'Rpl_semi_sync_master_clients', "
+    "'Rpl_semi_sync_source_clients', 'Rpl_semi_sync_master_no_tx', "
+    "'Rpl_semi_sync_source_no_tx', 'Rpl_semi_sync_slave_status', "
+    "'Rpl_semi_sync_replica_status')\\G "
     "SELECT 'replica_status' AS drconsole_section\\G "
     "SHOW REPLICA STATUS\\G "
     "SELECT 'binlog_dump' AS drconsole_section\\G "
@@ -144,13 +165,31 @@ def _sections(text: str) -> _Sections:
             if current == "end":
                 out.complete = True
             continue
-        if current == "variables" and "Variable_name" in row:
+        if current in ("variables", "status") and "Variable_name" in row:
             out.variables[row["Variable_name"]] = row.get("Value", "")
         elif current == "replica_status":
             out.replica_status.append(row)
         elif current == "binlog_dump":
             out.binlog_dump.append(row)
     return out
+
+
+def _semi_sync(variables: dict[str, str], details: dict[str, str]) -> None:
+    """Semi-sync as the server says it: ``semi_sync_enabled`` (configured on this primary),
+    ``semi_sync_status`` (ON while commits wait for a replica's acknowledgement, OFF after
+    a fallback to asynchronous), ``semi_sync_clients`` (semi-sync replicas connected),
+    ``semi_sync_no_tx`` (commits not acknowledged) and ``semi_sync_replica`` (this
+    replica's own semi-sync status). Absent variables stay absent."""
+    for key, names in (
+        ("semi_sync_enabled", ("rpl_semi_sync_master_enabled", "rpl_semi_sync_source_enabled")),
+        ("semi_sync_status", ("Rpl_semi_sync_master_status", "Rpl_semi_sync_source_status")),
+        ("semi_sync_clients", ("Rpl_semi_sync_master_clients", "Rpl_semi_sync_source_clients")),
+        ("semi_sync_no_tx", ("Rpl_semi_sync_master_no_tx", "Rpl_semi_sync_source_no_tx")),
+        ("semi_sync_replica", ("Rpl_semi_sync_slave_status", "Rpl_semi_sync_replica_status")),
+    ):
+        value = _get(variables, *names)
+        if value is not None:
+            details[key] = value
 
 
 def _get(row: dict[str, str], *names: str) -> str | None:
@@ -248,6 +287,7 @@ class MysqlProbe(Probe):
             value = _gtid(_get(variables, name))
             if value is not None:
                 details[name] = value
+        _semi_sync(variables, details)
         read_only = _on(_get(variables, "read_only"))
         if _on(_get(variables, "super_read_only")):
             read_only = True

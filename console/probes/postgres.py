@@ -44,7 +44,8 @@ SELECT row_to_json(n)::text FROM (SELECT 'node' AS section,
   pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) AS replay_backlog_bytes,
   extract(epoch FROM pg_last_xact_replay_timestamp()) AS last_replay_at,
   CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() END AS replay_paused,
-  current_setting('wal_receiver_status_interval') AS status_interval
+  current_setting('wal_receiver_status_interval') AS status_interval,
+  current_setting('synchronous_standby_names') AS sync_names
 ) n
 UNION ALL
 SELECT row_to_json(r)::text FROM (SELECT 'replica' AS section,
@@ -60,6 +61,7 @@ SELECT row_to_json(s)::text FROM (SELECT 'slot' AS section,
 UNION ALL
 SELECT row_to_json(w)::text FROM (SELECT 'wal_receiver' AS section,
   status, sender_host, sender_port, slot_name, received_tli, flushed_lsn, latest_end_lsn,
+  substring(conninfo FROM 'application_name=([^ ]+)') AS application_name,
   pg_wal_lsn_diff(latest_end_lsn, pg_last_wal_replay_lsn()) AS latest_end_bytes,
   extract(epoch FROM clock_timestamp() - last_msg_receipt_time) AS last_msg_age
   FROM pg_stat_wal_receiver) w
@@ -230,6 +232,8 @@ class PostgresProbe(Probe):
         read_only = str(node["read_only"]) == "on"
         if not node["in_recovery"]:
             details["timeline"] = str(int(str(node["walfile"])[:8], 16))
+            if node.get("sync_names"):
+                details["synchronous_standby_names"] = str(node["sync_names"])
             return ReplicationSample(
                 service=target.service,
                 site=target.site,
@@ -274,6 +278,7 @@ class PostgresProbe(Probe):
             lag_bytes=lag_bytes,
             position=row["replay_lsn"],
             ack_age=max(0.0, reply_age) if reply_age is not None else None,
+            sync_state=row.get("sync_state"),
         )
 
     @staticmethod
@@ -312,6 +317,8 @@ class PostgresProbe(Probe):
                 timeline = receiver["received_tli"]
             if receiver["slot_name"]:
                 details["slot_name"] = str(receiver["slot_name"])
+            if receiver.get("application_name"):
+                details["application_name"] = str(receiver["application_name"])
             if receiver["last_msg_age"] is not None:
                 details["last_msg_age"] = _fmt_seconds(float(receiver["last_msg_age"]))
         details["timeline"] = str(timeline)

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 
 from console.probes.base import FailurePattern, Probe, shell_env
+from console.probes.riders import MARK
 from console.probes.sample import Link, ProbeTarget, ReplicaInfo, ReplicationSample, Role
 
 
@@ -110,6 +112,32 @@ class RedisProbe(Probe):
     def command(self, target: ProbeTarget) -> str:
         """``redis-cli -h ADDR -p PORT INFO replication`` with a time limit."""
         return cli_env(target) + self.timeout_prefix() + cli_args(target) + " INFO replication"
+
+    def command_riding(self, target: ProbeTarget, sqls: Sequence[str]) -> str | None:
+        """One ``INFO replication SECTION...`` (Redis 7 takes several sections) when every
+        rider asks ``INFO SECTION...``: no second redis-cli, no second connection.
+
+        The reply is printed as the probe's output (its parser reads only the replication
+        fields) and again as each rider's answer, each ended by ``MARK STATUS``; redis-cli's
+        stderr and exit status are the probe's. Any other question: None.
+        """
+        sections = ["replication"]
+        for sql in sqls:
+            words = sql.split()
+            if (
+                len(words) < 2
+                or words[0].upper() != "INFO"
+                or not all(re.fullmatch(r"[a-z]+", w) for w in words[1:])
+            ):
+                return None
+            sections += [w for w in words[1:] if w not in sections]
+        if not sqls:
+            return None
+        info = cli_env(target) + self.timeout_prefix() + cli_args(target)
+        answer = f"printf '%s\\n%s %s\\n' \"$o\" {MARK} $s; "
+        return (
+            f"o=$({info} INFO {' '.join(sections)}); s=$?; " + answer * (len(sqls) + 1) + "exit $s"
+        )
 
     def parse_output(
         self, target: ProbeTarget, stdout: str, sampled_at: float

@@ -139,6 +139,9 @@ class ReplicaInfo:
     ack_age: float | None = None
     """Seconds since the replica last acknowledged anything, as the primary sees it
     (PostgreSQL ``reply_time``, Redis ``lag``); None when the kind does not say."""
+    sync_state: str | None = None
+    """PostgreSQL's ``pg_stat_replication.sync_state``: ``sync``, ``async``, ``potential`` or
+    ``quorum``; None for the other kinds."""
 
 
 def _frozen_details(details: Mapping[str, str]) -> Mapping[str, str]:

@@ -74,6 +74,11 @@ def _match(
 ) -> tuple[ReplicationSample, ReplicaInfo] | None:
     endpoint = replica.details.get("endpoint")
     port, address = _port(endpoint), _address(endpoint)
+    app = replica.details.get("application_name") if replica.kind == "postgres" else None
+    if app:  # a PostgreSQL standby names itself; its primary lists it by that name
+        named = [(p, info) for p in primaries for info in p.replicas if info.name == app]
+        if len(named) == 1:
+            return named[0]
     by_port: list[tuple[ReplicationSample, ReplicaInfo]] = []
     for primary in primaries:
         for info in primary.replicas:
@@ -154,6 +159,8 @@ def reconcile(samples: Sequence[ReplicationSample]) -> tuple[ReplicationSample, 
       the lag its primary reports (``lag_source``), when exactly one primary of its service
       lists a replica with its port (and, when several do, its address), or one primary
       lists one replica and the service has one;
+    * a PostgreSQL standby its primary lists as ``sync``, ``potential`` or ``quorum`` gets
+      that ``sync_state`` in ``details``;
     * a replica whose own sample says it follows, while a newer sample of its primary says it
       is gone, not following or silent (``survivors_view``), gets that sentence as its error
       (``primary_view``), so it is not OK before its own probe times out.
@@ -179,6 +186,11 @@ def reconcile(samples: Sequence[ReplicationSample]) -> tuple[ReplicationSample, 
             continue
         ups = primaries.get(sample.service, [])
         found = _match(sample, ups, replicas.get(sample.service, 0))
+        if found is not None and found[1].sync_state not in (None, "async"):
+            # its primary's commits wait for it (PostgreSQL's sync_state; async says nothing)
+            sample = replace(
+                sample, details={**sample.details, "sync_state": str(found[1].sync_state)}
+            )
         if (
             found is not None
             and sample.lag_seconds is None
@@ -216,6 +228,18 @@ def describe_lag(sample: ReplicationSample) -> str:
     return "lag " + (" / ".join(parts) if parts else "unknown")
 
 
+def sync_word(sample: ReplicationSample) -> str | None:
+    """``sync``, ``quorum`` or ``potential`` for a PostgreSQL standby its primary's commits
+    wait for (or may), ``semi-sync`` for a MariaDB/MySQL replica acknowledging as one; None
+    for an asynchronous replica."""
+    state = sample.details.get("sync_state")
+    if state in ("sync", "quorum", "potential"):
+        return state
+    if sample.details.get("semi_sync_replica") == "ON":
+        return "semi-sync"
+    return None
+
+
 def _summary(
     service: str,
     writers: Sequence[ReplicationSample],
@@ -237,7 +261,11 @@ def _summary(
     if replicas:
         parts.append(
             "replicas "
-            + ", ".join(f"{_where(s)} link {s.link.value}, {describe_lag(s)}" for s in replicas)
+            + ", ".join(
+                f"{_where(s)} link {s.link.value}, {describe_lag(s)}"
+                + (f", {word}" if (word := sync_word(s)) else "")
+                for s in replicas
+            )
         )
     if unreachable:
         parts.append("not seen " + ", ".join(f"{_where(s)} {s.role.value}" for s in unreachable))

@@ -16,6 +16,7 @@ primary and reads ``pg_stat_archiver``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
@@ -517,9 +518,10 @@ def aof_command(cli: str) -> str:
     Args:
         cli: ``redis-cli`` with the member's connection options (``console.probes.redis``).
 
-    Prints ``aof on|off``, ``tsconf yes|no`` (``aof-timestamp-enabled``), then ``base EPOCH
-    INCR_BYTES`` (the last rewrite's base file time, the size of the increments written since)
-    and ``ts FIRST LAST`` (epoch seconds; empty when none).
+    Prints ``aof on|off``, ``tsconf yes|no`` (``aof-timestamp-enabled``), ``aofdir PATH``
+    (the AOF's directory), then ``ts FIRST LAST`` (epoch seconds; empty when none) and,
+    without an annotation, ``base EPOCH INCR_BYTES`` (the last rewrite's base file time, the
+    size of the increments written since).
     """
     # One CONFIG GET for the four settings (Redis 7 takes several), the first annotation
     # read from the start and the last from the end (tac seeks; the AOF is never read whole).
@@ -530,7 +532,7 @@ def aof_command(cli: str) -> str:
         f"set -- $({cli} --raw CONFIG GET dir appenddirname appendonly aof-timestamp-enabled); "
         "unset IFS; d=; n=; on=; tc=; while [ $# -ge 2 ]; do case $1 in dir) d=$2;; "
         "appenddirname) n=$2;; appendonly) on=$2;; aof-timestamp-enabled) tc=$2;; esac; "
-        'shift 2; done; echo "aof $on"; echo "tsconf $tc"; a="$d/$n"; '
+        'shift 2; done; echo "aof $on"; echo "tsconf $tc"; a="$d/$n"; echo "aofdir $a"; '
         'm="$a/appendonly.aof.manifest"; [ -f "$m" ] || exit 0; cd "$a" || exit 0; i=; r=; b=; '
         'while read -r _ f _ _ _ t; do [ "$t" = i ] && i="$i $f" && r="$f $r"; '
         '[ "$t" = b ] && b=$f; done < "$m"; '
@@ -543,6 +545,139 @@ def aof_command(cli: str) -> str:
         # no annotation: when the last rewrite was and how much was written since (one stat)
         '[ -n "$f" ] || [ -z "$b" ] || { set -- $(stat -c "%Y %s" $b $i); e=$1; shift 2; s=0; '
         'while [ $# -ge 2 ]; do s=$((s + $2)); shift 2; done; echo "base $e $s"; }'
+    )
+
+
+AOF_INFO = "INFO persistence server"
+"""What a Redis primary's probe asks in its own redis-cli call once the AOF's directory is
+known (:meth:`console.probes.redis.RedisProbe.command_riding`): ``aof_enabled``, and what
+changes whenever the AOF does (``aof_current_size``, ``aof_rewrites``, the server's
+``run_id``)."""
+
+AOF_OVERLAP = 64
+"""Bytes before the end of the last scan that the next one reads again (an annotation
+being written while the last scan read the file is read whole the next time)."""
+
+
+def aof_key(info: dict[str, str]) -> tuple[str, ...] | None:
+    """What changes whenever the AOF does, from :data:`AOF_INFO`'s reply (None: not there)."""
+    keys = ("run_id", "aof_rewrites", "aof_current_size", "aof_base_size")
+    if not all(k in info for k in keys):
+        return None
+    return tuple(info[k] for k in keys)
+
+
+def aof_files_command(aofdir: str, last: str | None, offset: int | None) -> str:
+    """Run on a Redis primary's host when its AOF changed: the first and last ``#TS:``.
+
+    Args:
+        aofdir: The AOF's directory (``aofdir`` of :func:`aof_command`).
+        last: The last increment file the previous scan read (None: none yet).
+        offset: Its size then; when the manifest still ends with that file, only the bytes
+            from there on (less :data:`AOF_OVERLAP`) are read for the last annotation, else
+            every increment from its end (``tac``).
+
+    Prints ``ts FIRST LAST`` (LAST empty when the bytes read hold none), ``incr FILE SIZE
+    tail|full`` and, without any annotation, ``base EPOCH INCR_BYTES`` like
+    :func:`aof_command`; ``gone`` when the manifest is not there.
+    """
+    start = max(0, offset - AOF_OVERLAP) + 1 if offset is not None else 0
+    cached = shlex.quote(last or "")
+    return (
+        f"nl='\n'; cr=$(printf '\\r'); cd {shlex.quote(aofdir)} 2>/dev/null && "
+        "[ -f appendonly.aof.manifest ] || { echo gone; exit 0; }; i=; r=; b=; "
+        'while read -r _ f _ _ _ t; do [ "$t" = i ] && i="$i $f" && r="$f $r"; '
+        '[ "$t" = b ] && b=$f; done < appendonly.aof.manifest; '
+        '[ -n "$i" ] || { echo "ts  "; exit 0; }; '
+        'set -- $i; f=; read -r f < "$1"; case $f in "#TS:"*) ;; '
+        '*) f=$(grep -a -h -m1 "^#TS:" $i); f=${f%%$nl*};; esac; '
+        "z=${r%% *}; set -- $(stat -c %s $i); t=0; for n; do t=$((t + n)); done; "
+        f'if [ "$z" = {cached} ] && [ {start} -gt 0 ] && [ {start} -le $((n + 1)) ]; then '
+        f'l=$(tail -c +{start} "$z" | grep -a "^#TS:" | tail -n 1); w=tail; '
+        'else l=$(tac $r | grep -a -m1 "^#TS:"); w=full; fi; '
+        'f=${f#\\#TS:}; l=${l#\\#TS:}; printf "ts %s %s\\n" "${f%$cr}" "${l%$cr}"; '
+        'echo "incr $z $n $w"; '
+        '[ -n "$f" ] || [ -z "$b" ] || echo "base $(stat -c %Y $b) $t"'
+    )
+
+
+@dataclass
+class AofSeen:
+    """What the last look at a Redis primary's AOF found (kept between sweeps)."""
+
+    aofdir: str
+    """The AOF's directory."""
+    tsconf: str
+    """``aof-timestamp-enabled`` as last read (``yes`` / ``no``)."""
+    first: str = ""
+    """The first ``#TS:`` since the last rewrite (epoch text, empty: none)."""
+    last: str = ""
+    """The last ``#TS:`` found."""
+    base: str = ""
+    """``EPOCH INCR_BYTES`` of the last rewrite when there is no annotation."""
+    incr: str | None = None
+    """The last increment file scanned."""
+    offset: int | None = None
+    """Its size when it was scanned."""
+    key: tuple[str, ...] | None = None
+    """:func:`aof_key` of the primary when this was read (None: not asked yet)."""
+    read_at: float = 0.0
+    """When :func:`aof_command` last read the settings (epoch)."""
+
+    def output(self, on: str = "yes") -> str:
+        """The lines :func:`parse_aof` reads, as :func:`aof_command` prints them."""
+        lines = [f"aof {on}", f"tsconf {self.tsconf}", f"aofdir {self.aofdir}"]
+        lines.append(f"ts {self.first} {self.last}")
+        if self.base and not self.first:
+            lines.append(f"base {self.base}")
+        return "\n".join(lines) + "\n"
+
+
+def aof_seen(stdout: str, now: float) -> AofSeen | None:
+    """What :func:`aof_command` found, kept for the next sweeps (None: no AOF directory)."""
+    fields = _aof_lines(stdout)
+    if "aofdir" not in fields or fields.get("aof") != "yes":
+        return None
+    first, _, last = fields.get("ts", "").partition(" ")
+    return AofSeen(
+        aofdir=fields["aofdir"],
+        tsconf=fields.get("tsconf", ""),
+        first=first.strip(),
+        last=last.strip(),
+        base=fields.get("base", ""),
+        read_at=now,
+    )
+
+
+def _aof_lines(stdout: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for raw in stdout.splitlines():
+        word, _, rest = raw.partition(" ")
+        out.setdefault(word, rest)
+    return out
+
+
+def aof_rescanned(seen: AofSeen, stdout: str, key: tuple[str, ...] | None) -> AofSeen | None:
+    """``seen`` updated with :func:`aof_files_command`'s output (None: the AOF is gone or
+    the output is unreadable; the caller reads everything again)."""
+    fields = _aof_lines(stdout)
+    if "gone" in fields or "ts" not in fields:
+        return None
+    first, _, last = fields["ts"].partition(" ")
+    incr = fields.get("incr", "").split()
+    if len(incr) != 3 or not incr[1].isdigit():
+        return None
+    last = last.strip()
+    if not last and incr[2] == "tail":
+        last = seen.last  # nothing new annotated in the bytes read since
+    return dataclasses.replace(
+        seen,
+        first=first.strip(),
+        last=last,
+        base=fields.get("base", ""),
+        incr=incr[0],
+        offset=int(incr[1]),
+        key=key,
     )
 
 

@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from console.errors import DrError
 from console.model.inventory import Inventory, Member, Service
 from console.probes.cluster import ask_cluster, cluster_places, judge_cluster
 from console.probes.health import MemberHealth, assess
+from console.probes.linkrtt import round_trip_ms
 from console.probes.managers import Answers, ManagerView, ask_manager, judge_manager
 from console.probes.registry import probe_for
 from console.probes.riders import Answer, ride_along, split_ride
@@ -29,6 +30,9 @@ from console.probes.window import RecoveryWindow
 from console.ssh.transport import Transport
 from console.status.topology import ShapeCheck, check_shape
 from console.targets import probe_target, probe_thresholds, ssh_target
+
+RTT_EVERY = 10.0
+"""Seconds between two timings of one relayed link's round trip."""
 
 _Rider = tuple[str, "str | None", "asyncio.Future[Answer]"]
 """A question riding on a member's next probe: shell command, statement, where to answer."""
@@ -138,6 +142,9 @@ class StatusCollector:
         self._managers: dict[str, tuple[Answers, float]] = {}
         self._clusters: dict[str, tuple[Answers, float]] = {}
         self._riders: dict[tuple[str, str], list[_Rider]] = {}
+        self._rtts: dict[tuple[str, str], tuple[float | None, float]] = {}
+        """(kind, via) -> (the link's last round trip in ms, when it was timed)."""
+        self._timing: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     def ride(
         self, service: str, host: str, command: str, sql: str | None = None
@@ -220,10 +227,49 @@ class StatusCollector:
             sample = unreachable(
                 target, f"no answer within {deadline:g}s (host hung?)", time.time(), Role.DOWN
             )
+        sample = await self._time_link(service, sample)
         self._latest[key] = sample
         if self.on_sample is not None:
             self.on_sample(self._status(service, member, sample, time.time()))
         return sample
+
+    async def _time_link(self, service: Service, sample: ReplicationSample) -> ReplicationSample:
+        """A replica following an alias of its upstream (a relay on the link) gets the link's
+        round trip through it (``console.probes.linkrtt``) in its details: ``link_from`` (the
+        member behind the alias), ``link_via`` and ``link_rtt_ms`` (absent when not timed)."""
+        via = sample.upstream
+        if sample.role is not Role.REPLICA or via is None:
+            return sample
+        feeder = service.topology.aliases.get(via)
+        if feeder is None:
+            return sample
+        details = {**sample.details, "link_from": feeder, "link_via": via}
+        key = (service.kind, via)
+        if key not in self._rtts:  # the first time: wait for it, so a one-shot status has it
+            await self._time_now(key, min(self._deadline(service), 5.0))
+        elif time.time() - self._rtts[key][1] > RTT_EVERY and key not in self._timing:
+            # later: timed again in the background, so no probe waits for a slow link
+            task = asyncio.ensure_future(self._time_now(key, min(self._deadline(service), 5.0)))
+            self._timing[key] = task
+            task.add_done_callback(self._timed(key))
+        rtt = self._rtts[key][0]
+        if rtt is not None:
+            details["link_rtt_ms"] = f"{rtt:.1f}"
+        return replace(sample, details=details)
+
+    def _timed(self, key: tuple[str, str]) -> Callable[[asyncio.Task[None]], None]:
+        """A done-callback forgetting the background timing of ``key``."""
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._timing.pop(key, None)
+            if not task.cancelled():
+                task.exception()
+
+        return done
+
+    async def _time_now(self, key: tuple[str, str], timeout: float) -> None:
+        kind, via = key
+        self._rtts[key] = (await round_trip_ms(kind, via, timeout), time.time())
 
     async def sweep(self, services: Iterable[str] | None = None) -> StatusSnapshot:
         """Probe every member of ``services`` (default all) at once; return the snapshot."""
@@ -355,9 +401,11 @@ class StatusCollector:
 
     async def close(self) -> None:
         """Cancel probes still in flight."""
-        for task in self._inflight.values():
+        timing = list(self._timing.values())
+        for task in [*self._inflight.values(), *timing]:
             task.cancel()
-        for task in self._inflight.values():
+        for task in [*self._inflight.values(), *timing]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._inflight.clear()
+        self._timing.clear()

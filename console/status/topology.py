@@ -68,9 +68,13 @@ def gtids(position: str | None) -> dict[int, tuple[int, int]]:
 
 
 def follows(inventory: Inventory, service: Service, sample: ReplicationSample) -> str | None:
-    """The member a replica's sample names as its upstream (``address:port``), if it is one."""
+    """The member a replica's sample names as its upstream (``address:port``, its own or one
+    of its ``aliases:``), if it is one."""
     if not sample.upstream or ":" not in sample.upstream:
         return None
+    aliased = service.topology.aliases.get(sample.upstream)
+    if aliased is not None:
+        return aliased
     address, _, port = sample.upstream.rpartition(":")
     by_port = []
     for m in service.members.values():

@@ -156,13 +156,28 @@ def _columns(width: int) -> list[_Col]:
     return cols
 
 
-def _hanging(head: Text, body: Text) -> Table:
+@dataclass(frozen=True)
+class _Hanging:
+    """``head body`` with the body's continuation lines indented under its first; the lines
+    end where their words do (no padding to the width: piped into a chat or a log, a line
+    keeps no trailing blanks)."""
+
+    head: Text
+    body: Text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        indent = self.head.cell_len + 1
+        room = max(options.max_width - indent, 10)
+        lines = self.body.wrap(console, room, overflow="fold") or [Text("")]
+        for number, line in enumerate(lines):
+            line.rstrip()
+            lead = self.head.copy() if number == 0 else Text(" " * self.head.cell_len)
+            yield Text.assemble(lead, " ", line) if line.plain else lead
+
+
+def _hanging(head: Text, body: Text) -> _Hanging:
     """``head body`` with the body's continuation lines indented under its first."""
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True)
-    grid.add_column(ratio=1, overflow="fold")
-    grid.add_row(head, body)
-    return grid
+    return _Hanging(head, body)
 
 
 def _without_host(reason: str, host: str) -> str:
@@ -244,6 +259,7 @@ class StatusView:
                 yield from _feeders(self.inventory, t)
             if shape is not None and (declared != "primary-replica" or shape.reasons):
                 yield from _shape_lines(shape, declared)
+            yield from _link_lines(t)
         yield from manager_lines(self.snapshot)
         ok, text = view_verdict(self.snapshot, self.inventory, self.now)
         if self.before_verdict is not None:
@@ -278,7 +294,7 @@ class StatusView:
                 ratio=1 if col.flexible else None,
                 overflow="fold",
             )
-        notes: list[Table] = []
+        notes: list[_Hanging] = []
         for m, (cells, why) in zip(rows, rendered, strict=True):
             table.add_row(*(cells[c.key] for c in cols))
             if why and "why" not in keys:
@@ -387,6 +403,31 @@ def _feeders(inventory: Inventory, t: ServiceTopology) -> Iterator[RenderableTyp
     yield _hanging(Text(f"    {shape}:", style="dim"), Text(text))
 
 
+def link_rtts(t: ServiceTopology) -> list[tuple[str, str, str, float | None]]:
+    """(from host, to host, via, round trip in ms or None) of each replica that follows a relay
+    (an alias of its upstream), as the collector timed it."""
+    out = []
+    for r in t.replicas:
+        feeder, via = r.details.get("link_from"), r.details.get("link_via")
+        if feeder is None or via is None:
+            continue
+        rtt = r.details.get("link_rtt_ms")
+        out.append((feeder, r.host, via, float(rtt) if rtt is not None else None))
+    return out
+
+
+def _link_lines(t: ServiceTopology) -> Iterator[RenderableType]:
+    """``links: lab-west→lab-dr 31.0 ms via 127.0.0.3:25432`` for relayed links."""
+    links = link_rtts(t)
+    if not links:
+        return
+    text = ", ".join(
+        f"{a}→{b} {f'{ms:.1f} ms' if ms is not None else 'rtt not measured'} via {via}"
+        for a, b, via, ms in links
+    )
+    yield _hanging(Text("    links:", style="dim"), Text(text))
+
+
 def _shape_lines(shape: ShapeCheck, declared: str) -> Iterator[RenderableType]:
     """The declared shape's verdict under a service's topology line."""
     word = {"ok": "OK", "warn": "WARN", "crit": "CRIT"}.get(shape.health.value, "UNKNOWN")
@@ -483,6 +524,13 @@ def to_json(snapshot: StatusSnapshot, inventory: Inventory) -> dict[str, Any]:
         "members": members,
         "services": services,
     }
+    links = [
+        {"service": name, "from": a, "to": b, "via": via, "rtt_ms": ms}
+        for name, t in snapshot.topologies.items()
+        for a, b, via, ms in link_rtts(t)
+    ]
+    if links:  # only when a replica follows a relay: other documents stay as they were
+        doc["links"] = links
     if snapshot.managers:  # only for an inventory with managed_by: other shapes stay as they were
         doc["managers"] = [manager_json(v) for v in snapshot.managers.values()]
     return doc

@@ -12,6 +12,7 @@ table and the JSON are built from the collected values.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shlex
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -28,13 +29,20 @@ from console.model.inventory import Inventory, Service
 from console.probes.mysql import client_args, client_prefix, mysql_env
 from console.probes.postgres import PostgresProbe
 from console.probes.redis import cli_args as redis_cli_args
+from console.probes.redis import info_fields
 from console.probes.riders import Answer
 from console.probes.window import (
+    AOF_INFO,
     ARCHIVER_SQL,
     MARIA_BINLOGS_SQL,
+    AofSeen,
     RecoveryWindow,
     WindowHealth,
     aof_command,
+    aof_files_command,
+    aof_key,
+    aof_rescanned,
+    aof_seen,
     maria_repo_command,
     parse,
     parse_aof,
@@ -72,6 +80,12 @@ VerifiedSource = Callable[[Iterable[str], str], Mapping[str, Verified]]
 WINDOW_TOOLS = ("pgbackrest", "mariadb-backup", "redis-aof")
 """The backup tools whose recoverable window the sweep reads."""
 
+AOF_REREAD_SECONDS = 60.0
+"""How long what a Redis primary's AOF was found to hold is trusted while the primary's
+``INFO`` says the AOF did not change: after that its settings (``CONFIG GET``) and both
+annotations are read again (a ``CONFIG SET dir`` or ``aof-timestamp-enabled``, or files
+touched behind Redis' back, show within this)."""
+
 
 def backed_up(inventory: Inventory) -> list[Service]:
     """The services backed up by a tool whose window this sweep can read."""
@@ -107,13 +121,15 @@ async def _repo(
 
 
 def _archiver_command(
-    inventory: Inventory, service: Service, host_name: str, timeout: float
+    inventory: Inventory, service: Service, host_name: str, timeout: float, info: bool = False
 ) -> str:
-    """What the window asks a service's primary: its archiver, binlogs or AOF."""
+    """What the window asks a service's primary: its archiver, binlogs or AOF (with
+    ``info``, a Redis primary's :data:`AOF_INFO` only)."""
     member = service.members[host_name]
     target = probe_target(inventory, service, member)
     if service.kind == "redis":
-        return aof_command(redis_cli_args(target))
+        cli = redis_cli_args(target)
+        return f"{cli} {AOF_INFO}" if info else aof_command(cli)
     if service.kind == "mysql":
         return (
             client_prefix(target)
@@ -126,12 +142,15 @@ def _archiver_command(
     return f"PGCONNECT_TIMEOUT={max(1, round(timeout))} {psql}"
 
 
-def _archiver_answer(service: Service, exit_status: int | None, out: str) -> dict[str, Any]:
-    """The primary's answer, parsed (empty when there was none)."""
+def _archiver_answer(
+    service: Service, exit_status: int | None, out: str, info: bool = False
+) -> dict[str, Any]:
+    """The primary's answer, parsed (empty when there was none); a Redis primary's says
+    whether it is :data:`AOF_INFO`'s (``info``) or :func:`aof_command`'s."""
     if exit_status is None:
         return {}
     if service.kind == "redis":
-        return {"exit": exit_status, "out": out}
+        return {"exit": exit_status, "out": out, "info": info}
     if service.kind == "mysql":
         binlogs = parse_binlogs(exit_status, out)
         return {"binlogs": binlogs} if binlogs is not None else {}
@@ -172,6 +191,8 @@ class Started:
     """The archiver questions sent with the sweep's probes (:meth:`StatusCollector.ride`)."""
     sweep: StatusCollector | None = None
     """The collector they ride with."""
+    info: frozenset[tuple[str, str]] = frozenset()
+    """The riders that ask a Redis primary :data:`AOF_INFO` only (its AOF was read before)."""
 
 
 class WindowCollector:
@@ -191,6 +212,8 @@ class WindowCollector:
         self.timeout = timeout
         self._primary: dict[str, str | None] = {}
         """The primary each service was last observed with (asked first next time)."""
+        self._aof: dict[tuple[str, str], AofSeen] = {}
+        """Per Redis primary, what its AOF was last found to hold."""
 
     def _deadline(self, service: Service) -> float:
         return self.timeout if self.timeout is not None else service.probe.timeout
@@ -221,17 +244,27 @@ class WindowCollector:
         }
         archivers = {}
         riding: dict[tuple[str, str], asyncio.Future[Answer]] = {}
+        info: set[tuple[str, str]] = set()
+        now = time.time()
         for s in backed_up(self.inventory):
             host = self._primary.get(s.name, s.expected_primary)
             if host is None or host not in s.members:
                 continue
             if sweep is not None:
-                command = _archiver_command(self.inventory, s, host, self._deadline(s))
+                seen = self._aof.get((s.name, host)) if s.kind == "redis" else None
+                if seen is not None and now - seen.read_at < AOF_REREAD_SECONDS:
+                    # the AOF was read: its primary's INFO says whether it changed since
+                    info.add((s.name, host))
+                command = _archiver_command(
+                    self.inventory, s, host, self._deadline(s), (s.name, host) in info
+                )
                 sql = {"postgres": ARCHIVER_SQL, "mysql": MARIA_BINLOGS_SQL}.get(s.kind)
+                if (s.name, host) in info:
+                    sql = AOF_INFO
                 riding[(s.name, host)] = sweep.ride(s.name, host, command, sql)
             else:
                 archivers[(s.name, host)] = self._ask(s, host)
-        return Started(repos, archivers, riding, sweep)
+        return Started(repos, archivers, riding, sweep, frozenset(info))
 
     async def _answer(self, started: Started, service: Service, host: str) -> dict[str, Any]:
         """A rider's answer, or (no probe took it, or it got no answer) an exec of its own."""
@@ -243,7 +276,66 @@ class WindowCollector:
         status, out = ride.result()
         if status is None:
             return await self._ask(service, host)
-        return _archiver_answer(service, status, out)
+        return _archiver_answer(service, status, out, (service.name, host) in started.info)
+
+    async def _aof_output(
+        self, service: Service, host: str | None, answer: dict[str, Any]
+    ) -> tuple[int | None, str]:
+        """A Redis primary's AOF as :func:`aof_command` prints it (exit status, stdout).
+
+        After :func:`aof_command` has read it once, the primary is asked only
+        :data:`AOF_INFO` (in its probe's redis-cli call); when that says the AOF changed
+        (:func:`aof_key`), the annotations are read again by :func:`aof_files_command` (the
+        bytes appended since, unless there was a rewrite), else what was found stands.
+        """
+        if not answer or host is None:
+            return None, ""
+        key = (service.name, host)
+        if not answer.get("info"):
+            found = aof_seen(answer["out"], time.time()) if answer["exit"] == 0 else None
+            before = self._aof.get(key)
+            if found is not None and before is not None and before.aofdir == found.aofdir:
+                # the same AOF: where the last scan stopped still holds (a rewrite since
+                # changes the key, and the rescan then reads every increment)
+                found = dataclasses.replace(
+                    found, incr=before.incr, offset=before.offset, key=before.key
+                )
+            if found is None:
+                self._aof.pop(key, None)
+            else:
+                self._aof[key] = found
+            return answer["exit"], answer["out"]
+        seen = self._aof.get(key)
+        fields = info_fields(answer["out"]) if answer["exit"] == 0 else {}
+        if seen is None or "aof_enabled" not in fields:
+            return await self._aof_output(service, host, await self._ask(service, host))
+        if fields["aof_enabled"] != "1":
+            return 0, seen.output("no")
+        changed = aof_key(fields)
+        if changed is None or changed != seen.key:
+            rescanned = await self._rescan(service, host, seen, changed)
+            if rescanned is None:
+                return await self._aof_output(service, host, await self._ask(service, host))
+            self._aof[key] = seen = rescanned
+        return 0, seen.output()
+
+    async def _rescan(
+        self, service: Service, host: str, seen: AofSeen, changed: tuple[str, ...] | None
+    ) -> AofSeen | None:
+        """Read the AOF's annotations again (:func:`aof_files_command`), None on no answer."""
+        timeout = self._deadline(service)
+        try:
+            result = await self.transport.run(
+                ssh_target(self.inventory, self.inventory.hosts[host]),
+                aof_files_command(seen.aofdir, seen.incr, seen.offset),
+                timeout=timeout + 2,
+                max_lines=100,
+            )
+        except (DrError, OSError):
+            return None
+        if result.timed_out or result.exit_status != 0:
+            return None
+        return aof_rescanned(seen, "\n".join(result.stdout), changed)
 
     async def finish(
         self, started: Started, snapshot: StatusSnapshot | None
@@ -265,9 +357,8 @@ class WindowCollector:
             self._primary[name] = host
             archiver = answers.get(host or "", {})
             if service.backup.tool == "redis-aof":
-                return parse_aof(
-                    service.backup, name, archiver.get("exit"), archiver.get("out", ""), time.time()
-                )
+                code, aof = await self._aof_output(service, host, archiver)
+                return parse_aof(service.backup, name, code, aof, time.time())
             if service.backup.tool == "mariadb-backup":
                 binlogs = archiver.get("binlogs")
                 return parse_maria(service.backup, name, status, out, err, time.time(), binlogs)

@@ -35,6 +35,7 @@ from console.audit.database import is_store_url
 from console.audit.fallback import FallbackStore
 from console.audit.model import Event as AuditEvent
 from console.audit.store import AuditStore
+from console.engine.headless import lease_length
 from console.engine.prepare import prepare
 from console.errors import DrError, InputError
 from console.model.inventory import Inventory, load_inventory
@@ -421,6 +422,7 @@ class DrConsoleApp(App[int]):
             probe_timeout=self.config.probe_timeout,
             notify=self.config.notify,
             notify_timeout=self.config.notify_timeout,
+            lease_ttl=self.config.lease_ttl,
         )
         self.session = session
         if self.current_mode == "run":
@@ -568,6 +570,7 @@ def main(args: argparse.Namespace) -> int:
         InputError: the inventory is missing or invalid, or an option is out of range
             (the CLI prints it, located, and exits 2).
     """
+    lease_ttl = lease_length(args)
     inventory_path = Path(args.inventory)
     if not inventory_path.exists():
         raise InputError(
@@ -593,6 +596,7 @@ def main(args: argparse.Namespace) -> int:
             if getattr(args, "audit_fallback", None)
             else None
         ),
+        lease_ttl=lease_ttl,
     )
     app = DrConsoleApp(config, inventory)
     app.run()

@@ -394,19 +394,22 @@ class MemberState:
 
 
 def member_states(
-    snapshot: StatusSnapshot, inventory: Inventory | None = None
+    snapshot: StatusSnapshot, inventory: Inventory | None = None, now: float | None = None
 ) -> dict[tuple[str, str], MemberState]:
     """Each member's role (a multi-primary writer's as "writer", as its row says it, when the
-    ``inventory`` is given), health and first reason."""
+    ``inventory`` is given), health and first reason. With ``inventory`` and ``now``, a
+    member whose sample is stale (``console.status.freshness``) is ``stale``, as its row
+    says, with how long no sample came as its reason."""
     out = {}
     for m in snapshot.members:
         service = inventory.services.get(m.service) if inventory is not None else None
         writer = service is not None and _writer_unit(service, m.host, m) is not None
-        out[(m.service, m.host)] = MemberState(
-            "writer" if writer else m.role,
-            m.health.health.value,
-            m.health.reasons[0] if m.health.reasons else "",
-        )
+        health = m.health.health.value
+        reason = m.health.reasons[0] if m.health.reasons else ""
+        if inventory is not None and now is not None and shown_health(inventory, m, now) == "stale":
+            health = "stale"
+            reason = f"no new sample for {fmt_seconds(m.sample.age(now))}"
+        out[(m.service, m.host)] = MemberState("writer" if writer else m.role, health, reason)
     return out
 
 
@@ -420,11 +423,14 @@ def status_changes(
     before: dict[tuple[str, str], MemberState],
     before_primaries: dict[str, str | None],
     snapshot: StatusSnapshot,
+    now: float | None = None,
 ) -> list[str]:
-    """What changed since the last snapshot, one sentence each (for the changes log)."""
+    """What changed since the last snapshot, one sentence each (for the changes log). With
+    ``now``, a member whose sample turned stale is a change too (``OK → STALE``), and so is
+    its first fresh sample after (``STALE → OK``)."""
     lines: list[str] = []
     first: list[str] = []
-    after = member_states(snapshot, inventory)
+    after = member_states(snapshot, inventory, now)
     for key, state in after.items():
         old = before.get(key)
         service, host = key
@@ -443,8 +449,8 @@ def status_changes(
     for service, primary_host in after_primaries.items():
         if service in before_primaries and before_primaries[service] != primary_host:
             was = before_primaries[service] or "none"
-            now = primary_host or "none"
-            lines.append(f"{service}: writable primary {was} → {now}")
+            became = primary_host or "none"
+            lines.append(f"{service}: writable primary {was} → {became}")
     named = [f"first sample: {line}" for line in first[:FIRST_SEEN_LINES]]
     if len(first) > FIRST_SEEN_LINES:
         named.append(f"first sample: {len(first) - FIRST_SEEN_LINES} more member(s)")

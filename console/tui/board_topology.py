@@ -15,7 +15,7 @@ from rich.text import Text
 from console.model.cluster import CLUSTER_KIND
 from console.model.inventory import Inventory
 from console.probes.sample import ReplicationSample
-from console.probes.topology import ServiceTopology
+from console.probes.topology import ServiceTopology, sync_word
 from console.status.collector import StatusSnapshot
 from console.status.freshness import shown_health
 from console.status.topology import ShapeCheck, follows
@@ -102,6 +102,15 @@ def topology_line(
         else:
             lag = f"{fmt_seconds(replica.lag_seconds)} · {fmt_lag_bytes(replica.lag_bytes)}"
             line.append(lag, style=palette.muted)
+            word = sync_word(replica)
+            if word is not None:  # the primary's commits wait for it
+                line.append(f" {word}", style=palette.ok)
+            rtt = replica.details.get("link_rtt_ms")
+            source = replica.details.get("link_from")
+            if rtt is not None and source is not None and source in inventory.hosts:
+                # the link's round trip through its relay, e.g. "west→dr 31 ms"
+                where = f"{inventory.hosts[source].site}→{replica.site}"
+                line.append(f" {where} {float(rtt):.0f} ms", style=palette.muted)
     for fenced in topo.fenced:
         line.append(f"  read-only {fenced.site}/{fenced.host}", style=palette.warn)
     for gone in topo.unreachable:

@@ -1,26 +1,27 @@
 """Regenerate the README's screenshots from a real lab: ``python -m console.tui.screenshots DIR``.
 
-Brings up its own lab (``--net 54``, a temporary directory), opens the console on it headless,
-and drives it the way an operator does: the healthy board, the board with the west site dark
-(``lab chaos down west``), the plan preview of ``playbooks/pg-failover.yaml``, that run waiting
-at its first confirmation, the finished run, the audit timeline; then another operator's run
-(a second engine in this process, on the same store) waiting for this operator's approval on
-the approvals screen, and, approved there, awaiting its commit on the board. Each is saved
-as SVG and converted to PNG (headless Chromium, else ``rsvg-convert``). The lab is taken down
-at the end, also on failure. Every value on the pictures is real.
+Brings up its own lab (the first free net of 55-59, a temporary directory), opens the console on
+it headless, and drives it the way an operator does: the healthy board, the board with the west
+site dark (``lab chaos down west``), the plan preview of ``playbooks/pg-failover.yaml``, that
+run waiting at its first confirmation, the finished run, the audit timeline; then another
+operator's run (a second engine in this process, on the same store) waiting for this operator's
+approval on the approvals screen, and, approved there, awaiting its commit on the board. Each is
+saved as SVG and converted to PNG (headless Chromium, else ``rsvg-convert``). The lab is taken
+down at the end, also on failure. Every value on the pictures is real.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -32,6 +33,8 @@ from console.engine.decider import HeadlessDecider
 from console.engine.prepare import prepare
 from console.engine.runner import Engine, RunConfig
 from console.lab.lab import Lab
+from console.lab.nets import reserve_net
+from console.lab.profiles import DEFAULT_PROFILE
 from console.model.inventory import load_inventory
 from console.tui.app import DrConsoleApp, TuiConfig
 from console.tui.screens.approvals import ApprovalsScreen
@@ -42,8 +45,9 @@ from console.tui.screens.playbooks import PlaybooksScreen
 from console.tui.screens.run import RunScreen
 from console.tui.widgets.site_panel import SitePanel
 
-NET = 54
-"""The lab net the screenshots use (the TUI's own range is 50-54)."""
+SHOT_NETS = range(55, 60)
+"""The lab nets the screenshot tours take the first free one of (the TUI tests use 50-53, the
+other tests 10-19): a net held by another lab, a person's by-hand one included, is skipped."""
 
 SIZE = (120, 40)
 """Terminal size of every screenshot."""
@@ -285,6 +289,26 @@ def svg_to_png(svg: Path) -> Path:
     raise ShotError("no SVG converter: apt-get install chromium (or librsvg2-bin)")
 
 
+@contextlib.contextmanager
+def shot_lab(prefix: str, profile: str, log: Callable[[str], None]) -> Iterator[tuple[Path, Lab]]:
+    """A temporary directory and a lab of ``profile`` on a reserved free net; the lab is taken
+    down and the directory removed at the end, also on failure. The caller brings it up."""
+    net, lock = reserve_net(SHOT_NETS)
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    root.chmod(0o755)
+    lab = Lab(root / "lab", net, timeout_scale=3, profile=profile)
+    log(f"lab ({profile}) on net {net} in {root}")
+    try:
+        yield root, lab
+    finally:
+        try:
+            if lab.state() is not None:
+                lab.down()
+        finally:
+            lock.close()
+            shutil.rmtree(root, ignore_errors=True)
+
+
 def make_screenshots(out: Path, *, playbooks: Path, log: Callable[[str], None] = print) -> None:
     """Bring a lab up, take every screenshot into ``out``, take the lab down.
 
@@ -293,11 +317,7 @@ def make_screenshots(out: Path, *, playbooks: Path, log: Callable[[str], None] =
         console.lab.errors.LabError: the lab could not start.
     """
     out.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix="drshots-", dir="/tmp"))
-    root.chmod(0o755)
-    lab = Lab(root / "lab", NET, timeout_scale=3)
-    try:
-        log(f"lab up on net {NET} in {root}")
+    with shot_lab("drshots-", DEFAULT_PROFILE, log) as (root, lab):
         result = lab.up(root / "inventory" / "lab.yaml")
         inventory = load_inventory(result.inventory)
         audit = AuditStore(root / "audit.db")
@@ -310,10 +330,6 @@ def make_screenshots(out: Path, *, playbooks: Path, log: Callable[[str], None] =
         )
         app = DrConsoleApp(config, inventory, audit=audit)
         asyncio.run(_drive(app, lab, out, log))
-    finally:
-        if lab.state() is not None:
-            lab.down()
-        shutil.rmtree(root, ignore_errors=True)
     for name in SHOTS:
         svg_to_png(out / f"{name}.svg")
         log(f"  {name}.png")

@@ -2,7 +2,7 @@
 
 ``python -m console.tui.screenshots_topologies DIR``:
 
-Brings up the ``active-active`` lab profile (``--net 25``, a temporary directory), opens the
+Brings up the ``active-active`` lab profile (a free net of 55-59, a temporary directory), opens the
 console on it headless and saves the board healthy (``board-active-active``: users-db's two
 writers read "active-active", orders-db primary in east, sessions primary in west), then runs
 ``playbooks/active-active/evacuate-site.yaml`` for real (headless, through the CLI) and saves the
@@ -10,7 +10,7 @@ board in the middle of that drill, before the return (``board-active-active-evac
 orders-db's primary in west, its old primary at east stopped and marked for rebuild, unit-east
 writing at west). Then the same for the ``three-center`` profile, healthy
 (``board-three-center``: the cascades east -> west -> dr, cities A and B). Then the ``managed``
-profile (``--net 23``): healthy (``board-managed``: Patroni's, Sentinel's and the Redis
+profile: healthy (``board-managed``: Patroni's, Sentinel's and the Redis
 Cluster's views under the topology), and with Patroni paused through its REST API
 (``board-managed-paused``: the WARN and its reason, as a run killed during maintenance leaves
 it), resumed after. Each is saved as SVG and PNG (as :mod:`console.tui.screenshots` does); the
@@ -23,10 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable
@@ -34,16 +32,11 @@ from pathlib import Path
 
 from console.audit.store import AuditStore
 from console.lab import patroni
-from console.lab.lab import Lab
 from console.model.inventory import load_inventory
 from console.status.freshness import shown_health
 from console.tui.app import DrConsoleApp, TuiConfig
-from console.tui.screenshots import SIZE, ShotError, _board_ok, _until, svg_to_png
+from console.tui.screenshots import SIZE, ShotError, _board_ok, _until, shot_lab, svg_to_png
 
-NET = 25
-"""The lab net these screenshots use (h15's by-hand net; the TUI tests use 50-54)."""
-MANAGED_NET = 23
-"""The managed lab's net for these screenshots (h14's by-hand net)."""
 REPO = Path(__file__).resolve().parents[2]
 PROFILES = ("active-active", "three-center", "managed")
 """What ``--only`` accepts."""
@@ -116,11 +109,7 @@ def _app(inventory: Path, root: Path, playbooks: Path) -> DrConsoleApp:
 def _one_profile(
     profile: str, out: Path, log: Callable[[str], None], *, evacuate: bool
 ) -> list[str]:
-    root = Path(tempfile.mkdtemp(prefix="drshots-topo-", dir="/tmp"))
-    root.chmod(0o755)
-    lab = Lab(root / "lab", NET, timeout_scale=3, profile=profile)
-    try:
-        log(f"lab up ({profile}) on net {NET} in {root}")
+    with shot_lab("drshots-topo-", profile, log) as (root, lab):
         result = lab.up(root / "inventory" / f"lab-{profile}.yaml")
         playbooks = REPO / "playbooks" / profile
 
@@ -140,10 +129,6 @@ def _one_profile(
 
         app = _app(result.inventory, root, playbooks)
         return asyncio.run(_board(app, out, f"board-{profile}", log, drill if evacuate else None))
-    finally:
-        if lab.state() is not None:
-            lab.down()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _set_pause(api: str, pause: bool) -> None:
@@ -161,11 +146,7 @@ def _topology_text(app: DrConsoleApp) -> str:
 
 
 def _managed(out: Path, log: Callable[[str], None]) -> list[str]:
-    root = Path(tempfile.mkdtemp(prefix="drshots-managed-", dir="/tmp"))
-    root.chmod(0o755)
-    lab = Lab(root / "lab", MANAGED_NET, timeout_scale=3, profile="managed")
-    try:
-        log(f"lab up (managed) on net {MANAGED_NET} in {root}")
+    with shot_lab("drshots-managed-", "managed", log) as (root, lab):
         result = lab.up(root / "inventory" / "lab-managed.yaml")
         api = patroni.members(lab.layout, lab.bins().pgbin)[0].api
 
@@ -184,10 +165,6 @@ def _managed(out: Path, log: Callable[[str], None]) -> list[str]:
             )
         finally:
             _set_pause(api, False)
-    finally:
-        if lab.state() is not None:
-            lab.down()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def make_screenshots(

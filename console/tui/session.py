@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from console import events as ev
+from console.audit.leases import DEFAULT_TTL
 from console.audit.store import AuditStore
 from console.engine.decider import Answer, Question
 from console.engine.prepare import Prepared
@@ -61,6 +62,7 @@ class RunSession:
         transport: The app's SSH pool.
         changed: Called (on the event loop) whenever the view has something new to show.
         probe_timeout: Per-probe deadline for the engine's own status sweeps.
+        lease_ttl: Seconds the run's service leases last unless renewed (``--lease``).
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class RunSession:
         probe_timeout: float | None = None,
         notify: tuple[NotifyTarget, ...] = (),
         notify_timeout: float = 5.0,
+        lease_ttl: float = DEFAULT_TTL,
     ) -> None:
         self.prepared = prepared
         self.playbook = prepared.playbook
@@ -110,6 +113,7 @@ class RunSession:
                 listeners=[self._on_event, self.notifications] if told else [self._on_event],
                 resume=prepared.resume,
                 probe_timeout=probe_timeout,
+                lease_ttl=lease_ttl,
                 finishing=[self.notifications.finishing] if told else [],
             )
         )

@@ -18,6 +18,7 @@ from pathlib import Path
 from textual.dom import DOMNode
 from textual.signal import Signal
 
+from console.audit.leases import DEFAULT_TTL
 from console.audit.store import AuditStore
 from console.model.inventory import Inventory
 from console.notify.targets import NotifyTarget
@@ -56,6 +57,8 @@ class TuiConfig:
     audit_fallback: Path | None = None
     """``--audit-fallback PATH`` with a team store: the local file that takes over when the
     store is lost in the middle of a run (``console.audit.fallback``)."""
+    lease_ttl: float = DEFAULT_TTL
+    """``--lease``: seconds the service leases of a run started here last unless renewed."""
 
 
 class ConsoleState:

@@ -26,6 +26,7 @@ from console.audit.store import AuditStore
 from console.engine.decider import HeadlessDecider
 from tests.audit.procs import REPO, read_line, stop
 from tests.engine.scripted_env import make_estate
+from tests.support.paused import stop_outside_a_transaction, until_lease_expired
 from tests.support.pgserver import PgServer, pg_server_fixture
 from tests.support.scripted import Reply
 
@@ -86,41 +87,13 @@ def _until_intents(url: str, run_id: str, n: int) -> None:
         time.sleep(0.1)
 
 
-def _stop_outside_a_transaction(proc: subprocess.Popen[str], url: str) -> None:
-    """SIGSTOP the holder where it holds no write transaction open (stopped inside one, it
-    would hold the store's write lock, and every console's writes would wait for it: a
-    hazard of its own, not this test's subject)."""
-    import psycopg
-
-    deadline = time.monotonic() + WAIT
-    with psycopg.connect(url, autocommit=True) as conn:
-        while True:
-            os.kill(proc.pid, signal.SIGSTOP)
-            time.sleep(0.1)
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND state LIKE 'idle in transaction%'"
-            ).fetchone()
-            if row is not None and row[0] == 0:
-                return
-            assert time.monotonic() < deadline, "the holder was always inside a transaction"
-            os.kill(proc.pid, signal.SIGCONT)
-            time.sleep(0.05)
-
-
 def _pause_past_expiry(proc: subprocess.Popen[str], url: str, run_id: str) -> int:
     """SIGSTOP the holder until its lease has expired on the store's clock; the number of
     intents it had recorded when it stopped."""
-    _stop_outside_a_transaction(proc, url)
+    stop_outside_a_transaction(proc, url, WAIT)
     count = len(_intents(url, run_id))
-    deadline = time.monotonic() + WAIT
-    while True:
-        with AuditStore(url, create=False) as store:
-            _clock, live = store.live_leases()
-        if not any(lease.run_id == run_id for lease in live):
-            return count
-        assert time.monotonic() < deadline, "the lease never expired"
-        time.sleep(0.2)
+    until_lease_expired(url, run_id, WAIT)
+    return count
 
 
 def _finish(proc: subprocess.Popen[str]) -> str:

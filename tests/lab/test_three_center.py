@@ -137,7 +137,110 @@ def test_a_broken_middle_link_is_shown_and_heals(three: RunningLab) -> None:
         ]
         code, doc = status(three)
         assert code == 1 and "orders-db: broken cascade link" in doc["verdict"]
+        # east's commits now wait for a synchronous standby that is not there
+        east = member(doc, "orders-db", "lab-east")
+        assert east["health"] == "warn", east
+        assert east["reasons"] == [
+            "no synchronous standby: synchronous_standby_names is 'west' but no standby is "
+            "connected; commits wait until one is back"
+        ]
     finally:
         three.ssh("west", str(west["start_cmd"]), timeout=300)
     until("the cascade to heal", lambda: status(three)[0] == 0)
     assert orders(status(three)[1])["shape"]["health"] == "ok"
+
+
+def links(doc: dict[str, Any]) -> dict[tuple[str, str, str], float | None]:
+    return {(ln["service"], ln["from"], ln["to"]): ln["rtt_ms"] for ln in doc.get("links", [])}
+
+
+def test_every_link_goes_through_a_latency_relay_and_shows_its_round_trip(
+    three: RunningLab,
+) -> None:
+    """Each replica follows a relay of the lab user (an ``aliases:`` entry of its upstream in
+    the inventory): the cascade checks still see east -> west -> dr, and ``status`` times
+    each link through its relay: ~30 ms into dr (15 ms each way), a few into west (0.5 ms
+    each way, in the same city). ``lab chaos latency dr 40`` slows the links into dr for
+    real and the figure follows."""
+    inv = load_inventory(three.inventory)
+    relay_of = {v: k for k, v in inv.services["orders-db"].topology.aliases.items()}
+    assert set(relay_of) == {"lab-east", "lab-west"}
+    dr_follows = psql(
+        three, "dr", "SELECT sender_host || ':' || sender_port FROM pg_stat_wal_receiver"
+    )
+    assert dr_follows == relay_of["lab-west"]
+    code, doc = status(three)
+    assert code == 0, doc["verdict"]
+    rtt = links(doc)
+    assert set(rtt) == {
+        (svc, a, b)
+        for svc in ("orders-db", "catalog-db")
+        for a, b in (("lab-east", "lab-west"), ("lab-west", "lab-dr"))
+    } | {("sessions", "lab-east", "lab-west"), ("sessions", "lab-east", "lab-dr")}
+    for svc in ("orders-db", "sessions"):
+        west_dr = rtt[(svc, "lab-west" if svc == "orders-db" else "lab-east", "lab-dr")]
+        east_west = rtt[(svc, "lab-east", "lab-west")]
+        assert west_dr is not None and east_west is not None, rtt
+        assert 30.0 <= west_dr < 300.0, rtt  # 2 x 15 ms is the floor; the rest is the machine
+        assert 1.0 <= east_west < west_dr, rtt
+    assert rtt[("catalog-db", "lab-west", "lab-dr")] is None  # MySQL: not timed (no login)
+    three.lab.chaos_latency("dr", 40)
+    try:
+        doc = until(
+            "the slower links into dr",
+            lambda: (
+                (d := status(three)[1])
+                and (links(d).get(("orders-db", "lab-west", "lab-dr")) or 0) >= 80.0
+                and d
+            ),
+        )
+        assert (links(doc)[("sessions", "lab-east", "lab-dr")] or 0) >= 80.0
+        assert orders(doc)["shape"]["health"] == "ok", orders(doc)
+    finally:
+        three.lab.chaos_latency("dr", 15)
+    until("dr streaming through its relay again", lambda: status(three)[0] == 0)
+
+
+def member(doc: dict[str, Any], service: str, host: str) -> dict[str, Any]:
+    return next(m for m in doc["members"] if m["service"] == service and m["host"] == host)
+
+
+def test_sync_state_is_shown_and_a_semi_sync_fallback_is_a_warning(three: RunningLab) -> None:
+    """West is shown as east's synchronous standby (PostgreSQL ``sync_state``) and as its
+    semi-sync replica (MariaDB); with west's IO thread stopped, a commit on east waits out
+    ``rpl_semi_sync_master_timeout`` and semi-sync falls back to asynchronous: east is WARN
+    with the reason, and OK again once west is back."""
+    code, doc = status(three)
+    assert code == 0, doc["verdict"]
+    assert member(doc, "orders-db", "lab-west")["details"]["sync_state"] == "sync"
+    assert "sync_state" not in member(doc, "orders-db", "lab-dr")["details"]  # asynchronous
+    assert member(doc, "catalog-db", "lab-west")["details"]["semi_sync_replica"] == "ON"
+    assert member(doc, "catalog-db", "lab-dr")["details"]["semi_sync_replica"] == "OFF"
+    assert member(doc, "catalog-db", "lab-east")["details"]["semi_sync_status"] == "ON"
+    maria(three, "west", "STOP SLAVE IO_THREAD")
+    try:
+        maria(
+            three,
+            "east",
+            "CREATE DATABASE IF NOT EXISTS drtest; CREATE TABLE IF NOT EXISTS drtest.semi "
+            "(i INT PRIMARY KEY); REPLACE INTO drtest.semi VALUES (2)",
+        )  # waits rpl_semi_sync_master_timeout (10 s), then commits asynchronously
+        doc = until(
+            "east to be WARN for the fallback",
+            lambda: (
+                (d := status(three)[1])
+                and member(d, "catalog-db", "lab-east")["health"] == "warn"
+                and d
+            ),
+        )
+        reasons = member(doc, "catalog-db", "lab-east")["reasons"]
+        assert len(reasons) == 1 and reasons[0].startswith(
+            "semi-sync fell back to asynchronous: Rpl_semi_sync_master_status is OFF with 0 "
+            "semi-sync replica(s); "
+        ), reasons
+    finally:
+        maria(three, "west", "START SLAVE IO_THREAD")
+    until(
+        "semi-sync back on",
+        lambda: member(status(three)[1], "catalog-db", "lab-east")["health"] == "ok",
+    )

@@ -814,3 +814,15 @@ COMMIT_CASES: list[Case] = [
     ),
 ]
 CROSS_CASES += COMMIT_CASES
+
+# a member's aliases: (issue 15, latency relays): appended here.
+CROSS_CASES.append(
+    Case(
+        "member alias without a port",
+        "inventory",
+        "db-west-1: {port: 5432, role: replica,",
+        "db-west-1: {port: 5432, role: replica, aliases: [nope],",
+        "nope]",
+        "alias of member 'db-west-1' must be ADDRESS:PORT (port 1-65535), not 'nope'",
+    )
+)

@@ -73,6 +73,42 @@ def test_a_declared_topology_loads(tmp_path: Path) -> None:
     assert inv.services["sessions"].topology.shape == "primary-replica"
 
 
+def test_a_replica_upstream_at_an_alias_follows_the_member_behind_it(tmp_path: Path) -> None:
+    from console.probes.sample import Link, ReplicationSample, Role
+    from console.status.topology import check_shape, follows
+
+    path = tmp_path / "inv.yaml"
+    path.write_text(
+        INVENTORY.replace(
+            "db-west: {role: replica}\n      db-dr: {role: replica, upstream: db-west}",
+            "db-west: {role: replica, aliases: ['127.254.3.1:15432']}\n"
+            "      db-dr: {role: replica, upstream: db-west}",
+        )
+    )
+    inv = load_inventory(path)
+    orders = inv.services["orders-db"]
+    assert dict(orders.topology.aliases) == {"127.254.3.1:15432": "db-west"}
+
+    def sample(host: str, site: str, role: Role, upstream: str | None) -> ReplicationSample:
+        return ReplicationSample(
+            service="orders-db", site=site, host=host, kind="postgres", role=role,
+            link=Link.UP if role is Role.REPLICA else Link.NONE, upstream=upstream,
+            lag_seconds=0.0, lag_bytes=0, position=None, read_only=role is Role.REPLICA,
+            replicas=(), error=None, sampled_at=0.0,
+        )  # fmt: skip
+
+    east = sample("db-east", "east", Role.PRIMARY, None)
+    west = sample("db-west", "west", Role.REPLICA, "127.254.1.1:5432")
+    via_relay = sample("db-dr", "dr", Role.REPLICA, "127.254.3.1:15432")
+    assert follows(inv, orders, via_relay) == "db-west"
+    assert check_shape(inv, orders, [east, west, via_relay]).reasons == ()
+    # without the alias the same sample names no member, and a wrong alias is caught
+    wrong = sample("db-dr", "dr", Role.REPLICA, "127.254.1.1:5432")
+    assert "db-dr follows db-east, but its declared upstream is db-west" in (
+        check_shape(inv, orders, [east, west, wrong]).reasons
+    )
+
+
 BAD = [
     # (case, old, new, marker, words)
     (
@@ -198,6 +234,35 @@ BAD = [
         "city: [Hangzhou]",
         "[Hangzhou]",
         "'city' in site 'dr' must be a string, not a list",
+    ),
+    (
+        "aliases not a list",
+        "db-west: {role: replica}\n      db-dr: {role: replica, up",
+        "db-west: {role: replica, aliases: 127.254.3.1:15432}\n      db-dr: {role: replica, up",
+        "127.254.3.1:15432}",
+        "aliases: of member 'db-west' must be a list of ADDRESS:PORT, not a string",
+    ),
+    (
+        "an alias without a port",
+        "db-west: {role: replica}\n      db-dr: {role: replica, up",
+        "db-west: {role: replica, aliases: [127.254.3.1]}\n      db-dr: {role: replica, up",
+        "127.254.3.1]",
+        "alias of member 'db-west' must be ADDRESS:PORT (port 1-65535), not '127.254.3.1'",
+    ),
+    (
+        "an alias with a port out of range",
+        "db-west: {role: replica}\n      db-dr: {role: replica, up",
+        "db-west: {role: replica, aliases: ['127.254.3.1:70000']}\n      db-dr: {role: replica, up",
+        "'127.254.3.1:70000'",
+        "alias of member 'db-west' must be ADDRESS:PORT (port 1-65535), not '127.254.3.1:70000'",
+    ),
+    (
+        "one alias for two members",
+        "db-west: {role: replica}\n      db-dr: {role: replica, upstream: db-west}",
+        "db-west: {role: replica, aliases: ['127.254.3.1:15432']}\n"
+        "      db-dr: {role: replica, upstream: db-west, aliases: ['127.254.3.1:15432']}",
+        "'127.254.3.1:15432']}\n  users",
+        "alias 127.254.3.1:15432 of member 'db-dr' is already an alias of 'db-west'",
     ),
     (
         "an unknown member key",

@@ -278,3 +278,78 @@ def test_a_gap_behind_a_newer_backup_only_cuts_the_older_backups_reach() -> None
         '"backup-archive-start":"00000001000000000000000A"',
     )
     assert parse(BACKUP, "orders-db", 0, before, "", NOW).health is WindowHealth.CRIT
+
+
+# -- a Redis AOF read once, then asked through its primary's INFO ----------------------------
+# Recorded on the lab's east Redis (7.0.15, as the lab user): ``aof-cold.out`` is
+# :func:`aof_command`; ``aof-files-full.out`` :func:`aof_files_command` with nothing cached (the
+# increment read from its end); ``aof-files-tail.out`` the same from the cached size after two
+# writes a second apart; ``aof-files-tail-quiet.out`` from a size taken between two writes in
+# one second (the bytes read hold no annotation); ``aof-info-riding.out`` the Redis probe's
+# ``command_riding`` with ``INFO persistence server``.
+
+
+def test_an_aof_read_once_is_kept_and_rescanned_from_where_it_stopped() -> None:
+    from console.probes.window import aof_files_command, aof_rescanned, aof_seen, parse_aof
+
+    cold = (DATA / "aof-cold.out").read_text()
+    seen = aof_seen(cold, NOW)
+    assert seen is not None and seen.aofdir == "/tmp/h13-lab/east/redis/appendonlydir"
+    assert (seen.first, seen.last, seen.tsconf, seen.incr) == (
+        "1796357173",
+        "1796357173",
+        "yes",
+        None,
+    )
+    # what is kept parses to the same window as the command's own output
+    assert parse_aof(REDIS, "sessions", 0, seen.output(), NOW) == parse_aof(
+        REDIS, "sessions", 0, cold, NOW
+    )
+    assert "tac " in aof_files_command(seen.aofdir, None, None)  # nothing cached: from the end
+    full = aof_rescanned(seen, (DATA / "aof-files-full.out").read_text(), ("k",))
+    assert full is not None and (full.incr, full.offset) == ("appendonly.aof.1.incr.aof", 1305713)
+    assert full.key == ("k",) and full.last == "1796357173"
+    tail_cmd = aof_files_command(full.aofdir, full.incr, full.offset)
+    assert f"tail -c +{1305713 - 64 + 1} " in tail_cmd and "appendonly.aof.1.incr.aof" in tail_cmd
+    grown = aof_rescanned(full, (DATA / "aof-files-tail.out").read_text(), ("k2",))
+    assert grown is not None and (grown.first, grown.last) == ("1796357173", "1796357797")
+    assert grown.offset == 1305819 and grown.key == ("k2",)
+    w = parse_aof(REDIS, "sessions", 0, grown.output(), NOW)
+    assert w.health is WindowHealth.OK and (w.oldest, w.newest) == (1796357173.0, 1796357797.0)
+    # bytes without an annotation: the last one found before stands
+    quiet = aof_rescanned(grown, (DATA / "aof-files-tail-quiet.out").read_text(), ("k3",))
+    assert quiet is not None and quiet.last == "1796357797" and quiet.offset == 1306499
+    # a full read that finds none has none (nothing to keep from before)
+    assert aof_rescanned(grown, "ts 1796357173 \nincr f 10 full\n", None).last == ""  # type: ignore[union-attr]
+    # the manifest gone, or output cut: None (the caller reads everything again)
+    assert aof_rescanned(grown, "gone\n", None) is None
+    assert aof_rescanned(grown, "ts 1 2\n", None) is None
+    assert aof_seen("aof no\ntsconf yes\n", NOW) is None
+    # appendonly turned off: what is kept says so, and the window is CRIT
+    off = parse_aof(REDIS, "sessions", 0, grown.output("no"), NOW)
+    assert off.health is WindowHealth.CRIT and "appendonly is off" in off.reason
+
+
+def test_the_redis_probe_asks_info_sections_in_its_own_call() -> None:
+    from console.probes.redis import RedisProbe, info_fields
+    from console.probes.riders import split_ride
+    from console.probes.sample import ProbeTarget, Role
+    from console.probes.window import AOF_INFO, aof_key
+
+    target = ProbeTarget("sessions", "east", "lab-east", "redis", "127.0.0.1", 16379)
+    probe = RedisProbe(timeout=5)
+    cmd = probe.command_riding(target, [AOF_INFO])
+    assert cmd is not None and cmd.count("redis-cli ") == 1
+    assert "INFO replication persistence server" in cmd and cmd.endswith("exit $s")
+    assert probe.command_riding(target, ["CONFIG GET dir"]) is None  # not an INFO: shell
+    assert probe.command_riding(target, ["INFO persistence; FLUSHALL"]) is None
+    assert probe.command_riding(target, []) is None
+    out = (DATA / "aof-info-riding.out").read_text().splitlines()
+    lines, (status, _), answers = split_ride(out, 1)
+    assert status == 0 and answers[0][0] == 0
+    sample = probe.parse(target, 0, "\n".join(lines), "", NOW)
+    assert sample.role is Role.PRIMARY and sample.error is None and len(sample.replicas) == 1
+    fields = info_fields(answers[0][1])
+    assert fields["aof_enabled"] == "1"
+    assert aof_key(fields) == ("842846704842382ad3e2ae9be1b5c4d60e1ff28a", "0", "1305819", "0")
+    assert aof_key({"aof_enabled": "1"}) is None

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,8 +63,22 @@ class Served:
 
 
 @contextlib.contextmanager
-def serving(base: Path, *, token: bool = True, inventory: str = INVENTORY) -> Iterator[Served]:
-    """``drconsole serve`` on a free port of 127.0.0.1 until the block ends."""
+def serving(
+    base: Path,
+    *,
+    token: bool = True,
+    inventory: str = INVENTORY,
+    store: str | None = None,
+    options: Sequence[str] = (),
+    serve_options: Sequence[str] = (),
+) -> Iterator[Served]:
+    """``drconsole serve`` on a free port of 127.0.0.1 until the block ends.
+
+    Args:
+        store: The ``--audit`` to serve with (default the SQLite file ``base/audit.db``).
+        options: More global options (before ``serve``), e.g. ``--audit-fallback PATH``.
+        serve_options: More options of ``serve``, e.g. ``--lease 90s``.
+    """
     (base / "inventory.yaml").write_text(inventory.format(base=base))
     (base / "known_hosts").write_text("")
     playbooks = base / "playbooks"
@@ -73,9 +87,9 @@ def serving(base: Path, *, token: bool = True, inventory: str = INVENTORY) -> It
     (base / "token").write_text(TOKEN + "\n")
     port = free_port()
     audit = base / "audit.db"
-    argv = [sys.executable, "-m", "console", "--audit", str(audit), "--operator", OPERATOR]
-    argv += ["serve", "-i", str(base / "inventory.yaml"), "-p", str(playbooks)]
-    argv += ["--port", str(port), "--refresh", "5"]
+    argv = [sys.executable, "-m", "console", "--audit", store or str(audit), *options]
+    argv += ["--operator", OPERATOR, "serve", "-i", str(base / "inventory.yaml")]
+    argv += ["-p", str(playbooks), "--port", str(port), "--refresh", "5", *serve_options]
     if token:
         argv += ["--operator-token-file", str(base / "token")]
     log = (base / "serve.log").open("w")

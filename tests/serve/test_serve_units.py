@@ -46,6 +46,23 @@ def test_the_observer_console_is_read_only_and_the_operator_s_is_not() -> None:
     ]
 
 
+def test_the_consoles_get_the_team_store_its_fallback_and_the_lease() -> None:
+    args = _args(
+        audit=Path("/home/ops/fallback.db"),
+        audit_team_store="postgresql://drconsole@127.0.0.1:5432/audit",
+        audit_fallback="/home/ops/fallback.db",
+        lease="90s",
+    )
+    argv = shlex.split(console_command(args, read_only=False))
+    # the server fell back at its start; each console tries the team store again itself
+    assert argv[argv.index("--audit") + 1] == "postgresql://drconsole@127.0.0.1:5432/audit"
+    assert argv[argv.index("--audit-fallback") + 1] == "/home/ops/fallback.db"
+    assert argv.index("--audit-fallback") < argv.index("tui")  # a global option
+    assert argv[argv.index("--lease") + 1] == "90s" and argv.index("--lease") > argv.index("tui")
+    plain = shlex.split(console_command(_args(), read_only=False))
+    assert "--audit-fallback" not in plain and "--lease" not in plain
+
+
 def test_notify_urls_stay_off_the_command_line() -> None:
     line = console_command(
         _args(notify=["json://u:s3cret@h/x"], notify_timeout=2.5), read_only=True
@@ -77,6 +94,7 @@ def test_the_tui_takes_notify_urls_from_the_environment(
         (["--port", "0"], "--port 0: must be 1-65535"),
         (["-i", "no-such.yaml"], "no-such.yaml: no such inventory file"),
         (["--notify", "nope://x"], "--notify: unknown notification scheme 'nope'"),
+        (["--lease", "2s"], "--lease 2s: a lease lasts from 3s to 1d"),
     ],
 )
 def test_bad_input_is_one_line(

@@ -7,6 +7,9 @@
   conflict (the same key written on both while replication was stopped).
 - PostgreSQL cascade: a primary, a standby fed by it, and a cascading standby fed by that
   standby: healthy; the middle link broken (the middle standby stopped).
+- Synchronous pairs (``sync``): PostgreSQL with ``synchronous_standby_names`` naming its
+  standby (sync, then the standby stopped); MariaDB semi-sync (ON, then fallen back to
+  asynchronous after the replica's IO thread stopped and a commit timed out).
 
 Run from the repository root, as root::
 
@@ -29,6 +32,8 @@ DATA = Path(__file__).parent / "data"
 BASE = Path("/tmp/shape-rec")
 MARIA = ("127.0.65.1", 23406, "127.0.65.2", 23407)
 PG = ("127.0.65.3", 25532, "127.0.65.4", 25533, "127.0.65.5", 25534)
+SYNC_PG = ("127.0.65.6", 25535, "127.0.65.7", 25536)
+SYNC_MARIA = ("127.0.65.8", 23408, "127.0.65.9", 23409)
 
 
 def _maria(host: str, site: str, address: str, port: int) -> ProbeTarget:
@@ -214,8 +219,84 @@ def record_cascade(base: Path) -> None:
         pair.stop()
 
 
+def record_sync_pg(base: Path) -> None:
+    """PostgreSQL: the standby synchronous, then stopped (commits would wait)."""
+    print("postgres synchronous pair")
+    pair = srv.start_pg_pair(base, SYNC_PG[0], SYNC_PG[2], (SYNC_PG[1], SYNC_PG[3]))
+    primary, standby = pair.primary, pair.standby
+    tp = _pg("db-east", "east", SYNC_PG[0], SYNC_PG[1])
+    ts = _pg("db-west", "west", SYNC_PG[2], SYNC_PG[3])
+    try:
+        primary.sql("ALTER SYSTEM SET synchronous_standby_names = 'standby1'")
+        primary.sql("SELECT pg_reload_conf()")
+        srv.wait_until(
+            "the standby to be synchronous",
+            lambda: primary.sql("SELECT sync_state FROM pg_stat_replication") == "sync",
+            60,
+        )
+        primary.sql("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
+        time.sleep(1.0)
+        rec.probe_and_save("sync_primary", "primary with its synchronous standby", tp)
+        rec.probe_and_save("sync_standby", "the synchronous standby", ts)
+        standby.stop("immediate")
+        srv.wait_until(
+            "the primary to lose its standby",
+            lambda: primary.sql("SELECT count(*) FROM pg_stat_replication") == "0",
+            60,
+        )
+        rec.probe_and_save("sync_lost_primary", "primary whose synchronous standby stopped", tp)
+    finally:
+        pair.stop()
+
+
+def _semi(server: srv.MariaServer) -> dict[str, str]:
+    out = server.root_sql("SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync%'")
+    return dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+
+
+def record_semi_sync(base: Path) -> None:
+    """MariaDB semi-sync: ON with the replica acknowledging, then fallen back to async."""
+    print("mysql semi-sync")
+    pair = srv.start_maria_pair(base, SYNC_MARIA[0], SYNC_MARIA[2], (SYNC_MARIA[1], SYNC_MARIA[3]))
+    primary, replica = pair.primary, pair.replica
+    tp = _maria("db-east", "east", SYNC_MARIA[0], SYNC_MARIA[1])
+    tr = _maria("db-west", "west", SYNC_MARIA[2], SYNC_MARIA[3])
+    try:
+        primary.root_sql(
+            "SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC; "
+            "SET GLOBAL rpl_semi_sync_master_timeout = 1000; "
+            "SET GLOBAL rpl_semi_sync_master_enabled = ON"
+        )
+        replica.root_sql(
+            "SET GLOBAL rpl_semi_sync_slave_enabled = ON; STOP SLAVE IO_THREAD; "
+            "START SLAVE IO_THREAD"
+        )
+        srv.wait_until(
+            "the replica to register as semi-sync",
+            lambda: _semi(primary).get("Rpl_semi_sync_master_clients") == "1",
+            60,
+        )
+        primary.root_sql("INSERT INTO drill.t VALUES (21, 'acknowledged')")
+        pair.wait_caught_up()
+        rec.probe_and_save("semi_sync_primary", "primary, semi-sync ON", tp)
+        rec.probe_and_save("semi_sync_replica", "its semi-sync replica", tr)
+        replica.root_sql("STOP SLAVE IO_THREAD")
+        primary.root_sql("INSERT INTO drill.t VALUES (22, 'not acknowledged')")  # waits 1 s
+        srv.wait_until(
+            "semi-sync to fall back to asynchronous",
+            lambda: _semi(primary).get("Rpl_semi_sync_master_status") == "OFF",
+            60,
+        )
+        rec.probe_and_save(
+            "semi_sync_fallback_primary", "primary after semi-sync fell back to async", tp
+        )
+    finally:
+        pair.stop()
+
+
 def main(argv: list[str]) -> int:
-    """Record both families (or the one named: ``mysql``, ``postgres``)."""
+    """Record both families (or the one named: ``mysql``, ``postgres``, ``conflict``,
+    ``sync``)."""
     rec.OUT[0] = DATA
     kinds = argv or ["mysql", "postgres"]
     started = time.monotonic()
@@ -225,6 +306,10 @@ def main(argv: list[str]) -> int:
         record_conflict(srv.make_base(BASE / "conflict"))
     if "postgres" in kinds:
         record_cascade(srv.make_base(BASE / "postgres"))
+    if "postgres" in kinds or "sync" in kinds:
+        record_sync_pg(srv.make_base(BASE / "sync-pg"))
+    if "mysql" in kinds or "sync" in kinds:
+        record_semi_sync(srv.make_base(BASE / "sync-maria"))
     print(f"recorded in {time.monotonic() - started:.1f} s")
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,28 @@ def test_a_watch_shows_a_stale_sample_as_stale(inventory: Inventory) -> None:
     # one poll interval later than the sample is not stale yet
     fresh = recorded_snapshot(inventory, age=1.5, poll_interval=2.0)
     assert "STALE" not in printed(fresh, inventory, 100)
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_topology_lines_wrap_under_their_first_and_end_at_their_words(
+    inventory: Inventory, width: int
+) -> None:
+    """A wrapped topology sentence goes on under its own text, and no line carries the blanks
+    a padded table cell would leave (they end up in the chat the output is pasted into)."""
+    lines = text_at(width, inventory).splitlines()
+    start = lines.index("topology")
+    block = lines[
+        start + 1 : start
+        + 1
+        + next(i for i, line in enumerate(lines[start + 1 :]) if not line.startswith("  "))
+    ]
+    heads = [line for line in block if re.match(r"^ +[\w-]+: \S", line)]
+    for number, line in enumerate(block):
+        assert line == line.rstrip(), repr(line)
+        assert len(line) <= width, line
+        if line in heads:
+            indent = len(line.split(": ", 1)[0]) + 2  # the body starts after "name: "
+        else:
+            assert line[:indent].strip() == "", (line, block)
+            assert line[indent] != " " or number == 0, (line, block)
+    assert any(line not in heads for line in block), f"nothing wrapped at {width}: {block}"

@@ -41,7 +41,6 @@ Environment knobs:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import subprocess
@@ -53,17 +52,15 @@ from typing import IO, Any
 
 import pytest
 
+from console.lab import nets
 from console.lab.binaries import find_binaries
 from console.lab.errors import MissingBinaries
 from console.lab.lab import Lab, UpResult
-from console.lab.layout import SITES, SSH_PORT, LabLayout
-from console.lab.procs import is_listening
-from console.lab.profiles import DEFAULT_PROFILE, every_port, get_profile
+from console.lab.layout import SITES, SSH_PORT
+from console.lab.profiles import DEFAULT_PROFILE, get_profile
 
 TEST_NETS = range(10, 20)
 """The nets the lab helper's tests may use (127.10.0.0/16 .. 127.19.0.0/16)."""
-
-_LOCK_DIR = Path("/run/lock")
 
 
 def _missing_binaries() -> str | None:
@@ -99,28 +96,14 @@ def requires_profile(profile: str) -> pytest.MarkDecorator:
 
 
 def reserve_net(preferred: int | None = None) -> tuple[int, IO[str]]:
-    """Reserve a free test net: returns it and the open lock file that holds it.
+    """Reserve a free test net (``preferred``, or the first free one of :data:`TEST_NETS`).
 
-    A net is free when no lab port of it listens and no other test session holds its lock.
-    Keep the returned file open for as long as the lab runs; closing it frees the net.
+    Returns it and the open lock file that holds it (see :func:`console.lab.nets.reserve_net`).
 
     Raises:
-        RuntimeError: When every net in :data:`TEST_NETS` is taken.
+        RuntimeError: When every candidate net is taken.
     """
-    candidates = [preferred] if preferred is not None else list(TEST_NETS)
-    for net in candidates:
-        lock = (_LOCK_DIR / f"drconsole-test-lab-net-{net}.lock").open("a")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
-            continue
-        layout = LabLayout(Path("/nonexistent"), net)
-        if any(is_listening(addr, port) for addr, port in every_port(layout)):
-            lock.close()
-            continue
-        return net, lock
-    raise RuntimeError(f"no free lab net among {list(candidates)}: other labs hold them all")
+    return nets.reserve_net([preferred] if preferred is not None else TEST_NETS)
 
 
 def make_lab_dir(prefix: str = "drlab-") -> Path:

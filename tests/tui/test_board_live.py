@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from textual.widgets import Log
 
 from console.tui.screens.abort import AbortScreen
 from console.tui.screens.board import BoardScreen
@@ -107,6 +108,16 @@ async def test_a_dark_site_turns_down_while_east_stays_fresh(
                 assert cell in ("◌ STALE", "▼ DOWN"), cell
             assert "━▶ west/lab-west" not in static_text(app, "#topology")
             assert "west not answering" in static_text(app, "#verdict")
+            # the changes log names the turn to STALE, though no sample of west brought it
+            changes = board.query_one("#changes", Log)
+            await until(
+                lambda: any(
+                    "west/lab-west" in ln and "replica OK → replica STALE (no new sample" in ln
+                    for ln in changes.lines
+                ),
+                30,
+                "the changes log to name west's members going stale",
+            )
             # then each member's own probe times out: per member the probe deadline, +2 s
             # transport slack, +3 s collector slack, the refresh, and a wide margin
             await until(

@@ -212,6 +212,24 @@ def test_the_changes_log_names_first_samples_and_transitions(inventory: Inventor
     assert status_changes(inventory, member_states(dark), primaries(dark), dark) == []
 
 
+def test_the_changes_log_names_a_member_turning_stale_and_back(inventory: Inventory) -> None:
+    """No new sample for longer than the stale limit (30 s here) is a change the log names,
+    as the row shows it (OK → STALE), though no snapshot brought it; the next fresh sample
+    is a change back (STALE → OK)."""
+    first = synthetic_snapshot(inventory, NOW)
+    seen = member_states(first, inventory, NOW)
+    assert status_changes(inventory, seen, primaries(first), first, NOW + 5) == []
+    later = NOW + 40
+    lines = status_changes(inventory, seen, primaries(first), first, later)
+    assert "east/db-east-1 orders-db: primary OK → primary STALE (no new sample for 40s)" in (lines)
+    assert len(lines) == 6, lines  # every member of the example went quiet
+    stale = member_states(first, inventory, later)
+    assert status_changes(inventory, stale, primaries(first), first, later + 1) == []
+    fresh = synthetic_snapshot(inventory, later + 1)
+    back = status_changes(inventory, stale, primaries(first), fresh, later + 1)
+    assert "east/db-east-1 orders-db: primary STALE → primary OK" in back, back
+
+
 def test_a_broken_recoverable_window_is_in_the_verdict(inventory: Inventory) -> None:
     """As ``status`` says it: every member healthy but a WAL gap in orders-db's archive is
     not "✓ all healthy" (the window recorded from the lab's pgBackRest repository)."""

@@ -51,6 +51,12 @@ async def test_three_center_board_shows_the_chain_and_the_star(
             # dr follows west: the chain goes on, no "; west" restating the feeder
             assert "━▶ dr/lab-dr" in line and "; " not in line.split("━▶ dr/lab-dr")[0], line
             assert line.endswith("✓ cascade lab-east -> lab-west -> lab-dr"), line
+            # west is east's synchronous standby (PostgreSQL) / semi-sync replica (MariaDB)
+            word = "sync" if service == "orders-db" else "semi-sync"
+            assert re.search(rf"west/lab-west [^━]* {word} ", line), line
+        # each link's round trip through its latency relay: 2 x 15 ms into dr at least
+        rtt = re.search(r"dr/lab-dr [^━]* west→dr (\d+) ms", _line(topology, "orders-db"))
+        assert rtt is not None and int(rtt[1]) >= 30, topology
         sessions = _line(topology, "sessions")
         # west and dr both follow east: siblings (in the order sampled), not a chain
         star = re.search(r"★ east/lab-east ━▶ (\w+)/lab-\w+ [^;]*; east ━▶ (\w+)/lab-\w+", sessions)

@@ -131,6 +131,7 @@ class ActiveActiveProfile(DefaultProfile):
         "Redis primary west"
     )
     inventory_name = "lab-active-active.yaml"
+    latency_sites: ClassVar[tuple[str, ...]] = ()
     owned_entries: ClassVar[frozenset[str]] = DefaultProfile.owned_entries | {UNITS_DIR}
 
     def directories(self, layout: LabLayout) -> list[Path]:

@@ -65,6 +65,8 @@ class Profile(ABC):
     """Lab-directory entries the profile creates besides the sites' directories."""
     stop_signals: ClassVar[Mapping[str, int]] = {}
     """The clean-stop signal per process name (default SIGTERM)."""
+    latency_sites: ClassVar[tuple[str, ...]] = ()
+    """Sites whose replication links ``lab chaos latency`` can route through delay relays."""
     stop_last: ClassVar[frozenset[str]] = frozenset()
     """Process names stopped only after everything else is gone (a consensus store that the
     other servers still talk to while they shut down)."""

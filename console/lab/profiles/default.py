@@ -35,6 +35,7 @@ class DefaultProfile(Profile):
     inventory_name = "lab.yaml"
     owned_entries: ClassVar[frozenset[str]] = frozenset({"mariadb-template", "relays"})
     stop_signals: ClassVar[dict[str, int]] = {"postgres": signal.SIGINT}
+    latency_sites: ClassVar[tuple[str, ...]] = DB_SITES
 
     def find_programs(self) -> dict[str, Path]:
         """pgBackRest (the PostgreSQL WAL archive and backups) and mariadb-backup.

@@ -10,8 +10,15 @@ MariaDB: east primary, west its semi-synchronous replica (built into MariaDB 10.
 ``rpl_semi_sync_master_enabled`` on east with ``wait_point = AFTER_SYNC``, the slave side on
 west), dr an asynchronous replica of west (``catalog-db`` declared ``topology: cascade``).
 Semi-sync is set with ``SET GLOBAL`` (a restarted server forgets it: ``city-return`` sets it
-again). Redis: east primary, replicas in west and dr. Not yet in this profile: the latency
-relays (``lab chaos latency`` can add one by hand).
+again). Redis: east primary, replicas in west and dr.
+
+Every replication link goes through a latency relay (:mod:`console.lab.relay`, a process of
+the lab user on the replica's site address): links into west (same city) get 0.5 ms each way,
+links into dr (the other city) 15 ms: round trips of ~3 ms (the relay's event loop sleeps in
+whole milliseconds, so 0.5 ms is ~1 ms each way) and ~31 ms as measured. The inventory lists
+each relay as an ``aliases:`` entry of the member it forwards to, so a replica following a
+relay still follows its declared upstream; ``status`` measures each link's round trip through
+it. ``lab chaos latency SITE MS`` changes a site's delay (0: direct links).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from console.lab import inventory as inventory_file
-from console.lab import mariadb, postgres, redis
+from console.lab import latency, mariadb, postgres, redis
 from console.lab.binaries import Binaries
 from console.lab.errors import LabError
 from console.lab.layout import (
@@ -32,6 +39,7 @@ from console.lab.layout import (
     PG_SERVICE,
     REDIS_PORT,
     REDIS_SERVICE,
+    SITES,
     LabLayout,
     SiteLayout,
 )
@@ -42,6 +50,18 @@ from console.lab.runner import Runner
 
 CITIES = {"east": "city A", "west": "city A", "dr": "city B"}
 """Where each site is: east and west share a city; dr is remote."""
+
+DELAY_MS = {"west": 0.5, "dr": 15.0}
+"""Milliseconds each way the relays add to the links into a site (east holds no replica)."""
+
+LINKS: dict[str, tuple[tuple[str, str], ...]] = {
+    PG_SERVICE: (("east", "west"), ("west", "dr")),
+    MYSQL_SERVICE: (("east", "west"), ("west", "dr")),
+    REDIS_SERVICE: (("east", "west"), ("east", "dr")),
+}
+"""Each service's replication links as the profile builds them: (upstream site, replica site)."""
+
+PORTS = {PG_SERVICE: PG_PORT, MYSQL_SERVICE: MARIADB_PORT, REDIS_SERVICE: REDIS_PORT}
 
 
 class DrMariaMember(mariadb.MariaMember):
@@ -70,6 +90,7 @@ class ThreeCenterProfile(DefaultProfile):
     )
     inventory_name = "lab-three-center.yaml"
     owned_entries: ClassVar[frozenset[str]] = DefaultProfile.owned_entries
+    latency_sites: ClassVar[tuple[str, ...]] = SITES
 
     def endpoints(self, layout: LabLayout) -> list[tuple[str, str, int]]:
         """The default's, plus PostgreSQL on dr."""
@@ -104,6 +125,7 @@ class ThreeCenterProfile(DefaultProfile):
         def postgres_three() -> None:
             first()
             setup_cascade(ctx.runner, ctx.layout, ctx.bins.pgbin, ctx.record, ctx.bins.pg)
+            relay_postgres(ctx)
 
         tasks["postgres"] = postgres_three
         first_maria, first_redis = tasks["mariadb"], tasks["redis"]
@@ -111,10 +133,12 @@ class ThreeCenterProfile(DefaultProfile):
         def mariadb_three() -> None:
             first_maria()
             setup_maria_dr(ctx.runner, ctx.layout, ctx.bins, ctx.record)
+            relay_mariadb(ctx)
 
         def redis_three() -> None:
             first_redis()
             setup_redis_dr(ctx.runner, ctx.layout, ctx.bins, ctx.record)
+            relay_redis(ctx)
 
         tasks["mariadb"], tasks["redis"] = mariadb_three, redis_three
         return tasks
@@ -149,6 +173,69 @@ class ThreeCenterProfile(DefaultProfile):
         except Exception as exc:  # a server that does not answer is a problem to report
             problems.append(f"MariaDB did not answer: {exc}")
         return problems
+
+
+def _relay(ctx: StartContext, service: str, upstream: str, replica: str) -> None:
+    """Route one link of ``service`` through a relay with its site's delay."""
+    port = PORTS[service]
+    link = latency.Link(
+        service,
+        latency.Endpoint(ctx.layout.site(replica).address, port),
+        latency.Endpoint(ctx.layout.site(upstream).address, port),
+    )
+    latency.relay_link(
+        ctx.runner, ctx.layout, ctx.bins, replica, link, DELAY_MS[replica], ctx.record
+    )
+
+
+def relay_postgres(ctx: StartContext) -> None:
+    """Route east -> west and west -> dr through relays; wait until west is synchronous
+    again and dr streams again.
+
+    Raises:
+        LabError: They did not come back in time.
+    """
+    runner, timeout = ctx.runner, 60 * ctx.scale
+    east, west = postgres.members(ctx.layout, ctx.bins)
+    sync = "SELECT application_name FROM pg_stat_replication WHERE sync_state = 'sync'"
+    for upstream, replica in LINKS[PG_SERVICE]:
+        _relay(ctx, PG_SERVICE, upstream, replica)
+    if not wait_until(
+        lambda: "west" in runner.run(east.psql(sync), what="sync standby", timeout=30).split(),
+        timeout,
+        interval=0.2,
+    ):
+        raise LabError(f"west was not east's synchronous standby through its relay in {timeout} s")
+    if not wait_until(lambda: "dr" in _streaming(runner, west), timeout, interval=0.2):
+        raise LabError(f"dr did not stream from west through its relay within {timeout:.0f} s")
+
+
+def relay_mariadb(ctx: StartContext) -> None:
+    """Route east -> west and west -> dr through relays; wait until west is semi-sync again
+    and dr has caught up with west.
+
+    Raises:
+        LabError: They did not come back in time.
+    """
+    for upstream, replica in LINKS[MYSQL_SERVICE]:
+        _relay(ctx, MYSQL_SERVICE, upstream, replica)
+    wait_semi_sync(ctx.runner, ctx.layout, ctx.bins)
+    _maria_caught_up(
+        ctx.runner,
+        DrMariaMember(ctx.layout.site("dr"), ctx.bins),
+        mariadb.MariaMember(ctx.layout.site("west"), ctx.bins),
+    )
+
+
+def relay_redis(ctx: StartContext) -> None:
+    """Route east -> west and east -> dr through relays; wait until both acknowledge again.
+
+    Raises:
+        LabError: They did not acknowledge in time.
+    """
+    for upstream, replica in LINKS[REDIS_SERVICE]:
+        _relay(ctx, REDIS_SERVICE, upstream, replica)
+    _redis_acked(ctx.runner, redis.RedisMember(ctx.layout.site("east"), ctx.bins))
 
 
 def _streaming(runner: Runner, upstream: postgres.PgMember) -> list[str]:
@@ -248,6 +335,11 @@ def setup_maria_dr(
         what="start MariaDB replication on dr from west",
         timeout=60,
     )
+    _maria_caught_up(runner, dr, west)
+    enable_semi_sync(runner, layout, bins)
+
+
+def _maria_caught_up(runner: Runner, dr: mariadb.MariaMember, west: mariadb.MariaMember) -> None:
     pos = runner.run(
         west.client("SELECT @@gtid_current_pos"), what="read GTID on west", timeout=30
     ).strip()
@@ -259,7 +351,6 @@ def setup_maria_dr(
     ).strip()
     if got != "0":
         raise LabError(f"MariaDB on dr did not reach west's {pos} within {wait} s")
-    enable_semi_sync(runner, layout, bins)
 
 
 SEMI_SYNC_STATUS = (
@@ -304,6 +395,16 @@ def enable_semi_sync(runner: Runner, layout: LabLayout, bins: Binaries) -> None:
         what="make west a semi-sync replica",
         timeout=60,
     )
+    wait_semi_sync(runner, layout, bins)
+
+
+def wait_semi_sync(runner: Runner, layout: LabLayout, bins: Binaries) -> None:
+    """Wait until east's semi-sync is ON with a registered replica.
+
+    Raises:
+        LabError: It was not within the timeout.
+    """
+    east = mariadb.MariaMember(layout.site("east"), bins)
     timeout = 60 * runner.timeout_scale
 
     def registered() -> bool:
@@ -328,6 +429,10 @@ def setup_redis_dr(
     east = redis.RedisMember(layout.site("east"), bins)
     dr = redis.RedisMember(layout.site("dr"), bins)
     record(redis.start_member(runner, dr, east.site.address))
+    _redis_acked(runner, east)
+
+
+def _redis_acked(runner: Runner, east: redis.RedisMember) -> None:
     wait_ms = int(60_000 * runner.timeout_scale)
     acked = runner.run(
         east.cli("WAIT", "2", str(wait_ms)),
@@ -358,9 +463,15 @@ def declare_three_center(text: str, layout: LabLayout, bins: Binaries) -> str:
             inventory_file._redis_vars(redis.RedisMember(dr_site, bins), east_address),
         )),
     }  # fmt: skip
+    aliases: dict[tuple[str, str], list[str]] = {}
+    for svc, links in LINKS.items():
+        for upstream, replica in links:
+            relay_at = latency.relay_endpoint(layout, replica, PORTS[svc])
+            aliases.setdefault((svc, layout.site(upstream).host), []).append(str(relay_at))
     out: list[str] = []
     site: str | None = None
     service: str | None = None
+    member: str | None = None
     in_sites = False
     for line in text.splitlines():
         if line == "sites:":
@@ -372,6 +483,8 @@ def declare_three_center(text: str, layout: LabLayout, bins: Binaries) -> str:
             site = line.strip()[:-1]
         if not in_sites and top:
             service = line.strip()[:-1]
+        if not in_sites and line.startswith("      ") and line[6] != " " and line.endswith(":"):
+            member = line.strip()[:-1]
         spec = extra.get(service or "")
         if spec is not None and (
             line.startswith("    probe:") or line.startswith("    thresholds:")
@@ -381,6 +494,9 @@ def declare_three_center(text: str, layout: LabLayout, bins: Binaries) -> str:
         out.append(line)
         if in_sites and site in CITIES and line.startswith("    role: "):
             out.append(f"    city: {CITIES[site]}")
+        relayed = aliases.get((service or "", member or ""))
+        if not in_sites and relayed and line.startswith("        role: "):
+            out.append(f"        aliases: [{', '.join(relayed)}]")
         if spec is not None and spec[1] and line == f"    kind: {spec[0]}":
             out.append("    topology: cascade")
     return "\n".join(out) + "\n"

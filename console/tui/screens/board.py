@@ -347,6 +347,7 @@ class BoardScreen(Screen[None]):
                 )
             # a sample turning stale changes these with no new sample
             self._show_topology(snapshot)
+            self._log_changes(snapshot, now)
             self.query_one("#verdict", Static).update(
                 verdict_line(st.inventory, snapshot, st.palette, now)
             )
@@ -355,9 +356,9 @@ class BoardScreen(Screen[None]):
         if snapshot is None or not snapshot.members:
             return
         stamp = time.strftime("%H:%M:%S", time.gmtime(now))
-        lines = status_changes(self.state.inventory, self._states, self._primaries, snapshot)
+        lines = status_changes(self.state.inventory, self._states, self._primaries, snapshot, now)
         # members sampled for the first time are remembered, never dropped
-        self._states.update(member_states(snapshot, self.state.inventory))
+        self._states.update(member_states(snapshot, self.state.inventory, now))
         self._primaries.update(primaries(snapshot))
         if len(lines) > MAX_CHANGES_PER_REFRESH:
             more = len(lines) - MAX_CHANGES_PER_REFRESH
