@@ -49,6 +49,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from console.audit.errors import NotAnAuditDatabase  # noqa: E402
 from console.audit.model import Event  # noqa: E402
 from console.audit.store import AuditStore  # noqa: E402
 from console.lab.lab import Lab  # noqa: E402
@@ -167,8 +168,11 @@ class Bench:
     def _latest(self) -> str | None:
         if not self.audit.is_file():
             return None
-        with AuditStore(self.audit, create=False) as store:
-            return store.latest_run_id()
+        try:
+            with AuditStore(self.audit, create=False) as store:
+                return store.latest_run_id()
+        except NotAnAuditDatabase:  # the first run is creating it right now
+            return None
 
     def _acked(self, before: str | None) -> int:
         rid = self._latest()
