@@ -65,7 +65,10 @@ _ISSUE = (
 """Remember the highest gid ever issued (sent with the commit, in its round trip)."""
 _FLUSH_RECORD = b"SELECT pg_logical_emit_message(true, 'drconsole', '')"
 """A tiny WAL record of the flush transaction's own (no table, no row, no lock): a transaction
-that writes no WAL commits without flushing, whatever ``synchronous_commit`` says."""
+that writes no WAL commits without flushing, whatever ``synchronous_commit`` says. Sent after
+the write's ``COMMIT`` in the same message, it is a transaction by itself (the statements of
+a message after its ``COMMIT`` form one implicit transaction, committed at the message's end)
+with the session's ``synchronous_commit = on``: one statement, not four."""
 _CAN_FLUSH = (
     b"SELECT has_function_privilege('pg_logical_emit_message(boolean, text, text)', 'EXECUTE')"
 )
@@ -194,8 +197,11 @@ class PgLink:
         try:
             can_flush = raw.execute(_CAN_FLUSH).fetchone()
             self.flush_apart = can_flush is not None and bool(can_flush[0])
+            # on for the session whatever the server's or the role's default: a write's own
+            # transaction sets it off (``write``); what it leaves on is the flush
             raw.execute(
-                b"SET idle_in_transaction_session_timeout = %d" % int(STUCK_WRITER_TIMEOUT * 1000)
+                b"SET idle_in_transaction_session_timeout = %d; SET synchronous_commit = on"
+                % int(STUCK_WRITER_TIMEOUT * 1000)
             )
             if create:
                 with self.write(durable=True) as conn:
@@ -256,7 +262,7 @@ class PgLink:
             yield conn
             end = [_ISSUE, b"COMMIT"] if conn.inserted else [b"COMMIT"]
             if flush_after:
-                end += [b"BEGIN", _SYNC, _FLUSH_RECORD, b"COMMIT"]
+                end.append(_FLUSH_RECORD)
             conn.send(b"; ".join(end))
         except psycopg.Error as exc:
             self._rollback()

@@ -139,7 +139,9 @@ def test_intents_are_flushed_with_synchronous_commit_on_and_writes_are_serialise
 ) -> None:
     """Each append is one message: its transaction takes the write lock before inserting and
     commits with ``off``; an intent's is followed by a transaction committed with ``on`` that
-    writes a WAL record (so its commit waits for the flush, which takes the intent with it)."""
+    writes a WAL record (so its commit waits for the flush, which takes the intent with it):
+    the message's last statement, an implicit transaction of its own, under the session's
+    ``synchronous_commit = on``."""
     run = run_start()
     pg_store.create_run(run)
     assert pg_store._pg is not None and pg_store._pg.flush_apart
@@ -149,10 +151,25 @@ def test_intents_are_flushed_with_synchronous_commit_on_and_writes_are_serialise
         pg_store.append(run.run_id, "output", {"lines": []}, operator="o")
     assert len(trace) == 3, "one round trip per append"
     level, locked, wrote_wal, commits, inserts = "?", False, False, [], 0
-    statements = [part.strip() for text in trace for part in text.split(";") if part.strip()]
+    session = pg_store._pg.conn.raw.execute("SHOW synchronous_commit").fetchone()
+    assert session is not None and session[0] == "on"
+    statements = []
+    for text in trace:
+        parts = [part.strip() for part in text.split(";") if part.strip()]
+        # the statements after the message's last COMMIT are an implicit transaction,
+        # committed at the end of the message with the session's level
+        implicit = parts[len(parts) - parts[::-1].index("COMMIT") :]
+        statements += parts if not implicit else [*parts, "END OF MESSAGE"]
+    in_block = False
     for statement in statements:
         if statement == "BEGIN":
-            level, locked, wrote_wal = "?", False, False
+            level, locked, wrote_wal, in_block = "?", False, False, True
+        if statement == "COMMIT":
+            in_block = False
+        if not in_block and statement.startswith("SELECT pg_logical_emit_message(true,"):
+            level, locked, wrote_wal = "on (session)", False, False
+        if statement == "END OF MESSAGE":
+            commits.append((level, wrote_wal))
         if statement.startswith("SET LOCAL synchronous_commit"):
             level = statement.rsplit("=", 1)[1].strip()
         if statement.startswith("SELECT pg_advisory_xact_lock("):
@@ -166,7 +183,7 @@ def test_intents_are_flushed_with_synchronous_commit_on_and_writes_are_serialise
         if statement == "COMMIT":
             commits.append((level, wrote_wal))
     assert inserts == 3
-    assert commits == [("off", True), ("off", True), ("on", True), ("off", True)]
+    assert commits == [("off", True), ("off", True), ("on (session)", True), ("off", True)]
 
 
 def test_a_durable_append_is_in_the_flushed_wal_when_it_returns(

@@ -17,13 +17,16 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from console import events as ev
-from console.audit.model import RunStart
+from console.audit.model import RunStart, parse_ts
 from console.audit.store import AuditStore
 from console.engine.decider import HeadlessDecider
+from console.tui.app import DrConsoleApp, TuiConfig
 from console.tui.screens.approvals import ApprovalsScreen
 from console.tui.screens.confirm import ConfirmScreen
+from console.tui.synthetic import FixedStatusSource
 from tests.engine.scripted_env import make_estate
 from tests.support.scripted import Reply
 from tests.tui.staging import example_inventory, fixed_audit_clock, healthy, make_app, workspace
@@ -164,3 +167,49 @@ def test_approvals_screen_snapshot(
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(120, 30), run_before=shown)
+
+
+def _table_lines(screen: ApprovalsScreen) -> list[str]:
+    """The approvals table as drawn (each line of the widget, clipped as on the screen)."""
+    table = screen.query_one("#approvals-table", DataTable)
+    return [table.render_line(y).text for y in range(table.size.height)]
+
+
+async def test_the_waiting_time_is_shown_whole_as_it_grows_at_120_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace(tmp_path, monkeypatch)
+    with fixed_audit_clock(monkeypatch):
+        audit = waiting_store(Path("audit.db"))
+    (request,) = [
+        e for r in audit.runs() for e in audit.events(r.run_id) if e.kind == "approval_requested"
+    ]
+    asked = parse_ts(request.ts).timestamp()
+    moment = [asked + 2.0]
+    app = DrConsoleApp(
+        TuiConfig(
+            inventory_path=Path("inventory/example.yaml"),
+            playbooks_dir=Path("playbooks"),
+            audit_path=Path("audit.db"),
+            operator="ana@jumpbox",
+        ),
+        example_inventory(),
+        source_factory=lambda inv, _transport: FixedStatusSource(
+            inv, [healthy(example_inventory())]
+        ),
+        clock=lambda: moment[0],
+        audit=audit,
+    )
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await _approvals(pilot)
+        await until(lambda: screen.waiting, WAIT, "the waiting step")
+        for later, shown in ((2.0, "2s ago"), (75.0, "1m15s ago"), (3725.0, "1h02m ago")):
+            moment[0] = asked + later
+            await pilot.press("l")
+
+            def drawn(text: str = shown) -> bool:
+                return any(line.rstrip().endswith(text) for line in _table_lines(screen))
+
+            await until(drawn, WAIT, f"{shown!r} drawn whole")
+        header = next(line for line in _table_lines(screen) if "approved" in line)
+        assert header.rstrip().endswith("waiting")

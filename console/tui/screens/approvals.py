@@ -44,6 +44,10 @@ COLUMNS = (
     ("waiting", "waiting"),
 )
 
+WAITING_WIDTH = len("59m59s ago")
+"""The waiting column's width from the start: its text grows as the step waits (a cell that
+outgrows its column widens it; this keeps it from shifting at every minute)."""
+
 RUN_ID_SHOWN = 12
 """Characters of a run id in the table (``drconsole approve`` takes the prefix too)."""
 
@@ -83,7 +87,7 @@ class ApprovalsScreen(Screen[None]):
         table = self.query_one("#approvals-table", DataTable)
         table.border_title = f"waiting for {self.operator}"
         for key, label in COLUMNS:
-            table.add_column(label, key=key)
+            table.add_column(label, key=key, width=WAITING_WIDTH if key == "waiting" else None)
         self.state.mode_changed.subscribe(self, self.on_mode_changed, immediate=True)
         self.set_interval(REFRESH, self.action_reload, name="approvals-refresh")
         self.action_reload()
@@ -126,7 +130,7 @@ class ApprovalsScreen(Screen[None]):
                 cells = self._cells(p)
                 if _key(p) in present:
                     for (column, _label), cell in zip(COLUMNS, cells, strict=True):
-                        table.update_cell(_key(p), column, cell)
+                        table.update_cell(_key(p), column, cell, update_width=True)
                 else:
                     table.add_row(*cells, key=_key(p))
         self._note()
@@ -148,7 +152,8 @@ class ApprovalsScreen(Screen[None]):
             seconds = max(0.0, self.state.clock() - parse_ts(ts).timestamp())
         except ValueError:
             return "?"
-        return f"{format_duration(round(seconds))} ago"
+        whole = round(seconds)
+        return f"{whole}s ago" if whole < 60 else f"{format_duration(whole)} ago"
 
     def _note(self) -> None:
         pal = self.state.palette
