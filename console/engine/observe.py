@@ -150,16 +150,19 @@ class RunObserver:
 
     # -- the end ---------------------------------------------------------------------------
 
-    async def stop(self, outage_start: float | None) -> None:
-        """Stop the monitor and the canary, read the canaries back, record the samples
-        after the run."""
+    async def stop(self, outage_start: float | None, outage_ended: bool = False) -> None:
+        """Stop the monitor and the canary, read the canaries back (after one last write on
+        the topology the run leaves, when its outage ended), record the samples after the
+        run."""
         if self._monitor is not None:
             self._monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._monitor
         if self.canary is not None:
             await self.canary.stop()
-            check = await self.canary.check(background=self._background, outage_start=outage_start)
+            check = await self.canary.check(
+                background=self._background, outage_start=outage_start, last_write=outage_ended
+            )
             self.emit(check)
             self.canary_check = check
         with contextlib.suppress(DrError, OSError):

@@ -631,7 +631,7 @@ class Engine:
     # -- the end ---------------------------------------------------------------------------
 
     async def _cleanup(self) -> None:
-        await self.observer.stop(self.rto_start)
+        await self.observer.stop(self.rto_start, outage_ended=self.rto_end is not None)
         if self._locks is not None:
             await self._locks.release(dark=self.observer.dark_hosts)
         await self.observer.close()

@@ -169,8 +169,8 @@ def test_every_link_goes_through_a_latency_relay_and_shows_its_round_trip(
         three, "dr", "SELECT sender_host || ':' || sender_port FROM pg_stat_wal_receiver"
     )
     assert dr_follows == relay_of["lab-west"]
-    code, doc = status(three)
-    assert code == 0, doc["verdict"]
+    # a test before this one may have left a link healing: wait until every member is OK
+    _, doc = until("every member OK", lambda: (got := status(three))[0] == 0 and got)
     rtt = links(doc)
     assert set(rtt) == {
         (svc, a, b)

@@ -282,14 +282,21 @@ def test_takeover_when_a_dark_site_held_two_masters(managed: RunningLab, tmp_pat
         # the engine's canary: while the dark west held two of three masters the whole cluster
         # refused writes (CLUSTERDOWN, cluster_state fail), so no canary was acknowledged
         # before the outage mark and the engine says the RPO is not measurable (it does not
-        # claim "0 lost"); every canary acknowledged after the TAKEOVER reads back
+        # claim "0 lost"); every canary acknowledged after the TAKEOVER reads back. The run
+        # ends about a second after the cluster serves again, so the loop may land one canary
+        # or none there: the check's own last write on the topology the run leaves is the one
+        # that is always made. Every write refused before it was the cluster's CLUSTERDOWN,
+        # none a wait on the dark west (the canary passes over a host that did not answer).
         check, writes = _canary(tmp_path / "take.db")
         first = next(i for i, w in enumerate(writes) if w.ok)
-        assert first >= 1 and all("CLUSTERDOWN" in (w.error or "") for w in writes[:first])
+        assert first >= 1 and all("CLUSTERDOWN" in (w.error or "") for w in writes[:first]), [
+            (w.host, w.error) for w in writes[:first]
+        ]
+        assert writes[-1].ok, writes[-1]  # the check's last write
         assert (check.error or "").startswith(
             "RPO not measurable: no canary was acknowledged before the outage began"
         ), check
-        assert check.acknowledged is not None and check.acknowledged >= 3, check
+        assert check.acknowledged is not None and check.acknowledged >= 1, check
         assert check.missing == () and (check.present or 0) >= check.acknowledged, check
         print(f"TAKEOVER canary: {check.acknowledged} acknowledged, lost {check.missing}")
     finally:
