@@ -17,11 +17,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from console.model.inventory import Inventory, Service
-from console.probes.managers import Finding, ManagedMember, ManagerView, RespError, resp_commands
+from console.probes.managers import (
+    Finding,
+    ManagedMember,
+    ManagerView,
+    RespError,
+    ask_timeout,
+    resp_commands,
+)
 from console.probes.sample import Health
 
 SLOTS = 16384
@@ -376,30 +383,32 @@ def judge_cluster(
 
 
 async def ask_cluster(
-    nodes: Sequence[tuple[str, str, int]], timeout: float
+    nodes: Sequence[tuple[str, str, int]], timeout: float, silent: Collection[str] = ()
 ) -> tuple[dict[str, ClusterAnswer | str], float]:
     """``CLUSTER NODES`` and ``CLUSTER INFO`` of every node at once.
 
     Args:
         nodes: ``(inventory name, address, port)`` of each node.
         timeout: Seconds per node.
+        silent: Nodes that gave no answer last time: they get :data:`SILENT_TIMEOUT`.
 
     Returns:
         Per node, its answer or why it gave none; and when the answers came.
     """
 
-    async def one(address: str, port: int) -> ClusterAnswer | str:
+    async def one(name: str, address: str, port: int) -> ClusterAnswer | str:
+        limit = ask_timeout(name, timeout, silent)
         try:
             text, info = await resp_commands(
-                address, port, [["CLUSTER", "NODES"], ["CLUSTER", "INFO"]], timeout
+                address, port, [["CLUSTER", "NODES"], ["CLUSTER", "INFO"]], limit
             )
         except TimeoutError:
-            return f"no answer within {timeout:g}s"
+            return f"no answer within {limit:g}s"
         except (OSError, ConnectionError) as exc:
             return str(exc) or type(exc).__name__
         if isinstance(text, RespError) or isinstance(info, RespError):
             return f"not a cluster node: {text if isinstance(text, RespError) else info}"
         return ClusterAnswer(tuple(parse_nodes(str(text))), parse_info(str(info)))
 
-    replies = await asyncio.gather(*(one(a, p) for _n, a, p in nodes))
+    replies = await asyncio.gather(*(one(n, a, p) for n, a, p in nodes))
     return {n: r for (n, _a, _p), r in zip(nodes, replies, strict=True)}, time.time()

@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -485,16 +485,39 @@ def _get_cluster(api: str, timeout: float) -> Mapping[str, Any] | str:
     return data if isinstance(data, dict) else "the reply is not a JSON object"
 
 
-async def ask_patroni(managed: ManagedBy, timeout: float) -> dict[str, Mapping[str, Any] | str]:
-    """``GET /cluster`` on every API at once; per API its reply or why it gave none."""
+SILENT_TIMEOUT = 2.0
+"""Seconds given to an API, Sentinel or cluster node that did not answer the last ask (a dark
+site's peer accepts the connection and then says nothing until the deadline): it is asked
+again each sweep, so its return is seen, but it no longer holds every sweep (and so every
+drill step that refreshes the status) for the whole probe deadline."""
+
+
+def silent_keys(previous: Mapping[str, object] | None) -> frozenset[str]:
+    """The peers of the last ask that gave no answer within its deadline."""
+    if not previous:
+        return frozenset()
+    return frozenset(
+        k for k, v in previous.items() if isinstance(v, str) and v.startswith("no answer within")
+    )
+
+
+def ask_timeout(key: str, timeout: float, silent: Collection[str]) -> float:
+    """The deadline of one peer's ask: ``timeout``, shorter for a peer silent last time."""
+    return min(timeout, SILENT_TIMEOUT) if key in silent else timeout
+
+
+async def ask_patroni(
+    managed: ManagedBy, timeout: float, silent: Collection[str] = ()
+) -> dict[str, Mapping[str, Any] | str]:
+    """``GET /cluster`` on every API at once; per API its reply or why it gave none (an API in
+    ``silent`` gets :data:`SILENT_TIMEOUT`)."""
 
     async def one(api: str) -> Mapping[str, Any] | str:
+        limit = ask_timeout(api, timeout, silent)
         try:
-            return await asyncio.wait_for(
-                asyncio.to_thread(_get_cluster, api, timeout), timeout + 1
-            )
+            return await asyncio.wait_for(asyncio.to_thread(_get_cluster, api, limit), limit + 1)
         except TimeoutError:
-            return f"no answer within {timeout:g}s"
+            return f"no answer within {limit:g}s"
 
     replies = await asyncio.gather(*(one(api) for api in managed.api))
     return dict(zip(managed.api, replies, strict=True))
@@ -558,11 +581,15 @@ async def resp_commands(
     return await asyncio.wait_for(talk(), timeout)
 
 
-async def ask_sentinels(managed: ManagedBy, timeout: float) -> dict[str, SentinelAnswer | str]:
-    """Ask every Sentinel at once; per ``host:port`` its answer or why it gave none."""
+async def ask_sentinels(
+    managed: ManagedBy, timeout: float, silent: Collection[str] = ()
+) -> dict[str, SentinelAnswer | str]:
+    """Ask every Sentinel at once; per ``host:port`` its answer or why it gave none (one in
+    ``silent`` gets :data:`SILENT_TIMEOUT`)."""
     name = managed.master or ""
 
     async def one(host: str, port: int) -> SentinelAnswer | str:
+        limit = ask_timeout(f"{host}:{port}", timeout, silent)
         try:
             addr, master, ck, replicas = await resp_commands(
                 host,
@@ -573,10 +600,10 @@ async def ask_sentinels(managed: ManagedBy, timeout: float) -> dict[str, Sentine
                     ["SENTINEL", "CKQUORUM", name],
                     ["SENTINEL", "REPLICAS", name],
                 ],
-                timeout,
+                limit,
             )
         except TimeoutError:
-            return f"no answer within {timeout:g}s"
+            return f"no answer within {limit:g}s"
         except (OSError, ConnectionError) as exc:
             return str(exc) or type(exc).__name__
         if isinstance(addr, RespError) or isinstance(master, RespError):
@@ -604,12 +631,15 @@ Answers = Mapping[str, Any]
 """Per API URL or Sentinel, its reply or why it gave none (what :func:`ask_manager` returns)."""
 
 
-async def ask_manager(managed: ManagedBy, timeout: float) -> tuple[Answers, float]:
-    """Ask the manager (every API or Sentinel at once); the answers and when they came."""
+async def ask_manager(
+    managed: ManagedBy, timeout: float, silent: Collection[str] = ()
+) -> tuple[Answers, float]:
+    """Ask the manager (every API or Sentinel at once); the answers and when they came. The
+    peers in ``silent`` (:func:`silent_keys` of the last answers) get :data:`SILENT_TIMEOUT`."""
     if managed.kind == "patroni":
-        answers: Answers = await ask_patroni(managed, timeout)
+        answers: Answers = await ask_patroni(managed, timeout, silent)
     else:
-        answers = await ask_sentinels(managed, timeout)
+        answers = await ask_sentinels(managed, timeout, silent)
     return answers, time.time()
 
 

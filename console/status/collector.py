@@ -21,7 +21,13 @@ from console.model.inventory import Inventory, Member, Service
 from console.probes.cluster import ask_cluster, cluster_places, judge_cluster
 from console.probes.health import MemberHealth, assess
 from console.probes.linkrtt import round_trip_ms
-from console.probes.managers import Answers, ManagerView, ask_manager, judge_manager
+from console.probes.managers import (
+    Answers,
+    ManagerView,
+    ask_manager,
+    judge_manager,
+    silent_keys,
+)
 from console.probes.registry import probe_for
 from console.probes.riders import Answer, ride_along, split_ride
 from console.probes.sample import ProbeTarget, ReplicationSample, Role, unreachable
@@ -294,7 +300,14 @@ class StatusCollector:
         clusters = [n for n in names if self.inventory.services[n].nodes]
         answers, cluster_answers = await asyncio.gather(
             asyncio.gather(
-                *(ask_manager(mb, self._deadline(self.inventory.services[n])) for n, mb in managed)
+                *(
+                    ask_manager(
+                        mb,
+                        self._deadline(self.inventory.services[n]),
+                        silent_keys((self._managers.get(n) or ({}, 0.0))[0]),
+                    )
+                    for n, mb in managed
+                )
             ),
             asyncio.gather(
                 *(
@@ -304,6 +317,7 @@ class StatusCollector:
                             for nd in self.inventory.services[n].nodes
                         ],
                         self._deadline(self.inventory.services[n]),
+                        silent_keys((self._clusters.get(n) or ({}, 0.0))[0]),
                     )
                     for n in clusters
                 )
