@@ -160,7 +160,15 @@ def test_intents_are_flushed_with_synchronous_commit_on_and_writes_are_serialise
         # committed at the end of the message with the session's level
         implicit = parts[len(parts) - parts[::-1].index("COMMIT") :]
         statements += parts if not implicit else [*parts, "END OF MESSAGE"]
-    in_block = False
+    # what each name stands for, as the session's server holds it (some were prepared by
+    # create_run, before the trace)
+    prepared = {
+        name: text.split(" AS ", 1)[1]
+        for name, text in pg_store._pg.conn.raw.execute(
+            "SELECT name, statement FROM pg_prepared_statements"
+        ).fetchall()
+    }
+    in_block, issued = False, 0
     for statement in statements:
         if statement == "BEGIN":
             level, locked, wrote_wal, in_block = "?", False, False, True
@@ -175,14 +183,20 @@ def test_intents_are_flushed_with_synchronous_commit_on_and_writes_are_serialise
         if statement.startswith("SELECT pg_advisory_xact_lock("):
             locked = True
         if statement.startswith("EXECUTE drconsole_"):
-            assert locked, "an event was inserted without the store's write lock"
-            inserts += 1
+            body = prepared[statement.removeprefix("EXECUTE ").split("(", 1)[0]]
+            assert locked, f"{body[:30]}... without the store's write lock"
+            if body.startswith("INSERT INTO events"):
+                inserts += 1
+            else:  # the highest gid issued, raised in the same locked transaction
+                assert body.startswith("UPDATE audit_meta SET value = GREATEST("), body
+                issued += 1
             wrote_wal = True
         if statement.startswith("SELECT pg_logical_emit_message(true,"):
             wrote_wal = True
         if statement == "COMMIT":
             commits.append((level, wrote_wal))
-    assert inserts == 3
+    assert inserts == 3 and issued == 3
+    assert len(prepared) == 2, "the insert and the gid's record, each prepared once"
     assert commits == [("off", True), ("off", True), ("on (session)", True), ("off", True)]
 
 
