@@ -250,8 +250,17 @@ class CanaryRunner:
             self._following.add_done_callback(
                 lambda task: None if task.cancelled() else task.exception()
             )
-        with contextlib.suppress(DrError, OSError, TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._following), self.write_timeout)
+        # the end of the run does not wait for it either: no write is in flight here
+        # (asyncio.wait cancels neither on its timeout)
+        stopping = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait(
+                {self._following, stopping},
+                timeout=self.write_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            stopping.cancel()
 
     async def check(
         self,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -175,8 +175,10 @@ class StepRunner:
         st = h.states[step.id]
         st.attempts, st.status, st.started = number, S.RUNNING, started
         owner = step.scope or h.playbook
-        if _needs_fresh_status(step) and owner.service:
-            await h.refresh_status(h.playbook.services_touched())
+        if owner.service:
+            fresh = fresh_services(step, owner.service, h.playbook.services_touched())
+            if fresh:
+                await h.refresh_status(fresh)
         problem: str | None = None
         try:
             ctx = h.context(step, number)
@@ -533,16 +535,35 @@ status: a template that reads none of them (only names, addresses, ports, vars o
 renders the same from any snapshot."""
 
 
-def _needs_fresh_status(step: Step) -> bool:
-    """Whether the step selects hosts by role, or a template of it reads ``service`` or
-    ``services`` for something observed (:data:`OBSERVED_WORDS`, or anything when its words
-    are unknown). A step that reads only static members (``services['x'].at[site].address``)
-    does not wait for a status sweep."""
+def fresh_services(step: Step, own: str | None, touched: Sequence[str]) -> tuple[str, ...]:
+    """The services a status sweep must refresh before the step renders; none when it renders
+    the same from any snapshot.
+
+    A step that selects hosts by role needs the services its selector names (``service:X and
+    role:primary``: X), or every service the run touches when it names none. A template that
+    reads something observed (:data:`OBSERVED_WORDS`, or anything when its words are unknown)
+    of ``service`` needs the step's own service (``own``), of ``services`` every one the run
+    touches. A step that reads only static members (``services['x'].at[site].address``)
+    waits for no sweep, and one that reads its own service's primary no longer waits for the
+    members of every other service (city-return: 9 members swept before such a step, 3 now).
+
+    Args:
+        step: The step about to render.
+        own: The service of the playbook (or included playbook) the step belongs to.
+        touched: Every service the run touches (``Playbook.services_touched``).
+    """
+    wanted: list[str] = []
+
+    def add(names: Iterable[str]) -> None:
+        wanted.extend(n for n in names if n not in wanted)
+
     if step.on is not None and any(t.key == "role" for t in step.on.terms):
-        return True
+        named = [t.value.source.strip() for t in step.on.terms if t.key == "service"]
+        static = all(t.value.is_static for t in step.on.terms if t.key == "service")
+        add(named if named and static else touched)
     for tpl in (step.run, step.manual, step.title, step.description, step.when):
         if tpl is None or not tpl.names & {"service", "services"}:
             continue
         if tpl.words is None or tpl.words & OBSERVED_WORDS:
-            return True
-    return False
+            add(touched if "services" in tpl.names or own is None else [own])
+    return tuple(wanted)

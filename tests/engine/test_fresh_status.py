@@ -1,8 +1,9 @@
-"""Which steps wait for a fresh status sweep before they render (``_needs_fresh_status``):
-those that select hosts by role and those whose templates read something observed of
-``service``/``services`` (the primary, the replicas, a member's observed role, lag or
-position); a step that reads only static members (addresses, ports, vars) renders the same
-from any snapshot and does not pay for a sweep of every service (city-return's gaps)."""
+"""Which steps wait for a fresh status sweep before they render, and of which services
+(``fresh_services``): those that select hosts by role (the services the selector names) and
+those whose templates read something observed of ``service`` (its own service) or
+``services`` (every service the run touches): the primary, the replicas, a member's observed
+role, lag or position. A step that reads only static members (addresses, ports, vars) renders
+the same from any snapshot and does not pay for a sweep (city-return's gaps)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from console.engine.steps import _needs_fresh_status
+from console.engine.steps import fresh_services
 from console.model.playbook import load_playbook
 
 PLAYBOOK = """\
@@ -43,20 +44,31 @@ steps:
   - id: by-role
     on: service:orders-db and role:primary
     run: "true"
+  - id: by-role-anywhere
+    on: role:primary and site:east
+    run: "true"
+  - id: own-and-by-role-of-another
+    on: service:sessions and role:replica
+    run: "echo {{ service.primary.address }}"
   - id: no-service
     on: service:orders-db and site:east
     run: "echo {{ target.address }}"
 """
 
-EXPECTED = {
-    "static-address": False,
-    "static-vars": False,
-    "primary": True,
-    "replicas-in-when": True,
-    "observed-by-map": True,
-    "lag-by-key": True,
-    "by-role": True,
-    "no-service": False,
+TOUCHED = ("orders-db", "sessions", "catalog-db")
+"""What the run touches (the playbook is read alone here: these stand for its includes)."""
+
+EXPECTED: dict[str, tuple[str, ...]] = {
+    "static-address": (),
+    "static-vars": (),
+    "primary": ("orders-db",),
+    "replicas-in-when": TOUCHED,
+    "observed-by-map": ("orders-db",),
+    "lag-by-key": ("orders-db",),
+    "by-role": ("orders-db",),
+    "by-role-anywhere": TOUCHED,
+    "own-and-by-role-of-another": ("sessions", "orders-db"),
+    "no-service": (),
 }
 
 
@@ -68,10 +80,10 @@ def steps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(("step_id", "fresh"), EXPECTED.items())
-def test_a_step_waits_for_fresh_status_only_when_it_reads_observed_state(
-    steps: dict[str, object], step_id: str, fresh: bool
+def test_a_step_waits_for_fresh_status_only_of_the_services_whose_state_it_reads(
+    steps: dict[str, object], step_id: str, fresh: tuple[str, ...]
 ) -> None:
-    assert _needs_fresh_status(steps[step_id]) is fresh  # type: ignore[arg-type]
+    assert fresh_services(steps[step_id], "orders-db", TOUCHED) == fresh  # type: ignore[arg-type]
 
 
 def test_city_return_renders_most_steps_without_a_sweep() -> None:
@@ -80,7 +92,12 @@ def test_city_return_renders_most_steps_without_a_sweep() -> None:
     pb = load_playbook(
         Path(__file__).resolve().parents[2] / "playbooks/three-center/city-return.yaml"
     )
-    fresh = [s.id for s in pb.steps if _needs_fresh_status(s)]
+    touched = pb.services_touched()
+    fresh = {
+        s.id: fresh_services(s, (s.scope or pb).service, touched)
+        for s in pb.steps
+        if fresh_services(s, (s.scope or pb).service, touched)
+    }
     reads = [
         s.id
         for s in pb.steps
@@ -90,3 +107,5 @@ def test_city_return_renders_most_steps_without_a_sweep() -> None:
         )
     ]
     assert len(reads) >= 30 and len(fresh) <= 5, (len(reads), fresh)
+    # and none of them sweeps all three services: each reads its own
+    assert all(len(services) == 1 for services in fresh.values()), fresh
