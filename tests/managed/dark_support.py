@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from console.lab import patroni, sentinel
@@ -72,6 +75,58 @@ def start_playbook(
     )
 
 
+@dataclass
+class DarkRun:
+    """What :func:`drive_dark_drill` saw: the run's exit status, its output, and when (by
+    ``time.monotonic()``) the site went dark, the run proved a write, the site came back."""
+
+    code: int
+    text: str
+    dark_at: float | None
+    writable_at: float | None
+    back_at: float | None
+
+
+def drive_dark_drill(
+    lab: RunningLab,
+    proc: subprocess.Popen[str],
+    site: str,
+    dark_prompt: str,
+    back_prompt: str | None,
+    log: Path,
+) -> DarkRun:
+    """Follow an unplanned drill's output as its operator would: take ``site`` dark when the
+    line holding ``dark_prompt`` appears (a manual step), note the first ``✓ prove-writes``,
+    bring the site back at ``back_prompt`` (None: as soon as writes are proven). The site is
+    back and the process ended whatever happens; the output is kept in ``log`` for a
+    failure's post-mortem."""
+    out: list[str] = []
+    dark_at = writable_at = back_at = None
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out.append(line)
+            if dark_at is None and dark_prompt in line:
+                lab.lab.chaos_down(site)
+                dark_at = time.monotonic()
+            if writable_at is None and "✓ prove-writes" in line:
+                writable_at = time.monotonic()
+                if back_prompt is None:
+                    back_at = time.monotonic()
+                    lab.lab.chaos_up(site)
+            if dark_at is not None and back_prompt is not None and back_prompt in line:
+                back_at = time.monotonic()
+                lab.lab.chaos_up(site)
+        code = proc.wait(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        lab.lab.chaos_up(site)
+    text = "".join(out)
+    log.write_text(text)
+    return DarkRun(code, text, dark_at, writable_at, back_at)
+
+
 def patroni_leaders(lab: RunningLab) -> list[str]:
     """The members Patroni names leader (asked of west's REST API)."""
     data = patroni.get_json(f"http://{lab.addresses['west']}:{patroni.REST_PORT}/cluster") or {}
@@ -119,11 +174,14 @@ def home_again(lab: RunningLab, tmp_path: Path, dark: str = "east") -> None:
     assert wait_until(lambda: lab.lab.health() == [], 180, 1), lab.lab.health()
 
 
-def sentinel_masters(lab: RunningLab, *, check: bool = True) -> list[str]:
-    """The master each site's Sentinel names (``ADDRESS:PORT``), in site order; with
-    ``check=False`` a Sentinel that does not answer gives ``""`` instead of failing."""
+def sentinel_masters(
+    lab: RunningLab, *, check: bool = True, sites: Iterable[str] | None = None
+) -> list[str]:
+    """The master each site's Sentinel names (``ADDRESS:PORT``), in site order (or the order
+    of ``sites``); with ``check=False`` a Sentinel that does not answer gives ``""`` instead
+    of failing."""
     out = []
-    for address in lab.addresses.values():
+    for address in (lab.addresses[s] for s in sites) if sites else lab.addresses.values():
         done = subprocess.run(
             [
                 "redis-cli",

@@ -6,7 +6,6 @@ when dr returns its nodes rejoin as replicas with no slot served twice."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from console.lab import cluster
 from console.lab.procs import wait_until
 from console.model.playbook import load_playbook
 from tests.managed.cluster_support import cluster_back, redis
-from tests.managed.dark_support import start_playbook
+from tests.managed.dark_support import drive_dark_drill, start_playbook
 from tests.managed.test_cluster_failover import _masters_by_site
 from tests.support.lab import RunningLab, requires_profile
 
@@ -40,26 +39,10 @@ def test_dark_site_with_a_master_is_measured_and_rejoins_as_replicas(
     proc = start_playbook(
         lab, audit, "redis-cluster-failover-unplanned", "dark_site=dr", "via_site=west"
     )
-    out: list[str] = []
-    dark_at = writable_at = None
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            out.append(line)
-            if dark_at is None and "manual: Take dr dark now" in line:
-                lab.lab.chaos_down("dr")
-                dark_at = time.monotonic()
-            if writable_at is None and "✓ prove-writes" in line:
-                writable_at = time.monotonic()
-            if dark_at is not None and "manual: Bring dr back" in line:
-                lab.lab.chaos_up("dr")
-        code = proc.wait(timeout=600)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        lab.lab.chaos_up("dr")
-    text = "".join(out)
-    (tmp_path / "run.log").write_text(text)  # for a failure's post-mortem
+    run = drive_dark_drill(
+        lab, proc, "dr", "manual: Take dr dark now", "manual: Bring dr back", tmp_path / "run.log"
+    )
+    code, text, dark_at, writable_at = run.code, run.text, run.dark_at, run.writable_at
     try:
         assert code == 0, text[-4000:]
         assert dark_at is not None and writable_at is not None

@@ -9,7 +9,6 @@ is put back at home afterwards.
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from pathlib import Path
 
@@ -23,7 +22,13 @@ from console.lab import patroni
 from console.lab.procs import wait_until
 from console.model.playbook import load_playbook
 from tests.managed.cluster_support import layout_of
-from tests.managed.dark_support import home_again, patroni_leaders, run_playbook, start_playbook
+from tests.managed.dark_support import (
+    drive_dark_drill,
+    home_again,
+    patroni_leaders,
+    run_playbook,
+    start_playbook,
+)
 from tests.support.lab import RunningLab, requires_profile
 
 pytestmark = [requires_profile("managed"), pytest.mark.lab, pytest.mark.slow]
@@ -53,25 +58,10 @@ def _drill(lab: RunningLab, tmp_path: Path) -> tuple[str, float, list[object]]:
     proven; the run's output, the test's dark-to-writable seconds and the run's events."""
     audit = tmp_path / "audit.db"
     proc = start_playbook(lab, audit, "patroni-failover-unplanned")
-    out: list[str] = []
-    dark_at = writable_at = None
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            out.append(line)
-            if dark_at is None and "manual: Take the leader's site east dark" in line:
-                lab.lab.chaos_down("east")
-                dark_at = time.monotonic()
-            if writable_at is None and "✓ prove-writes" in line:
-                writable_at = time.monotonic()
-                lab.lab.chaos_up("east")
-        code = proc.wait(timeout=600)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        lab.lab.chaos_up("east")
-    text = "".join(out)
-    (tmp_path / "run.log").write_text(text)  # for a failure's post-mortem
+    run = drive_dark_drill(
+        lab, proc, "east", "manual: Take the leader's site east dark", None, tmp_path / "run.log"
+    )
+    code, text, dark_at, writable_at = run.code, run.text, run.dark_at, run.writable_at
     assert code == 0, text[-4000:]
     assert dark_at is not None and writable_at is not None
     store = AuditStore(audit)

@@ -5,7 +5,6 @@ replica (no second master). The lab is put back at home afterwards."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,13 @@ from console.events.registry import decode
 from console.lab import sentinel
 from console.lab.procs import wait_until
 from console.model.playbook import load_playbook
-from tests.managed.dark_support import home_again, redis_role, sentinel_masters, start_playbook
+from tests.managed.dark_support import (
+    drive_dark_drill,
+    home_again,
+    redis_role,
+    sentinel_masters,
+    start_playbook,
+)
 from tests.support.lab import RunningLab, requires_profile
 
 pytestmark = [requires_profile("managed"), pytest.mark.lab, pytest.mark.slow]
@@ -32,32 +37,21 @@ def test_dark_master_site_is_measured_and_fenced(managed: RunningLab, tmp_path: 
     assert redis_role(lab, "east") == "master"
     audit = tmp_path / "audit.db"
     proc = start_playbook(lab, audit, "sentinel-failover-unplanned")
-    out: list[str] = []
-    dark_at = writable_at = back_at = None
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            out.append(line)
-            if dark_at is None and "manual: Take the master's site east dark" in line:
-                lab.lab.chaos_down("east")
-                dark_at = time.monotonic()
-            if writable_at is None and "✓ prove-writes" in line:
-                writable_at = time.monotonic()
-            if dark_at is not None and "manual: Bring east back" in line:
-                # as soon as the playbook asks (about 18 s dark: confirm-dark waits for the
-                # console's probe timeout). It used to wait 20 s, past the canary's 13 s bound,
-                # because an old master back sooner acknowledged the write in flight and lost
-                # it; with min-replicas-to-write 1 it refuses it (test_sentinel_write_guard.py
-                # brings east back within seconds and shows the NOREPLICAS).
-                back_at = time.monotonic()
-                lab.lab.chaos_up("east")
-        code = proc.wait(timeout=600)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        lab.lab.chaos_up("east")
-    text = "".join(out)
-    (tmp_path / "run.log").write_text(text)  # for a failure's post-mortem
+    # east back as soon as the playbook asks (about 18 s dark: confirm-dark waits for the
+    # console's probe timeout). It used to wait 20 s, past the canary's 13 s bound, because an
+    # old master back sooner acknowledged the write in flight and lost it; with
+    # min-replicas-to-write 1 it refuses it (test_sentinel_write_guard.py brings east back
+    # within seconds and shows the NOREPLICAS).
+    run = drive_dark_drill(
+        lab,
+        proc,
+        "east",
+        "manual: Take the master's site east dark",
+        "manual: Bring east back",
+        tmp_path / "run.log",
+    )
+    code, text = run.code, run.text
+    dark_at, writable_at, back_at = run.dark_at, run.writable_at, run.back_at
     try:
         assert code == 0, text[-4000:]
         assert dark_at is not None and writable_at is not None and back_at is not None

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from console.lab import sentinel
 from console.lab.procs import wait_until
-from tests.managed.dark_support import home_again, redis_role
+from tests.managed.dark_support import home_again, redis_role, sentinel_masters
 from tests.support.lab import RunningLab, requires_profile
 
 pytestmark = [requires_profile("managed"), pytest.mark.lab, pytest.mark.slow]
@@ -45,26 +44,7 @@ def _role_line(lab: RunningLab, site: str) -> str:
 
 def _lit_sentinels(lab: RunningLab) -> list[str]:
     """The master west's and dr's Sentinels name (east's is dark)."""
-    out = []
-    for site in ("west", "dr"):
-        done = subprocess.run(
-            [
-                "redis-cli",
-                "-h",
-                lab.addresses[site],
-                "-p",
-                str(sentinel.SENTINEL_PORT),
-                "SENTINEL",
-                "GET-MASTER-ADDR-BY-NAME",
-                sentinel.MASTER_NAME,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        )
-        out.append(":".join(done.stdout.split()))
-    return out
+    return sentinel_masters(lab, sites=("west", "dr"))
 
 
 @pytest.mark.timeout(600)
