@@ -390,7 +390,8 @@ async def ask_cluster(
     Args:
         nodes: ``(inventory name, address, port)`` of each node.
         timeout: Seconds per node.
-        silent: Nodes that gave no answer last time: they get :data:`SILENT_TIMEOUT`.
+        silent: Nodes that gave no answer last time: they get
+            :data:`console.probes.managers.SILENT_TIMEOUT`.
 
     Returns:
         Per node, its answer or why it gave none; and when the answers came.
