@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from console.model.inventory import Inventory, Service
 from console.probes.managers import (
+    NO_ANSWER,
     Finding,
     ManagedMember,
     ManagerView,
@@ -404,7 +405,7 @@ async def ask_cluster(
                 address, port, [["CLUSTER", "NODES"], ["CLUSTER", "INFO"]], limit
             )
         except TimeoutError:
-            return f"no answer within {limit:g}s"
+            return f"{NO_ANSWER} {limit:g}s"
         except (OSError, ConnectionError) as exc:
             return str(exc) or type(exc).__name__
         if isinstance(text, RespError) or isinstance(info, RespError):

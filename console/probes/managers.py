@@ -485,6 +485,10 @@ def _get_cluster(api: str, timeout: float) -> Mapping[str, Any] | str:
     return data if isinstance(data, dict) else "the reply is not a JSON object"
 
 
+NO_ANSWER = "no answer within"
+"""How the answer of a peer that said nothing before its deadline begins (``no answer within
+10s``): what :func:`silent_keys` looks for."""
+
 SILENT_TIMEOUT = 2.0
 """Seconds given to an API, Sentinel or cluster node that did not answer the last ask (a dark
 site's peer accepts the connection and then says nothing until the deadline): it is asked
@@ -497,7 +501,7 @@ def silent_keys(previous: Mapping[str, object] | None) -> frozenset[str]:
     if not previous:
         return frozenset()
     return frozenset(
-        k for k, v in previous.items() if isinstance(v, str) and v.startswith("no answer within")
+        k for k, v in previous.items() if isinstance(v, str) and v.startswith(NO_ANSWER)
     )
 
 
@@ -517,7 +521,7 @@ async def ask_patroni(
         try:
             return await asyncio.wait_for(asyncio.to_thread(_get_cluster, api, limit), limit + 1)
         except TimeoutError:
-            return f"no answer within {limit:g}s"
+            return f"{NO_ANSWER} {limit:g}s"
 
     replies = await asyncio.gather(*(one(api) for api in managed.api))
     return dict(zip(managed.api, replies, strict=True))
@@ -603,7 +607,7 @@ async def ask_sentinels(
                 limit,
             )
         except TimeoutError:
-            return f"no answer within {limit:g}s"
+            return f"{NO_ANSWER} {limit:g}s"
         except (OSError, ConnectionError) as exc:
             return str(exc) or type(exc).__name__
         if isinstance(addr, RespError) or isinstance(master, RespError):

@@ -304,7 +304,7 @@ class StatusCollector:
                     ask_manager(
                         mb,
                         self._deadline(self.inventory.services[n]),
-                        silent_keys((self._managers.get(n) or ({}, 0.0))[0]),
+                        silent_keys(self._managers.get(n, (None, 0.0))[0]),
                     )
                     for n, mb in managed
                 )
@@ -317,7 +317,7 @@ class StatusCollector:
                             for nd in self.inventory.services[n].nodes
                         ],
                         self._deadline(self.inventory.services[n]),
-                        silent_keys((self._clusters.get(n) or ({}, 0.0))[0]),
+                        silent_keys(self._clusters.get(n, (None, 0.0))[0]),
                     )
                     for n in clusters
                 )
