@@ -82,6 +82,19 @@ def _canaries_on_copy_of_east(drill: Drill, run_id: str) -> set[int]:
     return {int(x) for x in out.split()}
 
 
+def _reuse_the_pid_of_east_postmaster(drill: Drill) -> int:
+    """Start a process of the lab user on east and write its pid into the dead postmaster.pid.
+
+    That is what the file looks like once the pid space wrapped after the fence's SIGKILL. The
+    process runs until the test ends it; its pid is returned.
+    """
+    pidfile = f"{drill.pgdata('east')}/postmaster.pid"
+    assert drill.shell("east", f"head -n 1 {pidfile}").strip().isdigit()  # the fence left it
+    other = int(drill.shell("east", "setsid sleep 1800 </dev/null >/dev/null 2>&1 & echo $!"))
+    drill.shell("east", f"sed -i '1s/.*/{other}/' {pidfile}")
+    return other
+
+
 def _cut_replication_into_west(drill: Drill) -> None:
     drill.sql("west", "ALTER SYSTEM SET primary_conninfo = ''")
     drill.sql("west", "SELECT pg_reload_conf()")  # a separate call: not in a transaction
@@ -185,10 +198,21 @@ def test_unplanned_failover_measures_the_real_loss(drill: Drill) -> None:
     )
     assert rto_end - dark_at > rto
 
+    # The killed postmaster's pid file stays behind. On a busy host its pid soon belongs to
+    # another process of the same user (pids wrap at 32768 here; CI once met it): pg_ctl status
+    # then says "running", and postgres (pg_rewind's crash recovery) refuses the data directory.
+    # Make that happen for real: a live process of the lab user gets the file's pid.
+    other = _reuse_the_pid_of_east_postmaster(drill)
+
     # Bring east home: the dark site still holds the unplanned run's remote lock; that run has
     # finished (the audit log says so), so the failback clears the leftover and records it.
     failback = drill.run("pg-failback.yaml")
     assert failback.proc.returncode == 0, failback.explain()
+    assert f"its pid {other} is now sleep" in failback.proc.stdout, failback.explain()
+    assert "moved the killed server's postmaster.pid aside" in failback.output("rebuild-home")
+    assert drill.shell("east", f"kill -0 {other} && kill {other} && echo untouched") == (
+        "untouched\n"
+    )
     cleared = [e for e in failback.of("lock_broken") if e.data["scope"] == "remote"]
     assert cleared and cleared[0].data["holder"]["run_id"] == run.run_id, failback.explain()
     assert failback.finished["rpo_writes"] == 0
