@@ -267,6 +267,7 @@ class CanaryRunner:
         background: set[asyncio.Future[Any]] | None = None,
         outage_start: float | None = None,
         last_write: bool = False,
+        swept: bool = False,
     ) -> CanaryCheck:
         """Read the canaries on the current primary and measure what was lost.
 
@@ -286,12 +287,14 @@ class CanaryRunner:
                 (``console.engine.refresh``); the caller cancels it at the end of the run.
             outage_start: ``time.time()`` when the outage began, or None.
             last_write: Write one more canary before reading them back.
+            swept: The caller has just swept this service: its primary is known.
         """
         name = self.service.name
         acked = len(self.acknowledged)
-        with contextlib.suppress(DrError, OSError):
-            pending = background if background is not None else set()
-            await refresh_status(self.collector, self.inventory, [name], pending)
+        if not swept:
+            with contextlib.suppress(DrError, OSError):
+                pending = background if background is not None else set()
+                await refresh_status(self.collector, self.inventory, [name], pending)
         found = self._primary_target()
         if found is None:
             return CanaryCheck(

@@ -377,9 +377,25 @@ class RunLocks:
                     lease_seconds=self.lease_ttl,
                 )
             )
-            results = await acquire_remote(
-                self.transport, self.inventory, service, owner, finished=self._finished
-            )
+        # Every service's remote locks at once (the local leases above are taken one by one):
+        # the hosts are mostly the same, so the round trips overlap instead of adding up.
+        answers = await asyncio.gather(
+            *(
+                acquire_remote(
+                    self.transport, self.inventory, service, owner, finished=self._finished
+                )
+                for service in self.local
+            ),
+            return_exceptions=True,
+        )
+        held: LockHeld | None = None
+        for service, answer in zip(self.local, answers, strict=True):
+            if isinstance(answer, LockHeld):
+                held = held or answer  # that call released what it took on other hosts
+                continue
+            if isinstance(answer, BaseException):
+                raise answer
+            results = answer
             self.remote[service] = [r.host for r in results if r.taken]
             for r in results:
                 if r.cleared is not None:
@@ -408,6 +424,8 @@ class RunLocks:
                             error=r.error_kind,
                         )
                     )
+        if held is not None:
+            raise held
 
     async def keep_alive(self) -> None:
         """Renew the leases every third of their length while the run lives (cancel to

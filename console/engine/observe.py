@@ -158,15 +158,23 @@ class RunObserver:
             self._monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._monitor
+        after = None
         if self.canary is not None:
             await self.canary.stop()
+        with contextlib.suppress(DrError, OSError):
+            after = await self.refresh(self.playbook.services_touched())
+        if self.canary is not None:
+            # that sweep took in the canary's service (every service the run touches): the
+            # check reads the primary it found instead of sweeping the service again
             check = await self.canary.check(
-                background=self._background, outage_start=outage_start, last_write=outage_ended
+                background=self._background,
+                outage_start=outage_start,
+                last_write=outage_ended,
+                swept=after is not None,
             )
             self.emit(check)
             self.canary_check = check
-        with contextlib.suppress(DrError, OSError):
-            after = await self.refresh(self.playbook.services_touched())
+        if after is not None:
             self.record_samples(after, ev.SamplePhase.AFTER)
             self.dark_hosts = frozenset(
                 m.host

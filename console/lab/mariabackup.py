@@ -31,8 +31,16 @@ def take(runner: Runner, layout: LabLayout, program: Path) -> None:
     """
     target = base_dir(layout)
     east = layout.site("east")
+    # The account is named, not left to the client's default: mariadb-backup 10.11 once
+    # connected a later session of the same backup as 'sync' (uid 4's name, not ours) here.
     runner.run(
-        [str(program), "--backup", f"--socket={east.maria_socket}", f"--target-dir={target}"],
+        [
+            str(program),
+            "--backup",
+            f"--user={runner.user.name}",
+            f"--socket={east.maria_socket}",
+            f"--target-dir={target}",
+        ],
         what="mariadb-backup --backup of east",
         timeout=600,
     )
