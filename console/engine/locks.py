@@ -331,28 +331,10 @@ class RunLocks:
             "hostname": self.audit.hostname,
             "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+        services = [s for s in services if s in self.inventory.services]
+        if break_lock:
+            await self._break(services)
         for service in services:
-            if service not in self.inventory.services:
-                continue
-            if break_lock:
-                holder = self.audit.lock_holder(service)
-                if holder is not None and holder.run_id != self.run_id:
-                    self.audit.break_lock(service, self.operator)
-                    self.emit(
-                        ev.LockBroken(
-                            service=service, scope=ev.LockScope.LOCAL, holder=_holder_dict(holder)
-                        )
-                    )
-                for host, former in await break_remote(self.transport, self.inventory, service):
-                    if self.run_id not in former:
-                        self.emit(
-                            ev.LockBroken(
-                                service=service,
-                                scope=ev.LockScope.REMOTE,
-                                host=host,
-                                holder={"owner": former[:300]},
-                            )
-                        )
             _lock, lease, broken = self.audit.take_lease(
                 service, self.run_id, self.operator, self.lease_ttl
             )
@@ -426,6 +408,33 @@ class RunLocks:
                     )
         if held is not None:
             raise held
+
+    async def _break(self, services: list[str]) -> None:
+        """``--break-lock``: break another run's local lease and every service's remote locks
+        (all hosts and services at once), each an audit event."""
+        for service in services:
+            holder = self.audit.lock_holder(service)
+            if holder is not None and holder.run_id != self.run_id:
+                self.audit.break_lock(service, self.operator)
+                self.emit(
+                    ev.LockBroken(
+                        service=service, scope=ev.LockScope.LOCAL, holder=_holder_dict(holder)
+                    )
+                )
+        found = await asyncio.gather(
+            *(break_remote(self.transport, self.inventory, s) for s in services)
+        )
+        for service, broken in zip(services, found, strict=True):
+            for host, former in broken:
+                if self.run_id not in former:
+                    self.emit(
+                        ev.LockBroken(
+                            service=service,
+                            scope=ev.LockScope.REMOTE,
+                            host=host,
+                            holder={"owner": former[:300]},
+                        )
+                    )
 
     async def keep_alive(self) -> None:
         """Renew the leases every third of their length while the run lives (cancel to
