@@ -371,12 +371,14 @@ class RunLocks:
             return_exceptions=True,
         )
         held: LockHeld | None = None
+        failure: BaseException | None = None
         for service, answer in zip(self.local, answers, strict=True):
             if isinstance(answer, LockHeld):
                 held = held or answer  # that call released what it took on other hosts
                 continue
             if isinstance(answer, BaseException):
-                raise answer
+                failure = failure or answer  # raised once every other service's are recorded
+                continue
             results = answer
             self.remote[service] = [r.host for r in results if r.taken]
             for r in results:
@@ -406,6 +408,8 @@ class RunLocks:
                             error=r.error_kind,
                         )
                     )
+        if failure is not None:
+            raise failure
         if held is not None:
             raise held
 
